@@ -1,0 +1,3 @@
+//! Command-line subcommands: each parses its own arguments and wires the library together.
+
+pub mod simulate;

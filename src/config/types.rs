@@ -1,0 +1,297 @@
+//! Validated configuration: every value here has passed validation.
+
+use std::time::Duration;
+
+/// Whether a target's decisions are applied to the workload.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Compute and report recommendations; never write to the workload.
+    #[default]
+    Shadow,
+    /// Write the recommendation through the Deployment's `/scale` subresource.
+    Active,
+}
+
+/// The validated configuration file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// Where PromQL metrics are read from; `None` when no target uses PromQL.
+    pub prometheus: Option<PrometheusConfig>,
+    /// The workloads to scale, each with its effective (defaults + overrides) settings.
+    pub targets: Vec<TargetConfig>,
+}
+
+/// How to reach Prometheus's HTTP API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://prometheus.monitoring.svc:9090`.
+    pub url: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// File holding a bearer token, re-read when it changes.
+    pub bearer_token_file: Option<String>,
+}
+
+/// A Deployment to scale, with its effective settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetConfig {
+    /// Unique name of the target in this config.
+    pub name: String,
+    /// The `apps/v1` Deployment this target scales.
+    pub scale_target_ref: ScaleTargetRef,
+    /// Shadow or active.
+    pub mode: Mode,
+    /// Decision interval.
+    pub interval: Duration,
+    /// Lower bound on replicas.
+    pub min_replicas: u32,
+    /// Upper bound on replicas.
+    pub max_replicas: u32,
+    /// Time from a scale-up decision until the new pods are ready (starting value; learned).
+    pub startup_time: Duration,
+    /// Service-level objective.
+    pub slo: Slo,
+    /// Per-replica throughput.
+    pub capacity: Capacity,
+    /// HPA-style stabilisation and rate limits.
+    pub behavior: Behavior,
+    /// What to do when metrics keep failing.
+    pub fallback: Fallback,
+    /// The predictive policy's knobs.
+    pub forecast: ForecastConfig,
+    /// Where each signal comes from.
+    pub metrics: MetricsConfig,
+}
+
+/// Namespace and name of the scaled Deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScaleTargetRef {
+    /// Namespace of the Deployment.
+    pub namespace: String,
+    /// Name of the Deployment.
+    pub name: String,
+}
+
+/// Service-level objective.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slo {
+    /// A document that waits longer than this in the queue is late.
+    pub queue_wait: Duration,
+}
+
+/// Per-replica throughput.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capacity {
+    /// Documents per second one ready replica serves: a starting hint, learned online.
+    pub per_replica: f64,
+}
+
+/// Scale-up and scale-down behaviour, as in HPA's `behavior`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Behavior {
+    /// Rules applied when the recommendation is above the current replicas.
+    pub scale_up: ScalingRules,
+    /// Rules applied when the recommendation is below the current replicas.
+    pub scale_down: ScalingRules,
+}
+
+/// HPA `HPAScalingRules`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingRules {
+    /// Recommendations within this window are considered (max for down, min for up).
+    pub stabilization_window: Duration,
+    /// How to combine the policies.
+    pub select_policy: SelectPolicy,
+    /// Rate-limit policies.
+    pub policies: Vec<ScalingPolicy>,
+}
+
+/// HPA `selectPolicy`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub enum SelectPolicy {
+    /// The policy allowing the largest change.
+    Max,
+    /// The policy allowing the smallest change.
+    Min,
+    /// No change in this direction at all.
+    Disabled,
+}
+
+/// One HPA rate-limit policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalingPolicy {
+    /// Pods or Percent.
+    pub kind: PolicyKind,
+    /// Pods, or percent of the replicas at the start of the period.
+    pub value: u32,
+    /// The period the change is limited over.
+    pub period: Duration,
+}
+
+/// HPA policy type.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub enum PolicyKind {
+    /// An absolute number of pods per period.
+    Pods,
+    /// A percentage of the current replicas per period.
+    Percent,
+}
+
+/// KEDA-style fallback when metrics fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fallback {
+    /// Consecutive failed ticks before the fallback applies.
+    pub failure_threshold: u32,
+    /// What the fallback does.
+    pub behavior: FallbackBehavior,
+    /// Replicas for `static` (and the floor/ceiling of the `currentReplicasIf*` variants).
+    pub replicas: u32,
+}
+
+/// KEDA's fallback behaviours.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum FallbackBehavior {
+    /// Scale to `replicas`.
+    Static,
+    /// Keep the current replicas.
+    CurrentReplicas,
+    /// `max(current, replicas)`.
+    CurrentReplicasIfHigher,
+    /// `min(current, replicas)`.
+    CurrentReplicasIfLower,
+}
+
+/// The predictive policy's knobs (see `config/prescale.yaml` for what each does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastConfig {
+    /// Use the forecast at all; when off the policy is purely reactive.
+    pub enabled: bool,
+    /// How much arrival-rate history to backfill and keep.
+    pub history: Duration,
+    /// Target utilisation of ready replicas for the reactive and forecast signals (0-1].
+    pub target_utilization: f64,
+    /// Quantile of the forecast's recent relative error used as the safety margin.
+    pub error_quantile: f64,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            history: Duration::from_secs(14 * 86_400),
+            target_utilization: 0.85,
+            error_quantile: 0.95,
+        }
+    }
+}
+
+/// Where each signal comes from. Queue depth and arrival rate are required by the policy;
+/// completions and wait are optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsConfig {
+    /// Documents waiting.
+    pub queue_depth: Option<MetricSource>,
+    /// Documents arriving per second.
+    pub arrival_rate: Option<MetricSource>,
+    /// Documents completed per second.
+    pub completions: Option<MetricSource>,
+    /// 95th percentile of queue wait, seconds.
+    pub wait_p95: Option<MetricSource>,
+}
+
+/// One metric's source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricSource {
+    /// A PromQL instant query.
+    Promql {
+        /// The query.
+        query: String,
+    },
+    /// A text-exposition endpoint scraped directly.
+    Scrape {
+        /// URL of the `/metrics` endpoint.
+        url: String,
+        /// Metric name.
+        metric: String,
+        /// Labels the series must have.
+        labels: std::collections::BTreeMap<String, String>,
+    },
+}
+
+impl Default for Behavior {
+    /// HPA's default behaviour as configured in prescale's defaults.
+    fn default() -> Self {
+        Self {
+            scale_up: ScalingRules {
+                stabilization_window: Duration::ZERO,
+                select_policy: SelectPolicy::Max,
+                policies: vec![
+                    ScalingPolicy {
+                        kind: PolicyKind::Percent,
+                        value: 100,
+                        period: Duration::from_secs(15),
+                    },
+                    ScalingPolicy {
+                        kind: PolicyKind::Pods,
+                        value: 4,
+                        period: Duration::from_secs(15),
+                    },
+                ],
+            },
+            scale_down: ScalingRules {
+                stabilization_window: Duration::from_secs(300),
+                select_policy: SelectPolicy::Max,
+                policies: vec![ScalingPolicy {
+                    kind: PolicyKind::Percent,
+                    value: 100,
+                    period: Duration::from_secs(15),
+                }],
+            },
+        }
+    }
+}
+
+impl Default for TargetConfig {
+    /// The defaults every target inherits (the values documented in `config/prescale.yaml`).
+    fn default() -> Self {
+        Self {
+            name: "default".into(),
+            scale_target_ref: ScaleTargetRef::default(),
+            mode: Mode::Shadow,
+            interval: Duration::from_secs(15),
+            min_replicas: 1,
+            max_replicas: 50,
+            startup_time: Duration::from_secs(90),
+            slo: Slo {
+                queue_wait: Duration::from_secs(60),
+            },
+            capacity: Capacity { per_replica: 1.0 },
+            behavior: Behavior::default(),
+            fallback: Fallback {
+                failure_threshold: 3,
+                behavior: FallbackBehavior::CurrentReplicasIfHigher,
+                replicas: 1,
+            },
+            forecast: ForecastConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The decision core: a pure function of (config, state, observation) that returns the
+//! desired replicas and the reasons for it. No clock, no I/O, no randomness: time comes in
+//! the observation. The controller, the simulator and the shadow report all call [`decide`].
+
+mod decide;
+mod observation;
+mod reason;
+mod state;
+
+pub use decide::decide;
+pub use observation::Observation;
+pub use reason::{Decision, Limit, Reason, Signal};
+pub use state::TargetState;

@@ -1,0 +1,12 @@
+//! prescale: scales Kubernetes Deployments ahead of load.
+//!
+//! One data path: metric sources produce an [`core::Observation`], the pure
+//! [`core::decide`] turns it into a [`core::Decision`] with its reasons, and a sink
+//! (the Kubernetes actuator, the shadow report, or the bench's queue model) consumes it.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod forecast;
+pub mod metrics;
+pub mod simulate;

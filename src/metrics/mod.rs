@@ -1,0 +1,1 @@
+//! Metric sources: Prometheus HTTP API and /metrics scraping.

@@ -1,0 +1,1 @@
+//! The bench of `shared/BENCH.md`: queue model, reference policies, scoring.
