@@ -9,4 +9,5 @@ pub mod config;
 pub mod core;
 pub mod forecast;
 pub mod metrics;
+pub mod permissions;
 pub mod simulate;

@@ -39,8 +39,29 @@ pub struct PrometheusConfig {
     pub url: String,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// File holding a bearer token, re-read when it changes.
+    /// File holding a bearer token, re-read when it changes (mounted from a Secret).
     pub bearer_token_file: Option<String>,
+    /// HTTP basic auth; the password is read from a file (mounted from a Secret).
+    pub basic_auth: Option<BasicAuth>,
+    /// Extra request headers (no secrets here: use the token or password files).
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// PEM file of the CA that signs Prometheus's certificate.
+    pub ca_file: Option<String>,
+    /// Skip TLS verification: only when explicitly asked for.
+    pub insecure_skip_verify: bool,
+    /// Retries of a failed query (with jittered backoff) within one tick.
+    pub retries: u32,
+    /// Queries in flight at once, across all targets.
+    pub max_concurrent_queries: u32,
+}
+
+/// HTTP basic auth for Prometheus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// File holding the password.
+    pub password_file: String,
 }
 
 /// A Deployment to scale, with its effective settings.
@@ -224,6 +245,8 @@ pub enum MetricSource {
     Promql {
         /// The query.
         query: String,
+        /// How to reduce a result with several series; `None` makes that an error.
+        aggregate: Option<Aggregate>,
     },
     /// A text-exposition endpoint scraped directly.
     Scrape {
@@ -233,7 +256,23 @@ pub enum MetricSource {
         metric: String,
         /// Labels the series must have.
         labels: std::collections::BTreeMap<String, String>,
+        /// How to reduce several matching series; `None` makes that an error.
+        aggregate: Option<Aggregate>,
+        /// For a histogram: the quantile to compute (as PromQL's `histogram_quantile`).
+        quantile: Option<f64>,
     },
+}
+
+/// Reduction of several series to one value.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Aggregate {
+    /// Sum of the series.
+    Sum,
+    /// Largest series.
+    Max,
 }
 
 impl Default for Behavior {
