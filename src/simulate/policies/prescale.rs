@@ -19,10 +19,8 @@ impl Prescale {
         config.startup_time = std::time::Duration::from_secs_f64(params.startup);
         config.slo.queue_wait = std::time::Duration::from_secs_f64(params.slo_wait);
         config.capacity.per_replica = params.mu;
-        Prescale {
-            config,
-            state: TargetState::default(),
-        }
+        let state = TargetState::new(&config);
+        Prescale { config, state }
     }
 }
 
