@@ -21,7 +21,10 @@ pub enum ConfigCommand {
 pub fn run(args: ConfigArgs) -> CliResult {
     match args.command {
         ConfigCommand::Schema => {
-            println!("{}", serde_json::to_string_pretty(&crate::config::schema())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::config::schema())?
+            );
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 //! stops at the first such error, so these are reported one at a time.
 
 use super::error::{ConfigError, Problem, Report};
-use super::locate::Position;
+use super::locate::{Position, Positions};
 use super::raw::RawConfig;
 use super::suggest::closest;
 use serde_saphyr::Error as YamlError;
@@ -25,15 +25,21 @@ pub fn decode(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
         })
     })
     .map_err(|error| {
-        ConfigError::Syntax(Report::new(origin, vec![problem(clean_path(&path), &error)]))
+        let mut problem = problem(clean_path(&path), &error);
+        if let YamlError::SerdeMissingField { .. } = error.without_snippet() {
+            // Point at the object missing the key; the parser's position is wherever it
+            // noticed (the object's last key).
+            problem.position = Positions::of(text).find(&problem.path).or(problem.position);
+        }
+        ConfigError::Syntax(Report::new(origin, vec![problem]))
     })
 }
 
 /// Nothing but blank lines, comments and document markers.
 fn is_blank(text: &str) -> bool {
-    text.lines().map(str::trim).all(|line| {
-        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
-    })
+    text.lines()
+        .map(str::trim)
+        .all(|line| line.is_empty() || line.starts_with('#') || line == "---" || line == "...")
 }
 
 /// `serde_path_to_error` writes the root as `.` and keys it could not read as `?`.
@@ -80,10 +86,11 @@ fn describe(error: &YamlError) -> (String, String) {
             format!("wrong type: found {unexpected}, expected {expected}"),
             type_hint(expected),
         ),
-        YamlError::InvalidScalar { ty, .. } => (format!("not a valid {ty}"), type_hint(ty)),
-        YamlError::Unexpected { expected, .. } => {
-            (format!("wrong type: expected {expected}"), type_hint(expected))
-        }
+        YamlError::InvalidScalar { ty, .. } => (format!("not a {}", human_type(ty)), type_hint(ty)),
+        YamlError::Unexpected { expected, .. } => (
+            format!("wrong type: expected {}", human_type(expected)),
+            type_hint(expected),
+        ),
         YamlError::NullIntoString { .. } => (
             "no value".into(),
             "write a value after the colon (quote it if it is empty: `\"\"`)".into(),
@@ -116,34 +123,76 @@ fn choice_hint(word: &str, choices: &[&'static str], noun: &str) -> String {
 fn missing_hint(field: &str) -> String {
     match field {
         "targets" => "add `targets:` with a list of targets (`targets: []` to run none)".into(),
-        "scaleTargetRef" => {
-            "add `scaleTargetRef: {namespace: NAMESPACE, name: DEPLOYMENT}`".into()
-        }
+        "scaleTargetRef" => "add `scaleTargetRef: {namespace: NAMESPACE, name: DEPLOYMENT}`".into(),
         "metrics" => "add `metrics:` with `queueDepth` and/or `arrivalRate`".into(),
         "url" => "add `url: http://HOST:PORT`".into(),
         _ => format!("add `{field}: ...`"),
     }
 }
 
-/// What to write for a value of type `expected` (a Rust type name or a serde description).
-fn type_hint(expected: &str) -> String {
-    let kind = expected.trim_start_matches("a ").trim_start_matches("an ");
-    if kind.starts_with('u') && kind[1..].chars().all(|c| c.is_ascii_digit()) {
-        "write a whole number >= 0, e.g. `3`".into()
-    } else if kind.starts_with('i') && kind[1..].chars().all(|c| c.is_ascii_digit()) {
-        "write a whole number, e.g. `3`".into()
-    } else if kind.starts_with('f') && kind[1..].chars().all(|c| c.is_ascii_digit()) {
-        "write a number, e.g. `0.85`".into()
-    } else if kind.contains("bool") {
-        "write `true` or `false`".into()
-    } else if kind.contains("mapping") || kind.contains("map") || kind.starts_with("struct") {
-        "write a mapping: indented `key: value` lines, or `{key: value}`".into()
-    } else if kind.contains("sequence") {
-        "write a list: `- item` lines, or `[a, b]`".into()
-    } else if kind.contains("scalar") || kind.contains("string") {
-        "write a single value (a number, word or quoted string), not a list or mapping".into()
+/// The kinds of value a message can expect, from `serde_saphyr`'s and serde's names for them.
+enum Kind {
+    Unsigned,
+    Signed,
+    Float,
+    Bool,
+    Mapping,
+    List,
+    Single,
+    Other,
+}
+
+fn kind(expected: &str) -> Kind {
+    let name = expected.trim_start_matches("a ").trim_start_matches("an ");
+    let numbered = |prefix: char| {
+        name.starts_with(prefix) && name.len() > 1 && name[1..].chars().all(|c| c.is_ascii_digit())
+    };
+    if numbered('u') {
+        Kind::Unsigned
+    } else if numbered('i') {
+        Kind::Signed
+    } else if numbered('f') || name.contains("float") {
+        Kind::Float
+    } else if name.contains("bool") {
+        Kind::Bool
+    } else if name.contains("map") || name.starts_with("struct") {
+        Kind::Mapping
+    } else if name.contains("sequence") {
+        Kind::List
+    } else if name.contains("scalar") || name.contains("string") {
+        Kind::Single
     } else {
-        format!("write {expected}")
+        Kind::Other
+    }
+}
+
+/// `expected` in words.
+fn human_type(expected: &str) -> String {
+    match kind(expected) {
+        Kind::Unsigned => "whole number >= 0".into(),
+        Kind::Signed => "whole number".into(),
+        Kind::Float => "number".into(),
+        Kind::Bool => "boolean".into(),
+        Kind::Mapping => "a mapping".into(),
+        Kind::List => "a list".into(),
+        Kind::Single => "a single value".into(),
+        Kind::Other => expected.to_owned(),
+    }
+}
+
+/// What to write for a value of type `expected`.
+fn type_hint(expected: &str) -> String {
+    match kind(expected) {
+        Kind::Unsigned => "write a whole number >= 0, e.g. `3`".into(),
+        Kind::Signed => "write a whole number, e.g. `3`".into(),
+        Kind::Float => "write a number, e.g. `0.85`".into(),
+        Kind::Bool => "write `true` or `false`".into(),
+        Kind::Mapping => "write a mapping: indented `key: value` lines, or `{key: value}`".into(),
+        Kind::List => "write a list: `- item` lines, or `[a, b]`".into(),
+        Kind::Single => {
+            "write a single value (a number, word or quoted string), not a list or mapping".into()
+        }
+        Kind::Other => format!("write {expected}"),
     }
 }
 

@@ -134,7 +134,16 @@ mod tests {
 
     #[test]
     fn formats_in_the_syntax_it_parses() {
-        for ms in [0, 1, 999, 1_000, 90_000, 5_400_000, 14 * 86_400_000, 86_400_001] {
+        for ms in [
+            0,
+            1,
+            999,
+            1_000,
+            90_000,
+            5_400_000,
+            14 * 86_400_000,
+            86_400_001,
+        ] {
             let duration = Duration::from_millis(ms);
             assert_eq!(parse_duration(&format_duration(duration)), Ok(duration));
         }

@@ -67,7 +67,9 @@ impl fmt::Display for Report {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{origin}: cannot read the configuration file: {source}; check the path and its permissions")]
+    #[error(
+        "{origin}: cannot read the configuration file: {source}; check the path and its permissions"
+    )]
     Read {
         /// The file.
         origin: String,

@@ -188,7 +188,7 @@ mod tests {
         let text = "a:\n  b: [1, {c: 2}]\n  n: 3\n";
         let positions = Positions::of(text);
         let at = |line, column| Some(Position { line, column });
-        assert_eq!(positions.find("a.b[1].c"), at(2, 13));
+        assert_eq!(positions.find("a.b[1].c"), at(2, 14));
         assert_eq!(positions.find("a.n"), at(3, 6));
         assert_eq!(positions.find("a.b[1].missing"), positions.find("a.b[1]"));
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 /// A target's signals. At least one of `queueDepth` and `arrivalRate` is required.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Metrics")]
 pub struct RawMetrics {
     /// Documents waiting in the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,6 +27,7 @@ pub struct RawMetrics {
 /// One metric's source: exactly one of `promql` and `scrape`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "MetricSource")]
 pub struct RawMetricSource {
     /// A PromQL instant query (needs the top-level `prometheus:` section).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +44,7 @@ pub struct RawMetricSource {
 /// A `/metrics` endpoint scraped directly.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Scrape")]
 pub struct RawScrape {
     /// URL of the endpoint, e.g. `http://summarizer.docs.svc:8080/metrics`.
     pub url: String,

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "prescale configuration")]
+#[schemars(rename = "Config")]
 pub struct RawConfig {
     /// How to reach Prometheus. Required when any target has a `promql:` metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +39,7 @@ pub struct RawConfig {
 /// How to reach Prometheus's HTTP API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Prometheus")]
 pub struct RawPrometheus {
     /// Base URL, e.g. `http://prometheus.monitoring.svc:9090`.
     pub url: String,
@@ -70,6 +72,7 @@ pub struct RawPrometheus {
 /// HTTP basic auth for Prometheus.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "BasicAuth")]
 pub struct RawBasicAuth {
     /// User name.
     pub username: String,
@@ -82,9 +85,9 @@ pub struct RawBasicAuth {
 /// with one set of docs, without `flatten` (which would disable `deny_unknown_fields`).
 macro_rules! settings_struct {
     ($(#[$meta:meta])* pub struct $name:ident { $($head:tt)* } $($tail:tt)*) => {
-        $(#[$meta])*
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        $(#[$meta])*
         pub struct $name {
             $($head)*
             /// `shadow` (recommend only) or `active` (write replicas). Default `shadow`.
@@ -124,11 +127,13 @@ macro_rules! settings_struct {
 
 settings_struct! {
     /// Settings a target inherits from `defaults:` unless it sets them itself.
+    #[schemars(rename = "Settings")]
     pub struct RawSettings {}
 }
 
 settings_struct! {
     /// A Deployment to scale. Any key of `defaults:` may be overridden here.
+    #[schemars(rename = "Target")]
     pub struct RawTarget {
         /// Unique name of this target (a DNS-1123 subdomain, e.g. `summarizer`).
         pub name: String,
@@ -160,6 +165,7 @@ impl RawTarget {
 /// Namespace and name of the scaled Deployment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScaleTargetRef")]
 pub struct RawScaleTargetRef {
     /// Namespace of the Deployment (a DNS-1123 label).
     pub namespace: String,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// Service-level objective.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Slo")]
 pub struct RawSlo {
     /// A document that waits longer than this in the queue is late. Default `60s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -18,6 +19,7 @@ pub struct RawSlo {
 /// Per-replica throughput.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Capacity")]
 pub struct RawCapacity {
     /// Documents per second one ready replica serves (> 0): a starting hint, learned online.
     /// Default `1.0`.
@@ -29,6 +31,7 @@ pub struct RawCapacity {
 /// in HPA); keys missing inside it take the built-in defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Behavior")]
 pub struct RawBehavior {
     /// Rules when the recommendation is above the current replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +44,7 @@ pub struct RawBehavior {
 /// HPA `HPAScalingRules`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScalingRules")]
 pub struct RawScalingRules {
     /// Window of past recommendations considered, `0s` to `1h`. Default `0s` up, `300s` down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +60,7 @@ pub struct RawScalingRules {
 /// One HPA rate-limit policy: at most `value` pods (or percent) per `period`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Policy")]
 pub struct RawPolicy {
     /// `Pods` or `Percent`.
     #[serde(rename = "type")]
@@ -69,6 +74,7 @@ pub struct RawPolicy {
 /// KEDA-style fallback when metrics fail.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Fallback")]
 pub struct RawFallback {
     /// Consecutive failed ticks before the fallback applies (>= 1). Default `3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +94,7 @@ pub struct RawFallback {
 /// (`types.rs`, with its default), and one line in `validate/forecast.rs`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Forecast")]
 pub struct RawForecast {
     /// Use the forecast at all; when `false` the policy is purely reactive. Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

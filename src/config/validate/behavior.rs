@@ -23,7 +23,9 @@ const PERIOD: DurationRule = DurationRule {
 /// `defaults:` whole (as in HPA); keys missing inside take the built-in defaults.
 pub fn resolve_behavior(layers: &Layers<'_>, cx: &mut Cx<'_>) -> Behavior {
     let base = Behavior::default();
-    let scale_up = layers.pick("behavior.scaleUp", |s| s.behavior.as_ref()?.scale_up.as_ref());
+    let scale_up = layers.pick("behavior.scaleUp", |s| {
+        s.behavior.as_ref()?.scale_up.as_ref()
+    });
     let scale_down = layers.pick("behavior.scaleDown", |s| {
         s.behavior.as_ref()?.scale_down.as_ref()
     });

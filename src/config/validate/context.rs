@@ -141,8 +141,7 @@ impl<'a> Cx<'a> {
         Some(value)
     }
 
-    /// A number within an interval: above `low` (or equal when `low_inclusive`), and at most
-    /// `high` (or below when not `high_inclusive`). `interval` is how the hint spells it.
+    /// A number within `bounds`.
     pub fn within(&mut self, picked: &Picked<'_, f64>, bounds: Bounds) -> Option<f64> {
         let value = *picked.value;
         let above = if bounds.low_inclusive {
@@ -160,8 +159,11 @@ impl<'a> Cx<'a> {
         }
         self.error(
             &picked.path,
-            format!("{value} is outside {}", bounds.spelled),
-            format!("write a number in {}, e.g. `{}`", bounds.spelled, bounds.example),
+            format!("{value} is not {}", bounds.spelled),
+            format!(
+                "write a number {}, e.g. `{}`",
+                bounds.spelled, bounds.example
+            ),
         );
         None
     }
@@ -176,7 +178,7 @@ pub struct Bounds {
     pub low_inclusive: bool,
     /// Upper end and whether it is allowed; `None`: unbounded (but finite).
     pub high: Option<(f64, bool)>,
-    /// How messages spell the interval, e.g. `(0, 1]`.
+    /// How messages spell the interval, e.g. `in (0, 1]`.
     pub spelled: &'static str,
     /// A good value, for the hint.
     pub example: &'static str,

@@ -10,7 +10,7 @@ const UTILIZATION: Bounds = Bounds {
     low: 0.0,
     low_inclusive: false,
     high: Some((1.0, true)),
-    spelled: "(0, 1]",
+    spelled: "in (0, 1]",
     example: "0.85",
 };
 
@@ -19,7 +19,7 @@ const QUANTILE: Bounds = Bounds {
     low: 0.0,
     low_inclusive: false,
     high: Some((1.0, false)),
-    spelled: "(0, 1)",
+    spelled: "in (0, 1)",
     example: "0.95",
 };
 
@@ -33,14 +33,19 @@ pub fn resolve_forecast(layers: &Layers<'_>, cx: &mut Cx<'_>) -> ForecastConfig 
     let base = ForecastConfig::default();
     let pick = Forecast(layers);
     ForecastConfig {
-        enabled: pick.key("enabled", |f| f.enabled.as_ref()).map_or(base.enabled, |p| *p.value),
-        history: pick.key("history", |f| f.history.as_ref())
+        enabled: pick
+            .key("enabled", |f| f.enabled.as_ref())
+            .map_or(base.enabled, |p| *p.value),
+        history: pick
+            .key("history", |f| f.history.as_ref())
             .and_then(|p| cx.duration(&p, DurationRule::POSITIVE))
             .unwrap_or(base.history),
-        target_utilization: pick.key("targetUtilization", |f| f.target_utilization.as_ref())
+        target_utilization: pick
+            .key("targetUtilization", |f| f.target_utilization.as_ref())
             .and_then(|p| cx.within(&p, UTILIZATION))
             .unwrap_or(base.target_utilization),
-        error_quantile: pick.key("errorQuantile", |f| f.error_quantile.as_ref())
+        error_quantile: pick
+            .key("errorQuantile", |f| f.error_quantile.as_ref())
             .and_then(|p| cx.within(&p, QUANTILE))
             .unwrap_or(base.error_quantile),
     }

@@ -10,6 +10,8 @@ pub struct Layers<'a> {
     own: &'a RawSettings,
     own_path: &'a str,
     inherited: Option<&'a RawSettings>,
+    /// The target's name; `None` for `defaults:` itself.
+    name: Option<&'a str>,
 }
 
 impl<'a> Layers<'a> {
@@ -19,11 +21,13 @@ impl<'a> Layers<'a> {
             own: defaults,
             own_path: "defaults",
             inherited: None,
+            name: None,
         }
     }
 
-    /// A target's settings (`own`, written at `own_path`) over `defaults:`.
+    /// The settings of target `name` (`own`, written at `own_path`) over `defaults:`.
     pub fn target(
+        name: &'a str,
         own: &'a RawSettings,
         own_path: &'a str,
         inherited: Option<&'a RawSettings>,
@@ -32,6 +36,15 @@ impl<'a> Layers<'a> {
             own,
             own_path,
             inherited,
+            name: Some(name),
+        }
+    }
+
+    /// Whose settings these are, for messages: `target "x"` or `defaults`.
+    pub fn whose(&self) -> String {
+        match self.name {
+            Some(name) => format!("target \"{name}\""),
+            None => "defaults".to_owned(),
         }
     }
 
@@ -47,6 +60,13 @@ impl<'a> Layers<'a> {
         }
         let value = get(self.inherited?)?;
         Some(Picked::new(value, join("defaults", key)))
+    }
+
+    /// Whether to report a check relating several keys: always for `defaults:` itself, and
+    /// for a target only if it set one of the keys (`own`); a check on inherited keys alone
+    /// is reported once, for `defaults:`.
+    pub fn concerns(&self, own: bool) -> bool {
+        self.name.is_none() || own
     }
 
     /// Whether `path` belongs to the target's own keys (not inherited).

@@ -11,7 +11,7 @@ const QUANTILE: Bounds = Bounds {
     low: 0.0,
     low_inclusive: false,
     high: Some((1.0, false)),
-    spelled: "(0, 1)",
+    spelled: "in (0, 1)",
     example: "0.95",
 };
 

@@ -40,7 +40,9 @@ pub fn validate(raw: &RawConfig, positions: &Positions) -> Outcome {
         .targets
         .iter()
         .enumerate()
-        .map(|(index, target)| target::resolve_target(target, index, raw.defaults.as_ref(), &mut cx))
+        .map(|(index, target)| {
+            target::resolve_target(target, index, raw.defaults.as_ref(), &mut cx)
+        })
         .collect();
     check_unique(raw, &mut cx);
     let prometheus = raw
@@ -78,7 +80,10 @@ fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
             let first_at = cx.at(&format!("targets[{first}].name"));
             cx.error(
                 &format!("targets[{index}].name"),
-                format!("duplicate target name \"{}\", first used at {first_at}", target.name),
+                format!(
+                    "duplicate target name \"{}\", first used at {first_at}",
+                    target.name
+                ),
                 "give each target a unique name",
             );
             names.insert(target.name.as_str(), first);

@@ -31,14 +31,15 @@ fn segment_problem(name: &str, segment: &str) -> Option<String> {
         return Some(format!("\"{name}\" contains `{bad}`"));
     }
     if segment.is_empty() || segment.starts_with('-') || segment.ends_with('-') {
-        return Some(format!("\"{name}\" must start and end with a letter or digit"));
+        return Some(format!(
+            "\"{name}\" must start and end with a letter or digit"
+        ));
     }
     None
 }
 
 /// What to write instead of a bad DNS-1123 name.
-pub const DNS_HINT: &str =
-    "use lowercase letters, digits and `-`, starting and ending with a letter or digit, e.g. `summarizer`";
+pub const DNS_HINT: &str = "use lowercase letters, digits and `-`, starting and ending with a letter or digit, e.g. `summarizer`";
 
 /// A Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn metric_name_problem(name: &str) -> Option<String> {

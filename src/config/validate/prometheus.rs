@@ -26,14 +26,23 @@ pub fn resolve_prometheus(raw: &RawPrometheus, cx: &mut Cx<'_>) -> Option<Promet
     let timeout = raw
         .timeout
         .as_ref()
-        .and_then(|t| cx.duration(&Picked::new(t, "prometheus.timeout".into()), DurationRule::POSITIVE))
+        .and_then(|t| {
+            cx.duration(
+                &Picked::new(t, "prometheus.timeout".into()),
+                DurationRule::POSITIVE,
+            )
+        })
         .unwrap_or(DEFAULT_TIMEOUT);
     let max_concurrent_queries = raw
         .max_concurrent_queries
         .as_ref()
         .and_then(|n| cx.at_least(&Picked::new(n, "prometheus.maxConcurrentQueries".into()), 1))
         .unwrap_or(DEFAULT_MAX_CONCURRENT_QUERIES);
-    check_file(cx, "prometheus.bearerTokenFile", raw.bearer_token_file.as_deref());
+    check_file(
+        cx,
+        "prometheus.bearerTokenFile",
+        raw.bearer_token_file.as_deref(),
+    );
     check_file(cx, "prometheus.caFile", raw.ca_file.as_deref());
     if let Some(auth) = &raw.basic_auth {
         if auth.username.is_empty() {
@@ -43,7 +52,11 @@ pub fn resolve_prometheus(raw: &RawPrometheus, cx: &mut Cx<'_>) -> Option<Promet
                 "write the user name",
             );
         }
-        check_file(cx, "prometheus.basicAuth.passwordFile", Some(&auth.password_file));
+        check_file(
+            cx,
+            "prometheus.basicAuth.passwordFile",
+            Some(&auth.password_file),
+        );
         if raw.bearer_token_file.is_some() {
             cx.error(
                 "prometheus.basicAuth",
@@ -55,9 +68,17 @@ pub fn resolve_prometheus(raw: &RawPrometheus, cx: &mut Cx<'_>) -> Option<Promet
     for (name, value) in &raw.headers {
         let path = format!("prometheus.headers.{name}");
         if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            cx.error(&path, "not a valid HTTP header name", "use letters, digits and `-`");
+            cx.error(
+                &path,
+                "not a valid HTTP header name",
+                "use letters, digits and `-`",
+            );
         } else if http::HeaderValue::from_str(value).is_err() {
-            cx.error(&path, "not a valid HTTP header value", "use printable ASCII");
+            cx.error(
+                &path,
+                "not a valid HTTP header value",
+                "use printable ASCII",
+            );
         }
     }
     (cx.problems.len() == problems_before).then(|| PrometheusConfig {

@@ -16,7 +16,12 @@ pub fn resolve_target(
     cx: &mut Cx<'_>,
 ) -> TargetConfig {
     let path = format!("targets[{index}]");
-    name_check(cx, &format!("{path}.name"), &raw.name, dns_subdomain_problem);
+    name_check(
+        cx,
+        &format!("{path}.name"),
+        &raw.name,
+        dns_subdomain_problem,
+    );
     let reference = &raw.scale_target_ref;
     let reference_path = format!("{path}.scaleTargetRef");
     name_check(
@@ -32,7 +37,7 @@ pub fn resolve_target(
         dns_subdomain_problem,
     );
     let own = raw.overrides();
-    let settings = resolve_settings(&Layers::target(&own, &path, defaults), cx);
+    let settings = resolve_settings(&Layers::target(&raw.name, &own, &path, defaults), cx);
     TargetConfig {
         name: raw.name.clone(),
         scale_target_ref: ScaleTargetRef {
