@@ -102,6 +102,10 @@ fn describe(error: &YamlError) -> (String, String) {
             },
             "keep only one of them".into(),
         ),
+        YamlError::MultipleDocuments { .. } => (
+            "a second YAML document (after a `---` line)".into(),
+            "keep the whole configuration in one document (remove this `---` and what follows, or merge it into the first)".into(),
+        ),
         YamlError::AliasError { error, .. } => describe(error.without_snippet()),
         other => (
             without_position(&other.to_string()),
