@@ -26,11 +26,13 @@ pub fn decode(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
     })
     .map_err(|error| {
         let mut problem = problem(clean_path(&path), &error);
-        if let YamlError::SerdeMissingField { .. } = error.without_snippet() {
+        let indexed = || Positions::of(text).find(&problem.path);
+        problem.position = match error.without_snippet() {
             // Point at the object missing the key; the parser's position is wherever it
             // noticed (the object's last key).
-            problem.position = Positions::of(text).find(&problem.path).or(problem.position);
-        }
+            YamlError::SerdeMissingField { .. } => indexed().or(problem.position),
+            _ => problem.position.or_else(indexed),
+        };
         ConfigError::Syntax(Report::new(origin, vec![problem]))
     })
 }

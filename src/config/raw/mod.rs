@@ -64,8 +64,9 @@ pub struct RawPrometheus {
     /// Retries of a failed query within one tick. Default `2`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Queries in flight at once, across all targets. Default `8`.
+    /// Queries in flight at once, across all targets (>= 1). Default `8`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_concurrent_queries: Option<u32>,
 }
 
@@ -81,8 +82,9 @@ pub struct RawBasicAuth {
 }
 
 /// Declares a struct holding every inheritable setting (each optional) between the fields
-/// given in braces and those given after them. `defaults:` and each target share the settings this way, keeping one list of keys
-/// with one set of docs, without `flatten` (which would disable `deny_unknown_fields`).
+/// given in braces and those given after them. `defaults:` and each target share the
+/// settings this way, keeping one list of keys with one set of docs, without `flatten`
+/// (which would disable `deny_unknown_fields`).
 macro_rules! settings_struct {
     ($(#[$meta:meta])* pub struct $name:ident { $($head:tt)* } $($tail:tt)*) => {
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -99,8 +101,9 @@ macro_rules! settings_struct {
             /// Lower bound on replicas. Default `1`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub min_replicas: Option<u32>,
-            /// Upper bound on replicas. Default `50`.
+            /// Upper bound on replicas (>= 1). Default `50`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(range(min = 1))]
             pub max_replicas: Option<u32>,
             /// Scale-up lead time: decision to ready pods (a starting value; learned). Default `90s`.
             #[serde(default, skip_serializing_if = "Option::is_none")]

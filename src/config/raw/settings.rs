@@ -66,6 +66,7 @@ pub struct RawPolicy {
     #[serde(rename = "type")]
     pub kind: PolicyKind,
     /// Pods, or percent of the replicas at the start of the period (>= 1).
+    #[schemars(range(min = 1))]
     pub value: u32,
     /// The period the change is limited over, `1s` to `30m`.
     pub period: DurationText,
@@ -78,6 +79,7 @@ pub struct RawPolicy {
 pub struct RawFallback {
     /// Consecutive failed ticks before the fallback applies (>= 1). Default `3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub failure_threshold: Option<u32>,
     /// `static`, `currentReplicas`, `currentReplicasIfHigher` or `currentReplicasIfLower`.
     /// Default `currentReplicasIfHigher`.
@@ -91,7 +93,9 @@ pub struct RawFallback {
 /// The predictive policy's knobs.
 ///
 /// To add a key: add an `Option<_>` field here, the validated field to `ForecastConfig`
-/// (`types.rs`, with its default), and one line in `validate/forecast.rs`.
+/// (`types.rs`, with its default), and one line in `validate/forecast.rs` (merge and
+/// check); the compiler then points at the one line to add in `effective.rs` (what
+/// `prescale check` prints).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Forecast")]

@@ -28,7 +28,8 @@ const QUANTILE: Bounds = Bounds {
 ///
 /// To add a key: an `Option<_>` field in `RawForecast` (`raw/settings.rs`), the field in
 /// `ForecastConfig` with its default (`types.rs`), and one line below: pick the key, check
-/// it, fall back to the default.
+/// it, fall back to the default. (Then one line in `effective.rs`, which the compiler
+/// points at.)
 pub fn resolve_forecast(layers: &Layers<'_>, cx: &mut Cx<'_>) -> ForecastConfig {
     let base = ForecastConfig::default();
     let pick = Forecast(layers);
