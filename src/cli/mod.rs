@@ -1,5 +1,7 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
+pub mod check;
+pub mod config;
 pub mod simulate;
 
 /// What a subcommand returns: its error is printed as `error: {message}` and exits 1, so
