@@ -848,7 +848,7 @@ fn check_prints_the_effective_settings_of_a_valid_file() {
     let printed = config::parse(&stdout, "stdout").unwrap();
     assert_eq!(printed, config::load(&file).unwrap());
     assert!(
-        stdout.contains("errorQuantile: 0.95"),
+        stdout.contains("errorQuantile: 0.8"),
         "defaults are spelled out:\n{stdout}"
     );
 

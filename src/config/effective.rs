@@ -61,6 +61,7 @@ fn target(t: &TargetConfig) -> RawTarget {
         behavior: Some(RawBehavior {
             scale_up: Some(rules(&t.behavior.scale_up)),
             scale_down: Some(rules(&t.behavior.scale_down)),
+            scale_down_cooldown: Some(t.behavior.scale_down_cooldown.into()),
         }),
         fallback: Some(RawFallback {
             failure_threshold: Some(t.fallback.failure_threshold),

@@ -39,6 +39,9 @@ pub struct RawBehavior {
     /// Rules when the recommendation is below the current replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_down: Option<RawScalingRules>,
+    /// No scale-down until this long after the last scale-up, `0s` (off) to `1h`. Default `0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_cooldown: Option<DurationText>,
 }
 
 /// HPA `HPAScalingRules`.
@@ -46,7 +49,8 @@ pub struct RawBehavior {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "ScalingRules")]
 pub struct RawScalingRules {
-    /// Window of past recommendations considered, `0s` to `1h`. Default `0s` up, `300s` down.
+    /// Window of past recommendations considered, `0s` to `1h`. Default `0s` (the forecast already
+    /// holds capacity over the start-up lead time; HPA's default down window is `300s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stabilization_window: Option<DurationText>,
     /// `Max`, `Min` or `Disabled`. Default `Max`.
@@ -106,11 +110,11 @@ pub struct RawForecast {
     /// How much arrival-rate history to backfill and keep. Default `14d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<DurationText>,
-    /// Target utilisation of ready replicas, in (0, 1]. Default `0.85`.
+    /// Target utilisation of the reactive signal, in (0, 1]. Default `1.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_utilization: Option<f64>,
     /// Quantile of the forecast's recent relative error used as safety margin, in (0, 1).
-    /// Default `0.95`.
+    /// Default `0.8`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_quantile: Option<f64>,
 }

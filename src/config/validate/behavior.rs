@@ -29,7 +29,14 @@ pub fn resolve_behavior(layers: &Layers<'_>, cx: &mut Cx<'_>) -> Behavior {
     let scale_down = layers.pick("behavior.scaleDown", |s| {
         s.behavior.as_ref()?.scale_down.as_ref()
     });
+    let scale_down_cooldown = layers
+        .pick("behavior.scaleDownCooldown", |s| {
+            s.behavior.as_ref()?.scale_down_cooldown.as_ref()
+        })
+        .and_then(|c| cx.duration(&c, MAX_WINDOW))
+        .unwrap_or(base.scale_down_cooldown);
     Behavior {
+        scale_down_cooldown,
         scale_up: match scale_up {
             Some(rules) => resolve_rules(&rules, base.scale_up, cx),
             None => base.scale_up,
