@@ -3,7 +3,7 @@
 #   1. it renders with `kubectl kustomize`;
 #   2. every built-in object validates against the Kubernetes 1.33 OpenAPI schemas
 #      (kubernetes-validate --strict: unknown fields are errors);
-#   3. checkov's Kubernetes checks pass; accepted findings are suppressed beside the
+#   3. checkov's Kubernetes checks pass (and its Dockerfile checks on the image); accepted findings are suppressed beside the
 #      object they concern (checkov.io/skip annotations) or, for the demo's public images,
 #      in deploy/examples/.checkov.yaml, each with its reason.
 # The structure tests (RBAC equal to src/permissions.rs, probes, securityContext, ...) are
@@ -62,8 +62,16 @@ for dir in deploy/overlays/shadow deploy/overlays/active deploy/overlays/service
     check "$dir"
 done
 
+# The image: checkov's Dockerfile checks (non-root USER, no ADD of URLs, pinned base, ...).
+if "$VENV/bin/checkov" -f Dockerfile --framework dockerfile --compact --quiet --skip-download \
+    >"$out/dockerfile.log" 2>&1; then
+    echo "ok   Dockerfile: checkov $(grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$out/dockerfile.log")"
+else
+    echo "FAIL Dockerfile: checkov"; cat "$out/dockerfile.log"; failed=1
+fi
+
 if [ "$failed" -ne 0 ]; then
     echo "check-deploy: FAILED" >&2
     exit 1
 fi
-echo "check-deploy: all deploy/ kustomizations pass"
+echo "check-deploy: all deploy/ kustomizations and the Dockerfile pass"
