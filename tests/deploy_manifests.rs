@@ -126,6 +126,9 @@ fn assert_restricted(deployment: &Value) {
     for host in ["hostNetwork", "hostPID", "hostIPC"] {
         assert_ne!(pod[host], true, "{name}: {host}");
     }
+    for volume in pod["volumes"].as_array().into_iter().flatten() {
+        assert!(volume.get("hostPath").is_none(), "{name}: hostPath volume");
+    }
     let containers = pod["containers"].as_array().expect("containers");
     let init = pod["initContainers"]
         .as_array()
