@@ -73,7 +73,8 @@ fn render(root: &Path, dir: &str) -> Vec<Value> {
         .expect("run kubectl kustomize");
     assert!(
         output.status.success(),
-        "kubectl kustomize {dir} failed:\n{}",
+        "kubectl kustomize {dir} failed (deploy/ needs kubectl 1.21 or later, see \
+         .ci/install-deploy.sh):\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let text = String::from_utf8(output.stdout).expect("kustomize output is UTF-8");
