@@ -16,11 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const NAMESPACE: &str = "prescale-system";
 const SERVICE_ACCOUNT: &str = "prescale";
-const OVERLAYS: &[&str] = &[
-    "deploy/overlays/shadow",
-    "deploy/overlays/active",
-    "deploy/overlays/servicemonitor",
-];
 
 /// (API group, resource) -> verbs.
 type Grants = BTreeMap<(String, String), BTreeSet<String>>;
@@ -175,7 +170,7 @@ fn controller_config(docs: &[Value]) -> Value {
 
 #[test]
 fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let roles = of_kind(docs, "ClusterRole");
         assert_eq!(roles.len(), 1, "{dir}: one ClusterRole");
@@ -190,7 +185,7 @@ fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
 
 #[test]
 fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let roles = of_kind(docs, "Role");
         assert_eq!(roles.len(), 1, "{dir}: one Role");
@@ -210,7 +205,7 @@ fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
 
 #[test]
 fn controller_runs_as_the_bound_service_account_with_its_token() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let pod = &controller(docs)["spec"]["template"]["spec"];
         assert_eq!(pod["serviceAccountName"], SERVICE_ACCOUNT, "{dir}");
@@ -226,8 +221,6 @@ fn every_pod_meets_restricted_pod_security() {
         for deployment in of_kind(&all[dir], "Deployment") {
             assert_restricted(deployment);
         }
-    }
-    for dir in OVERLAYS {
         let ns = named(&all[dir], "Namespace", NAMESPACE);
         assert_eq!(
             ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted",
@@ -238,7 +231,7 @@ fn every_pod_meets_restricted_pod_security() {
 
 #[test]
 fn controller_has_two_replicas_rollback_history_spread_and_a_disruption_budget() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let deployment = controller(docs);
         let spec = &deployment["spec"];
@@ -270,7 +263,7 @@ fn controller_has_two_replicas_rollback_history_spread_and_a_disruption_budget()
 
 #[test]
 fn controller_probes_hit_the_admin_endpoints() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let c = container(controller(docs));
         let ports = c["ports"].as_array().expect("ports");
@@ -294,7 +287,7 @@ fn controller_probes_hit_the_admin_endpoints() {
 
 #[test]
 fn controller_has_requests_within_limits() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let resources = &container(controller(docs))["resources"];
         let cpu = |kind: &str| quantity::millicores(str_at(resources, &format!("/{kind}/cpu")));
@@ -312,7 +305,7 @@ fn controller_has_requests_within_limits() {
 
 #[test]
 fn controller_runs_the_contracted_command_with_downward_api_identity() {
-    for dir in OVERLAYS {
+    for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let c = container(controller(docs));
         assert_eq!(
