@@ -463,3 +463,45 @@ fn example_config_targets_the_example_deployment() {
         );
     }
 }
+
+/// The config each kustomization deploys passes the controller's own validation
+/// (`prescale check`), so an install never starts with a config it rejects.
+#[test]
+fn deployed_configs_pass_prescale_check() {
+    let Some(all) = render::all() else { return };
+    let prescale = env!("CARGO_BIN_EXE_prescale");
+    let has_check = std::process::Command::new(prescale)
+        .args(["check", "--help"])
+        .output()
+        .expect("run prescale")
+        .status
+        .success();
+    if !has_check {
+        // Straight to stderr, past the harness's capture: a skip must not be silent.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPING deployed_configs_pass_prescale_check: this prescale has no `check` \
+             subcommand yet"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    for kustomization in KUSTOMIZATIONS {
+        let map = named(&all[kustomization], "ConfigMap", "prescale-config");
+        let path = dir.path().join("prescale.yaml");
+        std::fs::write(&path, str_at(map, "/data/prescale.yaml")).expect("write config");
+        let output = std::process::Command::new(prescale)
+            .arg("check")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .expect("run prescale check");
+        assert!(
+            output.status.success(),
+            "the config deployed by {kustomization} fails `prescale check`:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
