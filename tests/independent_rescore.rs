@@ -159,6 +159,52 @@ fn check(p: Pending) {
 }
 
 #[test]
+fn non_default_parameters_mean_the_same_to_both_implementations() {
+    let Some(dir) = traces_dir() else { return };
+    if !python_present() {
+        return;
+    }
+    // A start-up that is not a whole number of ticks, bounds that bind, a shorter horizon
+    // and an explicit warm-up: every parameter the rescorer is told must be read the same way.
+    let params = BenchParams {
+        mu: 2.0,
+        peak_replicas: 20.0,
+        startup: 100.0,
+        slo_wait: 30.0,
+        min_replicas: 2,
+        max_replicas: 15,
+        warmup_days: Some(0.25),
+        horizon_days: 1.5,
+        ..BenchParams::default()
+    };
+    let mut pending = Vec::new();
+    for name in ["worldcup98_2days", "nab_elb_requests"] {
+        let path = dir.join(format!("{name}.csv"));
+        let trace = Trace::load(&path).unwrap();
+        let load = Load::new(&trace, &params).unwrap();
+        let bench = Bench::new(&load, params);
+        for policy in [PolicyName::Prescale, PolicyName::KedaQueue] {
+            let eval = bench.evaluate_named(policy, &TargetConfig::default(), |_| {});
+            let schedule = write_schedule(&eval, params.tick);
+            let child = spawn_rescore(&path, schedule.path(), &params);
+            pending.push(Pending {
+                what: format!("{name} {} (non-default parameters)", policy.as_str()),
+                rust: eval.scores,
+                ticks: load.ticks(),
+                scored_ticks: load.ticks() - load.first_scored_tick(),
+                r99: load.r99,
+                k: load.k,
+                child,
+                _schedule: schedule,
+            });
+        }
+    }
+    for p in pending {
+        check(p);
+    }
+}
+
+#[test]
 fn prescale_and_hpa_schedules_rescored_independently_give_the_same_scores() {
     let Some(dir) = traces_dir() else { return };
     if !python_present() {
