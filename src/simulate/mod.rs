@@ -6,8 +6,10 @@ mod load;
 mod model;
 mod params;
 mod pods;
+pub mod plot;
 pub mod policies;
 mod score;
+pub mod synthetic;
 mod trace;
 
 pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};
