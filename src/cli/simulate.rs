@@ -250,6 +250,13 @@ fn load_trace(path: &Path) -> Result<Trace, SimulateError> {
 
 /// The trace as the bench's load, refusing a warm-up that leaves nothing to score.
 fn scored_load(trace: &Trace, params: &BenchParams) -> Result<Load, SimulateError> {
+    if trace.step_s as f64 % params.tick != 0.0 {
+        return Err(SimulateError::TickStep {
+            trace: trace.name.clone(),
+            tick: params.tick,
+            step: trace.step_s,
+        });
+    }
     let load = Load::new(trace, params)?;
     if load.first_scored_tick() >= load.ticks() {
         return Err(SimulateError::WarmupTooLong {

@@ -149,13 +149,16 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
             .map_err(draw)?
             .label("load (replicas needed, λ/μ)")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], grey.filled()));
-        let lines: [(&[(f64, f64)], RGBColor, String); 2] = [
+        let lines: [(&Points, RGBColor, String); 2] = [
             (&oracle, RGBColor(40, 160, 60), "oracle ready".into()),
             (&ready, BLUE, format!("{} ready", input.policy.policy)),
         ];
         for (points, color, label) in lines {
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(draw)?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
@@ -213,7 +216,10 @@ fn draw(e: impl std::fmt::Display) -> PlotError {
     PlotError::Draw(e.to_string())
 }
 
-fn peak(series: &[&[(f64, f64)]]) -> f64 {
+/// A downsampled series: (x in the plot's unit, value).
+type Points = Vec<(f64, f64)>;
+
+fn peak(series: &[&Points]) -> f64 {
     series
         .iter()
         .flat_map(|s| s.iter().map(|(_, y)| *y))
@@ -234,7 +240,7 @@ impl Downsampler {
         j as f64 * self.tick / self.unit_s
     }
 
-    fn max_per_bucket(&self, value: impl Fn(usize) -> f64) -> Vec<(f64, f64)> {
+    fn max_per_bucket(&self, value: impl Fn(usize) -> f64) -> Points {
         let bucket = (self.last - self.first).div_ceil(MAX_POINTS).max(1);
         (self.first..self.last)
             .step_by(bucket)

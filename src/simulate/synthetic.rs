@@ -50,7 +50,9 @@ fn mean_per_minute(day: u64, hour: f64, day_factor: f64) -> f64 {
     let mut mean = night + scale * day_factor * business.max(0.0);
     // One batch upload: day 3 (Thursday) from 16:00, a 2-minute ramp to more than twice the
     // afternoon peak, held 20 minutes. This is what a forecast cannot see coming.
-    let burst = (day == 3).then(|| hour - 16.0).filter(|h| (0.0..22.0 / 60.0).contains(h));
+    let burst = (day == 3)
+        .then_some(hour - 16.0)
+        .filter(|h| (0.0..22.0 / 60.0).contains(h));
     if let Some(since) = burst {
         mean += 800.0 * (since * 60.0 / 2.0).min(1.0);
     }

@@ -119,7 +119,11 @@ impl Report {
     pub fn markdown(&self) -> String {
         let with_peers = self.traces.iter().any(|r| !r.peers.is_empty());
         let mut columns = vec!["prescale".to_string()];
-        columns.extend(PolicyName::REFERENCES.iter().map(|n| n.as_str().to_string()));
+        columns.extend(
+            PolicyName::REFERENCES
+                .iter()
+                .map(|n| n.as_str().to_string()),
+        );
         if with_peers {
             columns.extend(PEERS.iter().map(|p| p.to_string()));
         }
@@ -145,7 +149,10 @@ impl Report {
             if with_peers { "---|" } else { "" }
         );
         for row in &self.traces {
-            let mut cells = vec![cell(row.prescale.late_fraction, row.prescale.cost_vs_oracle)];
+            let mut cells = vec![cell(
+                row.prescale.late_fraction,
+                row.prescale.cost_vs_oracle,
+            )];
             for name in PolicyName::REFERENCES {
                 match row.references.get(name.as_str()) {
                     Some(s) => cells.push(cell(s.late_fraction, s.cost_vs_oracle)),
@@ -198,9 +205,11 @@ fn goal_cell(row: &TraceRow) -> String {
 
 /// The lowest late fraction and the lowest cost among the peers.
 fn best_peer(peers: &BTreeMap<String, PeerScores>) -> (f64, f64) {
-    peers.values().fold((f64::INFINITY, f64::INFINITY), |(l, c), p| {
-        (l.min(p.late_fraction), c.min(p.cost_vs_oracle))
-    })
+    peers
+        .values()
+        .fold((f64::INFINITY, f64::INFINITY), |(l, c), p| {
+            (l.min(p.late_fraction), c.min(p.cost_vs_oracle))
+        })
 }
 
 fn no_worse(ours: f64, bar: f64) -> bool {
@@ -329,8 +338,16 @@ mod tests {
     fn the_goal_needs_the_lowest_late_and_the_lowest_cost_of_the_peers() {
         let peers: BTreeMap<_, _> = [peer("a", 0.01, 1.2), peer("b", 0.0, 1.5)].into();
         assert_eq!(meets_goal(&scores(0.0, 1.2), &peers), Some(true));
-        assert_eq!(meets_goal(&scores(0.0, 1.3), &peers), Some(false), "costlier than a");
-        assert_eq!(meets_goal(&scores(0.005, 1.0), &peers), Some(false), "later than b");
+        assert_eq!(
+            meets_goal(&scores(0.0, 1.3), &peers),
+            Some(false),
+            "costlier than a"
+        );
+        assert_eq!(
+            meets_goal(&scores(0.005, 1.0), &peers),
+            Some(false),
+            "later than b"
+        );
         assert_eq!(
             meets_goal(&scores(0.0, 1.2 * (1.0 + 1e-12)), &peers),
             Some(true),

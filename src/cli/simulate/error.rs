@@ -28,6 +28,18 @@ pub enum SimulateError {
     /// The trace cannot be scaled with these parameters.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The tick does not divide the trace's step.
+    #[error(
+        "--tick {tick}: {trace} has {step} s steps, which the tick must divide; pass a --tick that divides {step}, e.g. 15"
+    )]
+    TickStep {
+        /// The trace.
+        trace: String,
+        /// The tick asked for.
+        tick: f64,
+        /// The trace's step, seconds.
+        step: u64,
+    },
     /// The warm-up covers the whole horizon, so there would be nothing to score.
     #[error(
         "--warmup-days {warmup}: {trace} is only {horizon:.2} days long, so nothing would be scored; pass a warm-up shorter than the horizon"
@@ -79,7 +91,9 @@ pub enum SimulateError {
     #[error(transparent)]
     Plot(#[from] PlotError),
     /// The `--all-traces` directory could not be listed or holds no trace.
-    #[error("--all-traces {path}: {problem}; point it at a directory of `timestamp_s,value` CSV traces, e.g. ../shared/traces")]
+    #[error(
+        "--all-traces {path}: {problem}; point it at a directory of `timestamp_s,value` CSV traces, e.g. ../shared/traces"
+    )]
     TracesDir {
         /// The directory.
         path: PathBuf,
