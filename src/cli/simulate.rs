@@ -10,6 +10,7 @@ mod progress;
 mod summary;
 
 use std::error::Error;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub use all_traces::{PEERS, Report, meets_goal};
@@ -144,17 +145,17 @@ pub fn run(args: SimulateArgs) -> CliResult {
     if let Some(dir) = &args.all_traces {
         let report = all_traces::report(dir, args.reference.as_deref(), params, &config)?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         } else {
-            print!("{}", report.markdown());
+            emit(&report.markdown())?;
         }
         return Ok(());
     }
     let summary = run_one(&args, params, &config)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     } else {
-        print!("{}", summary.table(args.markdown));
+        emit(&summary.table(args.markdown))?;
     }
     Ok(())
 }
@@ -266,6 +267,16 @@ fn scored_load(trace: &Trace, params: &BenchParams) -> Result<Load, SimulateErro
         });
     }
     Ok(load)
+}
+
+/// Print to stdout. A reader that closed the pipe early (`| head`) has what it wanted: that
+/// is not an error, and must not panic as `print!` would.
+fn emit(text: &str) -> Result<(), SimulateError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(SimulateError::Stdout(e)),
+        _ => Ok(()),
+    }
 }
 
 fn write(path: &Path, flag: &'static str, bytes: &[u8]) -> Result<(), SimulateError> {

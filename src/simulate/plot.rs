@@ -143,6 +143,21 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
             .y_desc("replicas")
             .draw()
             .map_err(draw)?;
+        // The warm-up is simulated but not scored: shade it so a reader does not judge it.
+        let warmup_end = (load.warmup_s / unit_s).min(x_range.end);
+        let shade = RGBColor(255, 243, 205);
+        if warmup_end > x_range.start {
+            chart
+                .draw_series([Rectangle::new(
+                    [(x_range.start, 0.0), (warmup_end, top)],
+                    shade.filled(),
+                )])
+                .map_err(draw)?
+                .label("warm-up (not scored)")
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 20, y + 5)], shade.filled())
+                });
+        }
         let grey = RGBColor(200, 200, 200);
         chart
             .draw_series(AreaSeries::new(demand.iter().copied(), 0.0, grey.filled()))

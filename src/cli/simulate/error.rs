@@ -87,6 +87,9 @@ pub enum SimulateError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Standard output could not be written.
+    #[error("cannot write to standard output ({0}); check where the output is redirected")]
+    Stdout(std::io::Error),
     /// The plot could not be drawn.
     #[error(transparent)]
     Plot(#[from] PlotError),

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Below this many simulated ticks a run takes well under a second: no bar, no flicker.
-const MIN_TICKS_FOR_BAR: u64 = 1_000_000;
+const MIN_TICKS_FOR_BAR: u64 = 500_000;
 
 /// Progress over all the ticks a command simulates (every policy on every trace).
 pub struct Progress {
