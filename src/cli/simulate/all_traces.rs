@@ -86,6 +86,7 @@ pub fn report(
     let mut rows = Vec::with_capacity(traces.len());
     for ((path, trace), load) in files.iter().zip(&traces).zip(&loads) {
         let name = stem(path);
+        progress.trace(&name);
         let bench = Bench::new(load, params);
         let chosen = Chosen::Named(PolicyName::Prescale);
         let results = evaluate(&bench, chosen, config, &progress, &mut done);

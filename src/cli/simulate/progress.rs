@@ -20,7 +20,7 @@ impl Progress {
         let bar = show.then(|| {
             let bar = ProgressBar::new(total_ticks);
             let style = ProgressStyle::with_template(
-                "{msg:>12} [{bar:40}] {percent:>3}% {elapsed_precise} (eta {eta})",
+                "{prefix} {msg} [{bar:40}] {percent:>3}% {elapsed_precise} (eta {eta})",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -39,6 +39,13 @@ impl Progress {
             if let Some(bar) = &self.bar {
                 bar.set_position(done + tick as u64);
             }
+        }
+    }
+
+    /// Name the trace being simulated (for a run over several traces).
+    pub fn trace(&self, name: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(name.to_string());
         }
     }
 
