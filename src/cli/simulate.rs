@@ -125,11 +125,14 @@ impl ParamArgs {
 /// The prescale policy's config from `path`: the file's first target, or its `defaults` when
 /// it has no targets.
 pub fn load_policy_config(path: &Path) -> Result<TargetConfig, Box<dyn Error + Send + Sync>> {
-    let _ = path;
-    Err(
-        "config loading arrives with the config module; run without --config to use the default policy config"
-            .into(),
-    )
+    let config = crate::config::load(path)?;
+    config.targets.into_iter().next().ok_or_else(|| {
+        format!(
+            "{}: the config has no targets; add one under `targets:` (its effective settings are the policy's)",
+            path.display()
+        )
+        .into()
+    })
 }
 
 /// Run `prescale simulate`.
