@@ -63,7 +63,18 @@ pub struct PrometheusServer {
     binary: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    /// Served over TLS and/or with auth (`--web.config.file`).
+    web_config: Option<WebConfig>,
     child: Option<(Child, ChildStdin)>,
+}
+
+/// Prometheus's `--web.config.file`: TLS and basic auth for its own API.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The file's YAML.
+    pub yaml: String,
+    /// Whether it turns TLS on (the URL is then `https://`).
+    pub tls: bool,
 }
 
 impl PrometheusServer {
@@ -71,6 +82,11 @@ impl PrometheusServer {
     /// `Ok(None)` when there is no binary (the caller skips); `Err` with the server's log
     /// when it does not start.
     pub fn start(jobs: &[Job]) -> Result<Option<Self>, String> {
+        Self::start_with(jobs, None)
+    }
+
+    /// [`Self::start`] with a `--web.config.file` securing the API.
+    pub fn start_with(jobs: &[Job], web_config: Option<WebConfig>) -> Result<Option<Self>, String> {
         let Some(binary) = binary() else {
             return Ok(None);
         };
@@ -81,6 +97,7 @@ impl PrometheusServer {
             binary,
             dir,
             port,
+            web_config,
             child: None,
         };
         server.try_restart()?;
@@ -89,7 +106,9 @@ impl PrometheusServer {
 
     /// The API's base URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let tls = self.web_config.as_ref().is_some_and(|w| w.tls);
+        let scheme = if tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Stop the server (gracefully, so that its data survives for [`Self::restart`]).
@@ -111,7 +130,7 @@ impl PrometheusServer {
     fn try_restart(&mut self) -> Result<(), String> {
         self.stop();
         let log = std::fs::File::create(self.log_path()).expect("Prometheus log file");
-        let args = [
+        let mut args = vec![
             format!(
                 "--config.file={}",
                 self.dir.path().join("prometheus.yml").display()
@@ -123,6 +142,11 @@ impl PrometheusServer {
             format!("--web.listen-address=127.0.0.1:{}", self.port),
             "--log.level=warn".to_string(),
         ];
+        if let Some(web) = &self.web_config {
+            let path = self.dir.path().join("web.yml");
+            std::fs::write(&path, &web.yaml).map_err(|e| format!("write web config: {e}"))?;
+            args.push(format!("--web.config.file={}", path.display()));
+        }
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(WRAPPER)
@@ -150,8 +174,12 @@ impl PrometheusServer {
                     self.log()
                 ));
             }
-            if http_status(self.port, "/-/ready") == Some(200) {
-                return Ok(());
+            match http_status(self.port, "/-/ready") {
+                Some(200) => return Ok(()),
+                // A secured server refuses plain or anonymous requests: it is listening, and
+                // the test's own client (with TLS and credentials) waits for the rest.
+                Some(_) if self.web_config.is_some() => return Ok(()),
+                _ => {}
             }
             std::thread::sleep(Duration::from_millis(100));
         }
