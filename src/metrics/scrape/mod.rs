@@ -94,12 +94,29 @@ impl ScrapeSource {
         at: SystemTime,
     ) -> Evaluation {
         let texts = futures::future::join_all(urls.iter().map(|u| self.client.fetch(u))).await;
-        let mut pages = Vec::with_capacity(urls.len());
-        for (url, text) in urls.iter().zip(texts) {
+        let pages: Vec<(&str, Result<String, MetricError>)> =
+            urls.iter().map(String::as_str).zip(texts).collect();
+        self.evaluate_pages(state_key, &pages, spec, at)
+    }
+
+    /// Compute the metric from pages already fetched (URL and body, or the fetch's error),
+    /// as [`Self::evaluate`] does after fetching.
+    pub fn evaluate_pages(
+        &self,
+        state_key: &str,
+        fetched: &[(&str, Result<String, MetricError>)],
+        spec: &ScrapeSpec<'_>,
+        at: SystemTime,
+    ) -> Evaluation {
+        let mut pages = Vec::with_capacity(fetched.len());
+        for (url, text) in fetched {
             // A pod that cannot be read would silently lower a sum: the whole read fails.
-            let page = text.and_then(|t| parse(url, &t, at));
+            let page = text
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|t| parse(url, t, at));
             match page {
-                Ok(page) => pages.push((url.as_str(), page)),
+                Ok(page) => pages.push((*url, page)),
                 Err(e) => return Evaluation::failed(e),
             }
         }
@@ -107,7 +124,7 @@ impl ScrapeSource {
         for (url, page) in &pages {
             match select(page, url, spec.metric, spec.labels) {
                 Ok(samples) => found.extend(samples.into_iter().map(|sample| Found {
-                    key: if urls.len() > 1 {
+                    key: if fetched.len() > 1 {
                         format!("{url} {}{{{}}}", sample.metric, sample.labels)
                     } else {
                         format!("{}{{{}}}", sample.metric, sample.labels)
@@ -118,7 +135,7 @@ impl ScrapeSource {
             }
         }
         let what = format!("{}{}", spec.metric, format_selector(spec.labels));
-        let first_url = urls.first().map(String::as_str).unwrap_or("");
+        let first_url = fetched.first().map_or("", |(url, _)| *url);
         let sample_time = found
             .iter()
             .map(|f| f.sample.timestamp.timestamp_micros() as f64 / 1e6)
