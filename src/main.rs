@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
     Simulate(prescale::cli::simulate::SimulateArgs),
+    /// Evaluate each configured metric once and show values, series, history and errors.
+    Probe(prescale::cli::probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => prescale::cli::simulate::run(args),
+        Command::Probe(args) => prescale::cli::probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,7 +22,7 @@ const WAIT_QUERY: &str =
     "histogram_quantile(0.95, sum by (le) (rate(queue_wait_seconds_bucket[5s])))";
 
 struct Env {
-    _exporter: Exporter,
+    exporter: Exporter,
     _garbage: Exporter,
     prometheus: PrometheusServer,
     started: SystemTime,
@@ -56,7 +56,7 @@ fn env(test: &str) -> Option<&'static Env> {
             let started = SystemTime::now();
             PrometheusServer::start(&jobs).map(|server| {
                 server.map(|prometheus| Env {
-                    _exporter: exporter,
+                    exporter,
                     _garbage: garbage,
                     prometheus,
                     started,
@@ -290,4 +290,76 @@ async fn backfill_of_a_scraped_or_disabled_metric_is_empty() {
         sources.backfill(&t, SystemTime::now()).await,
         Ok(Vec::new())
     );
+}
+
+#[tokio::test]
+async fn probe_reports_values_series_history_and_errors_with_what_to_fix() {
+    use prescale::cli::probe::{ProbeFailure, ProbeOptions, probe};
+    let Some(env) = env("probe_reports_values_series_history_and_errors_with_what_to_fix") else {
+        return;
+    };
+    wait_for_history(env).await;
+    let mut t = target("docs", Duration::from_secs(1));
+    t.forecast.history = Duration::from_secs(3600);
+    t.metrics.queue_depth = Some(promql(r#"queue_depth{queue="docs"}"#));
+    t.metrics.arrival_rate = Some(promql(ARRIVAL_QUERY));
+    t.metrics.completions = Some(MetricSource::Scrape {
+        url: env.exporter.url(),
+        metric: "documents_enqueued_total".into(),
+        labels: Default::default(),
+        aggregate: None,
+        quantile: None,
+    });
+    t.metrics.wait_p95 = Some(promql("sum(rate(queue_wait_seconds_bucket[5s]) by (le)"));
+    let config = Config {
+        prometheus: Some(prometheus_config(&env.prometheus.url())),
+        targets: vec![t],
+    };
+    let options = ProbeOptions {
+        rescrape_after: Duration::from_millis(300),
+    };
+    let report = probe(&config, None, options).await.expect("probe");
+    let docs = &report.targets[0];
+    assert_eq!(docs.metrics.len(), 4);
+    assert_eq!(docs.metrics[0].value, Some(DEPTH));
+    assert_eq!(
+        docs.metrics[0].series,
+        vec![format!(
+            r#"queue_depth{{instance="{}",job="exporter",queue="docs"}} 7"#,
+            env.exporter.host_port()
+        )]
+    );
+    let scraped_rate = docs.metrics[2]
+        .value
+        .expect("a rate after the second scrape");
+    assert!(
+        (scraped_rate - ARRIVALS_PER_S).abs() < 0.25 * ARRIVALS_PER_S,
+        "{scraped_rate}"
+    );
+    let error = docs.metrics[3].error.as_ref().expect("a bad query");
+    assert_eq!(error.reason, "query_failed");
+    assert_eq!(report.failures(), 1);
+    assert!(docs.backfill.samples >= 3, "{:?}", docs.backfill);
+
+    let text = report.to_text();
+    assert!(
+        text.contains("queueDepth: promql: queue_depth{queue=\"docs\"}"),
+        "{text}"
+    );
+    assert!(text.contains("value: 7"), "{text}");
+    assert!(text.contains("ERROR [query_failed]"), "{text}");
+    assert!(
+        text.contains(&format!("backfill: {} samples", docs.backfill.samples)),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["targets"][0]["metrics"][3]["error"]["reason"],
+        "query_failed"
+    );
+    assert_eq!(json["targets"][0]["metrics"][0]["metric"], "queueDepth");
+
+    let e = probe(&config, Some("nope"), options).await.unwrap_err();
+    assert!(matches!(e, ProbeFailure::UnknownTarget { .. }));
+    assert!(e.to_string().contains("docs"), "{e}");
 }

@@ -1,5 +1,7 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
+pub mod probe;
+pub mod probe_report;
 pub mod simulate;
 
 /// What a subcommand returns: its error is printed as `error: {message}` and exits 1, so
