@@ -255,7 +255,7 @@ async fn a_sample_older_than_two_intervals_is_stale() {
         let ms = (unix_seconds(at(100)) as u64 - age_s) * 1000;
         format!("# TYPE queue_depth gauge\nqueue_depth 5 {ms}\n")
     };
-    exporter.serve_raw(Some(&stamped(30)));
+    exporter.serve_raw(Some(&stamped(28)));
     assert_eq!(
         sources.read_at(&t, at(100)).await.queue_depth,
         Some(Ok(5.0))

@@ -91,7 +91,7 @@ pub enum MetricError {
     #[error(
         "query `{query}` returned {} series ({}); wrap it in sum(...)/max(...) or set `aggregate: sum|max`",
         series.len(),
-        series.join("; ")
+        first_few(series)
     )]
     MultipleSeries {
         /// The PromQL query, or `metric{labels}` at a URL for a scrape.
@@ -211,5 +211,39 @@ impl MetricError {
             }
             _ => false,
         }
+    }
+}
+
+/// The first few series of a list, so that a query matching thousands stays readable.
+fn first_few(series: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = series
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if series.len() > SHOWN {
+        text.push_str(&format!("; and {} more", series.len() - SHOWN));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_series_are_summarised() {
+        let e = MetricError::MultipleSeries {
+            query: "q".into(),
+            series: (0..100).map(|i| format!("{{i=\"{i}\"}}")).collect(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("100 series") && text.contains("and 95 more"),
+            "{text}"
+        );
+        assert!(!text.contains(r#"i="5""#), "{text}");
     }
 }

@@ -76,6 +76,8 @@ impl Sources {
         now: SystemTime,
     ) -> Option<Evaluation> {
         let source = source_of(target, kind)?;
+        // A read slowed down by retries delivers an older value than it started with.
+        let started = std::time::Instant::now();
         let mut evaluation = match source {
             MetricSource::Promql { query, aggregate } => match &self.prometheus {
                 Some(api) => prometheus::evaluate(api.as_ref(), query, *aggregate, now).await,
@@ -100,8 +102,9 @@ impl Sources {
                     .await
             }
         };
+        let finished = now + started.elapsed();
         if evaluation.value.is_ok()
-            && let Err(stale) = check_fresh(evaluation.sample_time, now, target.interval)
+            && let Err(stale) = check_fresh(evaluation.sample_time, finished, target.interval)
         {
             evaluation.value = Err(stale);
         }
