@@ -2,6 +2,19 @@
 //!
 //! A source reads one target's configured metrics and returns each as a value or a typed
 //! error; staleness is explicit, and nothing is ever reported as NaN.
+//!
+//! - [`Sources`] is the [`MetricsSource`] the controller holds: each metric goes to
+//!   [`prometheus`] (`promql:`) or [`scrape`] (`scrape:`); [`Sources::backfill`] fetches the
+//!   arrival-rate history that warms the forecaster.
+//! - A value sampled more than two intervals before the read finished is
+//!   [`MetricError::Stale`]. For PromQL, Prometheus's own staleness handling applies to the
+//!   series (a raw selector may return a sample up to its lookback delta, 5 minutes by
+//!   default, old; `rate()`/`*_over_time()` over a short window avoid that).
+//! - Every failure is a [`MetricError`] with a stable [`MetricError::reason`] for
+//!   `prescale_metric_errors_total{target,metric,reason}` ([`TargetReadings::errors`] lists
+//!   them per tick); [`StateLog`] logs them once per change of state.
+//! - [`TargetReadings::observation`] turns a tick's readings into the core's
+//!   [`crate::core::Observation`], a failed metric becoming `None`.
 
 mod aggregate;
 mod error;
