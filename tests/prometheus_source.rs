@@ -363,3 +363,53 @@ async fn probe_reports_values_series_history_and_errors_with_what_to_fix() {
     assert!(matches!(e, ProbeFailure::UnknownTarget { .. }));
     assert!(e.to_string().contains("docs"), "{e}");
 }
+
+#[tokio::test]
+async fn the_probe_command_prints_json_and_fails_when_a_metric_fails() {
+    let Some(env) = env("the_probe_command_prints_json_and_fails_when_a_metric_fails") else {
+        return;
+    };
+    wait_for_history(env).await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, wait_query: &str| {
+        let yaml = format!(
+            "prometheus:\n  url: {}\ntargets:\n  - name: docs\n    scaleTargetRef: {{namespace: docs, name: worker}}\n    interval: 1s\n    forecast: {{history: 1h}}\n    metrics:\n      queueDepth:\n        promql: 'queue_depth{{queue=\"docs\"}}'\n      arrivalRate:\n        promql: '{ARRIVAL_QUERY}'\n      waitP95:\n        promql: '{wait_query}'\n",
+            env.prometheus.url()
+        );
+        let path = dir.path().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let good = write("good.yaml", WAIT_QUERY);
+    let bad = write("bad.yaml", "sum(");
+    let run = |path: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_prescale"))
+                .args(["probe", "--json", "--target", "docs", "--config"])
+                .arg(path)
+                .output()
+                .unwrap()
+        })
+    };
+
+    let out = run(good).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &report["targets"][0];
+    assert_eq!(target["metrics"][0]["value"], DEPTH);
+    assert!(
+        target["backfill"]["samples"].as_u64().unwrap() >= 3,
+        "{target}"
+    );
+
+    let out = run(bad).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 metric read(s) failed"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["targets"][0]["metrics"][2]["error"]["reason"],
+        "query_failed"
+    );
+}

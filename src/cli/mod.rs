@@ -1,5 +1,7 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
+pub mod check;
+pub mod config;
 pub mod probe;
 pub mod probe_report;
 pub mod simulate;

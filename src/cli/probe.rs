@@ -65,7 +65,7 @@ impl Default for ProbeOptions {
 
 /// Run `prescale probe`.
 pub fn run(args: ProbeArgs) -> CliResult {
-    let config = load(&args.config)?;
+    let config = crate::config::load(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -85,16 +85,6 @@ pub fn run(args: ProbeArgs) -> CliResult {
         0 => Ok(()),
         failed => Err(ProbeFailure::Failed { failed }.into()),
     }
-}
-
-// TEMPORARY, metrics branch only: `config::load` arrives with the config branch. When the two
-// are merged, delete this function and call `crate::config::load` instead.
-fn load(path: &std::path::Path) -> Result<Config, Box<dyn std::error::Error + Send + Sync>> {
-    Err(format!(
-        "cannot load {}: configuration loading is not part of this build yet",
-        path.display()
-    )
-    .into())
 }
 
 /// Evaluate every metric of `config`'s targets (or only of `only`) once, and backfill each

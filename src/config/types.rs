@@ -221,7 +221,7 @@ impl Default for ForecastConfig {
             enabled: true,
             history: Duration::from_secs(14 * 86_400),
             target_utilization: 1.0,
-            error_quantile: 0.85,
+            error_quantile: 0.8,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::{Limit, Reason};
-use crate::config::{PolicyKind, ScalingRules, SelectPolicy, TargetConfig};
+use crate::config::{Behavior, PolicyKind, ScalingRules, SelectPolicy, TargetConfig};
 
 /// Longest window any rule can look back (HPA caps windows at 3600 s and periods at 1800 s).
 const MAX_LOOKBACK_S: f64 = 3600.0;
@@ -30,8 +30,8 @@ impl BehaviorState {
         raw: u32,
         reasons: &mut Vec<Reason>,
     ) -> u32 {
-        self.forget_before(t - MAX_LOOKBACK_S);
         let behavior = &config.behavior;
+        self.forget_before(t, behavior);
         // Stabilisation: the lowest recommendation in the up window and the highest in the
         // down window bound the result; the current count stays between them.
         self.recommendations.push_back((t, raw));
@@ -131,15 +131,28 @@ impl BehaviorState {
         }
     }
 
-    fn forget_before(&mut self, cutoff: f64) {
+    /// Drop what no rule can look at any more: recommendations older than both windows,
+    /// events older than every policy period.
+    fn forget_before(&mut self, t: f64, behavior: &Behavior) {
+        let window = behavior
+            .scale_up
+            .stabilization_window
+            .max(behavior.scale_down.stabilization_window)
+            .as_secs_f64()
+            .min(MAX_LOOKBACK_S);
         while self
             .recommendations
             .front()
-            .is_some_and(|&(at, _)| at <= cutoff)
+            .is_some_and(|&(at, _)| at <= t - window)
         {
             self.recommendations.pop_front();
         }
-        while self.events.front().is_some_and(|&(at, _)| at <= cutoff) {
+        let period = [&behavior.scale_up, &behavior.scale_down]
+            .iter()
+            .flat_map(|rules| rules.policies.iter().map(|p| p.period.as_secs_f64()))
+            .fold(0.0, f64::max)
+            .min(MAX_LOOKBACK_S);
+        while self.events.front().is_some_and(|&(at, _)| at <= t - period) {
             self.events.pop_front();
         }
     }

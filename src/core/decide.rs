@@ -38,7 +38,7 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     };
     let inputs = Inputs {
         per_replica: state.capacity.per_replica(),
-        arrival_rate: obs.arrival_rate,
+        arrival_rate: obs.arrival_rate.map(|_| recent_peak(state)),
         queue_depth: obs.queue_depth,
         wait_s: obs.wait_s,
         slo_s: config.slo.queue_wait.as_secs_f64(),
@@ -107,8 +107,23 @@ fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inte
         .observe(obs.queue_depth, obs.completion_rate, obs.ready);
     if let Some(rate) = obs.arrival_rate {
         state.forecaster.observe(obs.t, interval, rate);
+        // Capacity released now takes a whole lead time to come back, so the reactive
+        // signal covers the highest rate of the last lead time and interval.
+        let window = state.startup_s(config) + interval;
+        state.recent_rates.push_back((obs.t, rate));
+        while state
+            .recent_rates
+            .front()
+            .is_some_and(|&(at, _)| at <= obs.t - window)
+        {
+            state.recent_rates.pop_front();
+        }
     }
-    let _ = config;
+}
+
+/// The highest arrival rate of the recent window.
+fn recent_peak(state: &TargetState) -> f64 {
+    state.recent_rates.iter().fold(0.0, |m, &(_, r)| m.max(r))
 }
 
 /// The demand metrics that are expected but missing. A target's configured demand metrics

@@ -20,6 +20,8 @@ pub struct TargetState {
     pub(crate) startup: StartupEstimate,
     pub(crate) forecaster: Forecaster,
     pub(crate) behavior: BehaviorState,
+    /// Arrival rates of the last ticks, newest last: (t, documents/s).
+    pub(crate) recent_rates: std::collections::VecDeque<(f64, f64)>,
 }
 
 /// What the last tick saw and decided.
@@ -47,6 +49,7 @@ impl TargetState {
                 error_window,
             }),
             behavior: BehaviorState::default(),
+            recent_rates: std::collections::VecDeque::new(),
         }
     }
 
@@ -66,6 +69,16 @@ impl TargetState {
     /// The start-up lead time in use, seconds.
     pub fn startup_s(&self, config: &TargetConfig) -> f64 {
         self.startup.lead_time(config.startup_time.as_secs_f64())
+    }
+
+    /// Saturated ticks the capacity estimate has learned from.
+    pub fn capacity_samples(&self) -> u32 {
+        self.capacity.samples()
+    }
+
+    /// Start-up durations measured (the learned lead time is used from 5 on).
+    pub fn startup_samples(&self) -> usize {
+        self.startup.samples()
     }
 
     /// Consecutive ticks with a required metric missing.

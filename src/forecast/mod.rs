@@ -52,7 +52,15 @@ pub struct Forecaster {
     errors: VecDeque<f32>,
     margin: f64,
     scratch: Vec<f64>,
+    /// The chosen model's forecasts for the buckets after the newest completed one: they
+    /// change only when a bucket completes, so ticks read them instead of recomputing.
+    ahead: Vec<Option<f64>>,
 }
+
+/// Buckets ahead kept in the cache (40 minutes of lead time at 5-minute buckets).
+const AHEAD: i64 = 8;
+/// Buckets between re-estimates of the margin once the error window is full.
+const MARGIN_EVERY_BUCKETS: i64 = 12;
 
 /// Weight of one bucket's error in a model's score: about two days of buckets count.
 const SCORE_ALPHA: f64 = 1.0 / 576.0;
@@ -71,6 +79,7 @@ impl Forecaster {
             errors: VecDeque::with_capacity(settings.error_window),
             margin: 0.0,
             scratch: Vec::new(),
+            ahead: Vec::new(),
         }
     }
 
@@ -96,7 +105,7 @@ impl Forecaster {
         }
         if let Some(newest) = self.history.newest() {
             let index = self.history.index_of(t - seconds * 0.5);
-            if let Some(expected) = forecast(&self.history, self.chosen, newest, index) {
+            if let Some(expected) = self.bucket_forecast(newest, index) {
                 if self.errors.len() == self.settings.error_window {
                     self.errors.pop_front();
                 }
@@ -141,6 +150,18 @@ impl Forecaster {
             }
         }
         self.chosen = best.map_or(Season::None, |(s, _)| s);
+        self.ahead = (1..=AHEAD)
+            .map(|k| self.compute(completed, completed + k))
+            .collect();
+        // The margin moves slowly (a day of errors): re-estimating it hourly is enough, and
+        // the quantile's selection is the costliest step of a tick.
+        let warming = self.errors.len() < self.settings.error_window;
+        if warming || completed.rem_euclid(MARGIN_EVERY_BUCKETS) == 0 {
+            self.update_margin();
+        }
+    }
+
+    fn update_margin(&mut self) {
         self.scratch.clear();
         self.scratch
             .extend(self.errors.iter().map(|&e| f64::from(e)));
@@ -158,8 +179,7 @@ impl Forecaster {
         let last = self.history.index_of(to).max(first);
         let mut rate: Option<f64> = None;
         for index in first..=last {
-            let f = forecast(&self.history, self.chosen, newest, index)
-                .or_else(|| forecast(&self.history, Season::None, newest, index))?;
+            let f = self.bucket_forecast(newest, index)?;
             rate = Some(rate.map_or(f, |r: f64| r.max(f)));
         }
         let rate = rate?;
@@ -169,6 +189,23 @@ impl Forecaster {
             rate,
             upper,
         })
+    }
+}
+
+impl Forecaster {
+    /// The chosen model's forecast of bucket `index` (the level model's where the chosen
+    /// one has no data for it), from the cache when it is there.
+    fn bucket_forecast(&self, newest: i64, index: i64) -> Option<f64> {
+        let k = index - newest;
+        if k >= 1 && k <= self.ahead.len() as i64 {
+            return self.ahead[(k - 1) as usize];
+        }
+        self.compute(newest, index)
+    }
+
+    fn compute(&self, newest: i64, index: i64) -> Option<f64> {
+        forecast(&self.history, self.chosen, newest, index)
+            .or_else(|| forecast(&self.history, Season::None, newest, index))
     }
 }
 

@@ -33,7 +33,7 @@ impl Season {
 }
 
 /// Buckets the recent level is measured over (the no-season model).
-const LEVEL_BUCKETS: i64 = 6;
+const LEVEL_BUCKETS: i64 = 2;
 /// Buckets a seasonal model compares today's level with the season's over: long enough
 /// that a short outage (arrivals stop, then return with a surge) does not talk the model
 /// out of the season's capacity just before the surge.
@@ -48,10 +48,16 @@ const SEASONS_AVERAGED: i64 = 3;
 /// Forecast of bucket `target` by `season`, from the buckets completed up to `newest`.
 pub fn forecast(history: &History, season: Season, newest: i64, target: i64) -> Option<f64> {
     let Some(period_s) = season.period_s() else {
-        // The recent level, but a collapse is believed only gradually (see `HOLD_BUCKETS`).
+        // The recent level, but a collapse is believed only gradually (see `HOLD_BUCKETS`),
+        // and never held above what the same time of past days saw: the end of a batch
+        // that is not part of the day's pattern releases its capacity at once.
         let now = level(history, newest, 0, LEVEL_BUCKETS)?;
         let before = level(history, newest - HOLD_BUCKETS, 0, LEVEL_BUCKETS).unwrap_or(0.0);
-        return Some(now.max(HOLD_FRACTION * before));
+        let mut hold = HOLD_FRACTION * before;
+        if let Some(usual) = same_time_before(history, Season::Daily, target) {
+            hold = hold.min(usual);
+        }
+        return Some(now.max(hold));
     };
     let period = (period_s / history.bucket_s()).round() as i64;
     let mut total = 0.0;
@@ -76,6 +82,15 @@ pub fn forecast(history: &History, season: Season, newest: i64, target: i64) -> 
         weight += 1.0;
     }
     (weight > 0.0).then(|| total / weight)
+}
+
+/// Mean of bucket `target`'s counterparts in the past `SEASONS_AVERAGED` seasons.
+fn same_time_before(history: &History, season: Season, target: i64) -> Option<f64> {
+    let period = (season.period_s()? / history.bucket_s()).round() as i64;
+    let (sum, n) = (1..=SEASONS_AVERAGED)
+        .filter_map(|n| history.get(target - n * period))
+        .fold((0.0, 0.0), |(s, c), v| (s + v, c + 1.0));
+    (n > 0.0).then(|| sum / n)
 }
 
 /// Today's level over a season's level at the same point, both over `RATIO_BUCKETS`

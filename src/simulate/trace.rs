@@ -115,7 +115,7 @@ impl Trace {
             }
             if values.len() == 1 {
                 step_s = ts;
-                if step_s == 0 || step_s % 15 != 0 {
+                if step_s == 0 || !step_s.is_multiple_of(15) {
                     return Err(invalid(line, format!("the step is {step_s} s"), STEP_FIX));
                 }
             }
