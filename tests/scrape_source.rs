@@ -42,6 +42,8 @@ fn scraping(exporter: &Exporter) -> TargetConfig {
     t.metrics.queue_depth = Some(scrape(&exporter.url(), "queue_depth", None));
     t.metrics.arrival_rate = Some(scrape(&exporter.url(), "documents_enqueued_total", None));
     t.metrics.wait_p95 = Some(scrape(&exporter.url(), "queue_wait_seconds", Some(0.95)));
+    // Completions from the histogram's `_count`, which the page leaves untyped.
+    t.metrics.completions = Some(scrape(&exporter.url(), "queue_wait_seconds_count", None));
     t
 }
 
@@ -69,6 +71,11 @@ async fn gauges_are_read_counters_become_rates_and_histograms_quantiles() {
     let second = sources.read_at(&t, at(10)).await;
     assert_eq!(second.arrival_rate, Some(Ok(5.0)));
     assert_eq!(second.wait_s, Some(Ok(WAIT_P95)));
+    assert_eq!(
+        second.completion_rate,
+        Some(Ok(10.0)),
+        "100 waits ended in 10 s"
+    );
 
     // The process restarted: the counter counts again from zero.
     exporter.set_enqueued(30.0);

@@ -180,6 +180,9 @@ fn compute(
         );
     };
     match (&first.sample.value, spec.quantile) {
+        (Value::Untyped(_), None) if counts_up(spec.metric) => {
+            counter(memory, found, spec, what, describe)
+        }
         (Value::Gauge(_) | Value::Untyped(_), None) => {
             let values: Vec<SeriesValue> = found
                 .iter()
@@ -242,6 +245,16 @@ fn compute(
     }
 }
 
+/// Whether an untyped series is by its name a counter: `_total` by convention, and a
+/// histogram's or summary's `_count` and `_sum`, which `prometheus-parse` leaves untyped
+/// (its `# TYPE` line names the base metric). Reading those as gauges would pass a running
+/// total off as a rate.
+fn counts_up(metric: &str) -> bool {
+    ["_total", "_count", "_sum"]
+        .iter()
+        .any(|suffix| metric.ends_with(suffix))
+}
+
 fn counter(
     memory: &mut Memory,
     found: &[Found<'_>],
@@ -253,7 +266,7 @@ fn counter(
     let mut rates = Vec::new();
     let mut series = Vec::new();
     for f in found {
-        let Value::Counter(value) = f.sample.value else {
+        let (Value::Counter(value) | Value::Untyped(value)) = f.sample.value else {
             continue;
         };
         let t = f.sample.timestamp.timestamp_micros() as f64 / 1e6;
