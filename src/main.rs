@@ -22,6 +22,8 @@ enum Command {
     Check(prescale::cli::check::CheckArgs),
     /// Configuration file tools (JSON Schema).
     Config(prescale::cli::config::ConfigArgs),
+    /// Evaluate each configured metric once and show values, series, history and errors.
+    Probe(prescale::cli::probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => prescale::cli::simulate::run(args),
         Command::Check(args) => prescale::cli::check::run(args),
         Command::Config(args) => prescale::cli::config::run(args),
+        Command::Probe(args) => prescale::cli::probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod config;
+pub mod probe;
+pub mod probe_report;
 pub mod simulate;
 
 /// What a subcommand returns: its error is printed as `error: {message}` and exits 1, so
