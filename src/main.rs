@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
-    Simulate(prescale::cli::simulate::SimulateArgs),
+    Simulate(Box<prescale::cli::simulate::SimulateArgs>),
     /// Validate a configuration file and show each target's effective settings.
     Check(prescale::cli::check::CheckArgs),
     /// Configuration file tools (JSON Schema).
@@ -29,7 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Simulate(args) => prescale::cli::simulate::run(args),
+        Command::Simulate(args) => prescale::cli::simulate::run(*args),
         Command::Check(args) => prescale::cli::check::run(args),
         Command::Config(args) => prescale::cli::config::run(args),
         Command::Probe(args) => prescale::cli::probe::run(args),
