@@ -14,7 +14,8 @@ const DAY: f64 = 86_400.0;
 
 /// A workload behind a queue, as the bench models it: arrivals join the backlog, ready
 /// replicas serve `mu` documents/s each, new pods are ready `startup` seconds after the
-/// decision that adds them. The core sees what the controller would see.
+/// decision that adds them. Each tick the core is told the last interval's arrivals,
+/// completions and ready replicas (ready at the interval's start, as the bench reports it).
 struct Workload {
     config: TargetConfig,
     state: TargetState,
@@ -54,6 +55,7 @@ impl Workload {
         Observation {
             t: self.t,
             queue_depth: Some(self.backlog),
+            // Before the first interval nothing has arrived yet.
             arrival_rate: arrival_rate.or(Some(0.0)),
             completion_rate,
             // The backlog over the rate it is served at: the wait of the newest document.
@@ -684,4 +686,26 @@ fn a_manual_scale_down_below_the_load_is_undone_at_the_next_tick() {
     // The scale-up policies count from the replicas before the person's change.
     assert_eq!(after[0].1.replicas, 10, "{:?}", after[0].1);
     assert!(after.iter().all(|(_, d)| d.replicas == 10));
+}
+
+#[test]
+fn a_noisy_daily_sinusoid_is_recognised_as_daily_and_covered_over_the_lead_time() {
+    let shape = |t: f64| 30.0 + 20.0 * (2.0 * PI * t / DAY).sin();
+    let mut w = Workload::new(config(), 1.0, 90.0);
+    let mut load = noisy(shape, 9);
+    while w.t < 3.0 * DAY {
+        let r = load(w.t);
+        w.step(r);
+    }
+    // Day 4: the daily model forecasts all day, and its proposal covers the (noise-free)
+    // load one lead time ahead at every tick.
+    while w.t < 4.0 * DAY {
+        let t = w.t;
+        let r = load(t);
+        let d = w.step(r);
+        assert_eq!(w.state.forecaster().season(), Season::Daily, "at {t}");
+        let f = proposal(&d, Signal::Forecast).expect("a forecast");
+        let need = shape(t + d.startup_s);
+        assert!(covers(&d, f) >= need, "at {t}: {f} for {need:.1}/s");
+    }
 }
