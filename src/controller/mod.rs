@@ -1,0 +1,48 @@
+//! The controller loop: one task per target reads the Deployment and the metrics, calls the
+//! decision core, and acts by mode; the supervisor adds and removes targets on reload.
+
+mod health;
+mod intent;
+mod observe;
+mod report;
+mod supervisor;
+mod tick;
+
+pub use health::Health;
+pub use intent::{Guards, Hold, Intent, plan};
+pub use observe::{MetricFailure, observation};
+pub use report::{Reports, TargetReport};
+pub use supervisor::{Applied, Supervisor};
+pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
+
+use crate::actuator::{EventSink, KubeCluster};
+use crate::metrics::MetricsSource;
+use crate::telemetry::Telemetry;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What every target's task shares.
+pub struct Shared {
+    /// Reads and writes to the cluster.
+    pub cluster: KubeCluster,
+    /// Kubernetes Events (published by the leader only).
+    pub events: EventSink,
+    /// Metric readings for a target.
+    pub source: Arc<dyn MetricsSource>,
+    /// All `prescale_*` metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// `true` while this instance holds the leader Lease.
+    pub leader: watch::Receiver<bool>,
+    /// Latest decision per target, for `/recommendations`.
+    pub reports: Reports,
+    /// Readiness facts for `/readyz`.
+    pub health: Arc<Health>,
+}
+
+impl Shared {
+    /// Whether this instance holds the leader Lease now. Returns a plain `bool` so no
+    /// borrow of the watch channel is held across an `.await`.
+    pub fn is_leader(&self) -> bool {
+        *self.leader.borrow()
+    }
+}

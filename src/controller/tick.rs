@@ -1,0 +1,606 @@
+//! One target's tick: read the Deployment and the metrics, decide, turn the decision into
+//! an intent, apply it (active leader only), and report it on every surface.
+
+use super::Shared;
+use super::intent::{Guards, Hold, Intent, plan};
+use super::observe::observation;
+use super::report::TargetReport;
+use crate::actuator::{ClusterError, DeploymentView, EventSpec, OtherAutoscaler};
+use crate::config::{Mode, TargetConfig};
+use crate::core::{Decision, Reason, TargetState, decide};
+use crate::telemetry::{ReasonLabels, ResultLabels, StageLabels, TargetLabels, WarningLabels};
+use std::collections::BTreeSet;
+use tokio::time::Instant;
+
+/// Label values of `prescale_write_blocked{kind}`.
+pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scale", "backoff"];
+
+/// Re-reads after a 409 before giving up until the next tick.
+const CONFLICT_RETRIES: u32 = 2;
+
+/// Longest back-off after repeated 429/5xx answers, in ticks.
+const MAX_SKIPPED_TICKS: u32 = 16;
+
+/// What a target remembers between ticks besides the decision core's state.
+#[derive(Debug, Default)]
+struct Memory {
+    /// `spec.replicas` as last seen or written by us: any other value next tick was set by
+    /// someone else.
+    expected_replicas: Option<u32>,
+    /// Writes are withheld until then after a manual scale.
+    manual_until: Option<Instant>,
+    /// Consecutive failed writes (429/5xx/timeouts).
+    write_failures: u32,
+    /// Ticks left to skip writing (back-off).
+    skip_writes: u32,
+    /// The recommendation last published as an Event (shadow mode).
+    last_recommendation_event: Option<u32>,
+    /// Blocking conditions already reported by an Event, so each is reported once per episode.
+    reported_blocks: BTreeSet<String>,
+    /// `prescale_decision_reason` labels currently set, so stale ones are removed.
+    reason_labels: Vec<String>,
+}
+
+/// A target's task state: its config, the decision core's state, and the controller's memory.
+pub struct TargetTask {
+    /// Effective config.
+    pub config: TargetConfig,
+    /// The decision core's state (learned capacity, start-up time, history).
+    pub state: TargetState,
+    memory: Memory,
+}
+
+/// How a tick ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// `spec.replicas` was changed.
+    Scaled {
+        /// Before.
+        from: u32,
+        /// After.
+        to: u32,
+    },
+    /// A recommendation was made and not written.
+    Held(Hold),
+    /// The tick stopped early; the error is logged, counted and reported.
+    Failed(String),
+}
+
+fn deployment_name(c: &TargetConfig) -> String {
+    format!(
+        "{}/{}",
+        c.scale_target_ref.namespace, c.scale_target_ref.name
+    )
+}
+
+fn reason_label(r: &Reason) -> Option<String> {
+    let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
+    match r {
+        Reason::Proposal { .. } => None,
+        Reason::Winner { signal } => Some(format!(
+            "winner:{}",
+            name(serde_json::to_value(signal).unwrap_or_default())
+        )),
+        Reason::Limited { limit, .. } => Some(format!(
+            "limited:{}",
+            name(serde_json::to_value(limit).unwrap_or_default())
+        )),
+        Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}")),
+        Reason::Fallback { .. } => Some("fallback".into()),
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl TargetTask {
+    /// A fresh task with the decision core's default state.
+    pub fn new(config: TargetConfig) -> Self {
+        Self::with_state(config, TargetState::default())
+    }
+
+    /// A task that continues with `state` learned earlier.
+    pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
+        Self {
+            config,
+            state,
+            memory: Memory::default(),
+        }
+    }
+
+    /// Take a new config. The learned state and the controller's memory are kept unless the
+    /// target now scales a different Deployment, whose behaviour they do not describe.
+    pub fn reconfigure(&mut self, config: TargetConfig) {
+        if config.scale_target_ref != self.config.scale_target_ref {
+            self.state = TargetState::default();
+            self.memory = Memory::default();
+        }
+        self.config = config;
+    }
+
+    /// Remove this target's metric series (it was removed from the config or is stopping),
+    /// so dashboards do not show a stopped target's last values forever.
+    pub fn forget_series(&mut self, shared: &Shared) {
+        let reasons = std::mem::take(&mut self.memory.reason_labels);
+        shared.telemetry.forget_target(&self.config.name, &reasons);
+    }
+
+    /// Writes are withheld this long after a person's `kubectl scale`: the scale-down
+    /// stabilisation window (the time prescale itself waits before undoing a scale-up), and
+    /// at least two intervals so the change is seen twice before it is acted on.
+    fn manual_cooldown(&self) -> std::time::Duration {
+        self.config
+            .behavior
+            .scale_down
+            .stabilization_window
+            .max(self.config.interval * 2)
+    }
+
+    fn labels(&self) -> TargetLabels {
+        TargetLabels {
+            target: self.config.name.clone(),
+        }
+    }
+
+    fn count_error(&self, shared: &Shared, stage: &str) {
+        shared
+            .telemetry
+            .tick_errors
+            .get_or_create(&StageLabels {
+                target: self.config.name.clone(),
+                stage: stage.into(),
+            })
+            .inc();
+    }
+
+    /// Run one tick.
+    pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
+        let target = self.config.scale_target_ref.clone();
+        let view = match shared.cluster.read_deployment(&target).await {
+            Ok(v) => {
+                shared.health.set_kube_answered(true);
+                v
+            }
+            Err(e) => {
+                shared.health.set_kube_answered(e.api_answered());
+                if matches!(e, ClusterError::NotFound { .. }) {
+                    // When it comes back, its replicas are not a manual change.
+                    self.memory.expected_replicas = None;
+                }
+                return self.fail(shared, "deployment", &e.to_string());
+            }
+        };
+        self.notice_manual_scale(shared, &view).await;
+
+        let readings = shared.source.read(&self.config).await;
+        let now = unix_now();
+        let (mut obs, failures) = observation(now, &view, &readings);
+        for f in &failures {
+            shared
+                .telemetry
+                .metric_errors
+                .get_or_create(&ReasonLabels {
+                    target: self.config.name.clone(),
+                    reason: format!("{}:{}", f.metric, f.error.reason()),
+                })
+                .inc();
+            tracing::warn!(target_name = %self.config.name, metric = f.metric, error = %f.error, "metric read failed");
+        }
+        if !failures.is_empty() {
+            self.count_error(shared, "metrics");
+        }
+
+        // Decide on a copy: after a 409 the decision is made again from the same state with
+        // the Deployment as it is now, so one tick never advances the state twice.
+        let before = self.state.clone();
+        let mut decision = decide(&self.config, &mut self.state, &obs);
+
+        let mut others = Vec::new();
+        let mut check_failed = false;
+        if self.config.mode == Mode::Active {
+            match shared.cluster.other_autoscalers(&target).await {
+                Ok(found) => others = found,
+                Err(e) => {
+                    // Cannot tell whether someone else owns the Deployment: do not write.
+                    check_failed = true;
+                    self.count_error(shared, "conflicts");
+                    tracing::warn!(target_name = %self.config.name, error = %e, "cannot check for other autoscalers; not writing this tick");
+                }
+            }
+        }
+
+        let mut view = view;
+        let mut conflicts = 0;
+        let mut error = None;
+        let outcome = loop {
+            let guards = Guards {
+                leader: shared.is_leader(),
+                paused: view.paused,
+                other_autoscaler: !others.is_empty(),
+                manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
+                backoff: check_failed || self.memory.skip_writes > 0,
+            };
+            match plan(self.config.mode, guards, view.replicas, decision.replicas) {
+                Intent::Hold(h) => break TickOutcome::Held(h),
+                Intent::Write { from, to } => {
+                    match shared
+                        .cluster
+                        .scale(&target, to, &view.resource_version)
+                        .await
+                    {
+                        Ok(()) => {
+                            self.count_write(shared, "ok");
+                            self.memory.expected_replicas = Some(to);
+                            self.memory.write_failures = 0;
+                            break TickOutcome::Scaled { from, to };
+                        }
+                        Err(ClusterError::Conflict { .. }) if conflicts < CONFLICT_RETRIES => {
+                            conflicts += 1;
+                            self.count_write(shared, "conflict");
+                            tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
+                            match shared.cluster.read_deployment(&target).await {
+                                Ok(v) => view = v,
+                                Err(e) => {
+                                    error = Some(e.to_string());
+                                    break TickOutcome::Failed(e.to_string());
+                                }
+                            }
+                            self.notice_manual_scale(shared, &view).await;
+                            self.state = before.clone();
+                            obs.current = view.replicas;
+                            obs.ready = view.ready;
+                            decision = decide(&self.config, &mut self.state, &obs);
+                        }
+                        Err(e) => {
+                            self.count_write(shared, e.label());
+                            self.count_error(shared, "scale");
+                            if matches!(
+                                e,
+                                ClusterError::Unavailable { .. }
+                                    | ClusterError::Timeout { .. }
+                                    | ClusterError::Transport { .. }
+                            ) {
+                                self.memory.write_failures += 1;
+                                // Skip 0, 1, 3, 7... ticks: exponential back-off in ticks.
+                                let n = self.memory.write_failures.min(5);
+                                self.memory.skip_writes =
+                                    ((1u32 << (n - 1)) - 1).min(MAX_SKIPPED_TICKS);
+                            }
+                            tracing::warn!(target_name = %self.config.name, error = %e, "scale write failed");
+                            error = Some(e.to_string());
+                            break TickOutcome::Failed(e.to_string());
+                        }
+                    }
+                }
+            }
+        };
+        if matches!(outcome, TickOutcome::Held(_)) && self.memory.skip_writes > 0 && !check_failed {
+            self.memory.skip_writes -= 1;
+        }
+
+        self.report(shared, &view, &decision, &outcome, &others, error)
+            .await;
+        outcome
+    }
+
+    fn count_write(&self, shared: &Shared, result: &str) {
+        shared
+            .telemetry
+            .scale_writes
+            .get_or_create(&ResultLabels {
+                target: self.config.name.clone(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// A change of `spec.replicas` that prescale did not make: report it and hold writes
+    /// for the cooldown rather than fight a person's decision.
+    async fn notice_manual_scale(&mut self, shared: &Shared, view: &DeploymentView) {
+        let Some(expected) = self.memory.expected_replicas else {
+            self.memory.expected_replicas = Some(view.replicas);
+            return;
+        };
+        if view.replicas == expected {
+            return;
+        }
+        self.memory.expected_replicas = Some(view.replicas);
+        let cooldown = self.manual_cooldown();
+        self.memory.manual_until = Some(Instant::now() + cooldown);
+        shared
+            .telemetry
+            .manual_scale
+            .get_or_create(&self.labels())
+            .inc();
+        tracing::warn!(
+            target_name = %self.config.name,
+            deployment = %deployment_name(&self.config),
+            from = expected,
+            to = view.replicas,
+            cooldown_s = cooldown.as_secs(),
+            "spec.replicas was changed by someone else; not writing until the cooldown ends"
+        );
+        if self.config.mode == Mode::Active && shared.is_leader() {
+            shared
+                .events
+                .publish(
+                    &view.reference,
+                    EventSpec {
+                        warning: true,
+                        reason: "ManualScale".into(),
+                        action: "HoldWrites".into(),
+                        note: format!(
+                            "spec.replicas changed from {expected} to {} by someone other than prescale; prescale will not change it for {}s",
+                            view.replicas,
+                            cooldown.as_secs()
+                        ),
+                    },
+                )
+                .await;
+        }
+    }
+
+    fn fail(&mut self, shared: &Shared, stage: &str, error: &str) -> TickOutcome {
+        self.count_error(shared, stage);
+        tracing::warn!(target_name = %self.config.name, deployment = %deployment_name(&self.config), stage, error, "tick failed");
+        shared.reports.put(TargetReport {
+            target: self.config.name.clone(),
+            deployment: deployment_name(&self.config),
+            mode: self.config.mode,
+            current_replicas: None,
+            ready_replicas: None,
+            recommended_replicas: None,
+            reasons: Vec::new(),
+            forecast_arrival_rate: None,
+            startup_seconds: None,
+            capacity_per_replica: None,
+            action: "error".into(),
+            updated_at: unix_now(),
+            error: Some(error.to_string()),
+        });
+        TickOutcome::Failed(error.to_string())
+    }
+
+    /// Put the decision on every surface: metrics, the JSON report, a log line, Events.
+    async fn report(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+        others: &[OtherAutoscaler],
+        error: Option<String>,
+    ) {
+        let t = &shared.telemetry;
+        let l = self.labels();
+        t.recommended_replicas
+            .get_or_create(&l)
+            .set(i64::from(decision.replicas));
+        t.current_replicas
+            .get_or_create(&l)
+            .set(i64::from(view.replicas));
+        t.ready_replicas
+            .get_or_create(&l)
+            .set(i64::from(view.ready));
+        match decision.forecast_rate {
+            Some(r) => {
+                t.forecast_arrival_rate.get_or_create(&l).set(r);
+            }
+            None => {
+                t.forecast_arrival_rate.remove(&l);
+            }
+        }
+        t.capacity_per_replica
+            .get_or_create(&l)
+            .set(decision.capacity_per_replica);
+        t.startup_seconds.get_or_create(&l).set(decision.startup_s);
+
+        let labels: Vec<String> = decision.reasons.iter().filter_map(reason_label).collect();
+        for old in &self.memory.reason_labels {
+            if !labels.contains(old) {
+                t.decision_reason.remove(&ReasonLabels {
+                    target: self.config.name.clone(),
+                    reason: old.clone(),
+                });
+            }
+        }
+        for new in &labels {
+            t.decision_reason
+                .get_or_create(&ReasonLabels {
+                    target: self.config.name.clone(),
+                    reason: new.clone(),
+                })
+                .set(1);
+        }
+        self.memory.reason_labels = labels;
+
+        let action = match outcome {
+            TickOutcome::Scaled { .. } => "scaled".to_string(),
+            TickOutcome::Held(h) => format!("hold:{}", h.label()),
+            TickOutcome::Failed(_) => "error".to_string(),
+        };
+        let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        tracing::info!(
+            target_name = %self.config.name,
+            deployment = %deployment_name(&self.config),
+            mode = ?self.config.mode,
+            current = view.replicas,
+            ready = view.ready,
+            recommended = decision.replicas,
+            forecast_rate = decision.forecast_rate,
+            capacity_per_replica = decision.capacity_per_replica,
+            startup_s = decision.startup_s,
+            action = %action,
+            reasons = %reasons_json,
+            "decision"
+        );
+        shared.reports.put(TargetReport {
+            target: self.config.name.clone(),
+            deployment: deployment_name(&self.config),
+            mode: self.config.mode,
+            current_replicas: Some(view.replicas),
+            ready_replicas: Some(view.ready),
+            recommended_replicas: Some(decision.replicas),
+            reasons: decision.reasons.clone(),
+            forecast_arrival_rate: decision.forecast_rate,
+            startup_seconds: Some(decision.startup_s),
+            capacity_per_replica: Some(decision.capacity_per_replica),
+            action,
+            updated_at: unix_now(),
+            error,
+        });
+
+        self.report_blocks(shared, view, decision, outcome, others)
+            .await;
+        self.publish_decision_event(shared, view, decision, outcome)
+            .await;
+    }
+
+    /// Gauges and once-per-episode warning Events for conditions that keep prescale from
+    /// writing to an active target.
+    async fn report_blocks(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+        others: &[OtherAutoscaler],
+    ) {
+        let mut active: Vec<(String, String)> = Vec::new();
+        if self.config.mode == Mode::Active {
+            for o in others {
+                active.push((
+                    o.kind().to_string(),
+                    format!(
+                        "{o} targets this Deployment; prescale will not write to it (it recommends {} replicas)",
+                        decision.replicas
+                    ),
+                ));
+            }
+            if view.paused {
+                active.push((
+                    "paused".into(),
+                    format!(
+                        "annotation prescale.io/paused is \"true\"; prescale will not write to this Deployment (it recommends {} replicas)",
+                        decision.replicas
+                    ),
+                ));
+            }
+        }
+        let manual = self.memory.manual_until.is_some_and(|u| Instant::now() < u);
+        let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
+        let t = &shared.telemetry;
+        for kind in BLOCK_KINDS {
+            let on = active.iter().any(|(k, _)| k == kind)
+                || (*kind == "manual_scale" && manual)
+                || (*kind == "backoff" && backoff);
+            let labels = WarningLabels {
+                target: self.config.name.clone(),
+                kind: kind.to_string(),
+            };
+            if on {
+                t.write_blocked.get_or_create(&labels).set(1);
+            } else {
+                t.write_blocked.remove(&labels);
+                self.memory.reported_blocks.remove(*kind);
+            }
+        }
+        let leader = shared.is_leader();
+        for (kind, note) in active {
+            if self.memory.reported_blocks.contains(&kind) {
+                continue;
+            }
+            tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
+            if leader {
+                let reason = if kind == "paused" {
+                    "Paused"
+                } else {
+                    "OtherAutoscaler"
+                };
+                shared
+                    .events
+                    .publish(
+                        &view.reference,
+                        EventSpec {
+                            warning: true,
+                            reason: reason.into(),
+                            action: "HoldWrites".into(),
+                            note,
+                        },
+                    )
+                    .await;
+                // Only a published Event counts as reported: a new leader reports it again.
+                self.memory.reported_blocks.insert(kind);
+            }
+        }
+    }
+
+    /// `Recommendation` (shadow) when the recommendation changes, `Rescaled` (active) when
+    /// prescale wrote. Only the leader publishes.
+    async fn publish_decision_event(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+    ) {
+        if !shared.is_leader() {
+            return;
+        }
+        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        let event = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { from, to }) => EventSpec {
+                warning: false,
+                reason: "Rescaled".into(),
+                action: "Scale".into(),
+                note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
+            },
+            (Mode::Shadow, _)
+                if self.memory.last_recommendation_event != Some(decision.replicas) =>
+            {
+                self.memory.last_recommendation_event = Some(decision.replicas);
+                EventSpec {
+                    warning: false,
+                    reason: "Recommendation".into(),
+                    action: "Recommend".into(),
+                    note: format!(
+                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
+                        decision.replicas, view.replicas, view.ready
+                    ),
+                }
+            }
+            _ => return,
+        };
+        shared.events.publish(&view.reference, event).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Limit, Signal};
+
+    #[test]
+    fn reason_labels_name_the_winner_and_limits_but_not_proposals() {
+        let reasons = [
+            Reason::Proposal {
+                signal: Signal::Reactive,
+                replicas: 3,
+            },
+            Reason::Winner {
+                signal: Signal::BacklogDrain,
+            },
+            Reason::Limited {
+                limit: Limit::ScaleUpLimit,
+                from: 9,
+                to: 6,
+            },
+        ];
+        let labels: Vec<_> = reasons.iter().filter_map(reason_label).collect();
+        assert_eq!(labels, ["winner:backlogDrain", "limited:ScaleUpLimit"]);
+    }
+}
