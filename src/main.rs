@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
     Simulate(prescale::cli::simulate::SimulateArgs),
+    /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
+    Run(prescale::cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => prescale::cli::simulate::run(args),
+        Command::Run(args) => prescale::cli::run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

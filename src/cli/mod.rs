@@ -1,5 +1,8 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
+pub mod interim_config;
+pub mod interim_metrics;
+pub mod run;
 pub mod simulate;
 
 /// What a subcommand returns: its error is printed as `error: {message}` and exits 1, so

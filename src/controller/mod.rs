@@ -5,15 +5,19 @@ mod health;
 mod intent;
 mod observe;
 mod report;
+mod runtime;
 mod supervisor;
 mod tick;
+mod writers;
 
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
 pub use report::{Reports, TargetReport};
+pub use runtime::{RunError, RunOptions, run};
 pub use supervisor::{Applied, Supervisor};
 pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
+pub use writers::check_one_writer;
 
 use crate::actuator::{EventSink, KubeCluster};
 use crate::metrics::MetricsSource;
