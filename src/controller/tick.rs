@@ -27,6 +27,9 @@ struct Memory {
     /// `spec.replicas` as last seen or written by us: any other value next tick was set by
     /// someone else.
     expected_replicas: Option<u32>,
+    /// The Deployment's uid when `expected_replicas` was recorded: a re-created Deployment
+    /// (new uid) starts afresh rather than counting as a manual scale.
+    expected_uid: Option<String>,
     /// Writes are withheld until then after a manual scale.
     manual_until: Option<Instant>,
     /// Consecutive failed writes (429/5xx/timeouts).
@@ -301,8 +304,11 @@ impl TargetTask {
     /// A change of `spec.replicas` that prescale did not make: report it and hold writes
     /// for the cooldown rather than fight a person's decision.
     async fn notice_manual_scale(&mut self, shared: &Shared, view: &DeploymentView) {
-        let Some(expected) = self.memory.expected_replicas else {
+        let uid = view.reference.uid.clone();
+        let same_object = self.memory.expected_uid == uid;
+        let Some(expected) = self.memory.expected_replicas.filter(|_| same_object) else {
             self.memory.expected_replicas = Some(view.replicas);
+            self.memory.expected_uid = uid;
             return;
         };
         if view.replicas == expected {
