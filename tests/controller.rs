@@ -261,6 +261,38 @@ async fn a_409_is_re_read_and_decided_again_and_5xx_bursts_back_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_scales_during_our_write_wins_the_race() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    // At the moment prescale writes 3, a person sets 2: prescale's write carries the old
+    // resourceVersion and loses with 409; it re-reads, sees the person's change, and
+    // does not overwrite it.
+    api.inject(Fault {
+        method: Some("PATCH"),
+        path_contains: "/deployments/web/scale".into(),
+        kind: FaultKind::ConcurrentScale(2),
+        times: 1,
+    });
+    let c = start(&api, &one_target("web", "web", "active", 3)).await;
+    eventually(10, "manual scale seen after the 409", || async {
+        c.metric("prescale_manual_scale_total{target=\"web\"}")
+            .await
+            == Some(1.0)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(api.replicas(NS, "web"), Some(2));
+    let scale: Vec<u16> = api
+        .writes()
+        .iter()
+        .filter(|w| w.path.ends_with("/scale"))
+        .map(|w| w.status)
+        .collect();
+    assert_eq!(scale, vec![409]);
+    c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_api_server_times_out_and_one_failing_target_does_not_stall_another() {
     let api = ApiDouble::start().await;
     api.put_deployment(NS, "slow", 1, 1);

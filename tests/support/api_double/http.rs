@@ -104,6 +104,19 @@ async fn handle(
             tokio::time::sleep(d).await;
             Err(ApiFailure::new(504, "Timeout", "injected delay"))
         }
+        Some(FaultKind::ConcurrentScale(replicas)) => {
+            let mut s = store.lock().expect("store lock");
+            if let Some(t) = parse(&path) {
+                if let Some(name) = &t.name {
+                    s.scale_by_hand(&t.ns, name, replicas);
+                }
+            }
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            serve(&mut s, &method, &path, &body_json, content_type)
+        }
         None => {
             let content_type = headers
                 .get(header::CONTENT_TYPE)

@@ -24,6 +24,10 @@ pub enum FaultKind {
     Status(u16),
     /// Answer 504 only after this delay (a hung API server).
     Delay(Duration),
+    /// Just before serving the request, a person scales the Deployment named in the path
+    /// to this many replicas: a real race, which the request then loses (or not) by the
+    /// double's ordinary resourceVersion rules.
+    ConcurrentScale(u32),
 }
 
 /// A fault for requests whose method matches (any when `None`) and whose path contains
