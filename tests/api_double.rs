@@ -64,6 +64,7 @@ async fn missing_objects_404_and_injected_faults_are_classified() {
         path_contains: "/deployments/web".into(),
         kind: api_double::FaultKind::Delay(Duration::from_secs(5)),
         times: 1,
+        token: None,
     });
     let e3 = cluster.read_deployment(&web()).await.expect_err("timeout");
     assert_eq!(e3.label(), "timeout");

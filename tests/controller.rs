@@ -272,6 +272,7 @@ async fn a_person_who_scales_during_our_write_wins_the_race() {
         path_contains: "/deployments/web/scale".into(),
         kind: FaultKind::ConcurrentScale(2),
         times: 1,
+        token: None,
     });
     let c = start(&api, &one_target("web", "web", "active", 3)).await;
     eventually(10, "manual scale seen after the 409", || async {
@@ -302,6 +303,7 @@ async fn a_hung_api_server_times_out_and_one_failing_target_does_not_stall_anoth
         path_contains: "/deployments/slow".into(),
         kind: FaultKind::Delay(Duration::from_secs(30)),
         times: 100,
+        token: None,
     });
     let yaml = format!(
         "{}{}",

@@ -90,10 +90,16 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let fault = store
-        .lock()
-        .expect("store lock")
-        .take_fault(method.as_str(), &path);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let fault =
+        store
+            .lock()
+            .expect("store lock")
+            .take_fault(method.as_str(), &path, token.as_deref());
     let resp = match fault {
         Some(FaultKind::Status(code)) => Err(ApiFailure::new(
             code,
@@ -136,6 +142,7 @@ async fn handle(
             path: path.clone(),
             body: body_json,
             status: code,
+            token,
         });
     }
     match resp {

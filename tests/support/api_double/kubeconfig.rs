@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// Write `kubeconfig` into `dir` for `server`; returns its path.
-pub fn write(dir: &Path, server: &str) -> PathBuf {
+/// Write a kubeconfig into `dir` for `server`, authenticating with `token`; returns its path.
+pub fn write(dir: &Path, server: &str, token: &str) -> PathBuf {
     let text = format!(
         "apiVersion: v1
 kind: Config
@@ -14,7 +14,7 @@ clusters:
 users:
 - name: tester
   user:
-    token: test-token
+    token: {token}
 contexts:
 - name: double
   context:
@@ -24,7 +24,7 @@ contexts:
 current-context: double
 "
     );
-    let path = dir.join("kubeconfig");
+    let path = dir.join(format!("kubeconfig-{token}"));
     std::fs::write(&path, text).expect("write kubeconfig");
     path
 }

@@ -50,15 +50,21 @@ impl ApiDouble {
         format!("http://{}", self.addr)
     }
 
-    /// Write a kubeconfig pointing at this double into `dir`; returns its path.
-    pub fn write_kubeconfig(&self, dir: &Path) -> PathBuf {
-        kubeconfig::write(dir, &self.url())
+    /// Write a kubeconfig pointing at this double into `dir`; its bearer token is `token`
+    /// (recorded with each write). Returns its path.
+    pub fn write_kubeconfig(&self, dir: &Path, token: &str) -> PathBuf {
+        kubeconfig::write(dir, &self.url(), token)
     }
 
     /// A real kube client configured from a kubeconfig file written into `dir`.
     pub async fn client(&self, dir: &Path) -> kube::Client {
+        self.client_as(dir, "test").await
+    }
+
+    /// A real kube client that authenticates with `token` (to tell instances apart).
+    pub async fn client_as(&self, dir: &Path, token: &str) -> kube::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let path = self.write_kubeconfig(dir);
+        let path = self.write_kubeconfig(dir, token);
         let kc = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await

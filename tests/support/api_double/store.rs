@@ -15,6 +15,8 @@ pub struct Write {
     pub body: Value,
     /// Status of the answer.
     pub status: u16,
+    /// The bearer token the client sent: tells apart instances given different kubeconfigs.
+    pub token: Option<String>,
 }
 
 /// What an injected fault does.
@@ -42,6 +44,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// How many requests it affects.
     pub times: u32,
+    /// Only requests with this bearer token (one instance); `None` for any.
+    pub token: Option<String>,
 }
 
 impl Fault {
@@ -52,6 +56,15 @@ impl Fault {
             path_contains: path.into(),
             kind: FaultKind::Status(status),
             times,
+            token: None,
+        }
+    }
+
+    /// Only for the client authenticating with `token`.
+    pub fn for_token(self, token: &str) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..self
         }
     }
 }
@@ -138,10 +151,16 @@ impl Store {
     }
 
     /// The fault for this request, if one is armed (and count it down).
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultKind> {
+    pub fn take_fault(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> Option<FaultKind> {
         let f = self.faults.iter_mut().find(|f| {
             f.times > 0
                 && f.method.is_none_or(|m| m == method)
+                && (f.token.is_none() || f.token.as_deref() == token)
                 && path.contains(f.path_contains.as_str())
         })?;
         f.times -= 1;
