@@ -1,16 +1,14 @@
 //! [`KubeCluster`]: the real cluster through the kube client.
 
 use super::error::with_deadline;
-use super::{ClusterError, DeploymentView, OtherAutoscaler, PAUSED_ANNOTATION};
+use super::{ClusterError, DeploymentView, FIELD_MANAGER, OtherAutoscaler, PAUSED_ANNOTATION};
 use crate::config::ScaleTargetRef;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, Resource};
 use std::time::Duration;
-
-/// Field manager name on every write, so `kubectl` shows who set `spec.replicas`.
-const FIELD_MANAGER: &str = "prescale";
 
 /// Reads and writes Deployments through the kube client, each call with a deadline (the
 /// client itself has no read timeout, and a hung call must never stall a target forever).
@@ -28,6 +26,22 @@ fn scaled_object_resource() -> ApiResource {
         kind: "ScaledObject".into(),
         plural: "scaledobjects".into(),
     }
+}
+
+/// The manager owning `spec.replicas`: the entry whose fields include `f:spec.f:replicas`,
+/// the most recent one if (with server-side apply) several share it.
+fn replicas_owner(entries: &[ManagedFieldsEntry]) -> Option<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.fields_v1.as_ref().is_some_and(|f| {
+                f.0.get("f:spec")
+                    .and_then(|s| s.get("f:replicas"))
+                    .is_some()
+            })
+        })
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        .and_then(|e| e.manager.clone())
 }
 
 fn to_u32(v: Option<i32>) -> u32 {
@@ -70,6 +84,11 @@ impl KubeCluster {
             observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
             resource_version: d.metadata.resource_version.clone().unwrap_or_default(),
             paused,
+            replicas_owner: d
+                .metadata
+                .managed_fields
+                .as_deref()
+                .and_then(replicas_owner),
             reference: d.object_ref(&()),
         })
     }

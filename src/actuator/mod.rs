@@ -27,6 +27,10 @@ pub struct DeploymentView {
     pub resource_version: String,
     /// The annotation `prescale.io/paused: "true"` is set.
     pub paused: bool,
+    /// The field manager that owns `spec.replicas` (from `managedFields`): `prescale` when
+    /// an instance of prescale set it last, e.g. `kubectl` after a person's `kubectl scale`.
+    /// `None` when the API server reports no managed fields.
+    pub replicas_owner: Option<String>,
     /// Reference used as the `regarding` object of Events.
     pub reference: k8s_openapi::api::core::v1::ObjectReference,
 }
@@ -58,6 +62,9 @@ impl std::fmt::Display for OtherAutoscaler {
         }
     }
 }
+
+/// The field manager prescale writes with, so its writes are recognised in `managedFields`.
+pub const FIELD_MANAGER: &str = "prescale";
 
 /// The annotation that pauses writes to a Deployment.
 pub const PAUSED_ANNOTATION: &str = "prescale.io/paused";

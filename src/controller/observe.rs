@@ -65,6 +65,7 @@ mod tests {
             observed_generation: 1,
             resource_version: "1".into(),
             paused: false,
+            replicas_owner: None,
             reference: Default::default(),
         }
     }

@@ -5,7 +5,7 @@ use super::Shared;
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
 use super::report::TargetReport;
-use crate::actuator::{ClusterError, DeploymentView, EventSpec, OtherAutoscaler};
+use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER, OtherAutoscaler};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{Decision, Reason, TargetState, decide};
 use crate::telemetry::{ReasonLabels, ResultLabels, StageLabels, TargetLabels, WarningLabels};
@@ -307,14 +307,22 @@ impl TargetTask {
         let uid = view.reference.uid.clone();
         let same_object = self.memory.expected_uid == uid;
         let Some(expected) = self.memory.expected_replicas.filter(|_| same_object) else {
+            // First sight of this Deployment (or a re-created one): nothing to compare with,
+            // and a cooldown for a deleted object does not carry over to its successor.
             self.memory.expected_replicas = Some(view.replicas);
             self.memory.expected_uid = uid;
+            self.memory.manual_until = None;
             return;
         };
         if view.replicas == expected {
             return;
         }
         self.memory.expected_replicas = Some(view.replicas);
+        if view.replicas_owner.as_deref() == Some(FIELD_MANAGER) {
+            // Another prescale instance (the leader, seen from a follower, or this
+            // instance's predecessor) made the change: not a person's decision.
+            return;
+        }
         let cooldown = self.manual_cooldown();
         self.memory.manual_until = Some(Instant::now() + cooldown);
         shared

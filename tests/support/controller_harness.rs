@@ -36,7 +36,11 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
 
 /// Start with optional leader election.
 pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings>) -> Running {
-    prescale::telemetry::init_tracing();
+    // Logs go through libtest's capture, shown only for a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");

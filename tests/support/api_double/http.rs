@@ -121,7 +121,7 @@ async fn handle(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            serve(&mut s, &method, &path, &body_json, content_type)
+            serve(&mut s, &method, &uri, &body_json, content_type)
         }
         None => {
             let content_type = headers
@@ -129,7 +129,7 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             let mut s = store.lock().expect("store lock");
-            serve(&mut s, &method, &path, &body_json, content_type)
+            serve(&mut s, &method, &uri, &body_json, content_type)
         }
     };
     let code = match &resp {
@@ -158,10 +158,19 @@ async fn handle(
 fn serve(
     s: &mut Store,
     method: &Method,
-    path: &str,
+    uri: &Uri,
     body: &Value,
     content_type: &str,
 ) -> Result<(u16, Value), ApiFailure> {
+    let path = uri.path();
+    // The API server names a write's field manager from `?fieldManager=`.
+    let manager = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("fieldManager="))
+        .unwrap_or("unknown")
+        .to_string();
     let not_found = || {
         ApiFailure::new(
             404,
@@ -206,7 +215,7 @@ fn serve(
             match sub {
                 None => s.patch(&t.resource, &t.ns, name, body).map(|v| (200, v)),
                 Some("scale") if t.resource == "deployments" => {
-                    s.patch_scale(&t.ns, name, body).map(|v| (200, v))
+                    s.patch_scale(&t.ns, name, body, &manager).map(|v| (200, v))
                 }
                 Some(_) => Err(not_found()),
             }

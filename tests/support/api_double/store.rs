@@ -120,6 +120,28 @@ fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
+/// Record in `managedFields` that `manager` now owns `spec.replicas` (taking it from
+/// whoever owned it), as the API server does for an Update through `subresource`.
+fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
+    let mut entries = d["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for e in entries.iter_mut() {
+        if let Some(spec) = e["fieldsV1"]["f:spec"].as_object_mut() {
+            spec.remove("f:replicas");
+        }
+    }
+    entries.retain(|e| !(e["manager"] == manager && e["subresource"] == json!(subresource)));
+    entries.push(json!({
+        "manager": manager, "operation": "Update", "apiVersion": "apps/v1",
+        "time": k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).expect("round").to_string(),
+        "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:replicas": {} } },
+        "subresource": subresource,
+    }));
+    d["metadata"]["managedFields"] = json!(entries);
+}
+
 /// RFC 7386 JSON merge patch.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     match patch {
@@ -322,6 +344,7 @@ impl Store {
         ns: &str,
         name: &str,
         patch: &Value,
+        manager: &str,
     ) -> Result<Value, ApiFailure> {
         let scale = self.scale_of(ns, name)?;
         self.check_rv(&scale, patch, &format!("deployments.apps \"{name}\""))?;
@@ -338,6 +361,7 @@ impl Store {
         let mut d = self.get("deployments", ns, name).expect("checked above");
         if d["spec"]["replicas"] != json!(replicas) {
             d["spec"]["replicas"] = json!(replicas);
+            own_replicas(&mut d, manager, Some("scale"));
             let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
             d["metadata"]["generation"] = json!(generation + 1);
             d["status"]["observedGeneration"] = json!(generation + 1);
@@ -367,6 +391,8 @@ impl Store {
             },
             "status": { "replicas": replicas, "readyReplicas": ready, "observedGeneration": 1 },
         });
+        let mut obj = obj;
+        own_replicas(&mut obj, "kubectl-client-side-apply", None);
         self.store("deployments", ns, name, obj);
     }
 
@@ -382,6 +408,7 @@ impl Store {
     pub fn scale_by_hand(&mut self, ns: &str, name: &str, replicas: u32) {
         if let Some(mut d) = self.get("deployments", ns, name) {
             d["spec"]["replicas"] = json!(replicas);
+            own_replicas(&mut d, "kubectl", Some("scale"));
             let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
             d["metadata"]["generation"] = json!(generation + 1);
             if self.instant_rollout {
