@@ -80,13 +80,11 @@ async fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("run kill")
-        .success();
-    assert!(ok, "kill {sig} failed");
+fn sigterm(child: &Child) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits");
+    // SAFETY: sending a signal to a child process this test spawned and has not reaped.
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill(SIGTERM) failed");
 }
 
 async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
@@ -109,8 +107,8 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     api.put_deployment(NS, "web", 1, 1);
     let dir_a = tempfile::tempdir().expect("tempdir");
     let dir_b = tempfile::tempdir().expect("tempdir");
-    let mut a = spawn(&api, dir_a.path(), "a");
-    let mut b = spawn(&api, dir_b.path(), "b");
+    let a = spawn(&api, dir_a.path(), "a");
+    let b = spawn(&api, dir_b.path(), "b");
 
     wait_for(30, "the leader scales web to 3", || {
         api.replicas(NS, "web") == Some(3)
@@ -140,7 +138,7 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
         (b, "a", a, dir_a.path())
     };
     let mut dead = dead;
-    signal(&dead, "-KILL");
+    dead.kill().expect("SIGKILL");
     wait_exit(&mut dead, 10).await;
     let tmp = survivor_dir.join("new.yaml");
     std::fs::write(&tmp, CONFIG.replace("minReplicas: 3", "minReplicas: 4")).expect("write");
@@ -153,7 +151,7 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     assert_eq!(writers(&api), vec![leader.clone(), survivor.to_string()]);
 
     // SIGTERM: the tick in flight finishes, the Lease is released, exit 0.
-    signal(&survivor_child, "-TERM");
+    sigterm(&survivor_child);
     let status = wait_exit(&mut survivor_child, 15).await;
     assert!(status.success(), "exit status {status}");
     assert_eq!(holder(&api), None, "Lease released on SIGTERM");

@@ -112,10 +112,10 @@ async fn handle(
         }
         Some(FaultKind::ConcurrentScale(replicas)) => {
             let mut s = store.lock().expect("store lock");
-            if let Some(t) = parse(&path) {
-                if let Some(name) = &t.name {
-                    s.scale_by_hand(&t.ns, name, replicas);
-                }
+            if let Some(t) = parse(&path)
+                && let Some(name) = &t.name
+            {
+                s.scale_by_hand(&t.ns, name, replicas);
             }
             let content_type = headers
                 .get(header::CONTENT_TYPE)

@@ -10,7 +10,7 @@
 //! - Injectable faults (any status code, or a delayed answer) matched by method and path.
 //! - Every write request is recorded with its answer, so tests assert exactly what was
 //!   written.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod http;
 mod kubeconfig;
