@@ -60,6 +60,20 @@ async fn shadow_mode_reports_the_recommendation_everywhere_and_never_writes() {
         .filter(|r| *r == "Recommendation")
         .count();
     assert_eq!(recs, 1, "one Event per change of recommendation");
+
+    // The recommendation changes (a higher minimum): a new Event says so.
+    c.write_config(&one_target("web", "web", "shadow", 5));
+    eventually(10, "a second Recommendation Event", || async {
+        api.events().iter().any(|e| {
+            e["reason"] == "Recommendation"
+                && e["note"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("recommends 5 replicas"))
+        })
+    })
+    .await;
+    assert_eq!(api.replicas(NS, "web"), Some(1));
+    assert!(api.scale_writes().is_empty());
     c.stop().await.expect("clean stop");
 }
 

@@ -19,9 +19,14 @@ pub struct EventSpec {
 
 /// Publishes Events; a failure is logged and never fails the caller, since an Event is
 /// a report and the tick that produced it must go on.
+///
+/// Each Event is created afresh: kube's `Recorder` folds Events with the same reason into a
+/// series and keeps the first note, which would hide a changed recommendation behind the
+/// old text. prescale publishes only on changes, so a new Event each time is not spam.
 #[derive(Clone)]
 pub struct EventSink {
-    recorder: Recorder,
+    client: Client,
+    reporter: Reporter,
 }
 
 impl EventSink {
@@ -31,9 +36,7 @@ impl EventSink {
             controller: "prescale".into(),
             instance,
         };
-        Self {
-            recorder: Recorder::new(client, reporter),
-        }
+        Self { client, reporter }
     }
 
     /// Publish `event` about `regarding`.
@@ -57,7 +60,8 @@ impl EventSink {
             action: event.action,
             secondary: None,
         };
-        let publish = self.recorder.publish(&ev, regarding);
+        let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+        let publish = recorder.publish(&ev, regarding);
         match tokio::time::timeout(std::time::Duration::from_secs(10), publish).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {

@@ -59,7 +59,13 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings
         source: metrics.clone(),
         admin: listener,
         lease,
-        pod: None,
+        pod: Some(k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some("prescale-0".into()),
+            namespace: Some("prescale".into()),
+            ..Default::default()
+        }),
         api_deadline: Duration::from_secs(2),
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
