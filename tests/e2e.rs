@@ -67,11 +67,15 @@ async fn raising_the_queue_in_shadow_mode_only_recommends() {
     api.put_deployment(NS, "docs", 1, 1);
     let c = start(&api, &config("shadow")).await;
     c.metrics.set("docs", 2000.0, 40.0);
-    eventually(30, "a recommendation above the current replicas", || async {
-        c.recommendation("docs")
-            .await
-            .is_some_and(|r| r["recommendedReplicas"].as_u64().is_some_and(|n| n > 1))
-    })
+    eventually(
+        30,
+        "a recommendation above the current replicas",
+        || async {
+            c.recommendation("docs")
+                .await
+                .is_some_and(|r| r["recommendedReplicas"].as_u64().is_some_and(|n| n > 1))
+        },
+    )
     .await;
     let r = c.recommendation("docs").await.expect("report");
     assert!(!r["reasons"].as_array().expect("reasons").is_empty());
@@ -80,7 +84,10 @@ async fn raising_the_queue_in_shadow_mode_only_recommends() {
             .await
             .is_some_and(|v| v > 1.0)
     );
-    assert!(api.event_reasons("docs").contains(&"Recommendation".to_string()));
+    assert!(
+        api.event_reasons("docs")
+            .contains(&"Recommendation".to_string())
+    );
     assert_eq!(api.replicas(NS, "docs"), Some(1));
     assert!(api.scale_writes().is_empty());
     c.stop().await.expect("clean stop");

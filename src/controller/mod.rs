@@ -7,6 +7,7 @@ mod observe;
 mod report;
 mod runtime;
 mod supervisor;
+mod surfaces;
 mod tick;
 mod writers;
 
