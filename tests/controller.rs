@@ -454,3 +454,47 @@ async fn admin_server_serves_health_readiness_and_openmetrics() {
     );
     c.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_follows_a_configmap_style_symlink_swap() {
+    use std::os::unix::fs::symlink;
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    let c = start(&api, &one_target("web", "web", "active", 2)).await;
+    eventually(10, "web at 2", || async {
+        api.replicas(NS, "web") == Some(2)
+    })
+    .await;
+
+    // Lay the file out as the kubelet does for a mounted ConfigMap:
+    // prescale.yaml -> ..data/prescale.yaml, ..data -> ..v1/
+    let dir = c.dir.path();
+    std::fs::create_dir(dir.join("..v1")).expect("mkdir");
+    std::fs::copy(&c.config_path, dir.join("..v1/prescale.yaml")).expect("copy");
+    symlink("..v1", dir.join("..data")).expect("symlink");
+    symlink("..data/prescale.yaml", dir.join("link.tmp")).expect("symlink");
+    std::fs::rename(dir.join("link.tmp"), &c.config_path).expect("rename");
+    // Same content: seen, loaded, and found unchanged, before the real update comes.
+    eventually(10, "the re-layout is seen as unchanged", || async {
+        c.metric("prescale_config_reload_total{result=\"unchanged\"}")
+            .await
+            .is_some()
+    })
+    .await;
+
+    // The update: a new directory, and ..data swapped to it by rename. The file itself
+    // (the symlink prescale.yaml) is never touched.
+    std::fs::create_dir(dir.join("..v2")).expect("mkdir");
+    std::fs::write(
+        dir.join("..v2/prescale.yaml"),
+        one_target("web", "web", "active", 5),
+    )
+    .expect("write");
+    symlink("..v2", dir.join("..data_tmp")).expect("symlink");
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).expect("swap");
+    eventually(10, "web at 5 after the swap", || async {
+        api.replicas(NS, "web") == Some(5)
+    })
+    .await;
+    c.stop().await.expect("clean stop");
+}

@@ -22,8 +22,8 @@ struct Instance {
 async fn start(api: &ApiDouble, dir: &std::path::Path, identity: &str) -> Instance {
     let client = api.client_as(dir, identity).await;
     let settings = LeaseSettings {
-        lease_duration: Duration::from_millis(1500),
-        renew_deadline: Duration::from_millis(1000),
+        lease_duration: Duration::from_millis(3000),
+        renew_deadline: Duration::from_millis(2000),
         retry_period: Duration::from_millis(100),
         ..LeaseSettings::new("prescale-leader".into(), "prescale".into(), identity.into())
     };

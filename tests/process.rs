@@ -41,8 +41,8 @@ fn spawn(api: &ApiDouble, dir: &Path, identity: &str) -> Child {
         .args(["run", "--config"])
         .arg(config(dir))
         .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
-        .args(["--lease-duration", "2s", "--renew-deadline", "1500ms"])
-        .args(["--retry-period", "200ms", "--shutdown-grace", "10s"])
+        .args(["--lease-duration", "4s", "--renew-deadline", "3s"])
+        .args(["--retry-period", "300ms", "--shutdown-grace", "10s"])
         .args(["--reload-debounce", "100ms"])
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", identity)
@@ -155,4 +155,27 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     let status = wait_exit(&mut survivor_child, 15).await;
     assert!(status.success(), "exit status {status}");
     assert_eq!(holder(&api), None, "Lease released on SIGTERM");
+}
+
+#[tokio::test]
+async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
+    let api = ApiDouble::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("prescale.yaml");
+    std::fs::write(&path, CONFIG.replace("maxReplicas: 20", "maxReplicas: 2")).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
+        .args(["run", "--no-leader-election", "--config"])
+        .arg(&path)
+        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .env("KUBECONFIG", api.write_kubeconfig(dir.path(), "x"))
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run prescale");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&path.display().to_string()) && stderr.contains("maxReplicas 2"),
+        "{stderr}"
+    );
+    assert!(api.writes().is_empty());
 }

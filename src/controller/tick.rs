@@ -362,3 +362,40 @@ impl TargetTask {
         TickOutcome::Failed(error.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ScaleTargetRef;
+
+    fn config(deployment: &str, min: u32) -> TargetConfig {
+        TargetConfig {
+            scale_target_ref: ScaleTargetRef {
+                namespace: "ns".into(),
+                name: deployment.into(),
+            },
+            min_replicas: min,
+            ..TargetConfig::default()
+        }
+    }
+
+    #[test]
+    fn reconfiguring_the_same_deployment_keeps_what_was_learned_and_seen() {
+        let mut task = TargetTask::new(config("web", 1));
+        task.memory.expected_replicas = Some(4);
+        task.memory.write_failures = 2;
+        task.reconfigure(config("web", 3));
+        assert_eq!(task.config.min_replicas, 3);
+        assert_eq!(task.memory.expected_replicas, Some(4));
+        assert_eq!(task.memory.write_failures, 2);
+    }
+
+    #[test]
+    fn pointing_a_target_at_another_deployment_starts_afresh() {
+        let mut task = TargetTask::new(config("web", 1));
+        task.memory.expected_replicas = Some(4);
+        task.reconfigure(config("api", 1));
+        assert_eq!(task.memory.expected_replicas, None);
+        assert_eq!(task.config.scale_target_ref.name, "api");
+    }
+}
