@@ -57,6 +57,15 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     check_one_writer(&config)
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
 
+    // Watch before starting anything else, so a failure leaves nothing running.
+    let (reload_tx, mut reload_rx) = mpsc::channel(4);
+    let watcher = watch_config(
+        opts.config_path.clone(),
+        opts.load.clone(),
+        opts.reload_quiet,
+        reload_tx,
+    )?;
+
     let telemetry = Arc::new(Telemetry::new());
     let health = Arc::new(Health::default());
     let reports = Reports::default();
@@ -105,14 +114,6 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         health: health.clone(),
     };
     let server = tokio::spawn(serve(opts.admin, admin_state, stop_rx.clone()));
-
-    let (reload_tx, mut reload_rx) = mpsc::channel(4);
-    let watcher = tokio::spawn(watch_config(
-        opts.config_path.clone(),
-        opts.load.clone(),
-        opts.reload_quiet,
-        reload_tx,
-    ));
 
     loop {
         tokio::select! {

@@ -39,23 +39,27 @@ pub enum Reloaded {
 }
 
 /// Watch `path`'s directory and send a [`Reloaded`] after every burst of changes that
-/// settles for `quiet`. Ends when `out` is closed.
-pub async fn watch_config(
+/// settles for `quiet`. The watch starts before this returns, so a directory that cannot be
+/// watched is an error at start-up rather than a silent loss of reloads. The task ends when
+/// `out` is closed.
+pub fn watch_config(
     path: PathBuf,
     load: Loader,
     quiet: Duration,
     out: mpsc::Sender<Reloaded>,
-) -> Result<(), ReloadError> {
+) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
     let (watcher, mut changes) = DirWatcher::start(&path)?;
-    while next_burst(&mut changes, quiet).await.is_some() {
-        let result = match load(&path) {
-            Ok(c) => Reloaded::Valid(c),
-            Err(e) => Reloaded::Invalid(e),
-        };
-        if out.send(result).await.is_err() {
-            break;
+    Ok(tokio::spawn(async move {
+        // The watcher lives as long as this task.
+        let _watcher = watcher;
+        while next_burst(&mut changes, quiet).await.is_some() {
+            let result = match load(&path) {
+                Ok(c) => Reloaded::Valid(c),
+                Err(e) => Reloaded::Invalid(e),
+            };
+            if out.send(result).await.is_err() {
+                break;
+            }
         }
-    }
-    drop(watcher);
-    Ok(())
+    }))
 }
