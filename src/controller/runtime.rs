@@ -4,6 +4,7 @@
 use super::writers::check_one_writer;
 use super::{Health, Reports, Shared, Supervisor};
 use crate::actuator::{EventSink, EventSpec, KubeCluster};
+use crate::config::Config;
 use crate::leader::{LeaderElector, LeaseSettings};
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
@@ -72,7 +73,12 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let (leader_tx, leader_rx) = watch::channel(false);
-    let identity = opts.lease.as_ref().map(|l| l.identity.clone());
+    // Events name this instance: the Lease identity, or the Pod's name without election.
+    let identity = opts
+        .lease
+        .as_ref()
+        .map(|l| l.identity.clone())
+        .or_else(|| opts.pod.as_ref().and_then(|p| p.name.clone()));
     // Without leader election this instance is always the leader; the sender is kept for
     // the whole run so receivers never see the channel close.
     let (elector, _always_leader) = match opts.lease.clone() {
@@ -93,10 +99,9 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
     };
 
-    let events = EventSink::new(opts.client.clone(), identity);
     let shared = Arc::new(Shared {
         cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
-        events: events.clone(),
+        events: EventSink::new(opts.client.clone(), identity),
         source: opts.source.clone(),
         telemetry: telemetry.clone(),
         leader: leader_rx,
@@ -125,25 +130,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
                     let _ = shutdown.wait_for(|s| *s).await;
                     break;
                 };
-                let path = opts.config_path.display().to_string();
-                let checked = match reloaded {
-                    Reloaded::Valid(c) => check_one_writer(&c).map(|()| c).map_err(|e| format!("{path}: {e}")),
-                    Reloaded::Invalid(e) => Err(e),
-                };
-                match checked {
-                    Ok(new) if new == config => count_reload(&telemetry, "unchanged"),
-                    Ok(new) => {
-                        let applied = supervisor.apply(&new).await;
-                        config = new;
-                        count_reload(&telemetry, "applied");
-                        tracing::info!(config = %path, added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "config reloaded");
-                    }
-                    Err(error) => {
-                        count_reload(&telemetry, "rejected");
-                        tracing::error!(config = %path, %error, "new config rejected; the previous config stays in force");
-                        reject_event(&shared, &events, opts.pod.as_ref(), &error).await;
-                    }
-                }
+                apply_reload(&mut supervisor, &mut config, reloaded, &opts.config_path, opts.pod.as_ref(), &shared).await;
             }
         }
     }
@@ -173,6 +160,39 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     Ok(())
 }
 
+/// Apply a reloaded config, or reject it with a metric, a log line and an Event; the config
+/// in force changes only when the new one is valid.
+async fn apply_reload(
+    supervisor: &mut Supervisor,
+    config: &mut Config,
+    reloaded: Reloaded,
+    path: &std::path::Path,
+    pod: Option<&ObjectReference>,
+    shared: &Shared,
+) {
+    let path = path.display().to_string();
+    let checked = match reloaded {
+        Reloaded::Valid(c) => check_one_writer(&c)
+            .map(|()| c)
+            .map_err(|e| format!("{path}: {e}")),
+        Reloaded::Invalid(e) => Err(e),
+    };
+    match checked {
+        Ok(new) if new == *config => count_reload(&shared.telemetry, "unchanged"),
+        Ok(new) => {
+            let applied = supervisor.apply(&new).await;
+            *config = new;
+            count_reload(&shared.telemetry, "applied");
+            tracing::info!(config = %path, added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "config reloaded");
+        }
+        Err(error) => {
+            count_reload(&shared.telemetry, "rejected");
+            tracing::error!(config = %path, %error, "new config rejected; the previous config stays in force");
+            reject_event(shared, pod, &error).await;
+        }
+    }
+}
+
 fn count_reload(telemetry: &Telemetry, result: &str) {
     telemetry
         .config_reload
@@ -182,17 +202,13 @@ fn count_reload(telemetry: &Telemetry, result: &str) {
         .inc();
 }
 
-async fn reject_event(
-    shared: &Shared,
-    events: &EventSink,
-    pod: Option<&ObjectReference>,
-    error: &str,
-) {
+async fn reject_event(shared: &Shared, pod: Option<&ObjectReference>, error: &str) {
     let Some(pod) = pod else { return };
     if !shared.is_leader() {
         return;
     }
-    events
+    shared
+        .events
         .publish(
             pod,
             EventSpec {
