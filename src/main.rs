@@ -18,6 +18,10 @@ struct Cli {
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
     Simulate(prescale::cli::simulate::SimulateArgs),
+    /// Validate a configuration file and show each target's effective settings.
+    Check(prescale::cli::check::CheckArgs),
+    /// Configuration file tools (JSON Schema).
+    Config(prescale::cli::config::ConfigArgs),
     /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
     Run(prescale::cli::run::RunArgs),
 }
@@ -26,6 +30,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => prescale::cli::simulate::run(args),
+        Command::Check(args) => prescale::cli::check::run(args),
+        Command::Config(args) => prescale::cli::config::run(args),
         Command::Run(args) => prescale::cli::run::run(args),
     };
     match result {

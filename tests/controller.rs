@@ -14,7 +14,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{eventually, one_target, start};
+use controller_harness::{eventually, one_target, start, target};
 use std::time::Duration;
 
 const NS: &str = "shop";
@@ -118,7 +118,7 @@ async fn a_competing_hpa_or_scaled_object_blocks_writes_and_is_reported() {
     let yaml = format!(
         "{}{}",
         one_target("web", "web", "active", 3),
-        one_target("api", "api", "active", 3).replace("targets:\n", "")
+        target("api", "api", "active", 3)
     );
     let c = start(&api, &yaml).await;
 
@@ -322,7 +322,7 @@ async fn a_hung_api_server_times_out_and_one_failing_target_does_not_stall_anoth
     let yaml = format!(
         "{}{}",
         one_target("slow", "slow", "active", 3),
-        one_target("fast", "fast", "active", 3).replace("targets:\n", "")
+        target("fast", "fast", "active", 3)
     );
     let c = start(&api, &yaml).await;
     eventually(10, "fast target scaled while slow hangs", || async {
@@ -386,7 +386,7 @@ async fn reload_applies_a_valid_change_and_rejects_an_invalid_one_keeping_the_ol
     let yaml = format!(
         "{}{}",
         one_target("web", "web", "active", 4),
-        one_target("api", "api", "active", 2).replace("targets:\n", "")
+        target("api", "api", "active", 2)
     );
     c.write_config(&yaml);
     eventually(10, "reload applied", || async {
@@ -401,7 +401,9 @@ async fn reload_applies_a_valid_change_and_rejects_an_invalid_one_keeping_the_ol
 
     // Invalid (minReplicas above maxReplicas): rejected and counted; the old config keeps
     // working, as a re-created `api` Deployment shows by being scaled to its old minimum.
-    c.write_config("targets:\n  - name: web\n    scaleTargetRef: { namespace: shop, name: web }\n    minReplicas: 9\n    maxReplicas: 2\n");
+    c.write_config(
+        &one_target("web", "web", "active", 9).replace("maxReplicas: 20", "maxReplicas: 2"),
+    );
     eventually(10, "reload rejected", || async {
         c.metric("prescale_config_reload_total{result=\"rejected\"}")
             .await

@@ -2,11 +2,11 @@
 //! and an active target's replicas rise; a shadow target's do not move, while the
 //! recommendation shows in `/recommendations`, the metrics and an Event.
 //!
-//! Waiting for two things that land in other branches, hence `#[ignore]` for now:
-//! - the real decision core (the stub keeps the current replicas, so nothing can rise);
-//! - the real-Prometheus harness: after the merge, replace the `SetMetrics` feed below with
-//!   the test exporter scraped by a real Prometheus and the Prometheus `MetricsSource`
-//!   (the harness's `start` takes the source in one line).
+//! The readings come from `SetMetrics`, a test implementation of prescale's own
+//! `MetricsSource` trait. Once the real-Prometheus harness (metrics branch) is merged, swap
+//! it for the test exporter scraped by a real Prometheus and the Prometheus source: the
+//! harness's `start` takes the source in one line, and `c.metrics.set` becomes the
+//! exporter's setter.
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
@@ -22,7 +22,9 @@ const NS: &str = "shop";
 
 fn config(mode: &str) -> String {
     format!(
-        "targets:
+        "prometheus:
+  url: http://127.0.0.1:9
+targets:
   - name: docs
     scaleTargetRef: {{ namespace: shop, name: docs }}
     mode: {mode}
@@ -39,7 +41,6 @@ fn config(mode: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real decision core and the real-Prometheus harness (after the merge)"]
 async fn raising_the_queue_raises_an_active_targets_replicas() {
     let api = ApiDouble::start().await;
     api.put_deployment(NS, "docs", 1, 1);
@@ -61,7 +62,6 @@ async fn raising_the_queue_raises_an_active_targets_replicas() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the real decision core and the real-Prometheus harness (after the merge)"]
 async fn raising_the_queue_in_shadow_mode_only_recommends() {
     let api = ApiDouble::start().await;
     api.put_deployment(NS, "docs", 1, 1);

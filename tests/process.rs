@@ -20,13 +20,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-const CONFIG: &str = "targets:
+const CONFIG: &str = "prometheus:
+  url: http://127.0.0.1:9
+targets:
   - name: web
     scaleTargetRef: { namespace: shop, name: web }
     mode: active
     interval: 200ms
     minReplicas: 3
     maxReplicas: 20
+    metrics:
+      queueDepth: { promql: 'sum(queue_depth)' }
 ";
 
 fn config(dir: &Path) -> std::path::PathBuf {
@@ -174,7 +178,8 @@ async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&path.display().to_string()) && stderr.contains("maxReplicas 2"),
+        stderr.contains(&path.display().to_string())
+            && stderr.contains("minReplicas 3 is greater than maxReplicas 2"),
         "{stderr}"
     );
     assert!(api.writes().is_empty());

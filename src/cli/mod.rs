@@ -1,6 +1,7 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
-pub mod interim_config;
+pub mod check;
+pub mod config;
 pub mod interim_metrics;
 pub mod run;
 pub mod simulate;

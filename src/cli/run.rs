@@ -140,8 +140,7 @@ async fn run_async(args: RunArgs) -> CliResult {
 
     let opts = RunOptions {
         config_path: args.config,
-        // INTERIM: replace with `crate::reload::loader(crate::config::load)` after the merge.
-        load: crate::reload::loader(super::interim_config::load),
+        load: crate::reload::loader(crate::config::load),
         client,
         // INTERIM: replace with the Prometheus/scrape source after the merge.
         source: Arc::new(super::interim_metrics::NotWiredSource),

@@ -125,6 +125,8 @@ pub struct Behavior {
     pub scale_up: ScalingRules,
     /// Rules applied when the recommendation is below the current replicas.
     pub scale_down: ScalingRules,
+    /// No scale-down until this long after the last scale-up (prescale's own knob; 0 = off).
+    pub scale_down_cooldown: Duration,
 }
 
 /// HPA `HPAScalingRules`.
@@ -218,8 +220,8 @@ impl Default for ForecastConfig {
         Self {
             enabled: true,
             history: Duration::from_secs(14 * 86_400),
-            target_utilization: 0.85,
-            error_quantile: 0.95,
+            target_utilization: 1.0,
+            error_quantile: 0.8,
         }
     }
 }
@@ -276,7 +278,8 @@ pub enum Aggregate {
 }
 
 impl Default for Behavior {
-    /// HPA's default behaviour as configured in prescale's defaults.
+    /// HPA's default scale-up rules; scale-down without HPA's 300 s window, because the
+    /// forecast already holds capacity over the whole start-up lead time.
     fn default() -> Self {
         Self {
             scale_up: ScalingRules {
@@ -296,7 +299,7 @@ impl Default for Behavior {
                 ],
             },
             scale_down: ScalingRules {
-                stabilization_window: Duration::from_secs(300),
+                stabilization_window: Duration::ZERO,
                 select_policy: SelectPolicy::Max,
                 policies: vec![ScalingPolicy {
                     kind: PolicyKind::Percent,
@@ -304,6 +307,7 @@ impl Default for Behavior {
                     period: Duration::from_secs(15),
                 }],
             },
+            scale_down_cooldown: Duration::ZERO,
         }
     }
 }

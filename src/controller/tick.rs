@@ -18,6 +18,10 @@ pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scal
 /// Re-reads after a 409 before giving up until the next tick.
 const CONFLICT_RETRIES: u32 = 2;
 
+/// The least time a person's change of `spec.replicas` is left alone: HPA's default
+/// scale-down stabilisation, long enough for the person to finish what they are doing.
+pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Longest back-off after repeated 429/5xx answers, in ticks.
 const MAX_SKIPPED_TICKS: u32 = 16;
 
@@ -86,7 +90,8 @@ pub(super) fn unix_now() -> f64 {
 impl TargetTask {
     /// A fresh task with the decision core's default state.
     pub fn new(config: TargetConfig) -> Self {
-        Self::with_state(config, TargetState::default())
+        let state = TargetState::new(&config);
+        Self::with_state(config, state)
     }
 
     /// A task that continues with `state` learned earlier.
@@ -102,7 +107,7 @@ impl TargetTask {
     /// target now scales a different Deployment, whose behaviour they do not describe.
     pub fn reconfigure(&mut self, config: TargetConfig) {
         if config.scale_target_ref != self.config.scale_target_ref {
-            self.state = TargetState::default();
+            self.state = TargetState::new(&config);
             self.memory = Memory::default();
         }
         self.config = config;
@@ -115,15 +120,15 @@ impl TargetTask {
         shared.telemetry.forget_target(&self.config.name, &reasons);
     }
 
-    /// Writes are withheld this long after a person's `kubectl scale`: the scale-down
-    /// stabilisation window (the time prescale itself waits before undoing a scale-up), and
-    /// at least two intervals so the change is seen twice before it is acted on.
+    /// Writes are withheld this long after a person's `kubectl scale`: at least
+    /// [`MANUAL_SCALE_HOLD`], longer when the target's own scale-down cooldown or
+    /// stabilisation window is longer (prescale would not undo its own scale-up sooner).
     fn manual_cooldown(&self) -> std::time::Duration {
-        self.config
-            .behavior
-            .scale_down
-            .stabilization_window
-            .max(self.config.interval * 2)
+        let b = &self.config.behavior;
+        MANUAL_SCALE_HOLD
+            .max(b.scale_down_cooldown)
+            .max(b.scale_down.stabilization_window)
+            .max(b.scale_up.stabilization_window)
     }
 
     pub(super) fn labels(&self) -> TargetLabels {

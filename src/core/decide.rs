@@ -1,19 +1,154 @@
 //! The decision function.
 
-use super::{Decision, Observation, TargetState};
-use crate::config::TargetConfig;
+use super::signals::{Inputs, proposals};
+use super::state::PreviousTick;
+use super::{Decision, Observation, Reason, TargetState};
+use crate::config::{FallbackBehavior, TargetConfig};
 
 /// Decide the desired replicas for one target at `obs.t`.
 ///
 /// Pure: the same config, state and observation always give the same decision and the
-/// same next state.
+/// same next state. The order is: learn from the observation (capacity, start-up time,
+/// arrival history), let every signal propose, take the highest proposal, never scale down
+/// on missing metrics, apply the fallback after `failureThreshold` failed ticks, else the
+/// behaviour rules (stabilisation, cooldown, rate limits) and the bounds.
 pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation) -> Decision {
-    let _ = state;
-    Decision {
-        replicas: obs.current.clamp(config.min_replicas, config.max_replicas),
-        reasons: Vec::new(),
-        forecast_rate: None,
-        capacity_per_replica: config.capacity.per_replica,
-        startup_s: config.startup_time.as_secs_f64(),
+    let interval = config.interval.as_secs_f64();
+    let mut reasons = Vec::new();
+    learn(config, state, obs, interval);
+
+    let missing = missing_metrics(config, obs);
+    if missing.is_empty() {
+        state.failures = 0;
+    } else {
+        state.failures = state.failures.saturating_add(1);
+        for metric in &missing {
+            reasons.push(Reason::MetricsMissing {
+                metric,
+                failures: state.failures,
+            });
+        }
     }
+
+    let lead = state.startup_s(config);
+    let prediction = if config.forecast.enabled {
+        state.forecaster.predict(obs.t, obs.t + lead + interval)
+    } else {
+        None
+    };
+    let inputs = Inputs {
+        per_replica: state.capacity.per_replica(),
+        arrival_rate: obs.arrival_rate.map(|_| recent_peak(state)),
+        queue_depth: obs.queue_depth,
+        wait_s: obs.wait_s,
+        slo_s: config.slo.queue_wait.as_secs_f64(),
+        target_utilization: config.forecast.target_utilization,
+        prediction,
+    };
+    let mut raw: Option<(super::Signal, u32)> = None;
+    for (signal, replicas) in proposals(&inputs) {
+        reasons.push(Reason::Proposal { signal, replicas });
+        if raw.is_none_or(|(_, r)| replicas > r) {
+            raw = Some((signal, replicas));
+        }
+    }
+    if let Some((signal, _)) = raw {
+        reasons.push(Reason::Winner { signal });
+    }
+    let mut recommendation = raw.map_or(obs.current, |(_, r)| r);
+    if !missing.is_empty() {
+        // HPA's rule: a missing metric never causes a scale-down.
+        recommendation = recommendation.max(obs.current);
+    }
+
+    let replicas = if state.failures >= config.fallback.failure_threshold {
+        let fallback = fallback_replicas(config, obs.current);
+        reasons.push(Reason::Fallback { replicas: fallback });
+        fallback
+    } else {
+        state
+            .behavior
+            .apply(config, obs.t, obs.current, recommendation, &mut reasons)
+    };
+    state.previous = Some(PreviousTick {
+        t: obs.t,
+        current: obs.current,
+        decided: replicas,
+    });
+    Decision {
+        replicas,
+        reasons,
+        forecast_rate: prediction.map(|p| p.upper),
+        capacity_per_replica: state.capacity.per_replica(),
+        startup_s: lead,
+    }
+}
+
+/// Update what the state learns from each observation.
+fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, interval: f64) {
+    if let Some(previous) = state.previous {
+        if obs.current != previous.current {
+            // Our own change happened when we decided it; anyone else's, some time before now.
+            let at = if obs.current == previous.decided {
+                previous.t
+            } else {
+                obs.t
+            };
+            state
+                .behavior
+                .record_change(at, previous.current, obs.current);
+        }
+        state
+            .startup
+            .observe(obs.t, previous.current, obs.current, obs.ready, interval);
+    }
+    state
+        .capacity
+        .observe(obs.queue_depth, obs.completion_rate, obs.ready);
+    if let Some(rate) = obs.arrival_rate {
+        state.forecaster.observe(obs.t, interval, rate);
+        // Capacity released now takes a whole lead time to come back, so the reactive
+        // signal covers the highest rate of the last lead time and interval.
+        let window = state.startup_s(config) + interval;
+        state.recent_rates.push_back((obs.t, rate));
+        while state
+            .recent_rates
+            .front()
+            .is_some_and(|&(at, _)| at <= obs.t - window)
+        {
+            state.recent_rates.pop_front();
+        }
+    }
+}
+
+/// The highest arrival rate of the recent window.
+fn recent_peak(state: &TargetState) -> f64 {
+    state.recent_rates.iter().fold(0.0, |m, &(_, r)| m.max(r))
+}
+
+/// The demand metrics that are expected but missing. A target's configured demand metrics
+/// are expected; with none configured (the bench, tests) both are.
+fn missing_metrics(config: &TargetConfig, obs: &Observation) -> Vec<&'static str> {
+    let m = &config.metrics;
+    let none_configured = m.queue_depth.is_none() && m.arrival_rate.is_none();
+    let mut missing = Vec::new();
+    if (none_configured || m.queue_depth.is_some()) && obs.queue_depth.is_none() {
+        missing.push("queueDepth");
+    }
+    if (none_configured || m.arrival_rate.is_some()) && obs.arrival_rate.is_none() {
+        missing.push("arrivalRate");
+    }
+    missing
+}
+
+/// KEDA's fallback behaviours, within the bounds.
+fn fallback_replicas(config: &TargetConfig, current: u32) -> u32 {
+    let f = &config.fallback;
+    let replicas = match f.behavior {
+        FallbackBehavior::Static => f.replicas,
+        FallbackBehavior::CurrentReplicas => current,
+        FallbackBehavior::CurrentReplicasIfHigher => current.max(f.replicas),
+        FallbackBehavior::CurrentReplicasIfLower => current.min(f.replicas),
+    };
+    replicas.clamp(config.min_replicas, config.max_replicas)
 }

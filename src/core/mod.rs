@@ -2,9 +2,13 @@
 //! desired replicas and the reasons for it. No clock, no I/O, no randomness: time comes in
 //! the observation. The controller, the simulator and the shadow report all call [`decide`].
 
+mod behavior;
+mod capacity;
 mod decide;
 mod observation;
 mod reason;
+mod signals;
+mod startup;
 mod state;
 
 pub use decide::decide;

@@ -1,1 +1,19 @@
-//! The bench of `shared/BENCH.md`: queue model, reference policies, scoring.
+//! The bench of `shared/BENCH.md`: the trace scaled to a load, the fluid queue model, the
+//! reference policies and the scores. Pure: no clock, no I/O beyond reading files asked for.
+
+mod bench;
+mod load;
+mod model;
+mod params;
+mod pods;
+pub mod policies;
+mod score;
+mod trace;
+
+pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};
+pub use load::{Load, LoadError, default_warmup_days, percentile_linear};
+pub use model::{BenchObservation, BenchPolicy, Run, run, run_observed};
+pub use params::{BenchParams, ParamError, bench_ceil};
+pub use pods::Pods;
+pub use score::{Scores, score, waits};
+pub use trace::{Trace, TraceError};

@@ -29,7 +29,7 @@ pub struct Running {
     handle: JoinHandle<Result<(), RunError>>,
 }
 
-/// Start with `yaml` as the config (interim loader format), no leader election.
+/// Start with `yaml` as the config, no leader election.
 pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
     start_with(api, yaml, None).await
 }
@@ -54,7 +54,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings
     let (stop, stop_rx) = watch::channel(false);
     let opts = RunOptions {
         config_path: config_path.clone(),
-        load: prescale::reload::loader(prescale::cli::interim_config::load),
+        load: prescale::reload::loader(prescale::config::load),
         client,
         source: metrics.clone(),
         admin: listener,
@@ -150,16 +150,27 @@ where
     }
 }
 
-/// A one-target config in the interim loader's format.
-pub fn one_target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
+/// The head of a config file: the Prometheus the targets' PromQL metrics name. The
+/// controller tests feed readings through `SetMetrics`, so it is never queried.
+pub const HEAD: &str = "prometheus:\n  url: http://127.0.0.1:9\ntargets:\n";
+
+/// One target entry (without the head): `mode` active or shadow, `min` replicas at least.
+pub fn target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
     format!(
-        "targets:
-  - name: {name}
+        "  - name: {name}
     scaleTargetRef: {{ namespace: shop, name: {deployment} }}
     mode: {mode}
     interval: 200ms
     minReplicas: {min}
     maxReplicas: 20
+    metrics:
+      queueDepth: {{ promql: 'sum(queue_depth)' }}
+      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
 "
     )
+}
+
+/// A whole config with one target.
+pub fn one_target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
+    format!("{HEAD}{}", target(name, deployment, mode, min))
 }

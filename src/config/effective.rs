@@ -1,0 +1,136 @@
+//! A validated [`Config`] written back in the file's own vocabulary, every key explicit:
+//! what `prescale check` shows. Reading it back gives the same [`Config`].
+
+use super::duration::DurationText;
+use super::raw::{
+    RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast, RawMetricSource,
+    RawMetrics, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo,
+    RawTarget,
+};
+use super::types::{
+    Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
+    TargetConfig,
+};
+
+/// The effective configuration with every key spelled out (no `defaults:`: each target
+/// carries its merged settings).
+pub fn effective(config: &Config) -> RawConfig {
+    RawConfig {
+        prometheus: config.prometheus.as_ref().map(prometheus),
+        defaults: None,
+        targets: config.targets.iter().map(target).collect(),
+    }
+}
+
+fn prometheus(p: &PrometheusConfig) -> RawPrometheus {
+    RawPrometheus {
+        url: p.url.clone(),
+        timeout: Some(p.timeout.into()),
+        bearer_token_file: p.bearer_token_file.clone(),
+        basic_auth: p.basic_auth.as_ref().map(|auth| RawBasicAuth {
+            username: auth.username.clone(),
+            password_file: auth.password_file.clone(),
+        }),
+        headers: p.headers.clone(),
+        ca_file: p.ca_file.clone(),
+        insecure_skip_verify: Some(p.insecure_skip_verify),
+        retries: Some(p.retries),
+        max_concurrent_queries: Some(p.max_concurrent_queries),
+    }
+}
+
+fn target(t: &TargetConfig) -> RawTarget {
+    RawTarget {
+        name: t.name.clone(),
+        scale_target_ref: RawScaleTargetRef {
+            namespace: t.scale_target_ref.namespace.clone(),
+            name: t.scale_target_ref.name.clone(),
+        },
+        metrics: metrics(&t.metrics),
+        mode: Some(t.mode),
+        interval: Some(t.interval.into()),
+        min_replicas: Some(t.min_replicas),
+        max_replicas: Some(t.max_replicas),
+        startup_time: Some(t.startup_time.into()),
+        slo: Some(RawSlo {
+            queue_wait: Some(t.slo.queue_wait.into()),
+        }),
+        capacity: Some(RawCapacity {
+            per_replica: Some(t.capacity.per_replica),
+        }),
+        behavior: Some(RawBehavior {
+            scale_up: Some(rules(&t.behavior.scale_up)),
+            scale_down: Some(rules(&t.behavior.scale_down)),
+            scale_down_cooldown: Some(t.behavior.scale_down_cooldown.into()),
+        }),
+        fallback: Some(RawFallback {
+            failure_threshold: Some(t.fallback.failure_threshold),
+            behavior: Some(t.fallback.behavior),
+            replicas: Some(t.fallback.replicas),
+        }),
+        forecast: Some(forecast(&t.forecast)),
+    }
+}
+
+fn rules(r: &ScalingRules) -> RawScalingRules {
+    RawScalingRules {
+        stabilization_window: Some(r.stabilization_window.into()),
+        select_policy: Some(r.select_policy),
+        policies: Some(
+            r.policies
+                .iter()
+                .map(|p| RawPolicy {
+                    kind: p.kind,
+                    value: p.value,
+                    period: DurationText::from(p.period),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn forecast(f: &ForecastConfig) -> RawForecast {
+    RawForecast {
+        enabled: Some(f.enabled),
+        history: Some(f.history.into()),
+        target_utilization: Some(f.target_utilization),
+        error_quantile: Some(f.error_quantile),
+    }
+}
+
+fn metrics(m: &MetricsConfig) -> RawMetrics {
+    let source = |s: &Option<MetricSource>| s.as_ref().map(metric_source);
+    RawMetrics {
+        queue_depth: source(&m.queue_depth),
+        arrival_rate: source(&m.arrival_rate),
+        completions: source(&m.completions),
+        wait_p95: source(&m.wait_p95),
+    }
+}
+
+fn metric_source(s: &MetricSource) -> RawMetricSource {
+    match s {
+        MetricSource::Promql { query, aggregate } => RawMetricSource {
+            promql: Some(query.clone()),
+            aggregate: *aggregate,
+            scrape: None,
+        },
+        MetricSource::Scrape {
+            url,
+            metric,
+            labels,
+            aggregate,
+            quantile,
+        } => RawMetricSource {
+            promql: None,
+            aggregate: None,
+            scrape: Some(RawScrape {
+                url: url.clone(),
+                metric: metric.clone(),
+                labels: labels.clone(),
+                aggregate: *aggregate,
+                quantile: *quantile,
+            }),
+        },
+    }
+}

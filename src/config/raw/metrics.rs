@@ -1,0 +1,63 @@
+//! Where each signal comes from: a PromQL query or a scraped `/metrics` endpoint.
+
+use crate::config::types::Aggregate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A target's signals. At least one of `queueDepth` and `arrivalRate` is required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Metrics")]
+pub struct RawMetrics {
+    /// Documents waiting in the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_depth: Option<RawMetricSource>,
+    /// Documents arriving per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<RawMetricSource>,
+    /// Documents completed per second (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completions: Option<RawMetricSource>,
+    /// 95th percentile of queue wait, seconds (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_p95: Option<RawMetricSource>,
+}
+
+/// One metric's source: exactly one of `promql` and `scrape`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "MetricSource")]
+pub struct RawMetricSource {
+    /// A PromQL instant query (needs the top-level `prometheus:` section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promql: Option<String>,
+    /// With `promql`: how to reduce a result of several series (`sum` or `max`); without it
+    /// several series are an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Aggregate>,
+    /// A text-exposition endpoint scraped directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<RawScrape>,
+}
+
+/// A `/metrics` endpoint scraped directly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Scrape")]
+pub struct RawScrape {
+    /// URL of the endpoint, e.g. `http://summarizer.docs.svc:8080/metrics`.
+    pub url: String,
+    /// Metric name, e.g. `docs_queue_depth`.
+    pub metric: String,
+    /// Labels the series must have.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// How to reduce several matching series (`sum` or `max`); without it several series are
+    /// an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Aggregate>,
+    /// For a histogram: the quantile to compute, in (0, 1), as PromQL's `histogram_quantile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<f64>,
+}

@@ -1,0 +1,177 @@
+//! The configuration file exactly as written: every key optional where the file may omit it,
+//! nothing checked beyond its type. Validation turns these into the types in `types.rs`.
+//!
+//! Keys are camelCase like a Kubernetes object (a later CRD reuses these types and their JSON
+//! Schema). Unknown keys are rejected everywhere (`deny_unknown_fields`); because serde's
+//! `flatten` does not combine with that, a target's overrides are spelled out by
+//! [`settings_struct!`] rather than flattened from [`RawSettings`].
+
+mod metrics;
+mod settings;
+
+pub use metrics::{RawMetricSource, RawMetrics, RawScrape};
+pub use settings::{
+    RawBehavior, RawCapacity, RawFallback, RawForecast, RawPolicy, RawScalingRules, RawSlo,
+};
+
+use super::duration::DurationText;
+use super::types::Mode;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "prescale configuration")]
+#[schemars(rename = "Config")]
+pub struct RawConfig {
+    /// How to reach Prometheus. Required when any target has a `promql:` metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<RawPrometheus>,
+    /// Settings every target inherits; a target may override any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<RawSettings>,
+    /// The Deployments to scale. `[]` is valid: the controller starts and idles.
+    pub targets: Vec<RawTarget>,
+}
+
+/// How to reach Prometheus's HTTP API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Prometheus")]
+pub struct RawPrometheus {
+    /// Base URL, e.g. `http://prometheus.monitoring.svc:9090`.
+    pub url: String,
+    /// Per-request timeout. Default `5s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationText>,
+    /// File holding a bearer token (mounted from a Secret); re-read when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    /// HTTP basic auth; the password is read from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<RawBasicAuth>,
+    /// Extra request headers (no secrets here: use the token or password files).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// PEM file of the CA that signs Prometheus's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Skip TLS certificate verification. Default `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
+    /// Retries of a failed query within one tick. Default `2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Queries in flight at once, across all targets (>= 1). Default `8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_concurrent_queries: Option<u32>,
+}
+
+/// HTTP basic auth for Prometheus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "BasicAuth")]
+pub struct RawBasicAuth {
+    /// User name.
+    pub username: String,
+    /// File holding the password (mounted from a Secret).
+    pub password_file: String,
+}
+
+/// Declares a struct holding every inheritable setting (each optional) between the fields
+/// given in braces and those given after them. `defaults:` and each target share the
+/// settings this way, keeping one list of keys with one set of docs, without `flatten`
+/// (which would disable `deny_unknown_fields`).
+macro_rules! settings_struct {
+    ($(#[$meta:meta])* pub struct $name:ident { $($head:tt)* } $($tail:tt)*) => {
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        $(#[$meta])*
+        pub struct $name {
+            $($head)*
+            /// `shadow` (recommend only) or `active` (write replicas). Default `shadow`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub mode: Option<Mode>,
+            /// How often to decide. Default `15s`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub interval: Option<DurationText>,
+            /// Lower bound on replicas. Default `1`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub min_replicas: Option<u32>,
+            /// Upper bound on replicas (>= 1). Default `50`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(range(min = 1))]
+            pub max_replicas: Option<u32>,
+            /// Scale-up lead time: decision to ready pods (a starting value; learned). Default `90s`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub startup_time: Option<DurationText>,
+            /// Service-level objective.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub slo: Option<RawSlo>,
+            /// Per-replica throughput.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub capacity: Option<RawCapacity>,
+            /// HPA-style stabilisation windows and rate limits.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub behavior: Option<RawBehavior>,
+            /// What to do when metrics keep failing (KEDA-style).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub fallback: Option<RawFallback>,
+            /// The predictive policy's knobs.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub forecast: Option<RawForecast>,
+            $($tail)*
+        }
+    };
+}
+
+settings_struct! {
+    /// Settings a target inherits from `defaults:` unless it sets them itself.
+    #[schemars(rename = "Settings")]
+    pub struct RawSettings {}
+}
+
+settings_struct! {
+    /// A Deployment to scale. Any key of `defaults:` may be overridden here.
+    #[schemars(rename = "Target")]
+    pub struct RawTarget {
+        /// Unique name of this target (a DNS-1123 subdomain, e.g. `summarizer`).
+        pub name: String,
+        /// The `apps/v1` Deployment to scale.
+        pub scale_target_ref: RawScaleTargetRef,
+    }
+    /// Where each signal comes from: `queueDepth` and/or `arrivalRate` are required.
+    pub metrics: RawMetrics,
+}
+
+impl RawTarget {
+    /// The target's own settings (its overrides of `defaults:`).
+    pub fn overrides(&self) -> RawSettings {
+        RawSettings {
+            mode: self.mode,
+            interval: self.interval.clone(),
+            min_replicas: self.min_replicas,
+            max_replicas: self.max_replicas,
+            startup_time: self.startup_time.clone(),
+            slo: self.slo.clone(),
+            capacity: self.capacity.clone(),
+            behavior: self.behavior.clone(),
+            fallback: self.fallback.clone(),
+            forecast: self.forecast.clone(),
+        }
+    }
+}
+
+/// Namespace and name of the scaled Deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScaleTargetRef")]
+pub struct RawScaleTargetRef {
+    /// Namespace of the Deployment (a DNS-1123 label).
+    pub namespace: String,
+    /// Name of the Deployment (a DNS-1123 subdomain).
+    pub name: String,
+}

@@ -1,0 +1,120 @@
+//! The nested settings sections (`slo`, `capacity`, `behavior`, `fallback`, `forecast`), each
+//! key optional: a target's section overrides `defaults:` key by key.
+
+use crate::config::duration::DurationText;
+use crate::config::types::{FallbackBehavior, PolicyKind, SelectPolicy};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Service-level objective.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Slo")]
+pub struct RawSlo {
+    /// A document that waits longer than this in the queue is late. Default `60s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_wait: Option<DurationText>,
+}
+
+/// Per-replica throughput.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Capacity")]
+pub struct RawCapacity {
+    /// Documents per second one ready replica serves (> 0): a starting hint, learned online.
+    /// Default `1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_replica: Option<f64>,
+}
+
+/// HPA-style `behavior`. A given `scaleUp`/`scaleDown` replaces the inherited one whole (as
+/// in HPA); keys missing inside it take the built-in defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Behavior")]
+pub struct RawBehavior {
+    /// Rules when the recommendation is above the current replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up: Option<RawScalingRules>,
+    /// Rules when the recommendation is below the current replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down: Option<RawScalingRules>,
+    /// No scale-down until this long after the last scale-up, `0s` (off) to `1h`. Default `0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_cooldown: Option<DurationText>,
+}
+
+/// HPA `HPAScalingRules`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScalingRules")]
+pub struct RawScalingRules {
+    /// Window of past recommendations considered, `0s` to `1h`. Default `0s` (the forecast already
+    /// holds capacity over the start-up lead time; HPA's default down window is `300s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stabilization_window: Option<DurationText>,
+    /// `Max`, `Min` or `Disabled`. Default `Max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select_policy: Option<SelectPolicy>,
+    /// Rate limits. Default up: 100% or 4 pods per 15s; down: 100% per 15s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<RawPolicy>>,
+}
+
+/// One HPA rate-limit policy: at most `value` pods (or percent) per `period`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Policy")]
+pub struct RawPolicy {
+    /// `Pods` or `Percent`.
+    #[serde(rename = "type")]
+    pub kind: PolicyKind,
+    /// Pods, or percent of the replicas at the start of the period (>= 1).
+    #[schemars(range(min = 1))]
+    pub value: u32,
+    /// The period the change is limited over, `1s` to `30m`.
+    pub period: DurationText,
+}
+
+/// KEDA-style fallback when metrics fail.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Fallback")]
+pub struct RawFallback {
+    /// Consecutive failed ticks before the fallback applies (>= 1). Default `3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub failure_threshold: Option<u32>,
+    /// `static`, `currentReplicas`, `currentReplicasIfHigher` or `currentReplicasIfLower`.
+    /// Default `currentReplicasIfHigher`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<FallbackBehavior>,
+    /// Replicas for `static` (within min/max), floor or ceiling for the others. Default `1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+}
+
+/// The predictive policy's knobs.
+///
+/// To add a key: add an `Option<_>` field here, the validated field to `ForecastConfig`
+/// (`types.rs`, with its default), and one line in `validate/forecast.rs` (merge and
+/// check); the compiler then points at the one line to add in `effective.rs` (what
+/// `prescale check` prints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Forecast")]
+pub struct RawForecast {
+    /// Use the forecast at all; when `false` the policy is purely reactive. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// How much arrival-rate history to backfill and keep. Default `14d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<DurationText>,
+    /// Target utilisation of the reactive signal, in (0, 1]. Default `1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_utilization: Option<f64>,
+    /// Quantile of the forecast's recent relative error used as safety margin, in (0, 1).
+    /// Default `0.8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_quantile: Option<f64>,
+}

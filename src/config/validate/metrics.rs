@@ -1,0 +1,146 @@
+//! A target's `metrics:`: which signals, each from exactly one of PromQL or a scrape.
+
+use super::context::{Bounds, Cx, Picked};
+use super::names::{label_name_problem, metric_name_problem, url_problem};
+use crate::config::locate::join;
+use crate::config::raw::{RawMetricSource, RawMetrics, RawScrape};
+use crate::config::types::{MetricSource, MetricsConfig};
+
+/// `scrape.quantile`: a quantile strictly between 0 and 1.
+const QUANTILE: Bounds = Bounds {
+    low: 0.0,
+    low_inclusive: false,
+    high: Some((1.0, false)),
+    spelled: "in (0, 1)",
+    example: "0.95",
+};
+
+/// The checked metrics of the target at `target_path`; `target_name` names it in messages.
+pub fn resolve_metrics(
+    raw: &RawMetrics,
+    target_path: &str,
+    target_name: &str,
+    cx: &mut Cx<'_>,
+) -> MetricsConfig {
+    let path = join(target_path, "metrics");
+    if raw.queue_depth.is_none() && raw.arrival_rate.is_none() {
+        cx.error(
+            &path,
+            format!("target \"{target_name}\" has neither `queueDepth` nor `arrivalRate`"),
+            "add at least one of them, e.g. `queueDepth: {promql: 'sum(my_queue_depth)'}`",
+        );
+    }
+    let mut source = |key: &str, raw: &Option<RawMetricSource>| {
+        raw.as_ref()
+            .and_then(|raw| resolve_source(raw, &join(&path, key), cx))
+    };
+    MetricsConfig {
+        queue_depth: source("queueDepth", &raw.queue_depth),
+        arrival_rate: source("arrivalRate", &raw.arrival_rate),
+        completions: source("completions", &raw.completions),
+        wait_p95: source("waitP95", &raw.wait_p95),
+    }
+}
+
+/// The first metric of `raw` that uses PromQL, as its key path below `metrics`.
+pub fn first_promql(raw: &RawMetrics) -> Option<&'static str> {
+    [
+        ("queueDepth.promql", &raw.queue_depth),
+        ("arrivalRate.promql", &raw.arrival_rate),
+        ("completions.promql", &raw.completions),
+        ("waitP95.promql", &raw.wait_p95),
+    ]
+    .into_iter()
+    .find(|(_, source)| source.as_ref().is_some_and(|s| s.promql.is_some()))
+    .map(|(key, _)| key)
+}
+
+fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {
+    match (&raw.promql, &raw.scrape) {
+        (Some(_), Some(_)) => {
+            cx.error(
+                &join(path, "scrape"),
+                "has both `promql` and `scrape`",
+                "keep one of them: a metric comes from one source",
+            );
+            None
+        }
+        (None, None) => {
+            cx.error(
+                path,
+                "has neither `promql` nor `scrape`",
+                "add `promql: QUERY` or `scrape: {url: http://HOST:PORT/metrics, metric: NAME}`",
+            );
+            None
+        }
+        (Some(query), None) => {
+            if query.trim().is_empty() {
+                cx.error(
+                    &join(path, "promql"),
+                    "empty query",
+                    "write a PromQL query that returns one value, e.g. `sum(my_queue_depth)`",
+                );
+                return None;
+            }
+            Some(MetricSource::Promql {
+                query: query.clone(),
+                aggregate: raw.aggregate,
+            })
+        }
+        (None, Some(scrape)) => {
+            if raw.aggregate.is_some() {
+                cx.error(
+                    &join(path, "aggregate"),
+                    "`aggregate` beside `scrape` applies to nothing",
+                    "move it inside `scrape:`",
+                );
+            }
+            resolve_scrape(scrape, &join(path, "scrape"), cx)
+        }
+    }
+}
+
+fn resolve_scrape(raw: &RawScrape, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {
+    let mut ok = true;
+    if let Some(problem) = url_problem(&raw.url) {
+        cx.error(
+            &join(path, "url"),
+            problem,
+            "write an absolute URL, e.g. `http://summarizer.docs.svc:8080/metrics`",
+        );
+        ok = false;
+    }
+    if let Some(problem) = metric_name_problem(&raw.metric) {
+        cx.error(
+            &join(path, "metric"),
+            problem,
+            "write a Prometheus metric name (letters, digits, `_`, `:`), e.g. `docs_queue_depth`",
+        );
+        ok = false;
+    }
+    for name in raw.labels.keys() {
+        if let Some(problem) = label_name_problem(name) {
+            cx.error(
+                &join(&join(path, "labels"), name),
+                format!("label name {problem}"),
+                "write a Prometheus label name (letters, digits, `_`), e.g. `queue`",
+            );
+            ok = false;
+        }
+    }
+    let quantile = match &raw.quantile {
+        Some(q) => {
+            let checked = cx.within(&Picked::new(q, join(path, "quantile")), QUANTILE);
+            ok &= checked.is_some();
+            checked
+        }
+        None => None,
+    };
+    ok.then(|| MetricSource::Scrape {
+        url: raw.url.clone(),
+        metric: raw.metric.clone(),
+        labels: raw.labels.clone(),
+        aggregate: raw.aggregate,
+        quantile,
+    })
+}

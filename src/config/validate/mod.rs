@@ -1,0 +1,136 @@
+//! Raw configuration to validated [`Config`]: merge `defaults:` into each target, check every
+//! value, and collect every problem (not just the first) with its key path and line.
+
+mod behavior;
+mod context;
+mod forecast;
+mod layers;
+mod metrics;
+mod names;
+mod prometheus;
+mod settings;
+mod target;
+
+pub use prometheus::{DEFAULT_MAX_CONCURRENT_QUERIES, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
+
+use super::error::Problem;
+use super::locate::Positions;
+use super::raw::RawConfig;
+use super::types::Config;
+use context::Cx;
+use layers::Layers;
+use std::collections::HashMap;
+
+/// The validated configuration, or every problem found; warnings either way.
+pub struct Outcome {
+    /// The configuration, if there was no problem.
+    pub config: Result<Config, Vec<Problem>>,
+    /// Things worth saying about a valid file.
+    pub warnings: Vec<Problem>,
+}
+
+/// Validate `raw`, pointing at lines through `positions`.
+pub fn validate(raw: &RawConfig, positions: &Positions) -> Outcome {
+    let mut cx = Cx::new(positions);
+    if let Some(defaults) = &raw.defaults {
+        // Checked on its own once, so its problems show even when no target inherits them.
+        settings::resolve_settings(&Layers::defaults(defaults), &mut cx);
+    }
+    let targets: Vec<_> = raw
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(index, target)| {
+            target::resolve_target(target, index, raw.defaults.as_ref(), &mut cx)
+        })
+        .collect();
+    check_unique(raw, &mut cx);
+    let prometheus = raw
+        .prometheus
+        .as_ref()
+        .and_then(|p| prometheus::resolve_prometheus(p, &mut cx));
+    let uses_promql = check_prometheus_needed(raw, &mut cx);
+    if targets.is_empty() {
+        cx.warn(
+            "targets",
+            "no targets: the controller will start and idle",
+            "add a target to scale a Deployment (see config/prescale.yaml)",
+        );
+    }
+    let config = if cx.problems.is_empty() {
+        Ok(Config {
+            prometheus: prometheus.filter(|_| uses_promql),
+            targets,
+        })
+    } else {
+        Err(cx.problems)
+    };
+    Outcome {
+        config,
+        warnings: cx.warnings,
+    }
+}
+
+/// Target names must be unique, and so must the Deployments (one writer per Deployment).
+fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
+    let mut names = HashMap::new();
+    let mut deployments = HashMap::new();
+    for (index, target) in raw.targets.iter().enumerate() {
+        if let Some(first) = names.insert(target.name.as_str(), index) {
+            let first_at = cx.at(&format!("targets[{first}].name"));
+            cx.error(
+                &format!("targets[{index}].name"),
+                format!(
+                    "duplicate target name \"{}\", first used at {first_at}",
+                    target.name
+                ),
+                "give each target a unique name",
+            );
+            names.insert(target.name.as_str(), first);
+        }
+        let reference = &target.scale_target_ref;
+        let key = (reference.namespace.as_str(), reference.name.as_str());
+        if let Some(first) = deployments.insert(key, index) {
+            let first_at = cx.at(&format!("targets[{first}].scaleTargetRef"));
+            cx.error(
+                &format!("targets[{index}].scaleTargetRef"),
+                format!(
+                    "Deployment {}/{} is already scaled by the target at {first_at}",
+                    reference.namespace, reference.name
+                ),
+                "scale each Deployment from one target only (two would fight over its replicas)",
+            );
+            deployments.insert(key, first);
+        }
+    }
+}
+
+/// `prometheus:` is required when a target uses PromQL (an error naming each such target)
+/// and pointless otherwise (a warning). Returns whether any target uses PromQL.
+fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
+    let mut uses_promql = false;
+    for (index, target) in raw.targets.iter().enumerate() {
+        let Some(key) = metrics::first_promql(&target.metrics) else {
+            continue;
+        };
+        uses_promql = true;
+        if raw.prometheus.is_none() {
+            cx.error(
+                &format!("targets[{index}].metrics.{key}"),
+                format!(
+                    "target \"{}\" uses PromQL but the file has no `prometheus:` section",
+                    target.name
+                ),
+                "add `prometheus: {url: http://prometheus.monitoring.svc:9090}` at the top level, or use `scrape:`",
+            );
+        }
+    }
+    if raw.prometheus.is_some() && !uses_promql {
+        cx.warn(
+            "prometheus",
+            "no target uses PromQL, so `prometheus:` is unused",
+            "remove it, or give a metric a `promql:` query",
+        );
+    }
+    uses_promql
+}

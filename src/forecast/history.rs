@@ -1,0 +1,131 @@
+//! Arrival-rate history in fixed buckets: the memory the forecasters read.
+
+/// Marks a bucket with no data (rates are never negative).
+const NO_DATA: f32 = -1.0;
+
+/// Mean arrival rate per bucket for the last `capacity` buckets, indexed by absolute bucket
+/// number `floor(t / bucket_s)`.
+#[derive(Debug, Clone)]
+pub struct History {
+    bucket_s: f64,
+    ring: Vec<f32>,
+    /// Absolute index of the newest completed bucket, if any.
+    newest: Option<i64>,
+    /// The bucket being filled: (index, sum of rate × seconds, seconds covered).
+    open: Option<(i64, f64, f64)>,
+}
+
+impl History {
+    /// Keep `span_s` seconds of history in buckets of `bucket_s` seconds.
+    pub fn new(bucket_s: f64, span_s: f64) -> Self {
+        let capacity = ((span_s / bucket_s).ceil() as usize).max(1);
+        History {
+            bucket_s,
+            ring: vec![NO_DATA; capacity],
+            newest: None,
+            open: None,
+        }
+    }
+
+    /// Bucket width, seconds.
+    pub fn bucket_s(&self) -> f64 {
+        self.bucket_s
+    }
+
+    /// Absolute bucket index of time `t`.
+    pub fn index_of(&self, t: f64) -> i64 {
+        (t / self.bucket_s).floor() as i64
+    }
+
+    /// Buckets kept.
+    pub fn capacity(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// Newest completed bucket index.
+    pub fn newest(&self) -> Option<i64> {
+        self.newest
+    }
+
+    /// Record that arrivals ran at `rate` for `seconds` ending at `t`. Returns the index of
+    /// a bucket this completed, if any.
+    pub fn record(&mut self, t: f64, seconds: f64, rate: f64) -> Option<i64> {
+        let index = self.index_of(t - seconds * 0.5);
+        let mut completed = None;
+        match self.open {
+            Some((open, sum, covered)) if open == index => {
+                self.open = Some((open, sum + rate * seconds, covered + seconds))
+            }
+            Some((open, sum, covered)) if open < index => {
+                self.store(open, (sum / covered) as f32);
+                completed = Some(open);
+                self.open = Some((index, rate * seconds, seconds));
+            }
+            // Time went backwards (a restart with an old clock): ignore the sample.
+            Some(_) => {}
+            None => self.open = Some((index, rate * seconds, seconds)),
+        }
+        completed
+    }
+
+    fn store(&mut self, index: i64, mean: f32) {
+        if let Some(newest) = self.newest {
+            // Buckets skipped since the newest one have no data.
+            for gap in (newest + 1)..index.min(newest + 1 + self.ring.len() as i64) {
+                let slot = self.slot(gap);
+                self.ring[slot] = NO_DATA;
+            }
+        }
+        let slot = self.slot(index);
+        self.ring[slot] = mean;
+        self.newest = Some(self.newest.map_or(index, |n| n.max(index)));
+    }
+
+    fn slot(&self, index: i64) -> usize {
+        index.rem_euclid(self.ring.len() as i64) as usize
+    }
+
+    /// Mean rate of completed bucket `index`, if it is kept and has data.
+    pub fn get(&self, index: i64) -> Option<f64> {
+        let newest = self.newest?;
+        if index > newest || index <= newest - self.ring.len() as i64 {
+            return None;
+        }
+        let v = self.ring[self.slot(index)];
+        (v >= 0.0).then_some(f64::from(v))
+    }
+
+    /// Completed buckets with data.
+    pub fn len_with_data(&self) -> usize {
+        self.ring.iter().filter(|v| **v >= 0.0).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_average_the_rate_over_time() {
+        let mut h = History::new(60.0, 600.0);
+        assert_eq!(h.record(15.0, 15.0, 1.0), None);
+        h.record(30.0, 15.0, 3.0);
+        h.record(45.0, 15.0, 3.0);
+        h.record(60.0, 15.0, 1.0);
+        assert_eq!(h.record(75.0, 15.0, 9.0), Some(0));
+        assert_eq!(h.get(0), Some(2.0));
+        assert_eq!(h.get(1), None, "still open");
+    }
+
+    #[test]
+    fn gaps_have_no_data_and_old_buckets_are_forgotten() {
+        let mut h = History::new(60.0, 180.0);
+        h.record(60.0, 60.0, 1.0);
+        h.record(120.0, 60.0, 2.0); // completes 0
+        h.record(300.0, 60.0, 5.0); // completes 1; 4 open
+        h.record(360.0, 60.0, 5.0); // completes 4
+        assert_eq!(h.get(1), None, "forgotten: only 3 buckets kept");
+        assert_eq!(h.get(2), None, "gap");
+        assert_eq!(h.get(4), Some(5.0));
+    }
+}

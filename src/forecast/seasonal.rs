@@ -1,0 +1,151 @@
+//! Candidate models of the arrival rate, scored online; the best one forecasts.
+//!
+//! The season is not assumed: a no-season model (the recent level), a daily and a weekly
+//! seasonal model compete on their own recent one-bucket-ahead errors, and the one with the
+//! lowest error forecasts. Before a day of history only the level model can, which is the
+//! reactive behaviour a cold start needs.
+
+use super::History;
+
+/// The models that compete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Season {
+    /// No season: the recent level.
+    None,
+    /// A daily pattern.
+    Daily,
+    /// A weekly pattern.
+    Weekly,
+}
+
+impl Season {
+    /// Every model, in order of preference on equal error.
+    pub const ALL: [Season; 3] = [Season::None, Season::Daily, Season::Weekly];
+
+    fn period_s(self) -> Option<f64> {
+        match self {
+            Season::None => None,
+            Season::Daily => Some(86_400.0),
+            Season::Weekly => Some(7.0 * 86_400.0),
+        }
+    }
+}
+
+/// Buckets the recent level is measured over (the no-season model).
+const LEVEL_BUCKETS: i64 = 2;
+/// Buckets a seasonal model compares today's level with the season's over: long enough
+/// that a short outage (arrivals stop, then return with a surge) does not talk the model
+/// out of the season's capacity just before the surge.
+const RATIO_BUCKETS: i64 = 24;
+/// How far back a collapsed level is still held against (see [`forecast`]).
+const HOLD_BUCKETS: i64 = 6;
+/// Fraction of the level of `HOLD_BUCKETS` ago the no-season model holds on to.
+const HOLD_FRACTION: f64 = 0.75;
+/// Past seasons averaged by a seasonal model.
+const SEASONS_AVERAGED: i64 = 3;
+
+/// Forecast of bucket `target` by `season`, from the buckets completed up to `newest`.
+pub fn forecast(history: &History, season: Season, newest: i64, target: i64) -> Option<f64> {
+    let Some(period_s) = season.period_s() else {
+        // The recent level, but a collapse is believed only gradually (see `HOLD_BUCKETS`),
+        // and never held above what the same time of past days saw: the end of a batch
+        // that is not part of the day's pattern releases its capacity at once.
+        let now = level(history, newest, 0, LEVEL_BUCKETS)?;
+        let before = level(history, newest - HOLD_BUCKETS, 0, LEVEL_BUCKETS).unwrap_or(0.0);
+        let mut hold = HOLD_FRACTION * before;
+        if let Some(usual) = same_time_before(history, Season::Daily, target) {
+            hold = hold.min(usual);
+        }
+        return Some(now.max(hold));
+    };
+    let period = (period_s / history.bucket_s()).round() as i64;
+    let mut total = 0.0;
+    let mut weight = 0.0;
+    for n in 1..=SEASONS_AVERAGED {
+        let shift = n * period;
+        let Some(then) = history.get(target - shift) else {
+            continue;
+        };
+        // Scale last season's value by how today's level compares with that season's at the
+        // same point. A level that just collapsed is not believed at once: the ratio of
+        // `HOLD_BUCKETS` ago still counts, so a short outage keeps the season's capacity
+        // for the surge that follows it.
+        let ratio = [0, HOLD_BUCKETS]
+            .into_iter()
+            .filter_map(|back| level_ratio(history, newest - back, shift))
+            .fold(None, |best: Option<f64>, r| {
+                Some(best.map_or(r, |b| b.max(r)))
+            });
+        let Some(ratio) = ratio else { continue };
+        total += then * ratio;
+        weight += 1.0;
+    }
+    (weight > 0.0).then(|| total / weight)
+}
+
+/// Mean of bucket `target`'s counterparts in the past `SEASONS_AVERAGED` seasons.
+fn same_time_before(history: &History, season: Season, target: i64) -> Option<f64> {
+    let period = (season.period_s()? / history.bucket_s()).round() as i64;
+    let (sum, n) = (1..=SEASONS_AVERAGED)
+        .filter_map(|n| history.get(target - n * period))
+        .fold((0.0, 0.0), |(s, c), v| (s + v, c + 1.0));
+    (n > 0.0).then(|| sum / n)
+}
+
+/// Today's level over a season's level at the same point, both over `RATIO_BUCKETS`
+/// ending at `end`; a small floor keeps near-zero levels from exploding the ratio.
+fn level_ratio(history: &History, end: i64, shift: i64) -> Option<f64> {
+    let now = level(history, end, 0, RATIO_BUCKETS)?;
+    let then = level(history, end, shift, RATIO_BUCKETS)?;
+    let floor = 0.05 * now.max(then) + 1e-9;
+    Some(((now + floor) / (then + floor)).clamp(0.25, 4.0))
+}
+
+/// Mean of the `buckets` buckets ending at `newest - shift` (those with data; at least half).
+fn level(history: &History, newest: i64, shift: i64, buckets: i64) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut n = 0.0;
+    for i in 0..buckets {
+        if let Some(v) = history.get(newest - shift - i) {
+            sum += v;
+            n += 1.0;
+        }
+    }
+    (n >= (buckets / 2) as f64).then(|| sum / n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(days: usize, rate: impl Fn(f64) -> f64) -> History {
+        let mut h = History::new(300.0, 14.0 * 86_400.0);
+        let mut t = 0.0;
+        while t < days as f64 * 86_400.0 {
+            t += 60.0;
+            h.record(t, 60.0, rate(t));
+        }
+        h
+    }
+
+    #[test]
+    fn a_daily_model_recovers_a_daily_pattern() {
+        let shape = |t: f64| 10.0 + 8.0 * (2.0 * std::f64::consts::PI * t / 86_400.0).sin();
+        let h = filled(4, shape);
+        let newest = h.newest().unwrap();
+        let target = newest + 12; // an hour ahead
+        let truth = shape((target as f64 + 0.5) * 300.0);
+        let daily = forecast(&h, Season::Daily, newest, target).unwrap();
+        let level = forecast(&h, Season::None, newest, target).unwrap();
+        assert!(
+            (daily - truth).abs() / truth < 0.05,
+            "daily {daily} vs {truth}"
+        );
+        assert!((daily - truth).abs() < (level - truth).abs());
+        assert!(
+            forecast(&h, Season::Weekly, newest, target).is_none(),
+            "no week of history yet"
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! The bench's policies: the four reference anchors and prescale itself.
+
+mod hpa;
+mod oracle;
+mod prescale;
+mod replay;
+
+pub use hpa::{Hpa, HpaMetric};
+pub use oracle::{Oracle, Static};
+pub use prescale::Prescale;
+pub use replay::{Replay, ReplayError};
+
+/// The policies `prescale simulate` knows by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    /// The decision core with the given (or default) config.
+    Prescale,
+    /// Perfect foresight, zero queue: the cost floor.
+    Oracle,
+    /// Provisioned for the peak all the time.
+    Static,
+    /// The Kubernetes HPA on CPU-like utilisation, target 0.7.
+    Hpa,
+    /// KEDA's queue-length trigger, 30 documents per replica.
+    KedaQueue,
+}
+
+impl PolicyName {
+    /// The four reference policies, in report order.
+    pub const REFERENCES: [PolicyName; 4] = [
+        PolicyName::Oracle,
+        PolicyName::Static,
+        PolicyName::Hpa,
+        PolicyName::KedaQueue,
+    ];
+
+    /// The name as written on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyName::Prescale => "prescale",
+            PolicyName::Oracle => "oracle",
+            PolicyName::Static => "static",
+            PolicyName::Hpa => "hpa",
+            PolicyName::KedaQueue => "keda-queue",
+        }
+    }
+}

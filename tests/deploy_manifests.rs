@@ -1,0 +1,507 @@
+//! The manifests in `deploy/`, as `kubectl kustomize` renders them: RBAC equal to the API
+//! calls the code makes (`prescale::permissions::API_CALLS`), a controller Deployment that
+//! makes none of the classic deployment mistakes, and no secret material anywhere.
+//!
+//! Needs `kubectl` (`.ci/install-deploy.sh`); `PRESCALE_SKIP_DEPLOY_TESTS=1` skips loudly.
+
+#[path = "deploy_manifests/quantity.rs"]
+mod quantity;
+#[path = "deploy_manifests/render.rs"]
+mod render;
+
+use prescale::permissions::{API_CALLS, Scope};
+use render::{KUSTOMIZATIONS, named, of_kind, str_at};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+const NAMESPACE: &str = "prescale-system";
+const SERVICE_ACCOUNT: &str = "prescale";
+
+/// (API group, resource) -> verbs.
+type Grants = BTreeMap<(String, String), BTreeSet<String>>;
+
+fn expected_grants(scope: Scope) -> Grants {
+    let mut grants = Grants::new();
+    for call in API_CALLS.iter().filter(|c| c.scope == scope) {
+        grants
+            .entry((call.group.to_owned(), call.resource.to_owned()))
+            .or_default()
+            .extend(call.verbs.iter().map(|v| (*v).to_owned()));
+    }
+    grants
+}
+
+fn strings(value: &Value, what: &str) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("{what} must be a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().expect("a string").to_owned())
+        .collect()
+}
+
+/// What a Role or ClusterRole grants, refusing wildcards and anything API_CALLS cannot
+/// express (non-resource URLs, resource names, aggregation).
+fn granted(role: &Value) -> Grants {
+    let name = str_at(role, "/metadata/name");
+    assert!(
+        role.get("aggregationRule").is_none(),
+        "{name}: no aggregated roles"
+    );
+    let mut grants = Grants::new();
+    for rule in role["rules"].as_array().expect("rules") {
+        assert!(
+            rule.get("nonResourceURLs").is_none() && rule.get("resourceNames").is_none(),
+            "{name}: unexpected rule shape {rule}"
+        );
+        let groups = strings(&rule["apiGroups"], "apiGroups");
+        let resources = strings(&rule["resources"], "resources");
+        let verbs = strings(&rule["verbs"], "verbs");
+        for s in groups.iter().chain(&resources).chain(&verbs) {
+            assert!(!s.contains('*'), "{name}: wildcard `{s}` in {rule}");
+        }
+        for group in &groups {
+            for resource in &resources {
+                grants
+                    .entry((group.clone(), resource.clone()))
+                    .or_default()
+                    .extend(verbs.iter().cloned());
+            }
+        }
+    }
+    grants
+}
+
+/// Asserts that `binding_kind` objects bind exactly `role` to prescale's ServiceAccount.
+fn assert_bound_to_service_account(docs: &[Value], binding_kind: &str, role: &Value) {
+    let role_name = str_at(role, "/metadata/name");
+    let bindings: Vec<&Value> = of_kind(docs, binding_kind)
+        .into_iter()
+        .filter(|b| b["roleRef"]["name"] == role_name)
+        .collect();
+    assert_eq!(bindings.len(), 1, "one {binding_kind} for {role_name}");
+    let binding = bindings[0];
+    assert_eq!(binding["roleRef"]["kind"], role["kind"]);
+    let subjects = binding["subjects"].as_array().expect("subjects");
+    assert_eq!(subjects.len(), 1, "{role_name} is bound to prescale only");
+    assert_eq!(subjects[0]["kind"], "ServiceAccount");
+    assert_eq!(subjects[0]["name"], SERVICE_ACCOUNT);
+    assert_eq!(subjects[0]["namespace"], NAMESPACE);
+}
+
+fn controller(docs: &[Value]) -> &Value {
+    named(docs, "Deployment", "prescale")
+}
+
+fn container(deployment: &Value) -> &Value {
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers");
+    assert_eq!(containers.len(), 1, "the controller runs one container");
+    &containers[0]
+}
+
+fn pod_labels(deployment: &Value) -> &serde_json::Map<String, Value> {
+    deployment["spec"]["template"]["metadata"]["labels"]
+        .as_object()
+        .expect("pod template labels")
+}
+
+/// `selector` (a `matchLabels` map) selects pods labelled `labels`.
+fn selects(selector: &Value, labels: &serde_json::Map<String, Value>) -> bool {
+    let wanted = selector.as_object().expect("matchLabels");
+    !wanted.is_empty() && wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Pod Security "restricted" for one Deployment's pods, every container included.
+fn assert_restricted(deployment: &Value) {
+    let name = str_at(deployment, "/metadata/name");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let pod_sc = &pod["securityContext"];
+    for host in ["hostNetwork", "hostPID", "hostIPC"] {
+        assert_ne!(pod[host], true, "{name}: {host}");
+    }
+    for volume in pod["volumes"].as_array().into_iter().flatten() {
+        assert!(volume.get("hostPath").is_none(), "{name}: hostPath volume");
+    }
+    let containers = pod["containers"].as_array().expect("containers");
+    let init = pod["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for c in containers.iter().chain(&init) {
+        let sc = &c["securityContext"];
+        let what = format!("{name}/{}", c["name"]);
+        let either = |key: &str| {
+            if sc[key].is_null() {
+                &pod_sc[key]
+            } else {
+                &sc[key]
+            }
+        };
+        assert_eq!(either("runAsNonRoot"), true, "{what}: runAsNonRoot");
+        assert_ne!(either("runAsUser"), 0, "{what}: runAsUser 0");
+        assert_eq!(
+            either("seccompProfile")["type"],
+            "RuntimeDefault",
+            "{what}: seccomp"
+        );
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{what}: escalation");
+        assert_eq!(sc["readOnlyRootFilesystem"], true, "{what}: read-only root");
+        assert_ne!(sc["privileged"], true, "{what}: privileged");
+        let drop = strings(&sc["capabilities"]["drop"], "capabilities.drop");
+        assert!(drop.iter().any(|d| d == "ALL"), "{what}: drop ALL");
+        assert!(
+            sc["capabilities"].get("add").is_none(),
+            "{what}: no added caps"
+        );
+    }
+}
+
+fn mode_of(config: &Value) -> &str {
+    str_at(config, "/defaults/mode")
+}
+
+fn controller_config(docs: &[Value]) -> Value {
+    let map = named(docs, "ConfigMap", "prescale-config");
+    let text = str_at(map, "/data/prescale.yaml");
+    serde_saphyr::from_str(text).expect("prescale.yaml in the ConfigMap is YAML")
+}
+
+#[test]
+fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let roles = of_kind(docs, "ClusterRole");
+        assert_eq!(roles.len(), 1, "{dir}: one ClusterRole");
+        assert_eq!(
+            granted(roles[0]),
+            expected_grants(Scope::Cluster),
+            "{dir}: ClusterRole rules must equal the Cluster entries of API_CALLS"
+        );
+        assert_bound_to_service_account(docs, "ClusterRoleBinding", roles[0]);
+    }
+}
+
+#[test]
+fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let roles = of_kind(docs, "Role");
+        assert_eq!(roles.len(), 1, "{dir}: one Role");
+        assert_eq!(roles[0]["metadata"]["namespace"], NAMESPACE);
+        // The Lease lives in POD_NAMESPACE: the Role must be where the controller runs.
+        assert_eq!(controller(docs)["metadata"]["namespace"], NAMESPACE);
+        assert_eq!(
+            granted(roles[0]),
+            expected_grants(Scope::OwnNamespace),
+            "{dir}: Role rules must equal the OwnNamespace entries of API_CALLS"
+        );
+        assert_bound_to_service_account(docs, "RoleBinding", roles[0]);
+        let binding = named(docs, "RoleBinding", str_at(roles[0], "/metadata/name"));
+        assert_eq!(binding["metadata"]["namespace"], NAMESPACE);
+    }
+}
+
+#[test]
+fn controller_runs_as_the_bound_service_account_with_its_token() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let pod = &controller(docs)["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], SERVICE_ACCOUNT, "{dir}");
+        assert_eq!(pod["automountServiceAccountToken"], true, "{dir}");
+        named(docs, "ServiceAccount", SERVICE_ACCOUNT);
+    }
+}
+
+#[test]
+fn every_pod_meets_restricted_pod_security() {
+    let Some(all) = render::all() else { return };
+    for dir in KUSTOMIZATIONS {
+        for deployment in of_kind(&all[dir], "Deployment") {
+            assert_restricted(deployment);
+        }
+        let ns = named(&all[dir], "Namespace", NAMESPACE);
+        assert_eq!(
+            ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted",
+            "{dir}: the namespace enforces it too"
+        );
+    }
+}
+
+#[test]
+fn controller_has_two_replicas_rollback_history_spread_and_a_disruption_budget() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let deployment = controller(docs);
+        let spec = &deployment["spec"];
+        assert_eq!(spec["replicas"], 2, "{dir}: leader plus stand-by");
+        let history = spec["revisionHistoryLimit"].as_u64().expect("explicit");
+        assert!(history >= 3, "{dir}: revisions kept for rollout undo");
+        assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+        let labels = pod_labels(deployment);
+        assert!(selects(&spec["selector"]["matchLabels"], labels));
+
+        let spread = spec["template"]["spec"]["topologySpreadConstraints"]
+            .as_array()
+            .expect("topology spread");
+        assert!(
+            spread
+                .iter()
+                .any(|c| c["topologyKey"] == "kubernetes.io/hostname"
+                    && selects(&c["labelSelector"]["matchLabels"], labels)),
+            "{dir}: replicas spread over nodes"
+        );
+
+        let pdbs = of_kind(docs, "PodDisruptionBudget");
+        assert_eq!(pdbs.len(), 1, "{dir}: one PDB");
+        assert_eq!(pdbs[0]["metadata"]["namespace"], NAMESPACE);
+        assert_eq!(pdbs[0]["spec"]["minAvailable"], 1, "{dir}");
+        assert!(selects(&pdbs[0]["spec"]["selector"]["matchLabels"], labels));
+    }
+}
+
+#[test]
+fn controller_probes_hit_the_admin_endpoints() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let c = container(controller(docs));
+        let ports = c["ports"].as_array().expect("ports");
+        assert!(
+            ports
+                .iter()
+                .any(|p| p["name"] == "admin" && p["containerPort"] == 8080),
+            "{dir}: admin port 8080"
+        );
+        for (probe, path) in [
+            ("startupProbe", "/healthz"),
+            ("livenessProbe", "/healthz"),
+            ("readinessProbe", "/readyz"),
+        ] {
+            let get = &c[probe]["httpGet"];
+            assert_eq!(get["path"], path, "{dir}: {probe}");
+            assert_eq!(get["port"], "admin", "{dir}: {probe}");
+        }
+    }
+}
+
+#[test]
+fn controller_has_requests_within_limits() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let resources = &container(controller(docs))["resources"];
+        let cpu = |kind: &str| quantity::millicores(str_at(resources, &format!("/{kind}/cpu")));
+        let mem = |kind: &str| quantity::bytes(str_at(resources, &format!("/{kind}/memory")));
+        assert!(
+            cpu("requests") > 0.0 && cpu("requests") <= cpu("limits"),
+            "{dir}"
+        );
+        assert!(
+            mem("requests") > 0.0 && mem("requests") <= mem("limits"),
+            "{dir}"
+        );
+    }
+}
+
+#[test]
+fn controller_runs_the_contracted_command_with_downward_api_identity() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let c = container(controller(docs));
+        assert_eq!(
+            strings(&c["args"], "args"),
+            [
+                "run",
+                "--config",
+                "/etc/prescale/config/prescale.yaml",
+                "--admin-addr",
+                "0.0.0.0:8080"
+            ],
+            "{dir}"
+        );
+        let env = c["env"].as_array().expect("env");
+        for (name, field) in [
+            ("POD_NAME", "metadata.name"),
+            ("POD_NAMESPACE", "metadata.namespace"),
+        ] {
+            let var = env.iter().find(|e| e["name"] == name).expect(name);
+            assert_eq!(var["valueFrom"]["fieldRef"]["fieldPath"], field, "{dir}");
+        }
+    }
+}
+
+#[test]
+fn config_is_a_whole_directory_mount_of_a_stable_configmap() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        let deployment = controller(docs);
+        let mounts = container(deployment)["volumeMounts"]
+            .as_array()
+            .expect("mounts");
+        let mount = mounts
+            .iter()
+            .find(|m| m["mountPath"] == "/etc/prescale/config")
+            .expect("config mount");
+        // A subPath mount is never updated by the kubelet: hot reload would never fire.
+        assert!(mount.get("subPath").is_none(), "{dir}: no subPath");
+        let volumes = deployment["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .expect("volumes");
+        let volume = volumes
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .expect("config volume");
+        // Unhashed name (deploy/base/kustomization.yaml): apply updates it in place.
+        assert_eq!(volume["configMap"]["name"], "prescale-config", "{dir}");
+        controller_config(docs);
+    }
+}
+
+#[test]
+fn prometheus_token_is_referenced_never_contained() {
+    for dir in KUSTOMIZATIONS {
+        let Some(docs) = render::one(dir) else { return };
+        for secret in of_kind(docs, "Secret") {
+            assert!(
+                secret.get("data").is_none() && secret.get("stringData").is_none(),
+                "{dir}: Secret {} carries data",
+                secret["metadata"]["name"]
+            );
+        }
+        let deployment = controller(docs);
+        let volumes = deployment["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .expect("volumes");
+        let token = volumes
+            .iter()
+            .find(|v| v["secret"]["secretName"] == "prescale-prometheus")
+            .expect("the token Secret is mounted");
+        assert_eq!(
+            token["secret"]["optional"], true,
+            "{dir}: installs without auth"
+        );
+        let mounts = container(deployment)["volumeMounts"]
+            .as_array()
+            .expect("mounts");
+        assert!(
+            mounts.iter().any(|m| m["name"] == token["name"]
+                && m["mountPath"] == "/var/run/secrets/prescale"
+                && m.get("subPath").is_none()),
+            "{dir}: token mounted where the config points"
+        );
+        for e in container(deployment)["env"].as_array().expect("env") {
+            let name = str_at(e, "/name").to_ascii_uppercase();
+            assert!(
+                !(name.contains("TOKEN") || name.contains("PASSWORD")),
+                "{dir}: secret-looking env var {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn overlays_set_the_mode_and_differ_in_nothing_else() {
+    let Some(all) = render::all() else { return };
+    let shadow = controller_config(&all["deploy/overlays/shadow"]);
+    let mut active = controller_config(&all["deploy/overlays/active"]);
+    assert_eq!(mode_of(&shadow), "shadow");
+    assert_eq!(mode_of(&active), "active");
+    assert_eq!(
+        mode_of(&controller_config(&all["deploy/overlays/servicemonitor"])),
+        "shadow"
+    );
+    active["defaults"]["mode"] = "shadow".into();
+    assert_eq!(
+        active, shadow,
+        "deploy/overlays/active/prescale.yaml must equal deploy/base/prescale.yaml \
+         apart from defaults.mode"
+    );
+}
+
+#[test]
+fn only_the_servicemonitor_overlay_needs_the_prometheus_operator() {
+    let Some(all) = render::all() else { return };
+    for dir in ["deploy/overlays/shadow", "deploy/overlays/active"] {
+        assert!(of_kind(&all[dir], "ServiceMonitor").is_empty(), "{dir}");
+    }
+    let docs = &all["deploy/overlays/servicemonitor"];
+    let monitor = named(docs, "ServiceMonitor", "prescale");
+    let service = named(docs, "Service", "prescale");
+    let service_labels = service["metadata"]["labels"].as_object().expect("labels");
+    assert!(selects(
+        &monitor["spec"]["selector"]["matchLabels"],
+        service_labels
+    ));
+    let endpoint = &monitor["spec"]["endpoints"][0];
+    assert_eq!(endpoint["port"], "admin");
+    assert_eq!(endpoint["path"], "/metrics");
+    let ports = service["spec"]["ports"].as_array().expect("ports");
+    assert!(ports.iter().any(|p| p["name"] == "admin"));
+    assert!(selects(
+        &service["spec"]["selector"],
+        pod_labels(controller(docs))
+    ));
+}
+
+#[test]
+fn example_config_targets_the_example_deployment() {
+    let Some(docs) = render::one("deploy/examples") else {
+        return;
+    };
+    let config = controller_config(docs);
+    assert_eq!(mode_of(&config), "shadow", "the demo starts in shadow mode");
+    let targets = config["targets"].as_array().expect("targets");
+    assert!(!targets.is_empty());
+    for target in targets {
+        let namespace = str_at(target, "/scaleTargetRef/namespace");
+        let name = str_at(target, "/scaleTargetRef/name");
+        assert!(
+            of_kind(docs, "Deployment").iter().any(|d| {
+                d["metadata"]["namespace"] == namespace && d["metadata"]["name"] == name
+            }),
+            "example target {namespace}/{name} is not a Deployment of the example"
+        );
+    }
+}
+
+/// The config each kustomization deploys passes the controller's own validation
+/// (`prescale check`), so an install never starts with a config it rejects.
+#[test]
+fn deployed_configs_pass_prescale_check() {
+    let Some(all) = render::all() else { return };
+    let prescale = env!("CARGO_BIN_EXE_prescale");
+    let has_check = std::process::Command::new(prescale)
+        .args(["check", "--help"])
+        .output()
+        .expect("run prescale")
+        .status
+        .success();
+    if !has_check {
+        // Straight to stderr, past the harness's capture: a skip must not be silent.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPING deployed_configs_pass_prescale_check: this prescale has no `check` \
+             subcommand yet"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    for kustomization in KUSTOMIZATIONS {
+        let map = named(&all[kustomization], "ConfigMap", "prescale-config");
+        let path = dir.path().join("prescale.yaml");
+        std::fs::write(&path, str_at(map, "/data/prescale.yaml")).expect("write config");
+        let output = std::process::Command::new(prescale)
+            .arg("check")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .expect("run prescale check");
+        assert!(
+            output.status.success(),
+            "the config deployed by {kustomization} fails `prescale check`:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
