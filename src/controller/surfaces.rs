@@ -91,7 +91,10 @@ impl TargetTask {
         tracing::info!(
             target_name = %self.config.name,
             deployment = %deployment_name(&self.config),
-            mode = ?self.config.mode,
+            mode = match self.config.mode {
+                Mode::Shadow => "shadow",
+                Mode::Active => "active",
+            },
             current = view.replicas,
             ready = view.ready,
             recommended = decision.replicas,
