@@ -14,7 +14,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{eventually, one_target, start, target};
+use controller_harness::{eventually, one_target, start, start_full, target};
 use std::time::Duration;
 
 const NS: &str = "shop";
@@ -498,5 +498,72 @@ async fn reload_follows_a_configmap_style_symlink_swap() {
         api.replicas(NS, "web") == Some(5)
     })
     .await;
+    c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_prometheus_builds_a_new_source_or_is_rejected_whole() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    let builds = Arc::new(AtomicUsize::new(0));
+    let factory: prescale::controller::SourceFactory = {
+        let builds = builds.clone();
+        Arc::new(move |c: &prescale::config::Config| {
+            let url = c
+                .prometheus
+                .as_ref()
+                .map(|p| p.url.clone())
+                .unwrap_or_default();
+            if url.contains("127.0.0.3") {
+                return Err(format!("cannot build a client for {url}"));
+            }
+            builds.fetch_add(1, Ordering::SeqCst);
+            Ok(Arc::new(metrics_double::SetMetrics::default())
+                as Arc<dyn prescale::metrics::MetricsSource>)
+        })
+    };
+    let c = start_full(
+        &api,
+        &one_target("web", "web", "active", 2),
+        None,
+        Some(factory),
+    )
+    .await;
+    eventually(10, "web at 2", || async {
+        api.replicas(NS, "web") == Some(2)
+    })
+    .await;
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+
+    // A change elsewhere keeps the source.
+    c.write_config(&one_target("web", "web", "active", 3));
+    eventually(10, "web at 3", || async {
+        api.replicas(NS, "web") == Some(3)
+    })
+    .await;
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+
+    // Prometheus moves: a new source.
+    let moved = one_target("web", "web", "active", 4).replace("127.0.0.1:9", "127.0.0.2:9");
+    c.write_config(&moved);
+    eventually(10, "web at 4", || async {
+        api.replicas(NS, "web") == Some(4)
+    })
+    .await;
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
+
+    // A source that cannot be built rejects the whole config: minReplicas 6 is not applied.
+    let broken = one_target("web", "web", "active", 6).replace("127.0.0.1:9", "127.0.0.3:9");
+    c.write_config(&broken);
+    eventually(10, "rejected", || async {
+        c.metric("prescale_config_reload_total{result=\"rejected\"}")
+            .await
+            == Some(1.0)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(api.replicas(NS, "web"), Some(4));
     c.stop().await.expect("clean stop");
 }

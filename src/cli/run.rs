@@ -142,8 +142,8 @@ async fn run_async(args: RunArgs) -> CliResult {
         config_path: args.config,
         load: crate::reload::loader(crate::config::load),
         client,
-        // INTERIM: replace with the Prometheus/scrape source after the merge.
-        source: Arc::new(super::interim_metrics::NotWiredSource),
+        // INTERIM: replace with `Sources::new(config)` (metrics branch) after the merge.
+        source: crate::controller::fixed_source(Arc::new(super::interim_metrics::NotWiredSource)),
         admin,
         lease,
         pod,

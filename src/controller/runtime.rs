@@ -24,8 +24,9 @@ pub struct RunOptions {
     pub load: Loader,
     /// The Kubernetes client.
     pub client: kube::Client,
-    /// Metric readings.
-    pub source: Arc<dyn MetricsSource>,
+    /// Builds the metrics source for a config (at start, and again when a reload changes
+    /// the `prometheus:` section).
+    pub source: SourceFactory,
     /// The admin server's listener.
     pub admin: tokio::net::TcpListener,
     /// Leader election settings; `None` runs as the only instance (always leader).
@@ -38,6 +39,15 @@ pub struct RunOptions {
     pub reload_quiet: Duration,
     /// Shutdown must finish within this (the Pod's termination grace period, less margin).
     pub grace: Duration,
+}
+
+/// Builds the metrics source for a config; the error names what to fix.
+pub type SourceFactory =
+    Arc<dyn Fn(&Config) -> Result<Arc<dyn MetricsSource>, String> + Send + Sync>;
+
+/// A factory that always gives `source`, whatever the config (tests, fixed sources).
+pub fn fixed_source(source: Arc<dyn MetricsSource>) -> SourceFactory {
+    Arc::new(move |_: &Config| Ok(source.clone()))
 }
 
 /// Why `prescale run` could not start.
@@ -57,6 +67,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
+    let source = (opts.source)(&config).map_err(RunError::Config)?;
 
     // Watch before starting anything else, so a failure leaves nothing running.
     let (reload_tx, mut reload_rx) = mpsc::channel(4);
@@ -102,7 +113,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let shared = Arc::new(Shared {
         cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
         events: EventSink::new(opts.client.clone(), identity),
-        source: opts.source.clone(),
+        source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
         leader: leader_rx,
         reports: reports.clone(),
@@ -119,6 +130,11 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         health: health.clone(),
     };
     let server = tokio::spawn(serve(opts.admin, admin_state, stop_rx.clone()));
+    let reload_opts = ReloadOptions {
+        config_path: opts.config_path,
+        source: opts.source,
+        pod: opts.pod,
+    };
 
     loop {
         tokio::select! {
@@ -130,7 +146,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
                     let _ = shutdown.wait_for(|s| *s).await;
                     break;
                 };
-                apply_reload(&mut supervisor, &mut config, reloaded, &opts.config_path, opts.pod.as_ref(), &shared).await;
+                apply_reload(&mut supervisor, &mut config, reloaded, &reload_opts, &shared).await;
             }
         }
     }
@@ -160,26 +176,45 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     Ok(())
 }
 
+/// What a reload needs from the run's options (the rest of them are moved into tasks).
+struct ReloadOptions {
+    config_path: PathBuf,
+    source: SourceFactory,
+    pod: Option<ObjectReference>,
+}
+
 /// Apply a reloaded config, or reject it with a metric, a log line and an Event; the config
 /// in force changes only when the new one is valid.
 async fn apply_reload(
     supervisor: &mut Supervisor,
     config: &mut Config,
     reloaded: Reloaded,
-    path: &std::path::Path,
-    pod: Option<&ObjectReference>,
+    opts: &ReloadOptions,
     shared: &Shared,
 ) {
-    let path = path.display().to_string();
+    let path = opts.config_path.display().to_string();
     let checked = match reloaded {
         Reloaded::Valid(c) => check_one_writer(&c)
             .map(|()| c)
             .map_err(|e| format!("{path}: {e}")),
         Reloaded::Invalid(e) => Err(e),
     };
+    // A new `prometheus:` section needs a new source; if it cannot be built, the whole
+    // config is rejected so the old config and its source stay in force together.
+    let checked = checked.and_then(|new| {
+        if new.prometheus == config.prometheus {
+            return Ok((new, None));
+        }
+        (opts.source)(&new)
+            .map(|s| (new, Some(s)))
+            .map_err(|e| format!("{path}: {e}"))
+    });
     match checked {
-        Ok(new) if new == *config => count_reload(&shared.telemetry, "unchanged"),
-        Ok(new) => {
+        Ok((new, _)) if new == *config => count_reload(&shared.telemetry, "unchanged"),
+        Ok((new, source)) => {
+            if let Some(source) = source {
+                shared.set_source(source);
+            }
             let applied = supervisor.apply(&new).await;
             *config = new;
             count_reload(&shared.telemetry, "applied");
@@ -188,7 +223,7 @@ async fn apply_reload(
         Err(error) => {
             count_reload(&shared.telemetry, "rejected");
             tracing::error!(config = %path, %error, "new config rejected; the previous config stays in force");
-            reject_event(shared, pod, &error).await;
+            reject_event(shared, opts.pod.as_ref(), &error).await;
         }
     }
 }

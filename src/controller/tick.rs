@@ -167,7 +167,8 @@ impl TargetTask {
         };
         self.notice_manual_scale(shared, &view).await;
 
-        let readings = shared.source.read(&self.config).await;
+        let source = shared.source();
+        let readings = source.read(&self.config).await;
         let now = unix_now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {

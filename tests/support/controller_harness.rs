@@ -36,6 +36,17 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
 
 /// Start with optional leader election.
 pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings>) -> Running {
+    start_full(api, yaml, lease, None).await
+}
+
+/// Start with optional leader election and a source factory (default: the `SetMetrics`
+/// of the returned `Running`, whatever the config).
+pub async fn start_full(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -56,7 +67,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings
         config_path: config_path.clone(),
         load: prescale::reload::loader(prescale::config::load),
         client,
-        source: metrics.clone(),
+        source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,
         pod: Some(k8s_openapi::api::core::v1::ObjectReference {
