@@ -158,7 +158,9 @@ impl TargetTask {
                 ));
             }
         }
-        let manual = self.memory.manual_until.is_some_and(|u| Instant::now() < u);
+        // Shadow mode never writes, so nothing is "blocked" there.
+        let manual = self.config.mode == Mode::Active
+            && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
         let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
         let t = &shared.telemetry;
         for kind in BLOCK_KINDS {
