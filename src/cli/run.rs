@@ -69,6 +69,18 @@ pub enum RunCliError {
         "no namespace for the leader Lease: set POD_NAMESPACE (the deploy manifests set it from the downward API) or pass --no-leader-election"
     )]
     NoNamespace,
+    /// The Lease timings cannot keep one leader at a time.
+    #[error(
+        "--lease-duration ({lease:?}) must be longer than --renew-deadline ({renew:?}), which must be longer than --retry-period ({retry:?}): a leader must step down before its Lease can pass on"
+    )]
+    LeaseTimings {
+        /// --lease-duration.
+        lease: Duration,
+        /// --renew-deadline.
+        renew: Duration,
+        /// --retry-period.
+        retry: Duration,
+    },
     /// The signal handler could not be installed.
     #[error("cannot install the SIGTERM handler: {0}")]
     Signal(std::io::Error),
@@ -92,6 +104,14 @@ pub fn run(args: RunArgs) -> CliResult {
 }
 
 async fn run_async(args: RunArgs) -> CliResult {
+    if !(args.lease_duration > args.renew_deadline && args.renew_deadline > args.retry_period) {
+        return Err(RunCliError::LeaseTimings {
+            lease: args.lease_duration,
+            renew: args.renew_deadline,
+            retry: args.retry_period,
+        }
+        .into());
+    }
     // kube is built with rustls on ring; make ring the process-wide provider for TLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = kube::Client::try_default()
