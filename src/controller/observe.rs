@@ -7,7 +7,7 @@ use crate::metrics::{MetricError, Reading, TargetReadings};
 /// A failed metric read, named for the metric it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFailure {
-    /// `queueDepth`, `arrivalRate`, `completionRate`, `waitP95`.
+    /// `queueDepth`, `arrivalRate`, `completions`, `waitP95` (the config's keys).
     pub metric: &'static str,
     /// What went wrong.
     pub error: MetricError,
@@ -44,7 +44,7 @@ pub fn observation(
         t,
         queue_depth: take("queueDepth", &readings.queue_depth, &mut failures),
         arrival_rate: take("arrivalRate", &readings.arrival_rate, &mut failures),
-        completion_rate: take("completionRate", &readings.completion_rate, &mut failures),
+        completion_rate: take("completions", &readings.completion_rate, &mut failures),
         wait_s: take("waitP95", &readings.wait_s, &mut failures),
         ready: deployment.ready,
         current: deployment.replicas,

@@ -8,7 +8,7 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
-use crate::telemetry::{ReasonLabels, ResultLabels, StageLabels, TargetLabels};
+use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 
@@ -175,12 +175,14 @@ impl TargetTask {
             shared
                 .telemetry
                 .metric_errors
-                .get_or_create(&ReasonLabels {
+                .get_or_create(&MetricErrorLabels {
                     target: self.config.name.clone(),
-                    reason: format!("{}:{}", f.metric, f.error.reason()),
+                    metric: f.metric.into(),
+                    reason: f.error.reason().into(),
                 })
                 .inc();
-            tracing::warn!(target_name = %self.config.name, metric = f.metric, error = %f.error, "metric read failed");
+            // The source logs a metric's failures when its state changes; per tick, debug.
+            tracing::debug!(target_name = %self.config.name, metric = f.metric, error = %f.error, "metric read failed");
         }
         if !failures.is_empty() {
             self.count_error(shared, "metrics");

@@ -24,6 +24,17 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// `{target, metric, reason}`: a failed metric read.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MetricErrorLabels {
+    /// Target name.
+    pub target: String,
+    /// `queueDepth`, `arrivalRate`, `completions`, `waitP95`.
+    pub metric: String,
+    /// The error's stable reason (`MetricError::reason`).
+    pub reason: String,
+}
+
 /// `{target, stage}`: where a tick failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
@@ -82,7 +93,7 @@ pub struct Telemetry {
     /// Ticks that failed, by stage.
     pub tick_errors: Family<StageLabels, Counter>,
     /// Metric reads that failed, by metric and reason.
-    pub metric_errors: Family<ReasonLabels, Counter>,
+    pub metric_errors: Family<MetricErrorLabels, Counter>,
     /// Scale writes by outcome.
     pub scale_writes: Family<ResultLabels, Counter>,
     /// 1 while a write is withheld for this kind of reason (another autoscaler, paused...).

@@ -8,5 +8,6 @@ mod metrics;
 
 pub use logging::init_tracing;
 pub use metrics::{
-    ReasonLabels, ReloadLabels, ResultLabels, StageLabels, TargetLabels, Telemetry, WarningLabels,
+    MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, StageLabels, TargetLabels,
+    Telemetry, WarningLabels,
 };
