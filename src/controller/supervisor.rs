@@ -31,13 +31,6 @@ pub struct Applied {
     pub changed: Vec<String>,
 }
 
-impl Applied {
-    /// Nothing changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
-    }
-}
-
 /// Owns the targets' tasks.
 pub struct Supervisor {
     shared: Arc<Shared>,
@@ -128,11 +121,6 @@ impl Supervisor {
                 tracing::error!(target_name = %name, error = %e, "target task ended abnormally");
             }
         }
-    }
-
-    /// Names of the running targets.
-    pub fn targets(&self) -> Vec<String> {
-        self.running.keys().cloned().collect()
     }
 }
 

@@ -31,12 +31,7 @@ pub struct Running {
 
 /// Start with `yaml` as the config, no leader election.
 pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
-    start_with(api, yaml, None).await
-}
-
-/// Start with optional leader election.
-pub async fn start_with(api: &ApiDouble, yaml: &str, lease: Option<LeaseSettings>) -> Running {
-    start_full(api, yaml, lease, None).await
+    start_full(api, yaml, None, None).await
 }
 
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
