@@ -567,3 +567,46 @@ async fn a_reload_that_moves_prometheus_builds_a_new_source_or_is_rejected_whole
     assert_eq!(api.replicas(NS, "web"), Some(4));
     c.stop().await.expect("clean stop");
 }
+
+/// A source whose first read panics: stands for a bug anywhere in a tick.
+struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+impl prescale::metrics::MetricsSource for PanicsOnce {
+    fn read<'a>(
+        &'a self,
+        _target: &'a prescale::config::TargetConfig,
+    ) -> futures::future::BoxFuture<'a, prescale::metrics::TargetReadings> {
+        let first = !self.0.swap(true, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            assert!(!first, "a bug in the first tick");
+            prescale::metrics::TargetReadings::default()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_tick_is_counted_and_the_target_keeps_running() {
+    use std::sync::Arc;
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    let source: Arc<dyn prescale::metrics::MetricsSource> =
+        Arc::new(PanicsOnce(std::sync::atomic::AtomicBool::new(false)));
+    let factory = prescale::controller::fixed_source(source);
+    let c = start_full(
+        &api,
+        &one_target("web", "web", "active", 3),
+        None,
+        Some(factory),
+    )
+    .await;
+    eventually(10, "scaled on a later tick", || async {
+        api.replicas(NS, "web") == Some(3)
+    })
+    .await;
+    assert_eq!(
+        c.metric("prescale_tick_errors_total{target=\"web\",stage=\"panic\"}")
+            .await,
+        Some(1.0)
+    );
+    c.stop().await.expect("clean stop");
+}

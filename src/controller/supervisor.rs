@@ -5,10 +5,12 @@
 //! state is kept unless it now scales a different Deployment.
 
 use super::Shared;
-use super::tick::TargetTask;
+use super::tick::{TargetTask, TickOutcome};
 use crate::config::{Config, TargetConfig};
-use crate::telemetry::TargetLabels;
+use crate::telemetry::{StageLabels, TargetLabels};
+use futures::FutureExt;
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -164,7 +166,23 @@ async fn run_target(
             }
             _ = interval.tick() => {
                 let started = Instant::now();
-                let outcome = task.tick(&shared).await;
+                // A panic in one tick (a bug) must not end the target or take others down:
+                // it is logged and counted, the learned state is started afresh (it may be
+                // half-updated), and the next tick runs as usual.
+                let ticked = AssertUnwindSafe(task.tick(&shared)).catch_unwind().await;
+                let outcome = match ticked {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::error!(target_name = %name, "tick panicked; restarting the target's learned state");
+                        shared
+                            .telemetry
+                            .tick_errors
+                            .get_or_create(&StageLabels { target: name.clone(), stage: "panic".into() })
+                            .inc();
+                        task.reset_state();
+                        TickOutcome::Failed("tick panicked".into())
+                    }
+                };
                 let took = started.elapsed();
                 shared
                     .telemetry

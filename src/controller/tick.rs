@@ -113,6 +113,11 @@ impl TargetTask {
         self.config = config;
     }
 
+    /// Start the decision core's state afresh (after a tick panicked half-way through it).
+    pub fn reset_state(&mut self) {
+        self.state = TargetState::new(&self.config);
+    }
+
     /// Remove this target's metric series (it was removed from the config or is stopping),
     /// so dashboards do not show a stopped target's last values forever.
     pub fn forget_series(&mut self, shared: &Shared) {
