@@ -11,6 +11,8 @@ use crate::core::{Decision, Reason};
 use crate::telemetry::{ReasonLabels, WarningLabels};
 use tokio::time::Instant;
 
+/// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
+/// (the winner, limits, missing metrics, the fallback); raw proposals get none.
 fn reason_label(r: &Reason) -> Option<String> {
     let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
     match r {
