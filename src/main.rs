@@ -17,11 +17,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
-    Simulate(prescale::cli::simulate::SimulateArgs),
+    Simulate(Box<prescale::cli::simulate::SimulateArgs>),
     /// Validate a configuration file and show each target's effective settings.
     Check(prescale::cli::check::CheckArgs),
     /// Configuration file tools (JSON Schema).
     Config(prescale::cli::config::ConfigArgs),
+    /// Evaluate each configured metric once and show values, series, history and errors.
+    Probe(prescale::cli::probe::ProbeArgs),
     /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
     Run(prescale::cli::run::RunArgs),
 }
@@ -29,9 +31,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Simulate(args) => prescale::cli::simulate::run(args),
+        Command::Simulate(args) => prescale::cli::simulate::run(*args),
         Command::Check(args) => prescale::cli::check::run(args),
         Command::Config(args) => prescale::cli::config::run(args),
+        Command::Probe(args) => prescale::cli::probe::run(args),
         Command::Run(args) => prescale::cli::run::run(args),
     };
     match result {

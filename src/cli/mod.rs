@@ -2,7 +2,8 @@
 
 pub mod check;
 pub mod config;
-pub mod interim_metrics;
+pub mod probe;
+pub mod probe_report;
 pub mod run;
 pub mod simulate;
 

@@ -162,8 +162,11 @@ async fn run_async(args: RunArgs) -> CliResult {
         config_path: args.config,
         load: crate::reload::loader(crate::config::load),
         client,
-        // INTERIM: replace with `Sources::new(config)` (metrics branch) after the merge.
-        source: crate::controller::fixed_source(Arc::new(super::interim_metrics::NotWiredSource)),
+        source: Arc::new(|config: &crate::config::Config| {
+            crate::metrics::Sources::new(config)
+                .map(|s| Arc::new(s) as Arc<dyn crate::metrics::MetricsSource>)
+                .map_err(|e| format!("cannot set up the metric sources: {e}"))
+        }),
         admin,
         lease,
         pod,

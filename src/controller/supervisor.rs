@@ -68,6 +68,7 @@ impl Supervisor {
             if let Some(r) = self.running.remove(&name) {
                 stop(r).await;
             }
+            self.shared.source().forget(&name);
             self.shared.reports.remove(&name);
             self.shared.health.target_removed(&name);
             applied.removed.push(name);
@@ -147,9 +148,17 @@ async fn run_target(
     mut config: watch::Receiver<TargetConfig>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut interval = ticker(task.config.interval);
     let name = task.config.name.clone();
     tracing::info!(target_name = %name, "target started");
+    tokio::select! {
+        biased;
+        _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+            tracing::info!(target_name = %name, "target stopped before its first tick");
+            return;
+        }
+        () = task.warm_up(&shared) => {}
+    }
+    let mut interval = ticker(task.config.interval);
     loop {
         tokio::select! {
             biased;
@@ -160,7 +169,13 @@ async fn run_target(
                     break;
                 }
                 let new = config.borrow_and_update().clone();
-                task.reconfigure(new);
+                if new.metrics != task.config.metrics {
+                    // Remembered counters and logged states belong to the old queries.
+                    shared.source().forget(&name);
+                }
+                if task.reconfigure(new) {
+                    task.warm_up(&shared).await;
+                }
                 interval = ticker(task.config.interval);
                 tracing::info!(target_name = %name, "target config changed");
             }

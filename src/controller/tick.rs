@@ -22,6 +22,9 @@ const CONFLICT_RETRIES: u32 = 2;
 /// scale-down stabilisation, long enough for the person to finish what they are doing.
 pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// Longest wait for the arrival-rate history when a target starts.
+const WARM_UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Longest back-off after repeated 429/5xx answers, in ticks.
 const MAX_SKIPPED_TICKS: u32 = 16;
 
@@ -105,12 +108,36 @@ impl TargetTask {
 
     /// Take a new config. The learned state and the controller's memory are kept unless the
     /// target now scales a different Deployment, whose behaviour they do not describe.
-    pub fn reconfigure(&mut self, config: TargetConfig) {
-        if config.scale_target_ref != self.config.scale_target_ref {
+    /// Returns whether the state was started afresh (and so wants warming up again).
+    pub fn reconfigure(&mut self, config: TargetConfig) -> bool {
+        let reset = config.scale_target_ref != self.config.scale_target_ref;
+        if reset {
             self.state = TargetState::new(&config);
             self.memory = Memory::default();
         }
         self.config = config;
+        reset
+    }
+
+    /// Warm the forecaster with the source's arrival-rate history, so the first forecasts
+    /// are not made from nothing. Without history (or when it cannot be had in time) the
+    /// forecaster learns from the ticks as they come.
+    pub async fn warm_up(&mut self, shared: &Shared) {
+        let source = shared.source();
+        match tokio::time::timeout(WARM_UP_DEADLINE, source.history(&self.config)).await {
+            Ok(Ok(history)) if history.is_empty() => {}
+            Ok(Ok(history)) => {
+                self.state
+                    .backfill(self.config.interval.as_secs_f64(), &history);
+                tracing::info!(target_name = %self.config.name, samples = history.len(), "forecaster warmed up with arrival-rate history");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target_name = %self.config.name, error = %e, "no arrival-rate history; the forecaster learns from now on");
+            }
+            Err(_) => {
+                tracing::warn!(target_name = %self.config.name, deadline_s = WARM_UP_DEADLINE.as_secs(), "arrival-rate history not fetched in time; the forecaster learns from now on");
+            }
+        }
     }
 
     /// Start the decision core's state afresh (after a tick panicked half-way through it).

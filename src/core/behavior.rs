@@ -121,9 +121,11 @@ impl BehaviorState {
         value
     }
 
-    /// Record that the workload went from `from` to `to` replicas at `t` (by us or by anyone).
-    pub fn record_change(&mut self, t: f64, from: u32, to: u32) {
-        if to != from {
+    /// Record that the workload went from `from` to `to` replicas at `t`, by prescale
+    /// (`ours`) or by someone else. As in HPA, only prescale's own changes count against the
+    /// rate limits; any scale-up starts the cooldown.
+    pub fn record_change(&mut self, t: f64, from: u32, to: u32, ours: bool) {
+        if ours && to != from {
             self.events.push_back((t, i64::from(to) - i64::from(from)));
         }
         if to > from {

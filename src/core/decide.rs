@@ -10,8 +10,8 @@ use crate::config::{FallbackBehavior, TargetConfig};
 /// Pure: the same config, state and observation always give the same decision and the
 /// same next state. The order is: learn from the observation (capacity, start-up time,
 /// arrival history), let every signal propose, take the highest proposal, never scale down
-/// on missing metrics, apply the fallback after `failureThreshold` failed ticks, else the
-/// behaviour rules (stabilisation, cooldown, rate limits) and the bounds.
+/// on missing metrics, replace the proposal by the fallback on the `failureThreshold`-th
+/// consecutive failed tick, then apply the behaviour rules (stabilisation, cooldown, rate limits) and the bounds.
 pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation) -> Decision {
     let interval = config.interval.as_secs_f64();
     let mut reasons = Vec::new();
@@ -61,15 +61,17 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
         recommendation = recommendation.max(obs.current);
     }
 
-    let replicas = if state.failures >= config.fallback.failure_threshold {
-        let fallback = fallback_replicas(config, obs.current);
-        reasons.push(Reason::Fallback { replicas: fallback });
-        fallback
-    } else {
-        state
-            .behavior
-            .apply(config, obs.t, obs.current, recommendation, &mut reasons)
-    };
+    if state.failures >= config.fallback.failure_threshold {
+        // As in KEDA, the fallback replaces the recommendation and still goes through the
+        // behaviour rules, so a static fallback cannot drop a workload faster than allowed.
+        recommendation = fallback_replicas(config, obs.current);
+        reasons.push(Reason::Fallback {
+            replicas: recommendation,
+        });
+    }
+    let replicas = state
+        .behavior
+        .apply(config, obs.t, obs.current, recommendation, &mut reasons);
     state.previous = Some(PreviousTick {
         t: obs.t,
         current: obs.current,
@@ -78,7 +80,8 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     Decision {
         replicas,
         reasons,
-        forecast_rate: prediction.map(|p| p.upper),
+        forecast_rate: prediction.map(|p| p.rate),
+        forecast_upper: prediction.map(|p| p.upper),
         capacity_per_replica: state.capacity.per_replica(),
         startup_s: lead,
     }
@@ -87,20 +90,22 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
 /// Update what the state learns from each observation.
 fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, interval: f64) {
     if let Some(previous) = state.previous {
+        // Our own change happened when we decided it; anyone else's, some time before now.
+        let ours = obs.current == previous.decided;
+        let changed_at = if ours { previous.t } else { obs.t };
         if obs.current != previous.current {
-            // Our own change happened when we decided it; anyone else's, some time before now.
-            let at = if obs.current == previous.decided {
-                previous.t
-            } else {
-                obs.t
-            };
             state
                 .behavior
-                .record_change(at, previous.current, obs.current);
+                .record_change(changed_at, previous.current, obs.current, ours);
         }
-        state
-            .startup
-            .observe(obs.t, previous.current, obs.current, obs.ready, interval);
+        state.startup.observe(
+            obs.t,
+            changed_at,
+            previous.current,
+            obs.current,
+            obs.ready,
+            interval,
+        );
     }
     state
         .capacity

@@ -79,8 +79,10 @@ pub struct Decision {
     pub replicas: u32,
     /// Why, in the order the decision was built.
     pub reasons: Vec<Reason>,
-    /// Forecast arrival rate (documents/s) over the lead time, when a forecast exists.
+    /// Highest forecast arrival rate (documents/s) over the lead time, when a forecast exists.
     pub forecast_rate: Option<f64>,
+    /// That forecast plus its error margin: the rate the Forecast signal provisions for.
+    pub forecast_upper: Option<f64>,
     /// The learned per-replica capacity used (documents/s).
     pub capacity_per_replica: f64,
     /// The start-up lead time used, seconds.

@@ -30,10 +30,18 @@ impl StartupEstimate {
         self.samples.len()
     }
 
-    /// Learn from one tick: replicas went from `previous` to `current`; `ready` are ready now;
-    /// `interval` is the tick length (a ready count is seen up to one interval late, so half
-    /// an interval is taken off each measurement).
-    pub fn observe(&mut self, t: f64, previous: u32, current: u32, ready: u32, interval: f64) {
+    /// Learn from the tick at `t`: replicas went from `previous` to `current` at `changed_at`;
+    /// `ready` are ready now; `interval` is the tick length (readiness is seen up to one
+    /// interval after it happens, so half an interval is taken off each measurement).
+    pub fn observe(
+        &mut self,
+        t: f64,
+        changed_at: f64,
+        previous: u32,
+        current: u32,
+        ready: u32,
+        interval: f64,
+    ) {
         self.pending.retain(|&(_, wanted)| wanted <= current);
         while let Some(&(since, wanted)) = self.pending.front() {
             if ready < wanted {
@@ -54,7 +62,7 @@ impl StartupEstimate {
             if self.pending.len() == MAX_PENDING {
                 self.pending.pop_front();
             }
-            self.pending.push_back((t, current));
+            self.pending.push_back((changed_at, current));
         }
     }
 }
@@ -68,10 +76,10 @@ mod tests {
         let mut s = StartupEstimate::default();
         let mut t = 0.0;
         for _ in 0..6 {
-            s.observe(t, 2, 4, 2, 15.0);
-            s.observe(t + 60.0, 4, 4, 3, 15.0);
-            s.observe(t + 75.0, 4, 4, 4, 15.0);
-            s.observe(t + 90.0, 4, 2, 2, 15.0);
+            s.observe(t, t, 2, 4, 2, 15.0);
+            s.observe(t + 60.0, t + 60.0, 4, 4, 3, 15.0);
+            s.observe(t + 75.0, t + 75.0, 4, 4, 4, 15.0);
+            s.observe(t + 90.0, t + 90.0, 4, 2, 2, 15.0);
             t += 1000.0;
         }
         assert_eq!(s.samples(), 6);
@@ -85,8 +93,8 @@ mod tests {
     #[test]
     fn keeps_the_configured_value_until_enough_samples() {
         let mut s = StartupEstimate::default();
-        s.observe(0.0, 1, 2, 1, 15.0);
-        s.observe(30.0, 2, 2, 2, 15.0);
+        s.observe(0.0, 0.0, 1, 2, 1, 15.0);
+        s.observe(30.0, 30.0, 2, 2, 2, 15.0);
         assert_eq!(s.samples(), 1);
         assert_eq!(s.lead_time(90.0), 90.0);
     }
@@ -94,9 +102,9 @@ mod tests {
     #[test]
     fn a_scale_up_undone_before_it_was_ready_is_not_measured() {
         let mut s = StartupEstimate::default();
-        s.observe(0.0, 1, 5, 1, 15.0);
-        s.observe(15.0, 5, 1, 1, 15.0);
-        s.observe(30.0, 1, 1, 1, 15.0);
+        s.observe(0.0, 0.0, 1, 5, 1, 15.0);
+        s.observe(15.0, 15.0, 5, 1, 1, 15.0);
+        s.observe(30.0, 30.0, 1, 1, 1, 15.0);
         assert_eq!(s.samples(), 0);
     }
 }

@@ -51,7 +51,6 @@ pub struct Forecaster {
     chosen: Season,
     errors: VecDeque<f32>,
     margin: f64,
-    scratch: Vec<f64>,
     /// The chosen model's forecasts for the buckets after the newest completed one: they
     /// change only when a bucket completes, so ticks read them instead of recomputing.
     ahead: Vec<Option<f64>>,
@@ -78,7 +77,6 @@ impl Forecaster {
             chosen: Season::None,
             errors: VecDeque::with_capacity(settings.error_window),
             margin: 0.0,
-            scratch: Vec::new(),
             ahead: Vec::new(),
         }
     }
@@ -162,11 +160,11 @@ impl Forecaster {
     }
 
     fn update_margin(&mut self) {
-        self.scratch.clear();
-        self.scratch
-            .extend(self.errors.iter().map(|&e| f64::from(e)));
-        if !self.scratch.is_empty() {
-            self.margin = Data::new(self.scratch.as_mut_slice())
+        // A temporary copy, not a kept buffer: the selection reorders it, and keeping it
+        // would double the memory every target holds for one hourly computation.
+        let mut errors: Vec<f64> = self.errors.iter().map(|&e| f64::from(e)).collect();
+        if !errors.is_empty() {
+            self.margin = Data::new(errors.as_mut_slice())
                 .quantile(self.settings.error_quantile)
                 .max(0.0);
         }

@@ -2,16 +2,49 @@
 //!
 //! A source reads one target's configured metrics and returns each as a value or a typed
 //! error; staleness is explicit, and nothing is ever reported as NaN.
+//!
+//! - [`Sources`] is the [`MetricsSource`] the controller holds: each metric goes to
+//!   [`prometheus`] (`promql:`) or [`scrape`] (`scrape:`); [`Sources::backfill`] fetches the
+//!   arrival-rate history that warms the forecaster.
+//! - A value sampled more than two intervals before the read finished is
+//!   [`MetricError::Stale`]. For PromQL, Prometheus's own staleness handling applies to the
+//!   series (a raw selector may return a sample up to its lookback delta, 5 minutes by
+//!   default, old; `rate()`/`*_over_time()` over a short window avoid that).
+//! - Every failure is a [`MetricError`] with a stable [`MetricError::reason`] for
+//!   `prescale_metric_errors_total{target,metric,reason}` ([`TargetReadings::errors`] lists
+//!   them per tick); [`StateLog`] logs them once per change of state.
+//! - [`TargetReadings::observation`] turns a tick's readings into the core's
+//!   [`crate::core::Observation`], a failed metric becoming `None`.
 
+mod aggregate;
 mod error;
+mod http_error;
+mod kind;
+pub mod prometheus;
+mod readings;
+pub mod scrape;
+mod sources;
+mod staleness;
+mod state_log;
+pub mod tls;
 
+pub use aggregate::{SeriesValue, reduce};
 pub use error::MetricError;
+pub use kind::MetricKind;
+pub use sources::{Sources, source_of};
+pub use staleness::check_fresh;
+pub use state_log::{StateLog, Transition};
 
 use crate::config::TargetConfig;
 use futures::future::BoxFuture;
+use std::time::SystemTime;
 
 /// One metric's reading this tick.
 pub type Reading = Result<f64, MetricError>;
+
+/// Arrival-rate history for the forecaster: `(Unix seconds, arrivals per second)` at the
+/// target's interval, oldest first; periods without data are absent.
+pub type History = Vec<(f64, f64)>;
 
 /// A target's readings for one tick. `None`: the metric is not configured for the target.
 #[derive(Debug, Clone, Default)]
@@ -30,4 +63,50 @@ pub struct TargetReadings {
 pub trait MetricsSource: Send + Sync {
     /// Read every configured metric of `target` once.
     fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings>;
+
+    /// Arrival-rate history of `target` up to now, to warm the forecaster when the target
+    /// starts. A source without history (the default) returns none.
+    fn history<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxFuture<'a, Result<History, MetricError>> {
+        let _ = target;
+        Box::pin(async { Ok(History::new()) })
+    }
+
+    /// Forget what the source remembers about a target that was removed or reconfigured.
+    fn forget(&self, target: &str) {
+        let _ = target;
+    }
+}
+
+/// One metric evaluated once, with what was seen on the way (for logs and `prescale probe`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The value, or why there is none.
+    pub value: Reading,
+    /// The series the query or scrape matched, as `name{labels} value`.
+    pub series: Vec<String>,
+    /// Warnings the source attached (Prometheus's `warnings`/`infos`).
+    pub warnings: Vec<String>,
+    /// When the value was sampled (Unix seconds), if known; staleness is judged on it.
+    pub sample_time: Option<f64>,
+}
+
+impl Evaluation {
+    /// An evaluation that failed before seeing any series.
+    pub fn failed(error: MetricError) -> Self {
+        Self {
+            value: Err(error),
+            series: Vec::new(),
+            warnings: Vec::new(),
+            sample_time: None,
+        }
+    }
+}
+
+/// `t` as Unix seconds (0 for times before 1970, which do not occur in practice).
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

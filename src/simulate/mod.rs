@@ -5,9 +5,11 @@ mod bench;
 mod load;
 mod model;
 mod params;
+pub mod plot;
 mod pods;
 pub mod policies;
 mod score;
+pub mod synthetic;
 mod trace;
 
 pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};

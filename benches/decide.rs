@@ -1,0 +1,305 @@
+//! The decision core's cost per target: CPU per tick and heap per target, on a state warmed
+//! with 14 days of a synthetic daily load at 15 s ticks, against the `hpa` reference policy
+//! as a baseline.
+//!
+//! `cargo bench --bench decide` prints a summary; `cargo bench --bench decide -- --json`
+//! prints one JSON object. The issue's targets: under 20 µs per target per tick (one
+//! replica serves 10,000 targets at a 15 s interval).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use prescale::config::TargetConfig;
+use prescale::core::{Observation, TargetState, decide};
+use prescale::forecast::{Forecaster, ForecasterSettings};
+use prescale::simulate::policies::{Hpa, HpaMetric};
+use prescale::simulate::{BenchObservation, BenchParams, BenchPolicy, Pods};
+
+/// The system allocator, counting the bytes allocated and freed.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to `System`; the counters only observe sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        FREED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        FREED.fetch_add(layout.size(), Ordering::Relaxed);
+        ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap bytes in use by the whole process now.
+fn heap_in_use() -> isize {
+    ALLOCATED.load(Ordering::Relaxed) as isize - FREED.load(Ordering::Relaxed) as isize
+}
+
+const DAY: f64 = 86_400.0;
+const TICK: f64 = 15.0;
+const WARM_DAYS: f64 = 14.0;
+const TIMED_TICKS: usize = 40_320; // 7 more days
+
+/// Quiet nights, busy days (10 → 60 documents/s with two-hour ramps), ±10 % noise.
+fn daily_load(t: f64, rng: &mut fastrand::Rng) -> f64 {
+    let h = t.rem_euclid(DAY) / 3600.0;
+    let ramp = |x: f64| 0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos();
+    let busy = if h < 13.0 {
+        ramp((h - 7.0) / 2.0)
+    } else {
+        1.0 - ramp((h - 18.0) / 2.0)
+    };
+    (10.0 + 50.0 * busy) * (0.9 + 0.2 * rng.f64())
+}
+
+/// A workload behind a queue (the bench's fluid model) that the core scales.
+struct Workload {
+    pods: Pods,
+    backlog: f64,
+    t: f64,
+    last: (f64, f64, u32),
+    rng: fastrand::Rng,
+}
+
+impl Workload {
+    fn new() -> Self {
+        Workload {
+            pods: Pods::initial(),
+            backlog: 0.0,
+            t: 0.0,
+            last: (0.0, 0.0, 1),
+            rng: fastrand::Rng::with_seed(42),
+        }
+    }
+
+    fn observation(&self) -> Observation {
+        let (arrivals, completions, ready) = self.last;
+        Observation {
+            t: self.t,
+            queue_depth: Some(self.backlog),
+            arrival_rate: Some(arrivals),
+            completion_rate: Some(completions),
+            wait_s: Some(self.backlog / f64::from(ready.max(1))),
+            ready,
+            current: self.pods.total(),
+        }
+    }
+
+    fn bench_observation(&self) -> BenchObservation {
+        let (arrivals, completions, ready) = self.last;
+        BenchObservation {
+            tick: (self.t / TICK) as usize,
+            t: self.t,
+            queue_depth: self.backlog,
+            arrivals: arrivals * TICK,
+            completions: completions * TICK,
+            ready,
+            pods: self.pods.total(),
+            wait_s: self.backlog / f64::from(ready.max(1)),
+        }
+    }
+
+    /// Apply `desired` and run one tick of the queue.
+    fn advance(&mut self, desired: u32) {
+        self.pods.scale_to(desired.clamp(1, 200), self.t, 90.0);
+        let ready = self.pods.ready_at(self.t);
+        let rate = daily_load(self.t, &mut self.rng);
+        let arrivals = rate * TICK;
+        let served = (self.backlog + arrivals).min(f64::from(ready) * TICK);
+        self.backlog += arrivals - served;
+        self.last = (rate, served / TICK, ready);
+        self.t += TICK;
+    }
+}
+
+/// Latency statistics of a set of per-tick timings, microseconds.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct Stats {
+    mean_us: f64,
+    p50_us: f64,
+    p95_us: f64,
+    p99_us: f64,
+    max_us: f64,
+}
+
+impl Stats {
+    fn of(mut ns: Vec<u64>) -> Stats {
+        ns.sort_unstable();
+        let us = |v: u64| v as f64 / 1000.0;
+        let at = |q: f64| us(ns[((ns.len() - 1) as f64 * q).round() as usize]);
+        Stats {
+            mean_us: ns.iter().sum::<u64>() as f64 / ns.len() as f64 / 1000.0,
+            p50_us: at(0.5),
+            p95_us: at(0.95),
+            p99_us: at(0.99),
+            max_us: us(*ns.last().unwrap_or(&0)),
+        }
+    }
+}
+
+fn elapsed_ns(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn main() {
+    let json = std::env::args().any(|a| a == "--json");
+    let config = TargetConfig {
+        max_replicas: 200,
+        ..TargetConfig::default()
+    };
+
+    // Warm one state with 14 days. The workload's heap (its pods) is released inside the
+    // block, so the heap still in use afterwards is the state's own.
+    let warm_started = Instant::now();
+    let before = heap_in_use();
+    let (mut state, t, backlog, last, rng, replicas) = {
+        let mut workload = Workload::new();
+        let mut state = TargetState::new(&config);
+        while workload.t < WARM_DAYS * DAY {
+            let d = decide(&config, &mut state, &workload.observation());
+            workload.advance(d.replicas);
+        }
+        let w = workload;
+        (state, w.t, w.backlog, w.last, w.rng, w.pods.total())
+    };
+    let state_bytes = heap_in_use() - before;
+    // The forecaster's share: one warmed alone on the same arrivals, set up as
+    // `TargetState::new` sets it up for this config (5-minute buckets, one day of errors).
+    let forecaster_bytes = {
+        let before = heap_in_use();
+        let mut forecaster = Forecaster::new(ForecasterSettings {
+            bucket_s: 300.0,
+            history_s: config.forecast.history.as_secs_f64(),
+            error_quantile: config.forecast.error_quantile,
+            error_window: (DAY / TICK) as usize,
+        });
+        let mut rng = fastrand::Rng::with_seed(42);
+        let mut t = 0.0;
+        while t < WARM_DAYS * DAY {
+            let rate = daily_load(t, &mut rng);
+            t += TICK;
+            forecaster.observe(t, TICK, rate);
+        }
+        let bytes = heap_in_use() - before;
+        black_box(&forecaster);
+        bytes
+    };
+    // Carry on with the same workload, its pods all ready.
+    let mut pods = Pods::initial();
+    pods.scale_to(replicas, t - DAY, 90.0);
+    let mut workload = Workload {
+        pods,
+        backlog,
+        t,
+        last,
+        rng,
+    };
+    let warm_s = warm_started.elapsed().as_secs_f64();
+    let clone_bytes = {
+        let probe = heap_in_use();
+        let copy = state.clone();
+        let bytes = heap_in_use() - probe;
+        drop(copy);
+        bytes
+    };
+
+    // Time further ticks of the warmed state, one `decide` at a time.
+    let mut ns = Vec::with_capacity(TIMED_TICKS);
+    for _ in 0..TIMED_TICKS {
+        let obs = workload.observation();
+        let start = Instant::now();
+        let d = black_box(decide(&config, &mut state, black_box(&obs)));
+        ns.push(elapsed_ns(start));
+        workload.advance(d.replicas);
+    }
+    let prescale = Stats::of(ns);
+
+    // Baseline: the `hpa` reference policy on the same load.
+    let params = BenchParams::default();
+    let mut hpa = Hpa::new(HpaMetric::Utilization(0.7), &params);
+    let mut workload = Workload::new();
+    let mut ns = Vec::with_capacity(TIMED_TICKS);
+    for _ in 0..TIMED_TICKS {
+        let obs = workload.bench_observation();
+        let start = Instant::now();
+        let desired = black_box(hpa.decide(black_box(&obs)));
+        ns.push(elapsed_ns(start));
+        workload.advance(desired);
+    }
+    let baseline = Stats::of(ns);
+
+    let interval = Duration::from_secs_f64(TICK);
+    let targets_per_core = interval.as_secs_f64() * 1e6 / prescale.mean_us;
+    let ratio = prescale.mean_us / baseline.mean_us;
+    let target_us = 20.0;
+    if json {
+        let out = serde_json::json!({
+            "bench": "decide",
+            "warmDays": WARM_DAYS,
+            "tickSeconds": TICK,
+            "timedTicks": TIMED_TICKS,
+            "prescale": prescale,
+            "hpaBaseline": baseline,
+            "ratioMean": ratio,
+            "targetsPerCoreAt15s": targets_per_core,
+            "stateHeapBytes": state_bytes,
+            "stateCloneHeapBytes": clone_bytes,
+            "forecasterHeapBytes": forecaster_bytes,
+            "heapFor10000TargetsBytes": state_bytes * 10_000,
+            "targetUsPerTick": target_us,
+            "meetsTarget": prescale.p99_us < target_us,
+            "warmSeconds": warm_s,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "decide: one target, state warmed with {WARM_DAYS} days of 15 s ticks ({warm_s:.2} s)"
+        );
+        println!(
+            "  prescale  mean {:7.2} µs  p50 {:7.2}  p95 {:7.2}  p99 {:7.2}  max {:8.2}  ({TIMED_TICKS} ticks)",
+            prescale.mean_us, prescale.p50_us, prescale.p95_us, prescale.p99_us, prescale.max_us
+        );
+        println!(
+            "  hpa       mean {:7.2} µs  p50 {:7.2}  p95 {:7.2}  p99 {:7.2}  max {:8.2}  (baseline)",
+            baseline.mean_us, baseline.p50_us, baseline.p95_us, baseline.p99_us, baseline.max_us
+        );
+        println!("  ratio     {ratio:.1}× the hpa reference per tick");
+        println!(
+            "  capacity  {targets_per_core:.0} targets per core at a 15 s interval; target < {target_us} µs/tick: {}",
+            if prescale.p99_us < target_us {
+                "met (p99)"
+            } else {
+                "NOT met (p99)"
+            }
+        );
+        println!(
+            "  memory    {state_bytes} heap bytes per warmed target ({:.1} MiB per 10,000 targets); \
+             the forecaster {forecaster_bytes}; a clone of the state holds {clone_bytes}",
+            state_bytes as f64 * 10_000.0 / 1_048_576.0
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Reducing the series a query or scrape matched to the one number the core needs.
+
+use crate::config::Aggregate;
+use crate::metrics::MetricError;
+
+/// One matched series: its labels as text (for messages), its value, and the value as the
+/// source wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesValue {
+    /// Labels as `name{k="v",...}`.
+    pub labels: String,
+    /// The value.
+    pub value: f64,
+    /// The value as written by the source (`NaN`, `+Inf`, `12.5`).
+    pub raw: String,
+}
+
+/// Reduce `series` to one value: exactly one series unless `aggregate` says how to combine
+/// several. `what` names the query or metric in errors. NaN and infinities are errors, never
+/// numbers.
+pub fn reduce(
+    what: &str,
+    series: &[SeriesValue],
+    aggregate: Option<Aggregate>,
+) -> Result<f64, MetricError> {
+    if series.is_empty() {
+        return Err(MetricError::NoData {
+            query: what.to_string(),
+        });
+    }
+    if series.len() > 1 && aggregate.is_none() {
+        return Err(MetricError::MultipleSeries {
+            query: what.to_string(),
+            series: series.iter().map(|s| s.labels.clone()).collect(),
+        });
+    }
+    if let Some(bad) = series.iter().find(|s| !s.value.is_finite()) {
+        return Err(not_a_number(what, &bad.raw, bad.value));
+    }
+    let values = series.iter().map(|s| s.value);
+    Ok(match aggregate {
+        Some(Aggregate::Max) => values.fold(f64::NEG_INFINITY, f64::max),
+        Some(Aggregate::Sum) | None => values.sum(),
+    })
+}
+
+/// The error for a NaN or infinite value, with the usual cause as a hint.
+pub fn not_a_number(what: &str, raw: &str, value: f64) -> MetricError {
+    let hint = if value.is_nan() {
+        "; NaN usually means 0/0: a ratio or histogram_quantile() over a window with no traffic"
+    } else {
+        "; an infinity usually means histogram_quantile() fell in the +Inf bucket: add larger buckets"
+    };
+    MetricError::NotANumber {
+        query: what.to_string(),
+        value: raw.to_string(),
+        hint: hint.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(labels: &str, value: f64) -> SeriesValue {
+        SeriesValue {
+            labels: labels.into(),
+            value,
+            raw: value.to_string(),
+        }
+    }
+
+    #[test]
+    fn one_series_is_its_value() {
+        assert_eq!(reduce("q", &[s("a", 4.0)], None), Ok(4.0));
+    }
+
+    #[test]
+    fn several_series_need_an_aggregate_and_the_error_names_them() {
+        let e = reduce("q", &[s("{x=\"1\"}", 1.0), s("{x=\"2\"}", 2.0)], None).unwrap_err();
+        assert_eq!(e.reason(), "multiple_series");
+        assert!(e.to_string().contains("{x=\"2\"}"), "{e}");
+        let both = [s("a", 1.0), s("b", 3.0)];
+        assert_eq!(reduce("q", &both, Some(Aggregate::Sum)), Ok(4.0));
+        assert_eq!(reduce("q", &both, Some(Aggregate::Max)), Ok(3.0));
+    }
+
+    #[test]
+    fn nan_and_inf_are_errors_and_empty_is_no_data() {
+        assert_eq!(
+            reduce("q", &[s("a", f64::NAN)], None).unwrap_err().reason(),
+            "not_a_number"
+        );
+        let inf = [s("a", 1.0), s("b", f64::INFINITY)];
+        assert_eq!(
+            reduce("q", &inf, Some(Aggregate::Sum))
+                .unwrap_err()
+                .reason(),
+            "not_a_number"
+        );
+        assert_eq!(reduce("q", &[], None).unwrap_err().reason(), "no_data");
+    }
+}

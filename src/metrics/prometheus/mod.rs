@@ -1,0 +1,77 @@
+//! The Prometheus HTTP API source (`promql:` metrics).
+
+mod auth;
+mod backfill;
+mod client;
+mod decode;
+
+pub use auth::{Credentials, SecretFile};
+pub use backfill::{MAX_POINTS_PER_QUERY, backfill, plan_chunks};
+pub use client::PromClient;
+pub use decode::{
+    InstantResult, InstantSeries, Labels, RangeResult, RangeSeries, decode_instant, decode_range,
+    format_labels, parse_value,
+};
+
+use super::aggregate::{SeriesValue, reduce};
+use super::{Evaluation, MetricError};
+use crate::config::Aggregate;
+use futures::future::BoxFuture;
+use std::time::{Duration, SystemTime};
+
+/// The two queries prescale asks of Prometheus.
+///
+/// Kept behind a trait so that a later implementation can batch the queries of targets that
+/// differ only by label values into one, and hand each target its own series.
+pub trait PromApi: Send + Sync {
+    /// `/api/v1/query` evaluated at `at`.
+    fn instant<'a>(
+        &'a self,
+        query: &'a str,
+        at: SystemTime,
+    ) -> BoxFuture<'a, Result<InstantResult, MetricError>>;
+
+    /// `/api/v1/query_range` from `start` to `end` (Unix seconds, inclusive) every `step`.
+    fn range<'a>(
+        &'a self,
+        query: &'a str,
+        start: f64,
+        end: f64,
+        step: Duration,
+    ) -> BoxFuture<'a, Result<RangeResult, MetricError>>;
+}
+
+/// Evaluate `query` at `at` and reduce it to one value.
+pub async fn evaluate(
+    api: &dyn PromApi,
+    query: &str,
+    aggregate: Option<Aggregate>,
+    at: SystemTime,
+) -> Evaluation {
+    match api.instant(query, at).await {
+        Err(e) => Evaluation::failed(e),
+        Ok(result) => {
+            let series: Vec<SeriesValue> = result
+                .series
+                .iter()
+                .map(|s| SeriesValue {
+                    labels: format_labels(&s.labels),
+                    value: s.value,
+                    raw: s.raw.clone(),
+                })
+                .collect();
+            // Prometheus stamps instant results with the evaluation time; the oldest one
+            // is what staleness is judged on.
+            let sample_time = result.series.iter().map(|s| s.t).reduce(f64::min);
+            Evaluation {
+                value: reduce(query, &series, aggregate),
+                series: series
+                    .iter()
+                    .map(|s| format!("{} {}", s.labels, s.raw))
+                    .collect(),
+                warnings: result.warnings,
+                sample_time,
+            }
+        }
+    }
+}

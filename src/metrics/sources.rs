@@ -1,0 +1,178 @@
+//! The [`MetricsSource`] the controller uses: each metric of a target goes to the Prometheus
+//! or the scrape adapter its config names; staleness is enforced and failures are logged
+//! once per change of state.
+
+use super::prometheus::{self, PromApi, PromClient};
+use super::scrape::{ScrapeSource, ScrapeSpec};
+use super::{
+    Evaluation, History, MetricError, MetricKind, MetricsSource, StateLog, TargetReadings,
+    check_fresh, unix_seconds,
+};
+use crate::config::{Config, MetricSource, TargetConfig};
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Reads targets' metrics from Prometheus and `/metrics` endpoints.
+pub struct Sources {
+    prometheus: Option<Arc<dyn PromApi>>,
+    scrape: ScrapeSource,
+    log: StateLog,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field("prometheus", &self.prometheus.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sources {
+    /// Sources for `config`: a Prometheus client when the config has a `prometheus:`
+    /// section (its CA file is read now), and a scrape client.
+    pub fn new(config: &Config) -> Result<Self, MetricError> {
+        let prometheus = match &config.prometheus {
+            Some(p) => Some(Arc::new(PromClient::new(p)?) as Arc<dyn PromApi>),
+            None => None,
+        };
+        Self::with_prometheus_api(prometheus)
+    }
+
+    /// Sources using `api` for PromQL metrics (e.g. a batching implementation).
+    pub fn with_prometheus_api(api: Option<Arc<dyn PromApi>>) -> Result<Self, MetricError> {
+        Ok(Self {
+            prometheus: api,
+            scrape: ScrapeSource::new()?,
+            log: StateLog::default(),
+        })
+    }
+
+    /// Read every configured metric of `target` as of `now`, concurrently. Failures are
+    /// logged when a metric's state changes.
+    pub async fn read_at(&self, target: &TargetConfig, now: SystemTime) -> TargetReadings {
+        let evaluations = futures::future::join_all(
+            MetricKind::ALL
+                .into_iter()
+                .map(|kind| async move { (kind, self.evaluate(target, kind, now).await) }),
+        )
+        .await;
+        let mut readings = TargetReadings::default();
+        for (kind, evaluation) in evaluations {
+            if let Some(e) = evaluation {
+                self.log.record(&target.name, kind, &e.value, &e.warnings);
+                readings.set(kind, e.value);
+            }
+        }
+        readings
+    }
+
+    /// Evaluate one metric of `target` as of `now`, with the series and warnings seen;
+    /// `None` when the metric is not configured. Nothing is logged (for `prescale probe`).
+    pub async fn evaluate(
+        &self,
+        target: &TargetConfig,
+        kind: MetricKind,
+        now: SystemTime,
+    ) -> Option<Evaluation> {
+        let source = source_of(target, kind)?;
+        // A read slowed down by retries delivers an older value than it started with.
+        let started = std::time::Instant::now();
+        let mut evaluation = match source {
+            MetricSource::Promql { query, aggregate } => match &self.prometheus {
+                Some(api) => prometheus::evaluate(api.as_ref(), query, *aggregate, now).await,
+                None => Evaluation::failed(MetricError::NoPrometheus),
+            },
+            MetricSource::Scrape {
+                url,
+                metric,
+                labels,
+                aggregate,
+                quantile,
+            } => {
+                let spec = ScrapeSpec {
+                    metric,
+                    labels,
+                    aggregate: *aggregate,
+                    quantile: *quantile,
+                };
+                let key = format!("{}/{}", target.name, kind.name());
+                self.scrape
+                    .evaluate(&key, std::slice::from_ref(url), &spec, now)
+                    .await
+            }
+        };
+        let finished = now + started.elapsed();
+        if evaluation.value.is_ok()
+            && let Err(stale) = check_fresh(evaluation.sample_time, finished, target.interval)
+        {
+            evaluation.value = Err(stale);
+        }
+        Some(evaluation)
+    }
+
+    /// Arrival-rate history for `target` up to `end`: `forecast.history` of it at the
+    /// target's interval, oldest first, fetched with range queries in chunks under
+    /// Prometheus's points limit. Empty when the arrival rate is scraped (a `/metrics`
+    /// endpoint has no history), not configured, or the forecast is disabled.
+    pub async fn backfill(
+        &self,
+        target: &TargetConfig,
+        end: SystemTime,
+    ) -> Result<History, MetricError> {
+        if !target.forecast.enabled {
+            return Ok(History::new());
+        }
+        match &target.metrics.arrival_rate {
+            Some(MetricSource::Promql { query, aggregate }) => {
+                let api = self.prometheus.as_ref().ok_or(MetricError::NoPrometheus)?;
+                prometheus::backfill(
+                    api.as_ref(),
+                    query,
+                    *aggregate,
+                    unix_seconds(end),
+                    target.forecast.history,
+                    target.interval,
+                )
+                .await
+            }
+            Some(MetricSource::Scrape { .. }) | None => Ok(History::new()),
+        }
+    }
+
+    /// Forget a target's remembered counters and logged states (removed or reconfigured).
+    pub fn forget(&self, target: &str) {
+        for kind in MetricKind::ALL {
+            self.scrape.forget(&format!("{target}/{}", kind.name()));
+        }
+        self.log.forget(target);
+    }
+}
+
+impl MetricsSource for Sources {
+    fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings> {
+        Box::pin(self.read_at(target, SystemTime::now()))
+    }
+
+    fn history<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxFuture<'a, Result<History, MetricError>> {
+        Box::pin(self.backfill(target, SystemTime::now()))
+    }
+
+    fn forget(&self, target: &str) {
+        Sources::forget(self, target);
+    }
+}
+
+/// The configured source of `kind` for `target`.
+pub fn source_of(target: &TargetConfig, kind: MetricKind) -> Option<&MetricSource> {
+    let m = &target.metrics;
+    match kind {
+        MetricKind::QueueDepth => m.queue_depth.as_ref(),
+        MetricKind::ArrivalRate => m.arrival_rate.as_ref(),
+        MetricKind::Completions => m.completions.as_ref(),
+        MetricKind::WaitP95 => m.wait_p95.as_ref(),
+    }
+}

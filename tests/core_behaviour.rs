@@ -1,0 +1,711 @@
+//! Scenarios a user relies on, driven through the pure decision core with a fluid queue:
+//! cold start, a daily and a weekly season, a forecast that goes wrong, missing metrics,
+//! learned capacity and start-up time, and a person scaling the workload by hand.
+
+use std::f64::consts::PI;
+use std::time::Duration;
+
+use prescale::config::TargetConfig;
+use prescale::core::{Decision, Limit, Observation, Reason, Signal, TargetState, decide};
+use prescale::forecast::Season;
+use prescale::simulate::Pods;
+
+const DAY: f64 = 86_400.0;
+
+/// A workload behind a queue, as the bench models it: arrivals join the backlog, ready
+/// replicas serve `mu` documents/s each, new pods are ready `startup` seconds after the
+/// decision that adds them. Each tick the core is told the last interval's arrivals,
+/// completions and ready replicas (ready at the interval's start, as the bench reports it).
+struct Workload {
+    config: TargetConfig,
+    state: TargetState,
+    pods: Pods,
+    mu: f64,
+    startup: f64,
+    backlog: f64,
+    t: f64,
+    /// The last interval's (arrival rate, completion rate, ready replicas).
+    last: Option<(f64, f64, u32)>,
+}
+
+impl Workload {
+    fn new(config: TargetConfig, mu: f64, startup: f64) -> Self {
+        Workload {
+            state: TargetState::new(&config),
+            config,
+            pods: Pods::initial(),
+            mu,
+            startup,
+            backlog: 0.0,
+            t: 0.0,
+            last: None,
+        }
+    }
+
+    fn interval(&self) -> f64 {
+        self.config.interval.as_secs_f64()
+    }
+
+    /// What the core is told at the start of the next interval.
+    fn observation(&self) -> Observation {
+        let (arrival_rate, completion_rate, ready) = match self.last {
+            Some((a, c, r)) => (Some(a), Some(c), r),
+            None => (None, None, self.pods.ready_at(self.t)),
+        };
+        Observation {
+            t: self.t,
+            queue_depth: Some(self.backlog),
+            // Before the first interval nothing has arrived yet.
+            arrival_rate: arrival_rate.or(Some(0.0)),
+            completion_rate,
+            // The backlog over the rate it is served at: the wait of the newest document.
+            wait_s: Some(if self.backlog > 0.0 {
+                self.backlog / (self.mu * f64::from(ready.max(1)))
+            } else {
+                0.0
+            }),
+            ready,
+            current: self.pods.total(),
+        }
+    }
+
+    /// Decide at the start of an interval, apply the decision, then run the interval with
+    /// arrivals at `rate` documents/s.
+    fn step(&mut self, rate: f64) -> Decision {
+        let obs = self.observation();
+        let d = decide(&self.config, &mut self.state, &obs);
+        self.pods.scale_to(d.replicas, self.t, self.startup);
+        self.run(rate);
+        d
+    }
+
+    /// Run one interval at `rate` with the replicas as they are.
+    fn run(&mut self, rate: f64) {
+        let interval = self.interval();
+        let ready = self.pods.ready_at(self.t);
+        let arrivals = rate * interval;
+        let served = (self.backlog + arrivals).min(self.mu * f64::from(ready) * interval);
+        self.backlog += arrivals - served;
+        self.last = Some((rate, served / interval, ready));
+        self.t += interval;
+    }
+}
+
+fn proposal(d: &Decision, signal: Signal) -> Option<u32> {
+    d.reasons.iter().find_map(|r| match r {
+        Reason::Proposal {
+            signal: s,
+            replicas,
+        } if *s == signal => Some(*replicas),
+        _ => None,
+    })
+}
+
+fn winner(d: &Decision) -> Option<Signal> {
+    d.reasons.iter().find_map(|r| match r {
+        Reason::Winner { signal } => Some(*signal),
+        _ => None,
+    })
+}
+
+/// Quiet nights, busy days: 10 documents/s overnight, 60 from 09:00 to 18:00, with
+/// two-hour smooth ramps in between (07:00-09:00 up, 18:00-20:00 down).
+fn office_hours(t: f64) -> f64 {
+    let h = (t.rem_euclid(DAY)) / 3600.0;
+    let ramp = |x: f64| 0.5 - 0.5 * (PI * x.clamp(0.0, 1.0)).cos();
+    let busy = if h < 13.0 {
+        ramp((h - 7.0) / 2.0)
+    } else {
+        1.0 - ramp((h - 18.0) / 2.0)
+    };
+    10.0 + 50.0 * busy
+}
+
+/// `shape` with ±10 % uniform noise.
+fn noisy(shape: impl Fn(f64) -> f64, seed: u64) -> impl FnMut(f64) -> f64 {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    move |t| shape(t) * (0.9 + 0.2 * rng.f64())
+}
+
+fn config() -> TargetConfig {
+    TargetConfig {
+        max_replicas: 200,
+        ..TargetConfig::default()
+    }
+}
+
+/// Documents/s the replicas of `d` can serve.
+fn covers(d: &Decision, replicas: u32) -> f64 {
+    f64::from(replicas) * d.capacity_per_replica
+}
+
+/// The reactive signals: what the core proposes from what it sees now.
+fn reactive(signal: Signal) -> bool {
+    matches!(
+        signal,
+        Signal::Reactive | Signal::BacklogDrain | Signal::LatencyGuard
+    )
+}
+
+#[test]
+fn a_cold_start_scales_reactively_until_three_five_minute_buckets_of_history_exist() {
+    let mut w = Workload::new(config(), 1.0, 90.0);
+    // prescale starts on a workload already under load: 20 documents/s and a backlog.
+    w.backlog = 600.0;
+    w.last = Some((20.0, 1.0, 1));
+    let first = w.step(20.0);
+    assert_eq!(proposal(&first, Signal::Reactive), Some(20));
+    assert!(
+        proposal(&first, Signal::BacklogDrain) > Some(20),
+        "{first:?}"
+    );
+    assert!(winner(&first).is_some_and(reactive), "{first:?}");
+    assert_eq!(proposal(&first, Signal::Forecast), None);
+    assert_eq!(first.forecast_rate, None);
+    // The first tick acts at once, as fast as the default scale-up policies allow
+    // (max(2 × current, current + 4) per 15 s).
+    assert_eq!(first.replicas, 5, "{first:?}");
+    assert!(first.reasons.contains(&Reason::Limited {
+        limit: Limit::ScaleUpLimit,
+        from: proposal(&first, Signal::LatencyGuard).unwrap_or(0),
+        to: 5
+    }));
+
+    let mut first_forecast = None;
+    let mut decided = vec![first.replicas];
+    while w.t < 3600.0 {
+        let d = w.step(20.0);
+        decided.push(d.replicas);
+        if first_forecast.is_none() && proposal(&d, Signal::Forecast).is_some() {
+            first_forecast = Some(w.t - w.interval());
+        }
+        if first_forecast.is_none() {
+            assert_eq!(d.forecast_rate, None);
+            assert!(winner(&d).is_some_and(reactive), "{d:?}");
+        }
+    }
+    assert!(
+        decided[3] >= 20,
+        "the load's replicas within four ticks: {:?}",
+        &decided[..6]
+    );
+    // The level model needs three completed 5-minute buckets with data (the first one
+    // partial: the tick at t = 0 reports the interval before it).
+    let at = first_forecast.expect("a forecast within the first hour");
+    eprintln!("first Forecast proposal at t = {at} s");
+    assert!((600.0..=900.0).contains(&at), "first forecast at {at} s");
+    assert_eq!(w.state.forecaster().season(), Season::None);
+    assert!(w.backlog < 1.0, "the backlog was drained: {}", w.backlog);
+}
+
+#[test]
+fn a_daily_season_is_learned_and_capacity_is_ready_before_the_morning_rise() {
+    let run = |forecast: bool| {
+        let mut c = config();
+        c.forecast.enabled = forecast;
+        let mut w = Workload::new(c, 1.0, 90.0);
+        let mut load = noisy(office_hours, 1);
+        while w.t < 3.0 * DAY {
+            let r = load(w.t);
+            w.step(r);
+        }
+        let mut worst_wait: f64 = 0.0;
+        let mut ramp = Vec::new();
+        // Day 4, 06:00 to 10:00: the rise.
+        while w.t < 3.0 * DAY + 10.0 * 3600.0 {
+            let r = load(w.t);
+            let t = w.t;
+            let d = w.step(r);
+            if t >= 3.0 * DAY + 6.0 * 3600.0 {
+                ramp.push((t, d));
+                worst_wait = worst_wait.max(w.observation().wait_s.unwrap_or(0.0));
+            }
+        }
+        (w, ramp, worst_wait)
+    };
+    let (w, ramp, wait_with) = run(true);
+    assert_eq!(w.state.forecaster().season(), Season::Daily);
+    let mut forecast_wins = 0;
+    for (t, d) in &ramp {
+        // Replicas decided at t are ready at t + L: the forecast must cover the load then.
+        let f = proposal(d, Signal::Forecast).expect("a forecast on day 4");
+        let need = office_hours(t + d.startup_s);
+        assert!(
+            covers(d, f) >= need,
+            "at {:.2} h the forecast {f} covers {:.1}/s < {need:.1}/s at t + {} s",
+            (t - 3.0 * DAY) / 3600.0,
+            covers(d, f),
+            d.startup_s
+        );
+        let h = (t - 3.0 * DAY) / 3600.0;
+        if (7.0..9.0).contains(&h) && winner(d) == Some(Signal::Forecast) {
+            forecast_wins += 1;
+        }
+    }
+    let rise_ticks = 2 * 240;
+    eprintln!("forecast won {forecast_wins} of {rise_ticks} ticks of the rise");
+    assert!(
+        forecast_wins > rise_ticks / 2,
+        "the forecast leads the rise: {forecast_wins} of {rise_ticks}"
+    );
+    let (_, _, wait_without) = run(false);
+    eprintln!(
+        "worst wait on the rise: {wait_with:.1} s with the forecast, {wait_without:.1} s without"
+    );
+    assert!(
+        wait_with < 0.5 * wait_without,
+        "{wait_with} vs {wait_without}"
+    );
+}
+
+/// Weekdays busy, weekends quiet, with a daily swing: 40 documents/s on weekdays and 8 on
+/// Saturdays and Sundays (day 0 is a Monday), ±30 % over the day.
+fn weekly(t: f64) -> f64 {
+    let day = (t / DAY).floor() as i64 % 7;
+    let base = if day >= 5 { 8.0 } else { 40.0 };
+    base * (1.0 + 0.3 * (2.0 * PI * t / DAY).sin())
+}
+
+#[test]
+fn a_weekly_pattern_is_forecast_closely_over_the_lead_time_except_at_weekend_edges() {
+    // A controller with a 60 s interval, backfilled from a Prometheus range query.
+    let c = TargetConfig {
+        interval: Duration::from_secs(60),
+        ..config()
+    };
+    let mut state = TargetState::new(&c);
+    let mut rng = fastrand::Rng::with_seed(3);
+    let lead = state.startup_s(&c) + 60.0;
+    let mut errors = Vec::new();
+    let mut seasons = std::collections::BTreeMap::new();
+    for i in 1..=(16 * 1440) {
+        let t = f64::from(i) * 60.0;
+        state.backfill(60.0, &[(t, weekly(t) * (0.9 + 0.2 * rng.f64()))]);
+        if t > 8.0 * DAY {
+            *seasons
+                .entry(format!("{:?}", state.forecaster().season()))
+                .or_insert(0) += 1;
+            let p = state.forecaster().predict(t, t + lead).expect("a forecast");
+            let truth = weekly(t + lead).max(weekly(t));
+            errors.push(((p.upper - truth) / truth, t));
+        }
+    }
+    // Within 5 % under and 25 % over the load, except in the hour after a weekend starts
+    // or ends (from one lead time before the edge): the level model forecasts then, and it
+    // only follows an edge. (Measured: the level model wins throughout; the weekly model,
+    // scored one bucket ahead, never does, so Monday's rise is met reactively.)
+    let edges = [5.0 * DAY, 7.0 * DAY, 12.0 * DAY, 14.0 * DAY];
+    let near_edge = |t: f64| edges.iter().any(|e| (e - lead..e + 3600.0).contains(&t));
+    for &(e, t) in &errors {
+        assert!(
+            (-0.05..=0.25).contains(&e) || near_edge(t),
+            "forecast off by {:+.0} % at day {:.3}",
+            100.0 * e,
+            t / DAY
+        );
+    }
+    errors.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let q = |p: f64| errors[((errors.len() - 1) as f64 * p) as usize].0;
+    eprintln!(
+        "weekly, days 8-16: seasons {seasons:?}; relative error of the forecast's upper bound: \
+         p1 {:.3} p5 {:.3} p50 {:.3} p95 {:.3} p99 {:.3}",
+        q(0.01),
+        q(0.05),
+        q(0.5),
+        q(0.95),
+        q(0.99),
+    );
+    assert!((0.0..0.1).contains(&q(0.5)), "median error {}", q(0.5));
+}
+
+/// Three days of office hours, to 11:00 on day 4 (busy and flat): a trained daily model.
+fn trained(max_replicas: u32, seed: u64) -> (Workload, impl FnMut(f64) -> f64) {
+    let c = TargetConfig {
+        max_replicas,
+        ..config()
+    };
+    let mut w = Workload::new(c, 1.0, 90.0);
+    let mut load = noisy(office_hours, seed);
+    while w.t < 3.0 * DAY + 11.0 * 3600.0 {
+        let r = load(w.t);
+        w.step(r);
+    }
+    assert_eq!(w.state.forecaster().season(), Season::Daily);
+    (w, load)
+}
+
+#[test]
+fn when_the_load_triples_the_reactive_signals_take_over_and_reach_it_within_four_ticks() {
+    let (mut w, mut load) = trained(400, 11);
+    let usual = w.pods.total();
+    let mut decisions = Vec::new();
+    // 30 minutes at three times the usual load.
+    for _ in 0..120 {
+        let r = 3.0 * load(w.t);
+        decisions.push(w.step(r));
+    }
+    let replicas: Vec<u32> = decisions.iter().map(|d| d.replicas).collect();
+    eprintln!("usual {usual}; after the jump: {:?}", &replicas[..12]);
+    // The first tick still reports the old arrivals; from the second on, the reactive
+    // signals win, and the default policies (2× per tick) reach the load's 180/s by the
+    // fourth tick.
+    for d in &decisions[1..] {
+        assert!(winner(d).is_some_and(reactive), "{d:?}");
+        assert!(
+            proposal(d, Signal::Forecast) < Some(d.replicas),
+            "the forecast does not hold it back: {d:?}"
+        );
+    }
+    assert!(replicas[3] >= 180, "{:?}", &replicas[..6]);
+    // Then the backlog drains and the replicas follow the real load.
+    let settled = &decisions[80..];
+    let lo = settled.iter().map(|d| d.replicas).min();
+    let hi = settled.iter().map(|d| d.replicas).max();
+    eprintln!("settled between {lo:?} and {hi:?}");
+    for d in settled {
+        // The reactive signal follows arrivals with ±10 % noise, and the backlog the
+        // noise leaves is drained on top.
+        let need = 3.0 * 60.0 / d.capacity_per_replica;
+        assert!(
+            (need * 0.85..=need * 1.3).contains(&f64::from(d.replicas)),
+            "{} replicas for {need}: {d:?}",
+            d.replicas
+        );
+    }
+    let wait = w.observation().wait_s.unwrap_or(f64::INFINITY);
+    assert!(wait < 10.0, "wait {wait} s at the end");
+}
+
+#[test]
+fn when_the_load_drops_to_a_tenth_the_forecast_lets_go_within_hours() {
+    let (mut w, mut load) = trained(200, 12);
+    let start = w.t;
+    let mut released = None;
+    let mut held = Vec::new();
+    let mut left_daily = None;
+    // A day at a tenth of the usual load.
+    while w.t < start + DAY {
+        let t = w.t;
+        let d = w.step(0.1 * load(t));
+        // The most the tenth of the load needed over the last hour (a level model follows
+        // a falling load with some lag; that is not the old capacity).
+        let need = (0..=12)
+            .map(|k| 0.1 * office_hours(t + d.startup_s - 300.0 * f64::from(k)))
+            .fold(0.0, f64::max)
+            / d.capacity_per_replica;
+        let over = f64::from(d.replicas) > (2.0 * need).max(need + 2.0);
+        if over {
+            released = None;
+        } else if released.is_none() {
+            released = Some(t - start);
+        }
+        if left_daily.is_none() && w.state.forecaster().season() != Season::Daily {
+            left_daily = Some(t - start);
+        }
+        if ((t - start) / 15.0) as u64 % 240 == 0 {
+            held.push((
+                (t - start) / 3600.0,
+                d.replicas,
+                w.state.forecaster().season(),
+            ));
+        }
+    }
+    let released = released.expect("the forecast lets go of the old capacity");
+    let left_daily = left_daily.expect("the level model takes over");
+    eprintln!(
+        "replicas within 2× the need for good after {:.1} h, the daily model dropped after \
+         {:.1} h; hourly (h, replicas, season): {held:?}",
+        released / 3600.0,
+        left_daily / 3600.0
+    );
+    // Measured: 4.0 h for both. The seasonal ratio is clamped at 1/4 and the scores
+    // weigh about two days of buckets, so the daily model holds the old shape for hours.
+    assert!(released <= 6.0 * 3600.0, "held on for {released} s");
+    assert!(
+        left_daily <= 6.0 * 3600.0,
+        "the daily model for {left_daily} s"
+    );
+    assert_eq!(w.state.forecaster().season(), Season::None);
+}
+
+/// An observation at `t` with `current` replicas, all ready, and the demand metrics given
+/// (no completions: they would teach the capacity estimate).
+fn seen(t: f64, current: u32, arrival_rate: Option<f64>, queue_depth: Option<f64>) -> Observation {
+    Observation {
+        t,
+        queue_depth,
+        arrival_rate,
+        completion_rate: None,
+        wait_s: queue_depth.map(|_| 0.0),
+        ready: current,
+        current,
+    }
+}
+
+fn fallback(d: &Decision) -> Option<u32> {
+    d.reasons.iter().find_map(|r| match r {
+        Reason::Fallback { replicas } => Some(*replicas),
+        _ => None,
+    })
+}
+
+#[test]
+fn missing_metrics_hold_the_replicas_then_fall_back_and_recovery_resets_the_count() {
+    let mut c = config();
+    c.forecast.enabled = false;
+    c.fallback.failure_threshold = 3;
+    c.fallback.behavior = prescale::config::FallbackBehavior::Static;
+    c.fallback.replicas = 4;
+    let mut state = TargetState::new(&c);
+    let mut t = 0.0;
+    let mut tick =
+        |state: &mut TargetState, current: u32, rate: Option<f64>, queue: Option<f64>| {
+            t += 15.0;
+            decide(&c, state, &seen(t, current, rate, queue))
+        };
+    assert_eq!(tick(&mut state, 10, Some(10.0), Some(0.0)).replicas, 10);
+    // Two failed ticks: no signal proposes, the replicas are held even though the load
+    // last seen (10/s) would allow no fewer; nothing scales down blind.
+    for failures in 1..=2 {
+        let d = tick(&mut state, 10, None, None);
+        assert_eq!(d.replicas, 10, "{d:?}");
+        assert!(d.reasons.contains(&Reason::MetricsMissing {
+            metric: "arrivalRate",
+            failures
+        }));
+        assert!(d.reasons.contains(&Reason::MetricsMissing {
+            metric: "queueDepth",
+            failures
+        }));
+        assert_eq!(fallback(&d), None);
+        assert_eq!(state.failures(), failures);
+    }
+    // The third: KEDA's fallback, `static` 4 replicas.
+    let d = tick(&mut state, 10, None, None);
+    assert_eq!((d.replicas, fallback(&d)), (4, Some(4)), "{d:?}");
+    let d = tick(&mut state, 4, None, None);
+    assert_eq!((d.replicas, fallback(&d)), (4, Some(4)), "{d:?}");
+    // One metric back is not enough: the queue depth is still missing.
+    let d = tick(&mut state, 4, Some(10.0), None);
+    assert_eq!(fallback(&d), Some(4), "{d:?}");
+    assert_eq!(state.failures(), 5);
+    // Both back: the fallback clears at once and the load decides again.
+    let d = tick(&mut state, 4, Some(12.0), Some(0.0));
+    assert_eq!(fallback(&d), None, "{d:?}");
+    assert_eq!(state.failures(), 0);
+    assert_eq!(
+        d.replicas, 8,
+        "as fast as the scale-up policies allow: {d:?}"
+    );
+    let d = tick(&mut state, 8, Some(12.0), Some(0.0));
+    assert_eq!(d.replicas, 12, "{d:?}");
+    // The count starts again from one.
+    let d = tick(&mut state, 12, None, Some(0.0));
+    assert!(d.reasons.contains(&Reason::MetricsMissing {
+        metric: "arrivalRate",
+        failures: 1
+    }));
+    assert_eq!(d.replicas, 12);
+}
+
+#[test]
+fn a_metric_the_target_does_not_configure_is_not_missing() {
+    let mut c = config();
+    c.metrics.arrival_rate = Some(prescale::config::MetricSource::Promql {
+        query: "sum(rate(documents_total[1m]))".into(),
+        aggregate: None,
+    });
+    let mut state = TargetState::new(&c);
+    for i in 1..=5 {
+        let d = decide(
+            &c,
+            &mut state,
+            &seen(15.0 * f64::from(i), 5, Some(5.0), None),
+        );
+        assert_eq!(fallback(&d), None, "{d:?}");
+        assert!(
+            !d.reasons
+                .iter()
+                .any(|r| matches!(r, Reason::MetricsMissing { .. })),
+            "{d:?}"
+        );
+    }
+    assert_eq!(state.failures(), 0);
+}
+
+#[test]
+fn capacity_is_learned_from_saturated_ticks_and_the_reactive_proposal_follows() {
+    let c = config();
+    let mut state = TargetState::new(&c);
+    let mut t = 15.0;
+    let arrivals =
+        |state: &mut TargetState, t: f64| decide(&c, state, &seen(t, 8, Some(20.0), Some(0.0)));
+    let before = arrivals(&mut state, t);
+    assert_eq!(proposal(&before, Signal::Reactive), Some(20));
+    // Saturated: a backlog before and after each tick; 8 ready replicas serve 20/s.
+    for _ in 0..150 {
+        t += 15.0;
+        let obs = Observation {
+            t,
+            queue_depth: Some(500.0),
+            arrival_rate: Some(20.0),
+            completion_rate: Some(20.0),
+            wait_s: Some(10.0),
+            ready: 8,
+            current: 8,
+        };
+        decide(&c, &mut state, &obs);
+    }
+    assert!(
+        (state.capacity_per_replica() - 2.5).abs() < 0.01,
+        "{}",
+        state.capacity_per_replica()
+    );
+    t += 15.0;
+    let after = arrivals(&mut state, t);
+    assert!((after.capacity_per_replica - 2.5).abs() < 0.01);
+    assert_eq!(proposal(&after, Signal::Reactive), Some(8), "{after:?}");
+}
+
+#[test]
+fn startup_time_is_learned_from_five_scale_ups_whose_pods_are_ready_120_s_later() {
+    let mut c = config();
+    c.forecast.enabled = false;
+    let interval = 15.0;
+    let mut state = TargetState::new(&c);
+    let mut t = 0.0;
+    let mut tick = |state: &mut TargetState, current: u32, ready: u32| {
+        t += interval;
+        let obs = Observation {
+            t,
+            queue_depth: Some(0.0),
+            arrival_rate: Some(2.0),
+            completion_rate: Some(2.0),
+            wait_s: Some(0.0),
+            ready,
+            current,
+        };
+        decide(&c, state, &obs)
+    };
+    let mut lead = Vec::new();
+    for _ in 0..6 {
+        tick(&mut state, 2, 2);
+        // Replicas go from 2 to 4 (seen at this tick); the new pods are ready 120 s later.
+        let mut elapsed = 0.0;
+        loop {
+            let ready = if elapsed >= 120.0 { 4 } else { 2 };
+            let d = tick(&mut state, 4, ready);
+            elapsed += interval;
+            if ready == 4 {
+                lead.push(d.startup_s);
+                break;
+            }
+        }
+        // Back down, without a start-up to measure.
+        tick(&mut state, 2, 2);
+    }
+    eprintln!("start-up in use after each scale-up: {lead:?}");
+    assert_eq!(
+        &lead[..4],
+        &[90.0; 4],
+        "the configured value until 5 samples"
+    );
+    assert_eq!(lead[4], 120.0 - interval / 2.0);
+    assert_eq!(lead[5], 120.0 - interval / 2.0);
+    assert_eq!(state.startup_s(&c), 112.5);
+}
+
+/// Steady 10 documents/s on 10 replicas for ten minutes, then a person sets `manual`
+/// replicas; returns each later tick's (seconds since the change was seen, decision).
+fn manual_scale(c: &TargetConfig, manual: u32, ticks: usize) -> Vec<(f64, Decision)> {
+    let mut state = TargetState::new(c);
+    let mut t = 0.0;
+    let mut current = 10;
+    for _ in 0..40 {
+        t += 15.0;
+        current = decide(c, &mut state, &seen(t, current, Some(10.0), Some(0.0))).replicas;
+    }
+    assert_eq!(current, 10);
+    current = manual;
+    let seen_at = t + 15.0;
+    let mut out = Vec::new();
+    for _ in 0..ticks {
+        t += 15.0;
+        let d = decide(c, &mut state, &seen(t, current, Some(10.0), Some(0.0)));
+        current = d.replicas;
+        out.push((t - seen_at, d));
+    }
+    out
+}
+
+#[test]
+fn a_manual_scale_up_is_held_for_the_scale_down_cooldown_then_the_load_decides() {
+    let mut c = config();
+    c.forecast.enabled = false;
+    c.behavior.scale_down_cooldown = Duration::from_secs(300);
+    for (since, d) in manual_scale(&c, 20, 30) {
+        if since < 300.0 {
+            assert_eq!(d.replicas, 20, "{since} s after: {d:?}");
+            assert!(d.reasons.contains(&Reason::Limited {
+                limit: Limit::Cooldown,
+                from: 10,
+                to: 20
+            }));
+        } else {
+            assert_eq!(d.replicas, 10, "{since} s after: {d:?}");
+        }
+    }
+}
+
+#[test]
+fn without_a_cooldown_a_manual_scale_up_is_undone_at_the_next_tick_even_within_a_scale_down_window()
+{
+    // The scale-down window holds the highest *recommendation* in it, as HPA's does; a
+    // person's change is not a recommendation, so the window does not protect it.
+    let mut c = config();
+    c.forecast.enabled = false;
+    c.behavior.scale_down.stabilization_window = Duration::from_secs(300);
+    let after = manual_scale(&c, 20, 4);
+    let (_, first) = &after[0];
+    assert_eq!(first.replicas, 10, "{first:?}");
+    assert!(
+        !first
+            .reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Limited { .. })),
+        "nothing held it: {first:?}"
+    );
+}
+
+#[test]
+fn a_manual_scale_down_below_the_load_is_undone_at_the_next_tick() {
+    let mut c = config();
+    c.forecast.enabled = false;
+    c.behavior.scale_down_cooldown = Duration::from_secs(300);
+    let after = manual_scale(&c, 5, 4);
+    // The scale-up policies count from the replicas before the person's change.
+    assert_eq!(after[0].1.replicas, 10, "{:?}", after[0].1);
+    assert!(after.iter().all(|(_, d)| d.replicas == 10));
+}
+
+#[test]
+fn a_noisy_daily_sinusoid_is_recognised_as_daily_and_covered_over_the_lead_time() {
+    let shape = |t: f64| 30.0 + 20.0 * (2.0 * PI * t / DAY).sin();
+    let mut w = Workload::new(config(), 1.0, 90.0);
+    let mut load = noisy(shape, 9);
+    while w.t < 3.0 * DAY {
+        let r = load(w.t);
+        w.step(r);
+    }
+    // Day 4: the daily model forecasts all day, and its proposal covers the (noise-free)
+    // load one lead time ahead at every tick.
+    while w.t < 4.0 * DAY {
+        let t = w.t;
+        let r = load(t);
+        let d = w.step(r);
+        assert_eq!(w.state.forecaster().season(), Season::Daily, "at {t}");
+        let f = proposal(&d, Signal::Forecast).expect("a forecast");
+        let need = shape(t + d.startup_s);
+        assert!(covers(&d, f) >= need, "at {t}: {f} for {need:.1}/s");
+    }
+}
