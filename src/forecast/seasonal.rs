@@ -99,7 +99,7 @@ fn level_ratio(history: &History, end: i64, shift: i64) -> Option<f64> {
     let now = level(history, end, 0, RATIO_BUCKETS)?;
     let then = level(history, end, shift, RATIO_BUCKETS)?;
     let floor = 0.05 * now.max(then) + 1e-9;
-    Some(((now + floor) / (then + floor)).clamp(0.25, 4.0))
+    Some(((now + floor) / (then + floor)).clamp(0.1, 10.0))
 }
 
 /// Mean of the `buckets` buckets ending at `newest - shift` (those with data; at least half).
