@@ -55,7 +55,7 @@ pub async fn start_full(
         .await
         .expect("bind admin");
     let admin = listener.local_addr().expect("admin addr");
-    // The one line to swap for the real Prometheus source after the merge.
+    // Readings the test sets (tests/e2e.rs runs the real Prometheus source instead).
     let metrics = Arc::new(SetMetrics::default());
     let (stop, stop_rx) = watch::channel(false);
     let opts = RunOptions {

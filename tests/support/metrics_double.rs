@@ -1,6 +1,6 @@
 //! A test implementation of prescale's own `MetricsSource` trait whose readings the test
-//! sets. The controller tests use it until the real Prometheus harness is wired in: swap
-//! `SetMetrics` for the Prometheus source in `controller_harness::start` (one line).
+//! sets, for the controller tests about the cluster side. `tests/e2e.rs` reads real
+//! metrics from a real Prometheus instead.
 #![allow(dead_code)]
 
 use futures::future::BoxFuture;
