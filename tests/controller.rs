@@ -610,3 +610,39 @@ async fn a_panicking_tick_is_counted_and_the_target_keeps_running() {
     );
     c.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_warms_the_forecaster_and_removed_targets_are_forgotten() {
+    use std::sync::Arc;
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "warm", 1, 1);
+    api.put_deployment(NS, "cold", 1, 1);
+    let source = Arc::new(metrics_double::SetMetrics::default());
+    // An hour of 30 documents/s before start for `warm`; none for `cold`. Now, both see
+    // the same readings.
+    source.set_history("warm", 30.0, 3600.0, 15.0);
+    source.set("warm", 0.0, 1.0);
+    source.set("cold", 0.0, 1.0);
+    let factory = prescale::controller::fixed_source(source.clone());
+    let yaml = format!(
+        "{}{}",
+        one_target("warm", "warm", "shadow", 1),
+        target("cold", "cold", "shadow", 1)
+    );
+    let c = start_full(&api, &yaml, None, Some(factory)).await;
+    eventually(10, "both decided", || async {
+        c.recommendation("warm").await.is_some() && c.recommendation("cold").await.is_some()
+    })
+    .await;
+    let rate = |r: serde_json::Value| r["forecastArrivalRate"].as_f64().unwrap_or(0.0);
+    let warm = rate(c.recommendation("warm").await.expect("warm"));
+    let cold = rate(c.recommendation("cold").await.expect("cold"));
+    assert!(warm > 10.0 && cold < 5.0, "warm {warm}, cold {cold}");
+
+    c.write_config(&one_target("warm", "warm", "shadow", 1));
+    eventually(10, "cold removed and forgotten", || async {
+        source.forgotten() == ["cold"]
+    })
+    .await;
+    c.stop().await.expect("clean stop");
+}

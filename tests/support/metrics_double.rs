@@ -5,7 +5,7 @@
 
 use futures::future::BoxFuture;
 use prescale::config::TargetConfig;
-use prescale::metrics::{MetricsSource, TargetReadings};
+use prescale::metrics::{History, MetricError, MetricsSource, TargetReadings};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -13,6 +13,8 @@ use std::sync::Mutex;
 #[derive(Default)]
 pub struct SetMetrics {
     readings: Mutex<BTreeMap<String, TargetReadings>>,
+    history: Mutex<BTreeMap<String, History>>,
+    forgotten: Mutex<Vec<String>>,
 }
 
 impl SetMetrics {
@@ -30,7 +32,46 @@ impl SetMetrics {
     }
 }
 
+impl SetMetrics {
+    /// Give `target` an arrival-rate history of `rate`/s for the last `seconds`, one sample
+    /// every `step` seconds, ending now.
+    pub fn set_history(&self, target: &str, rate: f64, seconds: f64, step: f64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        let n = (seconds / step) as usize;
+        let h = (0..n)
+            .map(|i| (now - seconds + i as f64 * step, rate))
+            .collect();
+        self.history.lock().expect("lock").insert(target.into(), h);
+    }
+
+    /// Targets the controller told the source to forget, in order.
+    pub fn forgotten(&self) -> Vec<String> {
+        self.forgotten.lock().expect("lock").clone()
+    }
+}
+
 impl MetricsSource for SetMetrics {
+    fn history<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxFuture<'a, Result<History, MetricError>> {
+        let h = self
+            .history
+            .lock()
+            .expect("lock")
+            .get(&target.name)
+            .cloned()
+            .unwrap_or_default();
+        Box::pin(async move { Ok(h) })
+    }
+
+    fn forget(&self, target: &str) {
+        self.forgotten.lock().expect("lock").push(target.into());
+    }
+
     fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings> {
         let r = self
             .readings
