@@ -1,5 +1,8 @@
 //! One writer per Deployment: a config in which two targets would write to the same
 //! Deployment is rejected, since their writes would fight each other every tick.
+//!
+//! `config::load` already rejects any two targets on one Deployment; the controller checks
+//! again because its safety rests on this and the loader it is given is pluggable.
 
 use crate::config::{Config, Mode};
 use std::collections::BTreeMap;
