@@ -178,15 +178,17 @@ impl TargetTask {
             } else {
                 t.write_blocked.remove(&labels);
                 self.memory.reported_blocks.remove(*kind);
+                self.memory.logged_blocks.remove(*kind);
             }
         }
         let leader = shared.is_leader();
         for (kind, note) in active {
-            if self.memory.reported_blocks.contains(&kind) {
-                continue;
+            // Logged once per episode by every instance; an Event once per episode by the
+            // leader (a new leader reports it again).
+            if self.memory.logged_blocks.insert(kind.clone()) {
+                tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
             }
-            tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
-            if leader {
+            if leader && !self.memory.reported_blocks.contains(&kind) {
                 let reason = if kind == "paused" {
                     "Paused"
                 } else {
@@ -204,7 +206,6 @@ impl TargetTask {
                         },
                     )
                     .await;
-                // Only a published Event counts as reported: a new leader reports it again.
                 self.memory.reported_blocks.insert(kind);
             }
         }

@@ -47,6 +47,8 @@ pub(super) struct Memory {
     pub(super) last_recommendation_event: Option<u32>,
     /// Blocking conditions already reported by an Event, so each is reported once per episode.
     pub(super) reported_blocks: BTreeSet<String>,
+    /// Blocking conditions already logged (once per episode, leader or not).
+    pub(super) logged_blocks: BTreeSet<String>,
     /// `prescale_decision_reason` labels currently set, so stale ones are removed.
     pub(super) reason_labels: Vec<String>,
 }
