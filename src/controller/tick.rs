@@ -47,6 +47,8 @@ pub(super) struct Memory {
     pub(super) last_recommendation_event: Option<u32>,
     /// Blocking conditions already reported by an Event, so each is reported once per episode.
     pub(super) reported_blocks: BTreeSet<String>,
+    /// The last tick's failure, so a repeated one is not logged every tick.
+    pub(super) last_failure: Option<String>,
     /// Blocking conditions already logged (once per episode, leader or not).
     pub(super) logged_blocks: BTreeSet<String>,
     /// `prescale_decision_reason` labels currently set, so stale ones are removed.
@@ -188,6 +190,7 @@ impl TargetTask {
         let view = match shared.cluster.read_deployment(&target).await {
             Ok(v) => {
                 shared.health.set_kube_answered(true);
+                self.memory.last_failure = None;
                 v
             }
             Err(e) => {
@@ -385,7 +388,14 @@ impl TargetTask {
 
     fn fail(&mut self, shared: &Shared, stage: &str, error: &str) -> TickOutcome {
         self.count_error(shared, stage);
-        tracing::warn!(target_name = %self.config.name, deployment = %deployment_name(&self.config), stage, error, "tick failed");
+        // The same failure every tick (a deleted Deployment) is logged once at warn; the
+        // counter and the report still show every tick.
+        if self.memory.last_failure.as_deref() != Some(error) {
+            tracing::warn!(target_name = %self.config.name, deployment = %deployment_name(&self.config), stage, error, "tick failed");
+            self.memory.last_failure = Some(error.to_string());
+        } else {
+            tracing::debug!(target_name = %self.config.name, stage, error, "tick failed again");
+        }
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
             deployment: deployment_name(&self.config),
