@@ -4,10 +4,16 @@
 //! [`core::decide`] turns it into a [`core::Decision`] with its reasons, and a sink
 //! (the Kubernetes actuator, the shadow report, or the bench's queue model) consumes it.
 
+pub mod actuator;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod core;
 pub mod forecast;
+pub mod leader;
 pub mod metrics;
 pub mod permissions;
+pub mod reload;
+pub mod server;
 pub mod simulate;
+pub mod telemetry;

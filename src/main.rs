@@ -24,6 +24,8 @@ enum Command {
     Config(prescale::cli::config::ConfigArgs),
     /// Evaluate each configured metric once and show values, series, history and errors.
     Probe(prescale::cli::probe::ProbeArgs),
+    /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
+    Run(prescale::cli::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Check(args) => prescale::cli::check::run(args),
         Command::Config(args) => prescale::cli::config::run(args),
         Command::Probe(args) => prescale::cli::probe::run(args),
+        Command::Run(args) => prescale::cli::run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

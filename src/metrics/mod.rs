@@ -63,6 +63,21 @@ pub struct TargetReadings {
 pub trait MetricsSource: Send + Sync {
     /// Read every configured metric of `target` once.
     fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings>;
+
+    /// Arrival-rate history of `target` up to now, to warm the forecaster when the target
+    /// starts. A source without history (the default) returns none.
+    fn history<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxFuture<'a, Result<History, MetricError>> {
+        let _ = target;
+        Box::pin(async { Ok(History::new()) })
+    }
+
+    /// Forget what the source remembers about a target that was removed or reconfigured.
+    fn forget(&self, target: &str) {
+        let _ = target;
+    }
 }
 
 /// One metric evaluated once, with what was seen on the way (for logs and `prescale probe`).

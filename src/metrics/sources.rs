@@ -153,6 +153,17 @@ impl MetricsSource for Sources {
     fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings> {
         Box::pin(self.read_at(target, SystemTime::now()))
     }
+
+    fn history<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxFuture<'a, Result<History, MetricError>> {
+        Box::pin(self.backfill(target, SystemTime::now()))
+    }
+
+    fn forget(&self, target: &str) {
+        Sources::forget(self, target);
+    }
 }
 
 /// The configured source of `kind` for `target`.

@@ -1,0 +1,118 @@
+//! Why a call to the Kubernetes API failed, classified by what the controller does next.
+
+use std::time::Duration;
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The object does not exist (404).
+    #[error("{what} not found: check the target's scaleTargetRef (namespace and name)")]
+    NotFound {
+        /// `Deployment ns/name`.
+        what: String,
+    },
+    /// A concurrent change won (409): re-read and decide again.
+    #[error("{what} changed since it was read (409 Conflict)")]
+    Conflict {
+        /// `Deployment ns/name`.
+        what: String,
+    },
+    /// The API server asked to slow down (429) or failed (5xx): back off.
+    #[error("{what}: API server answered {code}: {message}; backing off")]
+    Unavailable {
+        /// What was called.
+        what: String,
+        /// HTTP status.
+        code: u16,
+        /// The Status message.
+        message: String,
+    },
+    /// Any other rejection (403, 422...): the request itself or RBAC needs fixing.
+    #[error("{what}: API server rejected the request with {code}: {message}")]
+    Rejected {
+        /// What was called.
+        what: String,
+        /// HTTP status.
+        code: u16,
+        /// The Status message.
+        message: String,
+    },
+    /// No answer within the deadline.
+    #[error("{what}: no answer from the API server within {after:?}")]
+    Timeout {
+        /// What was called.
+        what: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The connection failed or the answer could not be read.
+    #[error("{what}: cannot reach the API server: {detail}")]
+    Transport {
+        /// What was called.
+        what: String,
+        /// The client's error.
+        detail: String,
+    },
+}
+
+impl ClusterError {
+    /// Classify a kube client error for the call `what`.
+    pub fn from_kube(what: impl Into<String>, err: kube::Error) -> Self {
+        let what = what.into();
+        match err {
+            kube::Error::Api(status) => match status.code {
+                404 => Self::NotFound { what },
+                409 => Self::Conflict { what },
+                429 | 500..=599 => Self::Unavailable {
+                    what,
+                    code: status.code,
+                    message: status.message,
+                },
+                code => Self::Rejected {
+                    what,
+                    code,
+                    message: status.message,
+                },
+            },
+            other => Self::Transport {
+                what,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// The API server answered (so it is reachable), even if with an error.
+    pub fn api_answered(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. } | Self::Conflict { .. } | Self::Rejected { .. }
+        ) || matches!(self, Self::Unavailable { code, .. } if *code == 429)
+    }
+
+    /// Short stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::Unavailable { code: 429, .. } => "throttled",
+            Self::Unavailable { .. } => "server_error",
+            Self::Rejected { .. } => "rejected",
+            Self::Timeout { .. } => "timeout",
+            Self::Transport { .. } => "transport",
+        }
+    }
+}
+
+/// Run an API call with a deadline, mapping both failure kinds to [`ClusterError`].
+pub(crate) async fn with_deadline<T>(
+    what: impl Into<String>,
+    after: Duration,
+    call: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, ClusterError> {
+    let what = what.into();
+    match tokio::time::timeout(after, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ClusterError::from_kube(what, e)),
+        Err(_) => Err(ClusterError::Timeout { what, after }),
+    }
+}

@@ -1,0 +1,170 @@
+//! [`KubeCluster`]: the real cluster through the kube client.
+
+use super::error::with_deadline;
+use super::{ClusterError, DeploymentView, FIELD_MANAGER, OtherAutoscaler, PAUSED_ANNOTATION};
+use crate::config::ScaleTargetRef;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::{Client, Resource};
+use std::time::Duration;
+
+/// Reads and writes Deployments through the kube client, each call with a deadline (the
+/// client itself has no read timeout, and a hung call must never stall a target forever).
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    deadline: Duration,
+}
+
+fn scaled_object_resource() -> ApiResource {
+    ApiResource {
+        group: "keda.sh".into(),
+        version: "v1alpha1".into(),
+        api_version: "keda.sh/v1alpha1".into(),
+        kind: "ScaledObject".into(),
+        plural: "scaledobjects".into(),
+    }
+}
+
+/// The manager owning `spec.replicas`: the entry whose fields include `f:spec.f:replicas`,
+/// the most recent one if (with server-side apply) several share it.
+fn replicas_owner(entries: &[ManagedFieldsEntry]) -> Option<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.fields_v1.as_ref().is_some_and(|f| {
+                f.0.get("f:spec")
+                    .and_then(|s| s.get("f:replicas"))
+                    .is_some()
+            })
+        })
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        .and_then(|e| e.manager.clone())
+}
+
+fn to_u32(v: Option<i32>) -> u32 {
+    v.map(|v| v.max(0) as u32).unwrap_or(0)
+}
+
+impl KubeCluster {
+    /// Wrap a client; every call gives up after `deadline`.
+    pub fn new(client: Client, deadline: Duration) -> Self {
+        Self { client, deadline }
+    }
+
+    /// The underlying client (for the leader elector and the event recorder).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Read the Deployment the target scales.
+    pub async fn read_deployment(
+        &self,
+        target: &ScaleTargetRef,
+    ) -> Result<DeploymentView, ClusterError> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
+        let what = format!("Deployment {}/{}", target.namespace, target.name);
+        let d = with_deadline(what, self.deadline, api.get(&target.name)).await?;
+        let paused = d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(PAUSED_ANNOTATION))
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas);
+        let status = d.status.as_ref();
+        Ok(DeploymentView {
+            // The API server defaults an unset spec.replicas to 1.
+            replicas: spec_replicas.map(|r| r.max(0) as u32).unwrap_or(1),
+            ready: to_u32(status.and_then(|s| s.ready_replicas)),
+            status_replicas: to_u32(status.and_then(|s| s.replicas)),
+            generation: d.metadata.generation.unwrap_or(0),
+            observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
+            resource_version: d.metadata.resource_version.clone().unwrap_or_default(),
+            paused,
+            replicas_owner: d
+                .metadata
+                .managed_fields
+                .as_deref()
+                .and_then(replicas_owner),
+            reference: d.object_ref(&()),
+        })
+    }
+
+    /// Other autoscalers (HPA `autoscaling/v2`, KEDA ScaledObject) that target this
+    /// Deployment. A cluster without KEDA (no `scaledobjects` resource) has none of those.
+    pub async fn other_autoscalers(
+        &self,
+        target: &ScaleTargetRef,
+    ) -> Result<Vec<OtherAutoscaler>, ClusterError> {
+        let mut found = Vec::new();
+        let hpas: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client.clone(), &target.namespace);
+        let what = format!("HorizontalPodAutoscalers in {}", target.namespace);
+        let list = with_deadline(what, self.deadline, hpas.list(&ListParams::default())).await?;
+        for hpa in list.items {
+            let Some(spec) = hpa.spec else { continue };
+            let r = &spec.scale_target_ref;
+            let group_ok = r
+                .api_version
+                .as_deref()
+                .is_none_or(|v| v == "apps/v1" || v.starts_with("apps/"));
+            if r.kind == "Deployment" && r.name == target.name && group_ok {
+                found.push(OtherAutoscaler::Hpa(hpa.metadata.name.unwrap_or_default()));
+            }
+        }
+
+        let ar = scaled_object_resource();
+        let sos: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        let what = format!("ScaledObjects in {}", target.namespace);
+        match with_deadline(what, self.deadline, sos.list(&ListParams::default())).await {
+            Ok(list) => {
+                for so in list.items {
+                    let r = &so.data["spec"]["scaleTargetRef"];
+                    // KEDA defaults kind to Deployment when it is not given.
+                    let kind = r["kind"].as_str().unwrap_or("Deployment");
+                    if kind == "Deployment" && r["name"].as_str() == Some(target.name.as_str()) {
+                        found.push(OtherAutoscaler::ScaledObject(
+                            so.metadata.name.unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+            // No KEDA installed: the resource does not exist.
+            Err(ClusterError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(found)
+    }
+
+    /// Set `spec.replicas` through the `/scale` subresource with a merge patch that carries
+    /// the `resourceVersion` read this tick, so a concurrent change (a person's `kubectl
+    /// scale`, another writer) makes this write fail with 409 instead of overwriting it.
+    pub async fn scale(
+        &self,
+        target: &ScaleTargetRef,
+        replicas: u32,
+        resource_version: &str,
+    ) -> Result<(), ClusterError> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
+        let patch = serde_json::json!({
+            "metadata": { "resourceVersion": resource_version },
+            "spec": { "replicas": replicas },
+        });
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
+        with_deadline(
+            what,
+            self.deadline,
+            api.patch_scale(&target.name, &pp, &Patch::Merge(&patch)),
+        )
+        .await
+        .map(|_| ())
+    }
+}

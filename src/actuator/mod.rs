@@ -1,0 +1,70 @@
+//! The controller's edge to the cluster: read a Deployment, find other autoscalers that own
+//! it, write replicas through `/scale`, and publish Events. Only the calls listed in
+//! [`crate::permissions::API_CALLS`] are made here.
+
+mod error;
+mod events;
+mod kube;
+
+pub use error::ClusterError;
+pub use events::{EventSink, EventSpec};
+pub use kube::KubeCluster;
+
+/// What a tick needs to know about a Deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentView {
+    /// `spec.replicas` (1 when unset, as the API server defaults it).
+    pub replicas: u32,
+    /// `status.readyReplicas`.
+    pub ready: u32,
+    /// `status.replicas`: pods that exist, ready or not.
+    pub status_replicas: u32,
+    /// `metadata.generation`.
+    pub generation: i64,
+    /// `status.observedGeneration`.
+    pub observed_generation: i64,
+    /// `metadata.resourceVersion`, sent with a write so a concurrent change loses with 409.
+    pub resource_version: String,
+    /// The annotation `prescale.io/paused: "true"` is set.
+    pub paused: bool,
+    /// The field manager that owns `spec.replicas` (from `managedFields`): `prescale` when
+    /// an instance of prescale set it last, e.g. `kubectl` after a person's `kubectl scale`.
+    /// `None` when the API server reports no managed fields.
+    pub replicas_owner: Option<String>,
+    /// Reference used as the `regarding` object of Events.
+    pub reference: k8s_openapi::api::core::v1::ObjectReference,
+}
+
+/// Another autoscaler that targets the same Deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtherAutoscaler {
+    /// An `autoscaling/v2` HorizontalPodAutoscaler, by name.
+    Hpa(String),
+    /// A KEDA `keda.sh/v1alpha1` ScaledObject, by name.
+    ScaledObject(String),
+}
+
+impl OtherAutoscaler {
+    /// Short stable label for metrics (`hpa`, `scaledobject`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hpa(_) => "hpa",
+            Self::ScaledObject(_) => "scaledobject",
+        }
+    }
+}
+
+impl std::fmt::Display for OtherAutoscaler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Hpa(n) => write!(f, "HorizontalPodAutoscaler {n}"),
+            Self::ScaledObject(n) => write!(f, "ScaledObject {n}"),
+        }
+    }
+}
+
+/// The field manager prescale writes with, so its writes are recognised in `managedFields`.
+pub const FIELD_MANAGER: &str = "prescale";
+
+/// The annotation that pauses writes to a Deployment.
+pub const PAUSED_ANNOTATION: &str = "prescale.io/paused";

@@ -1,0 +1,179 @@
+//! `prescale run`: the controller in a cluster (in-cluster config, or `KUBECONFIG` outside).
+
+use super::CliResult;
+use crate::controller::{RunOptions, run as run_controller};
+use crate::leader::LeaseSettings;
+use crate::telemetry::init_tracing;
+use k8s_openapi::api::core::v1::ObjectReference;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Arguments of `prescale run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The config file; its directory is watched and changes are applied live.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Address of the admin server (/healthz, /readyz, /metrics, /recommendations).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub admin_addr: String,
+    /// Name of the leader-election Lease in the controller's namespace (POD_NAMESPACE).
+    #[arg(long, default_value = "prescale-leader")]
+    pub lease_name: String,
+    /// Run without leader election (a single local instance that always acts).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// How long the Lease holds without renewal.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: Duration,
+    /// A leader that cannot renew for this long steps down.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub renew_deadline: Duration,
+    /// Time between attempts to acquire or renew the Lease.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub retry_period: Duration,
+    /// Deadline of each Kubernetes API call.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub api_timeout: Duration,
+    /// Config changes are applied once the directory has been quiet this long.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub reload_debounce: Duration,
+    /// Shutdown (tick in flight, Lease release) must finish within this.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// Why `prescale run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunCliError {
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// No Kubernetes client configuration.
+    #[error(
+        "cannot configure the Kubernetes client: {0}; outside a cluster set KUBECONFIG to a kubeconfig file"
+    )]
+    Kube(kube::Error),
+    /// The admin address cannot be bound.
+    #[error("cannot listen on --admin-addr {addr}: {source}; choose a free address:port")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Leader election is on but there is no namespace for the Lease.
+    #[error(
+        "no namespace for the leader Lease: set POD_NAMESPACE (the deploy manifests set it from the downward API) or pass --no-leader-election"
+    )]
+    NoNamespace,
+    /// The Lease timings cannot keep one leader at a time.
+    #[error(
+        "--lease-duration ({lease:?}) must be longer than --renew-deadline ({renew:?}), which must be longer than --retry-period ({retry:?}): a leader must step down before its Lease can pass on"
+    )]
+    LeaseTimings {
+        /// --lease-duration.
+        lease: Duration,
+        /// --renew-deadline.
+        renew: Duration,
+        /// --retry-period.
+        retry: Duration,
+    },
+    /// The signal handler could not be installed.
+    #[error("cannot install the SIGTERM handler: {0}")]
+    Signal(std::io::Error),
+}
+
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "prescale".into());
+        format!("{host}-{}", std::process::id())
+    })
+}
+
+/// Run `prescale run` until SIGTERM or Ctrl-C.
+pub fn run(args: RunArgs) -> CliResult {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunCliError::Runtime)?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: RunArgs) -> CliResult {
+    if !(args.lease_duration > args.renew_deadline && args.renew_deadline > args.retry_period) {
+        return Err(RunCliError::LeaseTimings {
+            lease: args.lease_duration,
+            renew: args.renew_deadline,
+            retry: args.retry_period,
+        }
+        .into());
+    }
+    // kube is built with rustls on ring; make ring the process-wide provider for TLS.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = kube::Client::try_default()
+        .await
+        .map_err(RunCliError::Kube)?;
+    let admin = tokio::net::TcpListener::bind(&args.admin_addr)
+        .await
+        .map_err(|source| RunCliError::Bind {
+            addr: args.admin_addr.clone(),
+            source,
+        })?;
+    let pod_name = std::env::var("POD_NAME").ok();
+    let pod_namespace = std::env::var("POD_NAMESPACE").ok();
+    let lease = if args.no_leader_election {
+        None
+    } else {
+        let namespace = pod_namespace.clone().ok_or(RunCliError::NoNamespace)?;
+        Some(LeaseSettings {
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+            ..LeaseSettings::new(args.lease_name.clone(), namespace, identity())
+        })
+    };
+    let pod = match (pod_name, pod_namespace) {
+        (Some(name), Some(namespace)) => Some(ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(name),
+            namespace: Some(namespace),
+            ..ObjectReference::default()
+        }),
+        _ => None,
+    };
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(RunCliError::Signal)?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = sigterm.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received"),
+        }
+        shutdown_tx.send_replace(true);
+    });
+
+    let opts = RunOptions {
+        config_path: args.config,
+        load: crate::reload::loader(crate::config::load),
+        client,
+        source: Arc::new(|config: &crate::config::Config| {
+            crate::metrics::Sources::new(config)
+                .map(|s| Arc::new(s) as Arc<dyn crate::metrics::MetricsSource>)
+                .map_err(|e| format!("cannot set up the metric sources: {e}"))
+        }),
+        admin,
+        lease,
+        pod,
+        api_deadline: args.api_timeout,
+        reload_quiet: args.reload_debounce,
+        grace: args.shutdown_grace,
+    };
+    run_controller(opts, shutdown_rx).await?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! The controller loop: one task per target reads the Deployment and the metrics, calls the
+//! decision core, and acts by mode; the supervisor adds and removes targets on reload.
+
+mod health;
+mod intent;
+mod observe;
+mod report;
+mod runtime;
+mod supervisor;
+mod surfaces;
+mod tick;
+mod writers;
+
+pub use health::Health;
+pub use intent::{Guards, Hold, Intent, plan};
+pub use observe::{MetricFailure, observation};
+pub use report::{Reports, TargetReport};
+pub use runtime::{RunError, RunOptions, SourceFactory, fixed_source, run};
+pub use supervisor::{Applied, Supervisor};
+pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
+pub use writers::check_one_writer;
+
+use crate::actuator::{EventSink, KubeCluster};
+use crate::metrics::MetricsSource;
+use crate::telemetry::Telemetry;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What every target's task shares.
+pub struct Shared {
+    /// Reads and writes to the cluster.
+    pub cluster: KubeCluster,
+    /// Kubernetes Events (published by the leader only).
+    pub events: EventSink,
+    /// Metric readings for a target; replaced when a reload changes where metrics come
+    /// from (the `prometheus:` section). Read it through [`Shared::source`].
+    pub source: std::sync::RwLock<Arc<dyn MetricsSource>>,
+    /// All `prescale_*` metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// `true` while this instance holds the leader Lease.
+    pub leader: watch::Receiver<bool>,
+    /// Latest decision per target, for `/recommendations`.
+    pub reports: Reports,
+    /// Readiness facts for `/readyz`.
+    pub health: Arc<Health>,
+}
+
+impl Shared {
+    /// The metrics source in force now.
+    pub fn source(&self) -> Arc<dyn MetricsSource> {
+        self.source
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Put a new metrics source in force (after a reload).
+    pub fn set_source(&self, source: Arc<dyn MetricsSource>) {
+        *self.source.write().unwrap_or_else(|p| p.into_inner()) = source;
+    }
+
+    /// Whether this instance holds the leader Lease now. Returns a plain `bool` so no
+    /// borrow of the watch channel is held across an `.await`.
+    pub fn is_leader(&self) -> bool {
+        *self.leader.borrow()
+    }
+}

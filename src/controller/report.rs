@@ -1,0 +1,65 @@
+//! The latest decision of every target, as served by `GET /recommendations`.
+
+use crate::core::Reason;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+/// One target's latest tick, in the JSON shape of `GET /recommendations`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetReport {
+    /// Target name.
+    pub target: String,
+    /// `namespace/name` of the Deployment.
+    pub deployment: String,
+    /// `shadow` or `active`.
+    pub mode: crate::config::Mode,
+    /// `spec.replicas` at the last tick.
+    pub current_replicas: Option<u32>,
+    /// `status.readyReplicas` at the last tick.
+    pub ready_replicas: Option<u32>,
+    /// What the decision core recommends.
+    pub recommended_replicas: Option<u32>,
+    /// Why.
+    pub reasons: Vec<Reason>,
+    /// Forecast arrival rate over the lead time, documents/s.
+    pub forecast_arrival_rate: Option<f64>,
+    /// The lead time the forecast covers: the start-up time in use, seconds.
+    pub startup_seconds: Option<f64>,
+    /// Learned per-replica capacity, documents/s.
+    pub capacity_per_replica: Option<f64>,
+    /// What prescale did with the recommendation: `scaled`, or `hold:<why>`.
+    pub action: String,
+    /// Unix time of the tick, seconds.
+    pub updated_at: f64,
+    /// The error that cut the last tick short, if any.
+    pub error: Option<String>,
+}
+
+/// Latest report per target, shared by the target tasks (writers) and the admin server.
+#[derive(Clone, Default)]
+pub struct Reports {
+    inner: Arc<RwLock<BTreeMap<String, TargetReport>>>,
+}
+
+impl Reports {
+    /// Store a target's latest report.
+    pub fn put(&self, report: TargetReport) {
+        // A poisoned lock only means a writer panicked mid-insert of a plain map; the map is
+        // still usable, and a report must never take the controller down.
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(report.target.clone(), report);
+    }
+
+    /// Forget a removed target.
+    pub fn remove(&self, target: &str) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(target);
+    }
+
+    /// All reports, ordered by target name.
+    pub fn all(&self) -> Vec<TargetReport> {
+        let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        map.values().cloned().collect()
+    }
+}

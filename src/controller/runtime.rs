@@ -1,0 +1,257 @@
+//! `prescale run` as a library call: load the config, start leader election, the targets,
+//! the admin server and the config watcher, apply reloads, and shut down in order.
+
+use super::writers::check_one_writer;
+use super::{Health, Reports, Shared, Supervisor};
+use crate::actuator::{EventSink, EventSpec, KubeCluster};
+use crate::config::Config;
+use crate::leader::{LeaderElector, LeaseSettings};
+use crate::metrics::MetricsSource;
+use crate::reload::{Loader, Reloaded, watch_config};
+use crate::server::{AdminState, serve};
+use crate::telemetry::{ReloadLabels, Telemetry};
+use k8s_openapi::api::core::v1::ObjectReference;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Everything `prescale run` needs, built by the CLI (or a test).
+pub struct RunOptions {
+    /// The config file.
+    pub config_path: PathBuf,
+    /// Loads and validates it.
+    pub load: Loader,
+    /// The Kubernetes client.
+    pub client: kube::Client,
+    /// Builds the metrics source for a config (at start, and again when a reload changes
+    /// the `prometheus:` section).
+    pub source: SourceFactory,
+    /// The admin server's listener.
+    pub admin: tokio::net::TcpListener,
+    /// Leader election settings; `None` runs as the only instance (always leader).
+    pub lease: Option<LeaseSettings>,
+    /// This instance's own Pod (for Events about the controller itself, e.g. a rejected config).
+    pub pod: Option<ObjectReference>,
+    /// Deadline of each Kubernetes API call.
+    pub api_deadline: Duration,
+    /// Config changes are applied once they settle for this long.
+    pub reload_quiet: Duration,
+    /// Shutdown must finish within this (the Pod's termination grace period, less margin).
+    pub grace: Duration,
+}
+
+/// Builds the metrics source for a config; the error names what to fix.
+pub type SourceFactory =
+    Arc<dyn Fn(&Config) -> Result<Arc<dyn MetricsSource>, String> + Send + Sync>;
+
+/// A factory that always gives `source`, whatever the config (tests, fixed sources).
+pub fn fixed_source(source: Arc<dyn MetricsSource>) -> SourceFactory {
+    Arc::new(move |_: &Config| Ok(source.clone()))
+}
+
+/// Why `prescale run` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config at start is invalid: there is no last good config to keep running with.
+    #[error("{0}")]
+    Config(String),
+    /// The config directory cannot be watched.
+    #[error(transparent)]
+    Watch(#[from] crate::reload::ReloadError),
+}
+
+/// Run the controller until `shutdown` turns true; then finish the ticks in flight,
+/// release the Lease and return.
+pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
+    check_one_writer(&config)
+        .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
+    let source = (opts.source)(&config).map_err(RunError::Config)?;
+
+    // Watch before starting anything else, so a failure leaves nothing running.
+    let (reload_tx, mut reload_rx) = mpsc::channel(4);
+    let watcher = watch_config(
+        opts.config_path.clone(),
+        opts.load.clone(),
+        opts.reload_quiet,
+        reload_tx,
+    )?;
+
+    let telemetry = Arc::new(Telemetry::new());
+    let health = Arc::new(Health::default());
+    let reports = Reports::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let (leader_tx, leader_rx) = watch::channel(false);
+    // Events name this instance: the Lease identity, or the Pod's name without election.
+    let identity = opts
+        .lease
+        .as_ref()
+        .map(|l| l.identity.clone())
+        .or_else(|| opts.pod.as_ref().and_then(|p| p.name.clone()));
+    // Without leader election this instance is always the leader; the sender is kept for
+    // the whole run so receivers never see the channel close.
+    let (elector, _always_leader) = match opts.lease.clone() {
+        Some(settings) => {
+            let e = LeaderElector::new(
+                opts.client.clone(),
+                settings,
+                leader_tx,
+                telemetry.clone(),
+                health.clone(),
+            );
+            (Some(tokio::spawn(e.run(stop_rx.clone()))), None)
+        }
+        None => {
+            leader_tx.send_replace(true);
+            telemetry.is_leader.set(1);
+            (None, Some(leader_tx))
+        }
+    };
+
+    let shared = Arc::new(Shared {
+        cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
+        events: EventSink::new(opts.client.clone(), identity),
+        source: std::sync::RwLock::new(source),
+        telemetry: telemetry.clone(),
+        leader: leader_rx,
+        reports: reports.clone(),
+        health: health.clone(),
+    });
+    let mut supervisor = Supervisor::new(shared.clone());
+    let applied = supervisor.apply(&config).await;
+    health.set_config_loaded();
+    tracing::info!(config = %opts.config_path.display(), targets = ?applied.added, "config loaded");
+
+    let admin_state = AdminState {
+        telemetry: telemetry.clone(),
+        reports,
+        health: health.clone(),
+    };
+    let server = tokio::spawn(serve(opts.admin, admin_state, stop_rx.clone()));
+    let reload_opts = ReloadOptions {
+        config_path: opts.config_path,
+        source: opts.source,
+        pod: opts.pod,
+    };
+
+    loop {
+        tokio::select! {
+            _ = async { shutdown.wait_for(|s| *s).await.map(|_| ()) } => break,
+            reloaded = reload_rx.recv() => {
+                let Some(reloaded) = reloaded else {
+                    tracing::error!("the config watcher stopped; config changes are no longer applied");
+                    // Keep running with the config in force until shutdown.
+                    let _ = shutdown.wait_for(|s| *s).await;
+                    break;
+                };
+                apply_reload(&mut supervisor, &mut config, reloaded, &reload_opts, &shared).await;
+            }
+        }
+    }
+
+    tracing::info!("shutting down: finishing ticks in flight, then releasing the Lease");
+    let stopping = async {
+        supervisor.shutdown().await;
+        stop_tx.send_replace(true);
+        if let Some(e) = elector
+            && let Err(err) = e.await
+        {
+            tracing::error!(error = %err, "leader elector ended abnormally");
+        }
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "admin server failed"),
+            Err(e) => tracing::error!(error = %e, "admin server ended abnormally"),
+        }
+    };
+    if tokio::time::timeout(opts.grace, stopping).await.is_err() {
+        tracing::error!(
+            grace_s = opts.grace.as_secs_f64(),
+            "shutdown did not finish within the grace period"
+        );
+    }
+    watcher.abort();
+    Ok(())
+}
+
+/// What a reload needs from the run's options (the rest of them are moved into tasks).
+struct ReloadOptions {
+    config_path: PathBuf,
+    source: SourceFactory,
+    pod: Option<ObjectReference>,
+}
+
+/// Apply a reloaded config, or reject it with a metric, a log line and an Event; the config
+/// in force changes only when the new one is valid.
+async fn apply_reload(
+    supervisor: &mut Supervisor,
+    config: &mut Config,
+    reloaded: Reloaded,
+    opts: &ReloadOptions,
+    shared: &Shared,
+) {
+    let path = opts.config_path.display().to_string();
+    let checked = match reloaded {
+        Reloaded::Valid(c) => check_one_writer(&c)
+            .map(|()| c)
+            .map_err(|e| format!("{path}: {e}")),
+        Reloaded::Invalid(e) => Err(e),
+    };
+    // A new `prometheus:` section needs a new source; if it cannot be built, the whole
+    // config is rejected so the old config and its source stay in force together.
+    let checked = checked.and_then(|new| {
+        if new.prometheus == config.prometheus {
+            return Ok((new, None));
+        }
+        (opts.source)(&new)
+            .map(|s| (new, Some(s)))
+            .map_err(|e| format!("{path}: {e}"))
+    });
+    match checked {
+        Ok((new, _)) if new == *config => count_reload(&shared.telemetry, "unchanged"),
+        Ok((new, source)) => {
+            if let Some(source) = source {
+                shared.set_source(source);
+            }
+            let applied = supervisor.apply(&new).await;
+            *config = new;
+            count_reload(&shared.telemetry, "applied");
+            tracing::info!(config = %path, added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "config reloaded");
+        }
+        Err(error) => {
+            count_reload(&shared.telemetry, "rejected");
+            tracing::error!(config = %path, %error, "new config rejected; the previous config stays in force");
+            reject_event(shared, opts.pod.as_ref(), &error).await;
+        }
+    }
+}
+
+fn count_reload(telemetry: &Telemetry, result: &str) {
+    telemetry
+        .config_reload
+        .get_or_create(&ReloadLabels {
+            result: result.into(),
+        })
+        .inc();
+}
+
+async fn reject_event(shared: &Shared, pod: Option<&ObjectReference>, error: &str) {
+    let Some(pod) = pod else { return };
+    if !shared.is_leader() {
+        return;
+    }
+    shared
+        .events
+        .publish(
+            pod,
+            EventSpec {
+                warning: true,
+                reason: "ConfigRejected".into(),
+                action: "Reload".into(),
+                note: format!("new config rejected, the previous one stays in force: {error}"),
+            },
+        )
+        .await;
+}

@@ -1,0 +1,217 @@
+//! One task per target; targets are added, changed and removed when a config is applied.
+//!
+//! Each target runs on its own task with its own ticker, so a slow or failing target never
+//! stalls another. A changed target keeps running and receives its new config; its learned
+//! state is kept unless it now scales a different Deployment.
+
+use super::Shared;
+use super::tick::{TargetTask, TickOutcome};
+use crate::config::{Config, TargetConfig};
+use crate::telemetry::{StageLabels, TargetLabels};
+use futures::FutureExt;
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
+
+struct Running {
+    config: watch::Sender<TargetConfig>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+/// What applying a config changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Targets started.
+    pub added: Vec<String>,
+    /// Targets stopped.
+    pub removed: Vec<String>,
+    /// Targets whose settings changed.
+    pub changed: Vec<String>,
+}
+
+/// Owns the targets' tasks.
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    running: BTreeMap<String, Running>,
+}
+
+impl Supervisor {
+    /// No targets yet: call [`Supervisor::apply`].
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            running: BTreeMap::new(),
+        }
+    }
+
+    /// Make the running targets match `config`: start new ones, stop removed ones (each
+    /// finishes its tick in flight), and hand changed settings to the running task.
+    pub async fn apply(&mut self, config: &Config) -> Applied {
+        let mut applied = Applied::default();
+        let wanted: BTreeMap<&str, &TargetConfig> = config
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|n| !wanted.contains_key(n.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(r) = self.running.remove(&name) {
+                stop(r).await;
+            }
+            self.shared.source().forget(&name);
+            self.shared.reports.remove(&name);
+            self.shared.health.target_removed(&name);
+            applied.removed.push(name);
+        }
+
+        for (name, target) in wanted {
+            match self.running.get(name) {
+                Some(r) if *r.config.borrow() == *target => {}
+                Some(r) => {
+                    // The task picks the new config up before its next tick.
+                    r.config.send_replace(target.clone());
+                    applied.changed.push(name.to_string());
+                }
+                None => {
+                    self.start(target.clone());
+                    applied.added.push(name.to_string());
+                }
+            }
+        }
+        applied
+    }
+
+    fn start(&mut self, config: TargetConfig) {
+        let name = config.name.clone();
+        self.shared.health.target_started(&name);
+        let (config_tx, config_rx) = watch::channel(config.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = self.shared.clone();
+        let handle = tokio::spawn(run_target(
+            TargetTask::new(config),
+            shared,
+            config_rx,
+            stop_rx,
+        ));
+        self.running.insert(
+            name,
+            Running {
+                config: config_tx,
+                stop: stop_tx,
+                handle,
+            },
+        );
+    }
+
+    /// Stop every target, each after its tick in flight.
+    pub async fn shutdown(&mut self) {
+        let all = std::mem::take(&mut self.running);
+        for r in all.values() {
+            r.stop.send_replace(true);
+        }
+        for (name, r) in all {
+            if let Err(e) = r.handle.await {
+                tracing::error!(target_name = %name, error = %e, "target task ended abnormally");
+            }
+        }
+    }
+}
+
+async fn stop(r: Running) {
+    r.stop.send_replace(true);
+    if let Err(e) = r.handle.await {
+        tracing::error!(error = %e, "target task ended abnormally");
+    }
+}
+
+fn ticker(period: std::time::Duration) -> tokio::time::Interval {
+    // interval_at keeps ticks on a fixed schedule (no drift from the tick's own duration);
+    // Skip drops the ticks a slow tick overran instead of firing them back to back.
+    let mut t = interval_at(Instant::now(), period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    t
+}
+
+async fn run_target(
+    mut task: TargetTask,
+    shared: Arc<Shared>,
+    mut config: watch::Receiver<TargetConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = task.config.name.clone();
+    tracing::info!(target_name = %name, "target started");
+    tokio::select! {
+        biased;
+        _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+            tracing::info!(target_name = %name, "target stopped before its first tick");
+            return;
+        }
+        () = task.warm_up(&shared) => {}
+    }
+    let mut interval = ticker(task.config.interval);
+    loop {
+        tokio::select! {
+            biased;
+            // The Ref returned by wait_for is dropped inside this block (it is not Send).
+            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
+            changed = config.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let new = config.borrow_and_update().clone();
+                if new.metrics != task.config.metrics {
+                    // Remembered counters and logged states belong to the old queries.
+                    shared.source().forget(&name);
+                }
+                if task.reconfigure(new) {
+                    task.warm_up(&shared).await;
+                }
+                interval = ticker(task.config.interval);
+                tracing::info!(target_name = %name, "target config changed");
+            }
+            _ = interval.tick() => {
+                let started = Instant::now();
+                // A panic in one tick (a bug) must not end the target or take others down:
+                // it is logged and counted, the learned state is started afresh (it may be
+                // half-updated), and the next tick runs as usual.
+                let ticked = AssertUnwindSafe(task.tick(&shared)).catch_unwind().await;
+                let outcome = match ticked {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::error!(target_name = %name, "tick panicked; restarting the target's learned state");
+                        shared
+                            .telemetry
+                            .tick_errors
+                            .get_or_create(&StageLabels { target: name.clone(), stage: "panic".into() })
+                            .inc();
+                        task.reset_state();
+                        TickOutcome::Failed("tick panicked".into())
+                    }
+                };
+                let took = started.elapsed();
+                shared
+                    .telemetry
+                    .tick_duration
+                    .get_or_create(&TargetLabels { target: name.clone() })
+                    .observe(took.as_secs_f64());
+                if took > task.config.interval {
+                    tracing::warn!(target_name = %name, took_s = took.as_secs_f64(), interval_s = task.config.interval.as_secs_f64(), "tick took longer than the interval; skipping missed ticks");
+                }
+                tracing::debug!(target_name = %name, ?outcome, "tick done");
+                shared.health.target_ticked(&name);
+            }
+        }
+    }
+    task.forget_series(&shared);
+    tracing::info!(target_name = %name, "target stopped");
+}

@@ -1,0 +1,278 @@
+//! A decision on every surface: metrics, the `/recommendations` report, a structured log
+//! line, and Kubernetes Events (leader only, on changes, not every tick).
+
+use super::Shared;
+use super::intent::Hold;
+use super::report::TargetReport;
+use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name, unix_now};
+use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler};
+use crate::config::Mode;
+use crate::core::{Decision, Reason};
+use crate::telemetry::{ReasonLabels, WarningLabels};
+use tokio::time::Instant;
+
+/// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
+/// (the winner, limits, missing metrics, the fallback); raw proposals get none.
+fn reason_label(r: &Reason) -> Option<String> {
+    let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
+    match r {
+        Reason::Proposal { .. } => None,
+        Reason::Winner { signal } => Some(format!(
+            "winner:{}",
+            name(serde_json::to_value(signal).unwrap_or_default())
+        )),
+        Reason::Limited { limit, .. } => Some(format!(
+            "limited:{}",
+            name(serde_json::to_value(limit).unwrap_or_default())
+        )),
+        Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}")),
+        Reason::Fallback { .. } => Some("fallback".into()),
+    }
+}
+
+impl TargetTask {
+    /// Put the decision on every surface: metrics, the JSON report, a log line, Events.
+    pub(super) async fn report(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+        others: &[OtherAutoscaler],
+        error: Option<String>,
+    ) {
+        let t = &shared.telemetry;
+        let l = self.labels();
+        t.recommended_replicas
+            .get_or_create(&l)
+            .set(i64::from(decision.replicas));
+        t.current_replicas
+            .get_or_create(&l)
+            .set(i64::from(view.replicas));
+        t.ready_replicas
+            .get_or_create(&l)
+            .set(i64::from(view.ready));
+        match decision.forecast_rate {
+            Some(r) => {
+                t.forecast_arrival_rate.get_or_create(&l).set(r);
+            }
+            None => {
+                t.forecast_arrival_rate.remove(&l);
+            }
+        }
+        t.capacity_per_replica
+            .get_or_create(&l)
+            .set(decision.capacity_per_replica);
+        t.startup_seconds.get_or_create(&l).set(decision.startup_s);
+
+        let labels: Vec<String> = decision.reasons.iter().filter_map(reason_label).collect();
+        for old in &self.memory.reason_labels {
+            if !labels.contains(old) {
+                t.decision_reason.remove(&ReasonLabels {
+                    target: self.config.name.clone(),
+                    reason: old.clone(),
+                });
+            }
+        }
+        for new in &labels {
+            t.decision_reason
+                .get_or_create(&ReasonLabels {
+                    target: self.config.name.clone(),
+                    reason: new.clone(),
+                })
+                .set(1);
+        }
+        self.memory.reason_labels = labels;
+
+        let action = match outcome {
+            TickOutcome::Scaled { .. } => "scaled".to_string(),
+            TickOutcome::Held(h) => format!("hold:{}", h.label()),
+            TickOutcome::Failed(_) => "error".to_string(),
+        };
+        let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        tracing::info!(
+            target_name = %self.config.name,
+            deployment = %deployment_name(&self.config),
+            mode = match self.config.mode {
+                Mode::Shadow => "shadow",
+                Mode::Active => "active",
+            },
+            current = view.replicas,
+            ready = view.ready,
+            recommended = decision.replicas,
+            forecast_rate = decision.forecast_rate,
+            capacity_per_replica = decision.capacity_per_replica,
+            startup_s = decision.startup_s,
+            action = %action,
+            reasons = %reasons_json,
+            "decision"
+        );
+        shared.reports.put(TargetReport {
+            target: self.config.name.clone(),
+            deployment: deployment_name(&self.config),
+            mode: self.config.mode,
+            current_replicas: Some(view.replicas),
+            ready_replicas: Some(view.ready),
+            recommended_replicas: Some(decision.replicas),
+            reasons: decision.reasons.clone(),
+            forecast_arrival_rate: decision.forecast_rate,
+            startup_seconds: Some(decision.startup_s),
+            capacity_per_replica: Some(decision.capacity_per_replica),
+            action,
+            updated_at: unix_now(),
+            error,
+        });
+
+        self.report_blocks(shared, view, decision, outcome, others)
+            .await;
+        self.publish_decision_event(shared, view, decision, outcome)
+            .await;
+    }
+
+    /// Gauges and once-per-episode warning Events for conditions that keep prescale from
+    /// writing to an active target.
+    async fn report_blocks(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+        others: &[OtherAutoscaler],
+    ) {
+        let mut active: Vec<(String, String)> = Vec::new();
+        if self.config.mode == Mode::Active {
+            for o in others {
+                active.push((
+                    o.kind().to_string(),
+                    format!(
+                        "{o} targets this Deployment; prescale will not write to it (it recommends {} replicas)",
+                        decision.replicas
+                    ),
+                ));
+            }
+            if view.paused {
+                active.push((
+                    "paused".into(),
+                    format!(
+                        "annotation prescale.io/paused is \"true\"; prescale will not write to this Deployment (it recommends {} replicas)",
+                        decision.replicas
+                    ),
+                ));
+            }
+        }
+        // Shadow mode never writes, so nothing is "blocked" there.
+        let manual = self.config.mode == Mode::Active
+            && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
+        let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
+        let t = &shared.telemetry;
+        for kind in BLOCK_KINDS {
+            let on = active.iter().any(|(k, _)| k == kind)
+                || (*kind == "manual_scale" && manual)
+                || (*kind == "backoff" && backoff);
+            let labels = WarningLabels {
+                target: self.config.name.clone(),
+                kind: kind.to_string(),
+            };
+            if on {
+                t.write_blocked.get_or_create(&labels).set(1);
+            } else {
+                t.write_blocked.remove(&labels);
+                self.memory.reported_blocks.remove(*kind);
+                self.memory.logged_blocks.remove(*kind);
+            }
+        }
+        let leader = shared.is_leader();
+        for (kind, note) in active {
+            // Logged once per episode by every instance; an Event once per episode by the
+            // leader (a new leader reports it again).
+            if self.memory.logged_blocks.insert(kind.clone()) {
+                tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
+            }
+            if leader && !self.memory.reported_blocks.contains(&kind) {
+                let reason = if kind == "paused" {
+                    "Paused"
+                } else {
+                    "OtherAutoscaler"
+                };
+                shared
+                    .events
+                    .publish(
+                        &view.reference,
+                        EventSpec {
+                            warning: true,
+                            reason: reason.into(),
+                            action: "HoldWrites".into(),
+                            note,
+                        },
+                    )
+                    .await;
+                self.memory.reported_blocks.insert(kind);
+            }
+        }
+    }
+
+    /// `Recommendation` (shadow) when the recommendation changes, `Rescaled` (active) when
+    /// prescale wrote. Only the leader publishes.
+    async fn publish_decision_event(
+        &mut self,
+        shared: &Shared,
+        view: &DeploymentView,
+        decision: &Decision,
+        outcome: &TickOutcome,
+    ) {
+        if !shared.is_leader() {
+            return;
+        }
+        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        let event = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { from, to }) => EventSpec {
+                warning: false,
+                reason: "Rescaled".into(),
+                action: "Scale".into(),
+                note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
+            },
+            (Mode::Shadow, _)
+                if self.memory.last_recommendation_event != Some(decision.replicas) =>
+            {
+                self.memory.last_recommendation_event = Some(decision.replicas);
+                EventSpec {
+                    warning: false,
+                    reason: "Recommendation".into(),
+                    action: "Recommend".into(),
+                    note: format!(
+                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
+                        decision.replicas, view.replicas, view.ready
+                    ),
+                }
+            }
+            _ => return,
+        };
+        shared.events.publish(&view.reference, event).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Limit, Signal};
+
+    #[test]
+    fn reason_labels_name_the_winner_and_limits_but_not_proposals() {
+        let reasons = [
+            Reason::Proposal {
+                signal: Signal::Reactive,
+                replicas: 3,
+            },
+            Reason::Winner {
+                signal: Signal::BacklogDrain,
+            },
+            Reason::Limited {
+                limit: Limit::ScaleUpLimit,
+                from: 9,
+                to: 6,
+            },
+        ];
+        let labels: Vec<_> = reasons.iter().filter_map(reason_label).collect();
+        assert_eq!(labels, ["winner:backlogDrain", "limited:ScaleUpLimit"]);
+    }
+}

@@ -1,0 +1,453 @@
+//! One target's tick: read the Deployment and the metrics, decide, turn the decision into
+//! an intent, apply it (active leader only), and report it on every surface.
+
+use super::Shared;
+use super::intent::{Guards, Hold, Intent, plan};
+use super::observe::observation;
+use super::report::TargetReport;
+use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
+use crate::config::{Mode, TargetConfig};
+use crate::core::{TargetState, decide};
+use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
+use std::collections::BTreeSet;
+use tokio::time::Instant;
+
+/// Label values of `prescale_write_blocked{kind}`.
+pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scale", "backoff"];
+
+/// Re-reads after a 409 before giving up until the next tick.
+const CONFLICT_RETRIES: u32 = 2;
+
+/// The least time a person's change of `spec.replicas` is left alone: HPA's default
+/// scale-down stabilisation, long enough for the person to finish what they are doing.
+pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Longest wait for the arrival-rate history when a target starts.
+const WARM_UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Longest back-off after repeated 429/5xx answers, in ticks.
+const MAX_SKIPPED_TICKS: u32 = 16;
+
+/// What a target remembers between ticks besides the decision core's state.
+#[derive(Debug, Default)]
+pub(super) struct Memory {
+    /// `spec.replicas` as last seen or written by us: any other value next tick was set by
+    /// someone else.
+    pub(super) expected_replicas: Option<u32>,
+    /// The Deployment's uid when `expected_replicas` was recorded: a re-created Deployment
+    /// (new uid) starts afresh rather than counting as a manual scale.
+    pub(super) expected_uid: Option<String>,
+    /// Writes are withheld until then after a manual scale.
+    pub(super) manual_until: Option<Instant>,
+    /// Consecutive failed writes (429/5xx/timeouts).
+    pub(super) write_failures: u32,
+    /// Ticks left to skip writing (back-off).
+    pub(super) skip_writes: u32,
+    /// The recommendation last published as an Event (shadow mode).
+    pub(super) last_recommendation_event: Option<u32>,
+    /// Blocking conditions already reported by an Event, so each is reported once per episode.
+    pub(super) reported_blocks: BTreeSet<String>,
+    /// The last tick's failure, so a repeated one is not logged every tick.
+    pub(super) last_failure: Option<String>,
+    /// Blocking conditions already logged (once per episode, leader or not).
+    pub(super) logged_blocks: BTreeSet<String>,
+    /// `prescale_decision_reason` labels currently set, so stale ones are removed.
+    pub(super) reason_labels: Vec<String>,
+}
+
+/// A target's task state: its config, the decision core's state, and the controller's memory.
+pub struct TargetTask {
+    /// Effective config.
+    pub config: TargetConfig,
+    /// The decision core's state (learned capacity, start-up time, history).
+    pub state: TargetState,
+    pub(super) memory: Memory,
+}
+
+/// How a tick ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// `spec.replicas` was changed.
+    Scaled {
+        /// Before.
+        from: u32,
+        /// After.
+        to: u32,
+    },
+    /// A recommendation was made and not written.
+    Held(Hold),
+    /// The tick stopped early; the error is logged, counted and reported.
+    Failed(String),
+}
+
+pub(super) fn deployment_name(c: &TargetConfig) -> String {
+    format!(
+        "{}/{}",
+        c.scale_target_ref.namespace, c.scale_target_ref.name
+    )
+}
+
+pub(super) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl TargetTask {
+    /// A fresh task with the decision core's default state.
+    pub fn new(config: TargetConfig) -> Self {
+        let state = TargetState::new(&config);
+        Self::with_state(config, state)
+    }
+
+    /// A task that continues with `state` learned earlier.
+    pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
+        Self {
+            config,
+            state,
+            memory: Memory::default(),
+        }
+    }
+
+    /// Take a new config. The learned state and the controller's memory are kept unless the
+    /// target now scales a different Deployment, whose behaviour they do not describe.
+    /// Returns whether the state was started afresh (and so wants warming up again).
+    pub fn reconfigure(&mut self, config: TargetConfig) -> bool {
+        let reset = config.scale_target_ref != self.config.scale_target_ref;
+        if reset {
+            self.state = TargetState::new(&config);
+            self.memory = Memory::default();
+        }
+        self.config = config;
+        reset
+    }
+
+    /// Warm the forecaster with the source's arrival-rate history, so the first forecasts
+    /// are not made from nothing. Without history (or when it cannot be had in time) the
+    /// forecaster learns from the ticks as they come.
+    pub async fn warm_up(&mut self, shared: &Shared) {
+        let source = shared.source();
+        match tokio::time::timeout(WARM_UP_DEADLINE, source.history(&self.config)).await {
+            Ok(Ok(history)) if history.is_empty() => {}
+            Ok(Ok(history)) => {
+                self.state
+                    .backfill(self.config.interval.as_secs_f64(), &history);
+                tracing::info!(target_name = %self.config.name, samples = history.len(), "forecaster warmed up with arrival-rate history");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target_name = %self.config.name, error = %e, "no arrival-rate history; the forecaster learns from now on");
+            }
+            Err(_) => {
+                tracing::warn!(target_name = %self.config.name, deadline_s = WARM_UP_DEADLINE.as_secs(), "arrival-rate history not fetched in time; the forecaster learns from now on");
+            }
+        }
+    }
+
+    /// Start the decision core's state afresh (after a tick panicked half-way through it).
+    pub fn reset_state(&mut self) {
+        self.state = TargetState::new(&self.config);
+    }
+
+    /// Remove this target's metric series (it was removed from the config or is stopping),
+    /// so dashboards do not show a stopped target's last values forever.
+    pub fn forget_series(&mut self, shared: &Shared) {
+        let reasons = std::mem::take(&mut self.memory.reason_labels);
+        shared.telemetry.forget_target(&self.config.name, &reasons);
+    }
+
+    /// Writes are withheld this long after a person's `kubectl scale`: at least
+    /// [`MANUAL_SCALE_HOLD`], longer when the target's own scale-down cooldown or
+    /// stabilisation window is longer (prescale would not undo its own scale-up sooner).
+    fn manual_cooldown(&self) -> std::time::Duration {
+        let b = &self.config.behavior;
+        MANUAL_SCALE_HOLD
+            .max(b.scale_down_cooldown)
+            .max(b.scale_down.stabilization_window)
+            .max(b.scale_up.stabilization_window)
+    }
+
+    pub(super) fn labels(&self) -> TargetLabels {
+        TargetLabels {
+            target: self.config.name.clone(),
+        }
+    }
+
+    fn count_error(&self, shared: &Shared, stage: &str) {
+        shared
+            .telemetry
+            .tick_errors
+            .get_or_create(&StageLabels {
+                target: self.config.name.clone(),
+                stage: stage.into(),
+            })
+            .inc();
+    }
+
+    /// Run one tick.
+    pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
+        let target = self.config.scale_target_ref.clone();
+        let view = match shared.cluster.read_deployment(&target).await {
+            Ok(v) => {
+                shared.health.set_kube_answered(true);
+                self.memory.last_failure = None;
+                v
+            }
+            Err(e) => {
+                shared.health.set_kube_answered(e.api_answered());
+                if matches!(e, ClusterError::NotFound { .. }) {
+                    // When it comes back, its replicas are not a manual change.
+                    self.memory.expected_replicas = None;
+                }
+                return self.fail(shared, "deployment", &e.to_string());
+            }
+        };
+        self.notice_manual_scale(shared, &view).await;
+
+        let source = shared.source();
+        let readings = source.read(&self.config).await;
+        let now = unix_now();
+        let (mut obs, failures) = observation(now, &view, &readings);
+        for f in &failures {
+            shared
+                .telemetry
+                .metric_errors
+                .get_or_create(&MetricErrorLabels {
+                    target: self.config.name.clone(),
+                    metric: f.metric.into(),
+                    reason: f.error.reason().into(),
+                })
+                .inc();
+            // The source logs a metric's failures when its state changes; per tick, debug.
+            tracing::debug!(target_name = %self.config.name, metric = f.metric, error = %f.error, "metric read failed");
+        }
+        if !failures.is_empty() {
+            self.count_error(shared, "metrics");
+        }
+
+        // Decide on a copy: after a 409 the decision is made again from the same state with
+        // the Deployment as it is now, so one tick never advances the state twice.
+        let before = self.state.clone();
+        let mut decision = decide(&self.config, &mut self.state, &obs);
+
+        let mut others = Vec::new();
+        let mut check_failed = false;
+        if self.config.mode == Mode::Active {
+            match shared.cluster.other_autoscalers(&target).await {
+                Ok(found) => others = found,
+                Err(e) => {
+                    // Cannot tell whether someone else owns the Deployment: do not write.
+                    check_failed = true;
+                    self.count_error(shared, "conflicts");
+                    tracing::warn!(target_name = %self.config.name, error = %e, "cannot check for other autoscalers; not writing this tick");
+                }
+            }
+        }
+
+        let mut view = view;
+        let mut conflicts = 0;
+        let mut error = None;
+        let outcome = loop {
+            let guards = Guards {
+                leader: shared.is_leader(),
+                paused: view.paused,
+                other_autoscaler: !others.is_empty(),
+                manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
+                backoff: check_failed || self.memory.skip_writes > 0,
+            };
+            match plan(self.config.mode, guards, view.replicas, decision.replicas) {
+                Intent::Hold(h) => break TickOutcome::Held(h),
+                Intent::Write { from, to } => {
+                    match shared
+                        .cluster
+                        .scale(&target, to, &view.resource_version)
+                        .await
+                    {
+                        Ok(()) => {
+                            self.count_write(shared, "ok");
+                            self.memory.expected_replicas = Some(to);
+                            self.memory.write_failures = 0;
+                            break TickOutcome::Scaled { from, to };
+                        }
+                        Err(ClusterError::Conflict { .. }) if conflicts < CONFLICT_RETRIES => {
+                            conflicts += 1;
+                            self.count_write(shared, "conflict");
+                            tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
+                            match shared.cluster.read_deployment(&target).await {
+                                Ok(v) => view = v,
+                                Err(e) => {
+                                    error = Some(e.to_string());
+                                    break TickOutcome::Failed(e.to_string());
+                                }
+                            }
+                            self.notice_manual_scale(shared, &view).await;
+                            self.state = before.clone();
+                            obs.current = view.replicas;
+                            obs.ready = view.ready;
+                            decision = decide(&self.config, &mut self.state, &obs);
+                        }
+                        Err(e) => {
+                            self.count_write(shared, e.label());
+                            self.count_error(shared, "scale");
+                            if matches!(
+                                e,
+                                ClusterError::Unavailable { .. }
+                                    | ClusterError::Timeout { .. }
+                                    | ClusterError::Transport { .. }
+                            ) {
+                                self.memory.write_failures += 1;
+                                // Skip 0, 1, 3, 7... ticks: exponential back-off in ticks.
+                                let n = self.memory.write_failures.min(5);
+                                self.memory.skip_writes =
+                                    ((1u32 << (n - 1)) - 1).min(MAX_SKIPPED_TICKS);
+                            }
+                            tracing::warn!(target_name = %self.config.name, error = %e, "scale write failed");
+                            error = Some(e.to_string());
+                            break TickOutcome::Failed(e.to_string());
+                        }
+                    }
+                }
+            }
+        };
+        if matches!(outcome, TickOutcome::Held(_)) && self.memory.skip_writes > 0 && !check_failed {
+            self.memory.skip_writes -= 1;
+        }
+
+        self.report(shared, &view, &decision, &outcome, &others, error)
+            .await;
+        outcome
+    }
+
+    fn count_write(&self, shared: &Shared, result: &str) {
+        shared
+            .telemetry
+            .scale_writes
+            .get_or_create(&ResultLabels {
+                target: self.config.name.clone(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// A change of `spec.replicas` that prescale did not make: report it and hold writes
+    /// for the cooldown rather than fight a person's decision.
+    async fn notice_manual_scale(&mut self, shared: &Shared, view: &DeploymentView) {
+        let uid = view.reference.uid.clone();
+        let same_object = self.memory.expected_uid == uid;
+        let Some(expected) = self.memory.expected_replicas.filter(|_| same_object) else {
+            // First sight of this Deployment (or a re-created one): nothing to compare with,
+            // and a cooldown for a deleted object does not carry over to its successor.
+            self.memory.expected_replicas = Some(view.replicas);
+            self.memory.expected_uid = uid;
+            self.memory.manual_until = None;
+            return;
+        };
+        if view.replicas == expected {
+            return;
+        }
+        self.memory.expected_replicas = Some(view.replicas);
+        if view.replicas_owner.as_deref() == Some(FIELD_MANAGER) {
+            // Another prescale instance (the leader, seen from a follower, or this
+            // instance's predecessor) made the change: not a person's decision.
+            return;
+        }
+        let cooldown = self.manual_cooldown();
+        self.memory.manual_until = Some(Instant::now() + cooldown);
+        shared
+            .telemetry
+            .manual_scale
+            .get_or_create(&self.labels())
+            .inc();
+        tracing::warn!(
+            target_name = %self.config.name,
+            deployment = %deployment_name(&self.config),
+            from = expected,
+            to = view.replicas,
+            cooldown_s = cooldown.as_secs(),
+            "spec.replicas was changed by someone else; not writing until the cooldown ends"
+        );
+        if self.config.mode == Mode::Active && shared.is_leader() {
+            shared
+                .events
+                .publish(
+                    &view.reference,
+                    EventSpec {
+                        warning: true,
+                        reason: "ManualScale".into(),
+                        action: "HoldWrites".into(),
+                        note: format!(
+                            "spec.replicas changed from {expected} to {} by someone other than prescale; prescale will not change it for {}s",
+                            view.replicas,
+                            cooldown.as_secs()
+                        ),
+                    },
+                )
+                .await;
+        }
+    }
+
+    fn fail(&mut self, shared: &Shared, stage: &str, error: &str) -> TickOutcome {
+        self.count_error(shared, stage);
+        // The same failure every tick (a deleted Deployment) is logged once at warn; the
+        // counter and the report still show every tick.
+        if self.memory.last_failure.as_deref() != Some(error) {
+            tracing::warn!(target_name = %self.config.name, deployment = %deployment_name(&self.config), stage, error, "tick failed");
+            self.memory.last_failure = Some(error.to_string());
+        } else {
+            tracing::debug!(target_name = %self.config.name, stage, error, "tick failed again");
+        }
+        shared.reports.put(TargetReport {
+            target: self.config.name.clone(),
+            deployment: deployment_name(&self.config),
+            mode: self.config.mode,
+            current_replicas: None,
+            ready_replicas: None,
+            recommended_replicas: None,
+            reasons: Vec::new(),
+            forecast_arrival_rate: None,
+            startup_seconds: None,
+            capacity_per_replica: None,
+            action: "error".into(),
+            updated_at: unix_now(),
+            error: Some(error.to_string()),
+        });
+        TickOutcome::Failed(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ScaleTargetRef;
+
+    fn config(deployment: &str, min: u32) -> TargetConfig {
+        TargetConfig {
+            scale_target_ref: ScaleTargetRef {
+                namespace: "ns".into(),
+                name: deployment.into(),
+            },
+            min_replicas: min,
+            ..TargetConfig::default()
+        }
+    }
+
+    #[test]
+    fn reconfiguring_the_same_deployment_keeps_what_was_learned_and_seen() {
+        let mut task = TargetTask::new(config("web", 1));
+        task.memory.expected_replicas = Some(4);
+        task.memory.write_failures = 2;
+        task.reconfigure(config("web", 3));
+        assert_eq!(task.config.min_replicas, 3);
+        assert_eq!(task.memory.expected_replicas, Some(4));
+        assert_eq!(task.memory.write_failures, 2);
+    }
+
+    #[test]
+    fn pointing_a_target_at_another_deployment_starts_afresh() {
+        let mut task = TargetTask::new(config("web", 1));
+        task.memory.expected_replicas = Some(4);
+        task.reconfigure(config("api", 1));
+        assert_eq!(task.memory.expected_replicas, None);
+        assert_eq!(task.config.scale_target_ref.name, "api");
+    }
+}

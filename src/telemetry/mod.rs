@@ -1,0 +1,13 @@
+//! Telemetry: every `prescale_*` metric in one registry, and the tracing subscriber.
+//!
+//! Keeping all metric names in one place means the names a dashboard relies on are defined
+//! once and cannot drift between the controller, the leader elector and the reloader.
+
+mod logging;
+mod metrics;
+
+pub use logging::init_tracing;
+pub use metrics::{
+    MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, StageLabels, TargetLabels,
+    Telemetry, WarningLabels,
+};

@@ -1,0 +1,229 @@
+//! Routing: `/api/v1/...` and `/apis/GROUP/VERSION/namespaces/NS/RESOURCE[/NAME[/scale]]`.
+
+use super::store::{ApiFailure, FaultKind, Store, Write};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+type Shared = Arc<Mutex<Store>>;
+
+pub fn router(store: Shared) -> Router {
+    Router::new().fallback(handle).with_state(store)
+}
+
+/// apiVersion and list kind of each resource the double serves.
+fn resource_info(resource: &str) -> Option<(&'static str, &'static str)> {
+    Some(match resource {
+        "deployments" => ("apps/v1", "DeploymentList"),
+        "horizontalpodautoscalers" => ("autoscaling/v2", "HorizontalPodAutoscalerList"),
+        "scaledobjects" => ("keda.sh/v1alpha1", "ScaledObjectList"),
+        "leases" => ("coordination.k8s.io/v1", "LeaseList"),
+        "events" => ("events.k8s.io/v1", "EventList"),
+        "pods" => ("v1", "PodList"),
+        _ => return None,
+    })
+}
+
+fn status_response(f: ApiFailure) -> Response {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": f.message, "reason": f.reason, "code": f.code,
+    });
+    let code = StatusCode::from_u16(f.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (code, axum::Json(body)).into_response();
+    if f.code == 429 {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    resp
+}
+
+fn reason_for(code: u16) -> &'static str {
+    match code {
+        404 => "NotFound",
+        409 => "Conflict",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "InternalError",
+    }
+}
+
+struct Target {
+    api_version: String,
+    ns: String,
+    resource: String,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse(path: &str) -> Option<Target> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (api_version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => (v.to_string(), rest),
+        ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest),
+        _ => return None,
+    };
+    match rest {
+        ["namespaces", ns, resource, tail @ ..] if tail.len() <= 2 => Some(Target {
+            api_version,
+            ns: ns.to_string(),
+            resource: resource.to_string(),
+            name: tail.first().map(|s| s.to_string()),
+            sub: tail.get(1).map(|s| s.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+async fn handle(
+    State(store): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let fault =
+        store
+            .lock()
+            .expect("store lock")
+            .take_fault(method.as_str(), &path, token.as_deref());
+    let resp = match fault {
+        Some(FaultKind::Status(code)) => Err(ApiFailure::new(
+            code,
+            reason_for(code),
+            format!("injected fault {code}"),
+        )),
+        Some(FaultKind::Delay(d)) => {
+            tokio::time::sleep(d).await;
+            Err(ApiFailure::new(504, "Timeout", "injected delay"))
+        }
+        Some(FaultKind::ConcurrentScale(replicas)) => {
+            let mut s = store.lock().expect("store lock");
+            if let Some(t) = parse(&path)
+                && let Some(name) = &t.name
+            {
+                s.scale_by_hand(&t.ns, name, replicas);
+            }
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            serve(&mut s, &method, &uri, &body_json, content_type)
+        }
+        None => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let mut s = store.lock().expect("store lock");
+            serve(&mut s, &method, &uri, &body_json, content_type)
+        }
+    };
+    let code = match &resp {
+        Ok((c, _)) => *c,
+        Err(f) => f.code,
+    };
+    if method != Method::GET {
+        store.lock().expect("store lock").writes.push(Write {
+            method: method.to_string(),
+            path: path.clone(),
+            body: body_json,
+            status: code,
+            token,
+        });
+    }
+    match resp {
+        Ok((c, v)) => (
+            StatusCode::from_u16(c).unwrap_or(StatusCode::OK),
+            axum::Json(v),
+        )
+            .into_response(),
+        Err(f) => status_response(f),
+    }
+}
+
+fn serve(
+    s: &mut Store,
+    method: &Method,
+    uri: &Uri,
+    body: &Value,
+    content_type: &str,
+) -> Result<(u16, Value), ApiFailure> {
+    let path = uri.path();
+    // The API server names a write's field manager from `?fieldManager=`.
+    let manager = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("fieldManager="))
+        .unwrap_or("unknown")
+        .to_string();
+    let not_found = || {
+        ApiFailure::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
+    };
+    let t = parse(path).ok_or_else(not_found)?;
+    let (api_version, list_kind) = resource_info(&t.resource).ok_or_else(not_found)?;
+    if api_version != t.api_version || (t.resource == "scaledobjects" && !s.keda_installed) {
+        return Err(not_found());
+    }
+    let what = |name: &str| format!("{} \"{name}\" not found", t.resource);
+    match (method.as_str(), t.name.as_deref(), t.sub.as_deref()) {
+        ("GET", None, None) => Ok((
+            200,
+            json!({
+                "apiVersion": api_version, "kind": list_kind,
+                "metadata": { "resourceVersion": s.list_rv() },
+                "items": s.list(&t.resource, Some(&t.ns)),
+            }),
+        )),
+        ("GET", Some(name), None) => s
+            .get(&t.resource, &t.ns, name)
+            .map(|v| (200, v))
+            .ok_or_else(|| ApiFailure::new(404, "NotFound", what(name))),
+        ("GET", Some(name), Some("scale")) if t.resource == "deployments" => {
+            s.scale_of(&t.ns, name).map(|v| (200, v))
+        }
+        ("POST", None, None) => s.create(&t.resource, &t.ns, body.clone()).map(|v| (201, v)),
+        ("PUT", Some(name), None) => s
+            .replace(&t.resource, &t.ns, name, body.clone())
+            .map(|v| (200, v)),
+        ("PATCH", Some(name), sub) => {
+            if !content_type.starts_with("application/merge-patch+json") {
+                return Err(ApiFailure::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!("the double supports merge patches only, got {content_type}"),
+                ));
+            }
+            match sub {
+                None => s.patch(&t.resource, &t.ns, name, body).map(|v| (200, v)),
+                Some("scale") if t.resource == "deployments" => {
+                    s.patch_scale(&t.ns, name, body, &manager).map(|v| (200, v))
+                }
+                Some(_) => Err(not_found()),
+            }
+        }
+        _ => Err(ApiFailure::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} {path}"),
+        )),
+    }
+}

@@ -1,0 +1,177 @@
+//! A Kubernetes API double for tests: an HTTP server on 127.0.0.1 with the API's real
+//! semantics for the calls prescale makes (see `src/permissions.rs`), reached through the
+//! real kube client from a kubeconfig.
+//!
+//! - Deployments with the `/scale` subresource; `resourceVersion` on every object, and 409
+//!   Conflict on a write that carries a stale one; `generation` bumps on spec changes.
+//! - HPAs and KEDA ScaledObjects to list (ScaledObjects 404 while "KEDA is not installed").
+//! - Leases with create (409 AlreadyExists) and update (409 on stale resourceVersion).
+//! - Events (create, merge patch).
+//! - Injectable faults (any status code, or a delayed answer) matched by method and path.
+//! - Every write request is recorded with its answer, so tests assert exactly what was
+//!   written.
+#![allow(dead_code, unused_imports)]
+
+mod http;
+mod kubeconfig;
+mod store;
+
+pub use store::{Fault, FaultKind, Write};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use store::Store;
+
+/// A running API double. Dropping it stops nothing: the server lives as long as the test's
+/// runtime.
+#[derive(Clone)]
+pub struct ApiDouble {
+    store: Arc<Mutex<Store>>,
+    addr: std::net::SocketAddr,
+}
+
+impl ApiDouble {
+    /// Start on a free port of 127.0.0.1.
+    pub async fn start() -> Self {
+        let store = Arc::new(Mutex::new(Store::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let app = http::router(store.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("api double serve");
+        });
+        Self { store, addr }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Write a kubeconfig pointing at this double into `dir`; its bearer token is `token`
+    /// (recorded with each write). Returns its path.
+    pub fn write_kubeconfig(&self, dir: &Path, token: &str) -> PathBuf {
+        kubeconfig::write(dir, &self.url(), token)
+    }
+
+    /// A real kube client configured from a kubeconfig file written into `dir`.
+    pub async fn client(&self, dir: &Path) -> kube::Client {
+        self.client_as(dir, "test").await
+    }
+
+    /// A real kube client that authenticates with `token` (to tell instances apart).
+    pub async fn client_as(&self, dir: &Path, token: &str) -> kube::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let path = self.write_kubeconfig(dir, token);
+        let kc = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config from kubeconfig");
+        kube::Client::try_from(config).expect("client")
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.store.lock().expect("store lock"))
+    }
+
+    /// Create or replace a Deployment with `replicas` in spec and `ready` ready.
+    pub fn put_deployment(&self, ns: &str, name: &str, replicas: u32, ready: u32) {
+        self.with(|s| s.put_deployment(ns, name, replicas, ready));
+    }
+
+    /// Status follows spec at once on every scale (a deployment controller with instant
+    /// pods); on by default. Off: tests set readiness with [`ApiDouble::set_ready`].
+    pub fn set_instant_rollout(&self, on: bool) {
+        self.with(|s| s.instant_rollout = on);
+    }
+
+    /// Set `status.readyReplicas` (and `status.replicas` to at least it).
+    pub fn set_ready(&self, ns: &str, name: &str, ready: u32) {
+        self.with(|s| s.set_ready(ns, name, ready));
+    }
+
+    /// A person's `kubectl scale`: spec.replicas changes, resourceVersion bumps, and the
+    /// change is not in [`ApiDouble::writes`] (which records requests to the API).
+    pub fn scale_by_hand(&self, ns: &str, name: &str, replicas: u32) {
+        self.with(|s| s.scale_by_hand(ns, name, replicas));
+    }
+
+    /// Set an annotation on a Deployment.
+    pub fn annotate(&self, ns: &str, name: &str, key: &str, value: &str) {
+        self.with(|s| s.annotate(ns, name, key, value));
+    }
+
+    /// Delete an object of `resource` (plural, e.g. `deployments`).
+    pub fn delete(&self, resource: &str, ns: &str, name: &str) {
+        self.with(|s| s.delete(resource, ns, name));
+    }
+
+    /// An `autoscaling/v2` HPA targeting Deployment `target`.
+    pub fn put_hpa(&self, ns: &str, name: &str, target: &str) {
+        self.with(|s| s.put_hpa(ns, name, target));
+    }
+
+    /// A KEDA ScaledObject targeting Deployment `target` (installs KEDA).
+    pub fn put_scaled_object(&self, ns: &str, name: &str, target: &str) {
+        self.with(|s| s.put_scaled_object(ns, name, target));
+    }
+
+    /// Inject a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.with(|s| s.faults.push(fault));
+    }
+
+    /// Remove every injected fault.
+    pub fn clear_faults(&self) {
+        self.with(|s| s.faults.clear());
+    }
+
+    /// Every write request so far, in order, with its answer's status.
+    pub fn writes(&self) -> Vec<Write> {
+        self.with(|s| s.writes.clone())
+    }
+
+    /// Successful `/scale` patches: the replica counts prescale set, in order.
+    pub fn scale_writes(&self) -> Vec<u32> {
+        self.writes()
+            .iter()
+            .filter(|w| w.method == "PATCH" && w.path.ends_with("/scale") && w.status < 300)
+            .filter_map(|w| w.body["spec"]["replicas"].as_u64().map(|r| r as u32))
+            .collect()
+    }
+
+    /// A Deployment's `spec.replicas`.
+    pub fn replicas(&self, ns: &str, name: &str) -> Option<u32> {
+        self.with(|s| s.replicas(ns, name))
+    }
+
+    /// An object as stored.
+    pub fn get(&self, resource: &str, ns: &str, name: &str) -> Option<serde_json::Value> {
+        self.with(|s| s.get(resource, ns, name))
+    }
+
+    /// Every stored Event (`events.k8s.io/v1`).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.with(|s| s.list("events", None))
+    }
+
+    /// Reasons of the Events about object `name`, in creation order.
+    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+        let mut evs: Vec<_> = self
+            .events()
+            .into_iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .collect();
+        evs.sort_by_key(|e| {
+            e["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        });
+        evs.iter()
+            .filter_map(|e| e["reason"].as_str().map(str::to_string))
+            .collect()
+    }
+}

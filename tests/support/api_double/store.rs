@@ -1,0 +1,463 @@
+//! The double's objects and their semantics: resourceVersion, generation, conflicts.
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A recorded write request.
+#[derive(Debug, Clone)]
+pub struct Write {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Request body (JSON).
+    pub body: Value,
+    /// Status of the answer.
+    pub status: u16,
+    /// The bearer token the client sent: tells apart instances given different kubeconfigs.
+    pub token: Option<String>,
+}
+
+/// What an injected fault does.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answer with this status and a `Status` body (429 also sends `Retry-After: 1`).
+    Status(u16),
+    /// Answer 504 only after this delay (a hung API server).
+    Delay(Duration),
+    /// Just before serving the request, a person scales the Deployment named in the path
+    /// to this many replicas: a real race, which the request then loses (or not) by the
+    /// double's ordinary resourceVersion rules.
+    ConcurrentScale(u32),
+}
+
+/// A fault for requests whose method matches (any when `None`) and whose path contains
+/// `path_contains`, for the next `times` such requests.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `GET`, `PATCH`...; `None` for any.
+    pub method: Option<&'static str>,
+    /// Substring of the path.
+    pub path_contains: String,
+    /// The fault.
+    pub kind: FaultKind,
+    /// How many requests it affects.
+    pub times: u32,
+    /// Only requests with this bearer token (one instance); `None` for any.
+    pub token: Option<String>,
+}
+
+impl Fault {
+    /// `times` answers of `status` to `method` requests on paths containing `path`.
+    pub fn status(method: &'static str, path: &str, status: u16, times: u32) -> Self {
+        Self {
+            method: Some(method),
+            path_contains: path.into(),
+            kind: FaultKind::Status(status),
+            times,
+            token: None,
+        }
+    }
+
+    /// Only for the client authenticating with `token`.
+    pub fn for_token(self, token: &str) -> Self {
+        Self {
+            token: Some(token.into()),
+            ..self
+        }
+    }
+}
+
+type Key = (String, String, String);
+
+/// All objects by (resource, namespace, name).
+pub struct Store {
+    rv: u64,
+    objects: BTreeMap<Key, Value>,
+    /// Recorded write requests.
+    pub writes: Vec<Write>,
+    /// Injected faults.
+    pub faults: Vec<Fault>,
+    /// Whether `scaledobjects` exists (KEDA installed).
+    pub keda_installed: bool,
+    /// Status follows spec on every scale.
+    pub instant_rollout: bool,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            rv: 100,
+            objects: BTreeMap::new(),
+            writes: Vec::new(),
+            faults: Vec::new(),
+            keda_installed: false,
+            instant_rollout: true,
+        }
+    }
+}
+
+/// A failed request: status code, reason, message.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl ApiFailure {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Record in `managedFields` that `manager` now owns `spec.replicas` (taking it from
+/// whoever owned it), as the API server does for an Update through `subresource`.
+fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
+    let mut entries = d["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for e in entries.iter_mut() {
+        if let Some(spec) = e["fieldsV1"]["f:spec"].as_object_mut() {
+            spec.remove("f:replicas");
+        }
+    }
+    entries.retain(|e| !(e["manager"] == manager && e["subresource"] == json!(subresource)));
+    entries.push(json!({
+        "manager": manager, "operation": "Update", "apiVersion": "apps/v1",
+        "time": k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).expect("round").to_string(),
+        "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:replicas": {} } },
+        "subresource": subresource,
+    }));
+    d["metadata"]["managedFields"] = json!(entries);
+}
+
+/// RFC 7386 JSON merge patch.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            let t = target.as_object_mut().expect("object");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+impl Store {
+    fn next_rv(&mut self) -> String {
+        self.rv += 1;
+        self.rv.to_string()
+    }
+
+    fn key(resource: &str, ns: &str, name: &str) -> Key {
+        (resource.into(), ns.into(), name.into())
+    }
+
+    /// The fault for this request, if one is armed (and count it down).
+    pub fn take_fault(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> Option<FaultKind> {
+        let f = self.faults.iter_mut().find(|f| {
+            f.times > 0
+                && f.method.is_none_or(|m| m == method)
+                && (f.token.is_none() || f.token.as_deref() == token)
+                && path.contains(f.path_contains.as_str())
+        })?;
+        f.times -= 1;
+        Some(f.kind.clone())
+    }
+
+    pub fn get(&self, resource: &str, ns: &str, name: &str) -> Option<Value> {
+        self.objects.get(&Self::key(resource, ns, name)).cloned()
+    }
+
+    pub fn list(&self, resource: &str, ns: Option<&str>) -> Vec<Value> {
+        self.objects
+            .iter()
+            .filter(|((r, n, _), _)| r == resource && ns.is_none_or(|ns| ns == n))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub fn list_rv(&self) -> String {
+        self.rv.to_string()
+    }
+
+    fn store(&mut self, resource: &str, ns: &str, name: &str, mut obj: Value) -> Value {
+        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.objects
+            .insert(Self::key(resource, ns, name), obj.clone());
+        obj
+    }
+
+    /// POST: create, 409 AlreadyExists if it exists.
+    pub fn create(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiFailure> {
+        let Some(name) = obj["metadata"]["name"].as_str().map(str::to_string) else {
+            return Err(ApiFailure::new(
+                422,
+                "Invalid",
+                "metadata.name: Required value",
+            ));
+        };
+        if self.get(resource, ns, &name).is_some() {
+            return Err(ApiFailure::new(
+                409,
+                "AlreadyExists",
+                format!("{resource} \"{name}\" already exists"),
+            ));
+        }
+        obj["metadata"]["namespace"] = json!(ns);
+        obj["metadata"]["uid"] = json!(format!("uid-{resource}-{ns}-{name}-{}", self.rv + 1));
+        obj["metadata"]["creationTimestamp"] = json!(now());
+        obj["metadata"]["generation"] = json!(1);
+        Ok(self.store(resource, ns, &name, obj))
+    }
+
+    fn check_rv(&self, stored: &Value, sent: &Value, what: &str) -> Result<(), ApiFailure> {
+        match sent["metadata"]["resourceVersion"].as_str() {
+            Some(rv) if Some(rv) != stored["metadata"]["resourceVersion"].as_str() => {
+                Err(ApiFailure::new(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on {what}: the object has been modified; please apply your changes to the latest version and try again"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// PUT: replace; 409 on a stale resourceVersion, 404 if missing.
+    pub fn replace(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiFailure> {
+        let Some(stored) = self.get(resource, ns, name) else {
+            return Err(ApiFailure::new(
+                404,
+                "NotFound",
+                format!("{resource} \"{name}\" not found"),
+            ));
+        };
+        if obj["metadata"]["name"].as_str() != Some(name) {
+            return Err(ApiFailure::new(
+                422,
+                "Invalid",
+                "metadata.name: does not match the path",
+            ));
+        }
+        self.check_rv(&stored, &obj, &format!("{resource} \"{name}\""))?;
+        for k in ["uid", "creationTimestamp", "namespace"] {
+            obj["metadata"][k] = stored["metadata"][k].clone();
+        }
+        let generation = stored["metadata"]["generation"].as_i64().unwrap_or(1);
+        obj["metadata"]["generation"] = json!(if obj["spec"] != stored["spec"] {
+            generation + 1
+        } else {
+            generation
+        });
+        Ok(self.store(resource, ns, name, obj))
+    }
+
+    /// PATCH (merge patch); 409 when the patch carries a stale resourceVersion.
+    pub fn patch(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ApiFailure> {
+        let Some(stored) = self.get(resource, ns, name) else {
+            return Err(ApiFailure::new(
+                404,
+                "NotFound",
+                format!("{resource} \"{name}\" not found"),
+            ));
+        };
+        self.check_rv(&stored, patch, &format!("{resource} \"{name}\""))?;
+        let mut obj = stored.clone();
+        merge_patch(&mut obj, patch);
+        let generation = stored["metadata"]["generation"].as_i64().unwrap_or(1);
+        if obj["spec"] != stored["spec"] {
+            obj["metadata"]["generation"] = json!(generation + 1);
+        }
+        Ok(self.store(resource, ns, name, obj))
+    }
+
+    /// The Deployment's `Scale` (`autoscaling/v1`).
+    pub fn scale_of(&self, ns: &str, name: &str) -> Result<Value, ApiFailure> {
+        let d = self.get("deployments", ns, name).ok_or_else(|| {
+            ApiFailure::new(
+                404,
+                "NotFound",
+                format!("deployments.apps \"{name}\" not found"),
+            )
+        })?;
+        Ok(json!({
+            "apiVersion": "autoscaling/v1",
+            "kind": "Scale",
+            "metadata": {
+                "name": name, "namespace": ns,
+                "uid": d["metadata"]["uid"],
+                "resourceVersion": d["metadata"]["resourceVersion"],
+                "creationTimestamp": d["metadata"]["creationTimestamp"],
+            },
+            "spec": { "replicas": d["spec"]["replicas"] },
+            "status": { "replicas": d["status"]["replicas"], "selector": format!("app={name}") },
+        }))
+    }
+
+    /// PATCH `/scale`: only `spec.replicas` may change.
+    pub fn patch_scale(
+        &mut self,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+        manager: &str,
+    ) -> Result<Value, ApiFailure> {
+        let scale = self.scale_of(ns, name)?;
+        self.check_rv(&scale, patch, &format!("deployments.apps \"{name}\""))?;
+        let mut merged = scale.clone();
+        merge_patch(&mut merged, patch);
+        let Some(replicas) = merged["spec"]["replicas"].as_i64().filter(|r| *r >= 0) else {
+            return Err(ApiFailure::new(
+                422,
+                "Invalid",
+                "spec.replicas: must be a non-negative integer",
+            ));
+        };
+        let rollout = self.instant_rollout;
+        let mut d = self.get("deployments", ns, name).expect("checked above");
+        if d["spec"]["replicas"] != json!(replicas) {
+            d["spec"]["replicas"] = json!(replicas);
+            own_replicas(&mut d, manager, Some("scale"));
+            let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
+            d["metadata"]["generation"] = json!(generation + 1);
+            d["status"]["observedGeneration"] = json!(generation + 1);
+            if rollout {
+                d["status"]["replicas"] = json!(replicas);
+                d["status"]["readyReplicas"] = json!(replicas);
+            }
+        }
+        self.store("deployments", ns, name, d);
+        self.scale_of(ns, name)
+    }
+
+    pub fn put_deployment(&mut self, ns: &str, name: &str, replicas: u32, ready: u32) {
+        let obj = json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": name, "namespace": ns, "generation": 1,
+                "uid": format!("uid-deployments-{ns}-{name}-{}", self.rv + 1),
+                "creationTimestamp": now(),
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": { "matchLabels": { "app": name } },
+                "template": { "metadata": { "labels": { "app": name } },
+                              "spec": { "containers": [ { "name": "app", "image": "app" } ] } },
+            },
+            "status": { "replicas": replicas, "readyReplicas": ready, "observedGeneration": 1 },
+        });
+        let mut obj = obj;
+        own_replicas(&mut obj, "kubectl-client-side-apply", None);
+        self.store("deployments", ns, name, obj);
+    }
+
+    pub fn set_ready(&mut self, ns: &str, name: &str, ready: u32) {
+        if let Some(mut d) = self.get("deployments", ns, name) {
+            d["status"]["readyReplicas"] = json!(ready);
+            let have = d["status"]["replicas"].as_u64().unwrap_or(0);
+            d["status"]["replicas"] = json!(have.max(u64::from(ready)));
+            self.store("deployments", ns, name, d);
+        }
+    }
+
+    pub fn scale_by_hand(&mut self, ns: &str, name: &str, replicas: u32) {
+        if let Some(mut d) = self.get("deployments", ns, name) {
+            d["spec"]["replicas"] = json!(replicas);
+            own_replicas(&mut d, "kubectl", Some("scale"));
+            let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
+            d["metadata"]["generation"] = json!(generation + 1);
+            if self.instant_rollout {
+                d["status"]["replicas"] = json!(replicas);
+                d["status"]["readyReplicas"] = json!(replicas);
+            }
+            self.store("deployments", ns, name, d);
+        }
+    }
+
+    pub fn replicas(&self, ns: &str, name: &str) -> Option<u32> {
+        self.get("deployments", ns, name)
+            .and_then(|d| d["spec"]["replicas"].as_u64())
+            .map(|r| r as u32)
+    }
+
+    pub fn annotate(&mut self, ns: &str, name: &str, key: &str, value: &str) {
+        if let Some(mut d) = self.get("deployments", ns, name) {
+            d["metadata"]["annotations"][key] = json!(value);
+            self.store("deployments", ns, name, d);
+        }
+    }
+
+    pub fn delete(&mut self, resource: &str, ns: &str, name: &str) {
+        self.objects.remove(&Self::key(resource, ns, name));
+        self.rv += 1;
+    }
+
+    pub fn put_hpa(&mut self, ns: &str, name: &str, target: &str) {
+        let obj = json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": name, "namespace": ns },
+            "spec": {
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": target },
+                "minReplicas": 1, "maxReplicas": 10,
+            },
+        });
+        self.store("horizontalpodautoscalers", ns, name, obj);
+    }
+
+    pub fn put_scaled_object(&mut self, ns: &str, name: &str, target: &str) {
+        self.keda_installed = true;
+        let obj = json!({
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": { "name": name, "namespace": ns },
+            "spec": { "scaleTargetRef": { "name": target }, "triggers": [] },
+        });
+        self.store("scaledobjects", ns, name, obj);
+    }
+}

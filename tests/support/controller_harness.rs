@@ -1,0 +1,182 @@
+//! Runs `prescale::controller::run` in-process against the API double, with a config file
+//! in a temp directory (watched for reloads) and the admin server on a free port.
+#![allow(dead_code)]
+
+use super::api_double::ApiDouble;
+use super::metrics_double::SetMetrics;
+use prescale::controller::{RunError, RunOptions, run};
+use prescale::leader::LeaseSettings;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A controller running in this test.
+pub struct Running {
+    /// The API double it talks to.
+    pub api: ApiDouble,
+    /// Holds the config file and kubeconfig.
+    pub dir: tempfile::TempDir,
+    /// The config file.
+    pub config_path: PathBuf,
+    /// Admin server address.
+    pub admin: SocketAddr,
+    /// Metric readings the test sets.
+    pub metrics: Arc<SetMetrics>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<Result<(), RunError>>,
+}
+
+/// Start with `yaml` as the config, no leader election.
+pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
+    start_full(api, yaml, None, None).await
+}
+
+/// Start with optional leader election and a source factory (default: the `SetMetrics`
+/// of the returned `Running`, whatever the config).
+pub async fn start_full(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+) -> Running {
+    // Logs go through libtest's capture, shown only for a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("prescale.yaml");
+    std::fs::write(&config_path, yaml).expect("write config");
+    let client = api.client(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind admin");
+    let admin = listener.local_addr().expect("admin addr");
+    // Readings the test sets (tests/e2e.rs runs the real Prometheus source instead).
+    let metrics = Arc::new(SetMetrics::default());
+    let (stop, stop_rx) = watch::channel(false);
+    let opts = RunOptions {
+        config_path: config_path.clone(),
+        load: prescale::reload::loader(prescale::config::load),
+        client,
+        source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
+        admin: listener,
+        lease,
+        pod: Some(k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some("prescale-0".into()),
+            namespace: Some("prescale".into()),
+            ..Default::default()
+        }),
+        api_deadline: Duration::from_secs(2),
+        reload_quiet: Duration::from_millis(100),
+        grace: Duration::from_secs(10),
+    };
+    let handle = tokio::spawn(run(opts, stop_rx));
+    Running {
+        api: api.clone(),
+        dir,
+        config_path,
+        admin,
+        metrics,
+        stop,
+        handle,
+    }
+}
+
+impl Running {
+    /// GET an admin path; returns status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let url = format!("http://{}{path}", self.admin);
+        match reqwest::get(&url).await {
+            Ok(r) => {
+                let code = r.status().as_u16();
+                (code, r.text().await.unwrap_or_default())
+            }
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    /// The target's entry in `/recommendations`.
+    pub async fn recommendation(&self, target: &str) -> Option<serde_json::Value> {
+        let (code, body) = self.get("/recommendations").await;
+        if code != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["targets"]
+            .as_array()?
+            .iter()
+            .find(|t| t["target"] == target)
+            .cloned()
+    }
+
+    /// The value of a sample line in `/metrics` starting with `series` (name and labels).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l[series.len()..].trim().parse().ok())
+    }
+
+    /// Replace the config file (atomically, by rename, as a ConfigMap update does).
+    pub fn write_config(&self, yaml: &str) {
+        let tmp = self.dir.path().join(".prescale.yaml.tmp");
+        std::fs::write(&tmp, yaml).expect("write config");
+        std::fs::rename(&tmp, &self.config_path).expect("rename config");
+    }
+
+    /// Ask for shutdown and wait for `run` to return.
+    pub async fn stop(self) -> Result<(), RunError> {
+        self.stop.send_replace(true);
+        self.handle.await.expect("run task")
+    }
+}
+
+/// Poll `cond` every 50 ms until it holds, failing the test after `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The head of a config file: the Prometheus the targets' PromQL metrics name. The
+/// controller tests feed readings through `SetMetrics`, so it is never queried.
+pub const HEAD: &str = "prometheus:\n  url: http://127.0.0.1:9\ntargets:\n";
+
+/// One target entry (without the head): `mode` active or shadow, `min` replicas at least.
+pub fn target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
+    format!(
+        "  - name: {name}
+    scaleTargetRef: {{ namespace: shop, name: {deployment} }}
+    mode: {mode}
+    interval: 200ms
+    minReplicas: {min}
+    maxReplicas: 20
+    metrics:
+      queueDepth: {{ promql: 'sum(queue_depth)' }}
+      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
+"
+    )
+}
+
+/// A whole config with one target.
+pub fn one_target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
+    format!("{HEAD}{}", target(name, deployment, mode, min))
+}
