@@ -4,6 +4,8 @@
 //! [`core::decide`] turns it into a [`core::Decision`] with its reasons, and a sink
 //! (the Kubernetes actuator, the shadow report, or the bench's queue model) consumes it.
 
+#![warn(missing_docs)]
+
 pub mod actuator;
 pub mod cli;
 pub mod config;
