@@ -3,6 +3,8 @@
 
 use std::str::FromStr;
 
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{BenchParams, Evaluation, Load, waits};
@@ -129,20 +131,7 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
         let (upper, lower) = root.split_vertically(HEIGHT * 11 / 20);
 
         let top = peak(&[&demand, &ready, &oracle]).max(1.0) * 1.1;
-        let mut chart = ChartBuilder::on(&upper)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x_range.clone(), 0.0..top)
-            .map_err(draw)?;
-        chart
-            .configure_mesh()
-            .x_desc(unit)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .y_desc("replicas")
-            .draw()
-            .map_err(draw)?;
+        let mut chart = panel(&upper, x_range.clone(), top, unit, "replicas")?;
         // The warm-up is simulated but not scored: shade it so a reader does not judge it.
         let warmup_end = (load.warmup_s / unit_s).min(x_range.end);
         let shade = RGBColor(255, 243, 205);
@@ -188,20 +177,7 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
 
         let slo = input.params.slo_wait;
         let top = peak(&[&wait]).max(2.0 * slo) * 1.1;
-        let mut chart = ChartBuilder::on(&lower)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x_range.clone(), 0.0..top)
-            .map_err(draw)?;
-        chart
-            .configure_mesh()
-            .x_desc(unit)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .y_desc("queue wait, s")
-            .draw()
-            .map_err(draw)?;
+        let mut chart = panel(&lower, x_range.clone(), top, unit, "queue wait, s")?;
         chart
             .draw_series(LineSeries::new(wait.iter().copied(), BLUE.stroke_width(2)))
             .map_err(draw)?
@@ -225,6 +201,32 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
         root.present().map_err(draw)?;
     }
     Ok(svg)
+}
+
+/// One panel: axes over `x` and `0..top`, with the mesh and axis labels drawn.
+fn panel<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    x: std::ops::Range<f64>,
+    top: f64,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, PlotError>
+{
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, 0.0..top)
+        .map_err(draw)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc(y_desc)
+        .draw()
+        .map_err(draw)?;
+    Ok(chart)
 }
 
 fn draw(e: impl std::fmt::Display) -> PlotError {
