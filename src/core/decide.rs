@@ -11,7 +11,31 @@ use crate::config::{FallbackBehavior, TargetConfig};
 /// same next state. The order is: learn from the observation (capacity, start-up time,
 /// arrival history), let every signal propose, take the highest proposal, never scale down
 /// on missing metrics, replace the proposal by the fallback on the `failureThreshold`-th
-/// consecutive failed tick, then apply the behaviour rules (stabilisation, cooldown, rate limits) and the bounds.
+/// consecutive failed tick, then apply the behaviour rules (stabilisation, cooldown, rate
+/// limits) and the bounds.
+///
+/// ```
+/// use prescale::config::TargetConfig;
+/// use prescale::core::{Observation, Reason, Signal, TargetState, decide};
+///
+/// let config = TargetConfig::default(); // 1 document/s per replica, bounds 1..=50
+/// let mut state = TargetState::new(&config);
+/// // 12 documents/s arriving, 60 waiting, 4 replicas all ready.
+/// let obs = Observation {
+///     t: 0.0,
+///     queue_depth: Some(60.0),
+///     arrival_rate: Some(12.0),
+///     completion_rate: Some(4.0),
+///     wait_s: Some(15.0),
+///     ready: 4,
+///     current: 4,
+/// };
+/// let decision = decide(&config, &mut state, &obs);
+/// // The backlog drain wins (12/s plus 60 documents within half the 60 s SLO = 14
+/// // replicas), and the default scale-up limit (max(2 × 4, 4 + 4) per 15 s) caps it at 8.
+/// assert!(decision.reasons.contains(&Reason::Winner { signal: Signal::BacklogDrain }));
+/// assert_eq!(decision.replicas, 8);
+/// ```
 pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation) -> Decision {
     let interval = config.interval.as_secs_f64();
     let mut reasons = Vec::new();

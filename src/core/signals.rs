@@ -24,6 +24,8 @@ pub struct Inputs {
 
 /// Fraction of the SLO the backlog is drained within.
 const DRAIN_WITHIN: f64 = 0.5;
+/// The drain signals ask for at most this multiple of the replicas the arrivals need.
+const DRAIN_CAP: u32 = 3;
 /// Wait, as a fraction of the SLO, at which the latency guard acts.
 const GUARD_AT: f64 = 0.5;
 
@@ -52,12 +54,15 @@ pub fn proposals(i: &Inputs) -> Vec<(Signal, u32)> {
     if let Some(p) = i.prediction {
         out.push((Signal::Forecast, replicas(p.upper, i.per_replica)));
     }
+    // A backlog is drained by at most this many: new pods arrive a lead time from now, so
+    // asking for far more than the load needs only overshoots once they come.
+    let cap = (DRAIN_CAP * replicas(expected, i.per_replica)).max(1);
     if let Some(q) = i.queue_depth
         && q > 0.0
     {
         out.push((
             Signal::BacklogDrain,
-            replicas(expected + q / (DRAIN_WITHIN * i.slo_s), i.per_replica),
+            replicas(expected + q / (DRAIN_WITHIN * i.slo_s), i.per_replica).min(cap),
         ));
         if let Some(w) = i.wait_s
             && w > GUARD_AT * i.slo_s
@@ -65,7 +70,7 @@ pub fn proposals(i: &Inputs) -> Vec<(Signal, u32)> {
             // Waits near the SLO: drain twice as fast, now.
             out.push((
                 Signal::LatencyGuard,
-                replicas(expected + 2.0 * q / (DRAIN_WITHIN * i.slo_s), i.per_replica),
+                replicas(expected + 2.0 * q / (DRAIN_WITHIN * i.slo_s), i.per_replica).min(cap),
             ));
         }
     }
