@@ -8,7 +8,8 @@ use crate::forecast::Prediction;
 pub struct Inputs {
     /// Documents/s one ready replica serves.
     pub per_replica: f64,
-    /// Observed arrival rate over the last interval.
+    /// The highest observed arrival rate of the last lead time and interval (`None` when
+    /// the arrival rate is missing now).
     pub arrival_rate: Option<f64>,
     /// Documents waiting.
     pub queue_depth: Option<f64>,
