@@ -134,6 +134,9 @@ fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inte
     state
         .capacity
         .observe(obs.queue_depth, obs.completion_rate, obs.ready);
+    state
+        .forecaster
+        .set_error_quantile(config.forecast.error_quantile);
     if let Some(rate) = obs.arrival_rate {
         state.forecaster.observe(obs.t, interval, rate);
         // Capacity released now takes a whole lead time to come back, so the reactive

@@ -81,6 +81,12 @@ impl Forecaster {
         }
     }
 
+    /// Use `quantile` of the recent errors as the margin from the next re-estimate on (a
+    /// reloaded config changes it without losing what was learned).
+    pub fn set_error_quantile(&mut self, quantile: f64) {
+        self.settings.error_quantile = quantile;
+    }
+
     /// The model forecasting now.
     pub fn season(&self) -> Season {
         self.chosen
