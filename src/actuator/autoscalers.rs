@@ -153,7 +153,7 @@ impl AutoscalerCache {
                 }),
         );
         // Stable order, so reports and Events do not change with the cache's hash order.
-        found.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        found.sort_by_key(|o| o.to_string());
         Ok(found)
     }
 }
