@@ -188,7 +188,15 @@ async fn keep_watching<K>(
 {
     let what = watched.what;
     // The default back-off: 0.8 s doubling to 30 s with jitter, reset after 2 min of health.
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher::watcher(api, watcher::Config::default())
+        // Only the name, namespace and spec are read: dropping managedFields and
+        // annotations (kubectl's last-applied copy) keeps a large cluster's cache small.
+        .modify(|o: &mut K| {
+            let meta = o.meta_mut();
+            meta.managed_fields = None;
+            meta.annotations = None;
+        })
+        .default_backoff();
     let mut stream = std::pin::pin!(stream);
     // Log a failure once per episode, not on every retry.
     let mut failing = false;
