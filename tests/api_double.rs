@@ -116,6 +116,34 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
     })
     .await;
 
+    // The watches are cut off while an HPA is created and the history is compacted: the
+    // watch resumes from a version that is gone (410), so the cache lists again and
+    // catches up; until then it keeps its last known state.
+    api.cut_watches();
+    eventually(10, "the watch retried and refused", || {
+        api.requests().iter().any(|r| {
+            r.rbac()
+                .is_some_and(|(_, res, verb)| res == "horizontalpodautoscalers" && verb == "watch")
+                && r.status == 503
+        })
+    })
+    .await;
+    api.put_hpa("shop", "web-hpa", "web");
+    api.compact();
+    assert!(cache.other_autoscalers(&web()).expect("synced").is_empty());
+    let lists_before = lists_of(&api, "horizontalpodautoscalers");
+    api.restore_watches();
+    eventually(20, "the HPA created while cut off is seen", || {
+        cache.other_autoscalers(&web()).expect("synced").len() == 1
+    })
+    .await;
+    assert!(lists_of(&api, "horizontalpodautoscalers") > lists_before);
+    api.delete("horizontalpodautoscalers", "shop", "web-hpa");
+    eventually(10, "the deleted HPA is forgotten again", || {
+        cache.other_autoscalers(&web()).expect("synced").is_empty()
+    })
+    .await;
+
     // KEDA installed later: the retrying watch finds it.
     api.put_scaled_object("shop", "web-so", "web");
     eventually(20, "the ScaledObject is seen", || {

@@ -134,6 +134,17 @@ impl ApiDouble {
         self.with(|s| s.compact());
     }
 
+    /// Cut every watch off (an API server restart, a network cut): open watches end,
+    /// new ones get 503 until [`ApiDouble::restore_watches`]. Lists and other calls work.
+    pub fn cut_watches(&self) {
+        self.with(|s| s.set_watches_down(true));
+    }
+
+    /// Serve watches again.
+    pub fn restore_watches(&self) {
+        self.with(|s| s.set_watches_down(false));
+    }
+
     /// Every request so far (any method, watches included), in order.
     pub fn requests(&self) -> Vec<Request> {
         self.with(|s| s.requests.clone())

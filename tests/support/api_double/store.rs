@@ -153,6 +153,8 @@ pub struct Store {
     /// Changes at or before this resourceVersion were compacted away: a watch from an
     /// older version gets `410 Gone`.
     pub horizon: u64,
+    /// Watches are cut off (an API server restart): open ones end, new ones get 503.
+    pub watches_down: bool,
     /// Ticks on every change, so open watches wake up.
     pub changed: tokio::sync::watch::Sender<u64>,
     /// Injected faults.
@@ -172,6 +174,7 @@ impl Default for Store {
             requests: Vec::new(),
             changes: Vec::new(),
             horizon: 100,
+            watches_down: false,
             changed: tokio::sync::watch::channel(100).0,
             faults: Vec::new(),
             keda_installed: false,
@@ -309,6 +312,13 @@ impl Store {
             kind,
             object,
         });
+        self.changed.send_replace(self.rv);
+    }
+
+    /// End every open watch and refuse new ones (503) until [`Store::set_watches_down`]
+    /// is called with `false`.
+    pub fn set_watches_down(&mut self, down: bool) {
+        self.watches_down = down;
         self.changed.send_replace(self.rv);
     }
 

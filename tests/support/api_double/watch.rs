@@ -4,11 +4,13 @@
 //! - From `resourceVersion=N`: every change after N, then changes as they happen.
 //! - Without one (or `0`): `ADDED` for every object that exists now, then changes.
 //! - N older than the compaction horizon: one `ERROR` event with a `410 Gone` Status (the
-//!   client must list again), then the stream ends.
+//!   client must list again), then the stream ends. An open watch that had not caught up
+//!   when the history was compacted ends the same way.
 //! - `allowWatchBookmarks=true`: a `BOOKMARK` with the current resourceVersion when the
 //!   watch has been idle for a second and the version moved on (the API server sends one
 //!   about every minute).
-//! - `timeoutSeconds=S`: the stream ends after S seconds. Uninstalling KEDA ends its watches.
+//! - `timeoutSeconds=S`: the stream ends after S seconds. Uninstalling KEDA ends its watches;
+//!   cutting watches off ends them all, and new ones get 503 until they are back.
 
 use super::http::resolve;
 use super::store::ApiFailure;
@@ -32,6 +34,16 @@ fn param<'a>(uri: &'a Uri, key: &str) -> Option<&'a str> {
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// The `ERROR` event for a watch whose next change was compacted away.
+fn expired(rv: u64, horizon: u64) -> Bytes {
+    let status = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "reason": "Expired", "code": 410,
+        "message": format!("too old resource version: {rv} ({horizon})"),
+    });
+    line("ERROR", &status)
+}
+
 fn line(kind: &str, object: &Value) -> Bytes {
     let mut s = json!({ "type": kind, "object": object }).to_string();
     s.push('\n');
@@ -50,6 +62,13 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
             "the double watches collections only",
         ));
     }
+    if s.watches_down {
+        return Err(ApiFailure::new(
+            503,
+            "ServiceUnavailable",
+            "watches are down (injected)",
+        ));
+    }
     let kind = list_kind.trim_end_matches("List").to_string();
     let bookmarks = param(uri, "allowWatchBookmarks") == Some("true");
     let timeout = param(uri, "timeoutSeconds")
@@ -58,7 +77,7 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
         .unwrap_or(Duration::from_secs(1800));
     let from = param(uri, "resourceVersion").unwrap_or("");
     let mut first = Vec::new();
-    let mut expired = false;
+    let mut too_old = false;
     let cursor = match from {
         "" | "0" => {
             for obj in s.list(&t.resource, t.ns.as_deref()) {
@@ -71,13 +90,8 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
                 ApiFailure::new(400, "BadRequest", format!("invalid resourceVersion {v}"))
             })?;
             if rv < s.horizon {
-                expired = true;
-                let status = json!({
-                    "kind": "Status", "apiVersion": "v1", "metadata": {},
-                    "status": "Failure", "reason": "Expired", "code": 410,
-                    "message": format!("too old resource version: {rv} ({})", s.horizon),
-                });
-                first.push(line("ERROR", &status));
+                too_old = true;
+                first.push(expired(rv, s.horizon));
             }
             rv
         }
@@ -93,7 +107,7 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
                 return;
             }
         }
-        if expired {
+        if too_old {
             return;
         }
         let mut changed = changed;
@@ -102,14 +116,29 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             changed.borrow_and_update();
-            let (batch, now, present) = {
+            let next = {
                 let s = store.lock().expect("store lock");
-                let present = t.resource != "scaledobjects" || s.keda_installed;
-                (
-                    s.changes_after(&t.resource, t.ns.as_deref(), cursor),
-                    s.rv(),
-                    present,
-                )
+                if s.watches_down {
+                    // Cut off: whatever was not sent yet is lost with the connection.
+                    return;
+                }
+                if cursor < s.horizon {
+                    // Changes this watch has not sent yet were compacted away.
+                    Err(expired(cursor, s.horizon))
+                } else {
+                    Ok((
+                        s.changes_after(&t.resource, t.ns.as_deref(), cursor),
+                        s.rv(),
+                        t.resource != "scaledobjects" || s.keda_installed,
+                    ))
+                }
+            };
+            let (batch, now, present) = match next {
+                Ok(next) => next,
+                Err(gone) => {
+                    let _ = tx.send(Ok(gone)).await;
+                    return;
+                }
             };
             for c in batch {
                 cursor = c.rv;
@@ -117,11 +146,11 @@ pub fn start(store: &Arc<Mutex<Store>>, uri: &Uri) -> Result<Response, ApiFailur
                     return;
                 }
             }
-            // Every change up to `now` that this watch sees has been sent.
-            cursor = cursor.max(now);
             if !present {
                 return;
             }
+            // Every change up to `now` that this watch sees has been sent.
+            cursor = cursor.max(now);
             tokio::select! {
                 r = changed.changed() => if r.is_err() { return },
                 _ = tokio::time::sleep(BOOKMARK_EVERY) => {
