@@ -1,5 +1,7 @@
 //! The Kubernetes API calls prescale makes: the one list that `deploy/`'s RBAC is tested
-//! against, so the ClusterRole grants exactly what the code uses and nothing more.
+//! against (`tests/deploy_manifests.rs`), so the ClusterRole grants exactly what the code
+//! uses and nothing more. `tests/api_calls.rs` drives the controller through every path
+//! that touches the API and checks the calls it makes equal this list, both ways.
 
 /// One group of API calls on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,18 +27,24 @@ pub enum Scope {
 
 /// Every API call the controller makes.
 pub const API_CALLS: &[ApiCall] = &[
+    // Each tick reads its target's Deployment (replicas, status, the pause annotation, the
+    // resourceVersion its write carries). One `get` per target per tick, no cache: a watch
+    // of every Deployment in the cluster would cost more than it saves.
     ApiCall {
         group: "apps",
         resource: "deployments",
-        verbs: &["get", "list", "watch"],
+        verbs: &["get"],
         scope: Scope::Cluster,
     },
+    // Active mode writes `spec.replicas` with a merge patch of the scale subresource only
+    // (the patch returns the Scale; it is never read on its own).
     ApiCall {
         group: "apps",
         resource: "deployments/scale",
-        verbs: &["get", "patch"],
+        verbs: &["patch"],
         scope: Scope::Cluster,
     },
+    // Conflict detection: one cluster-wide list-then-watch each, shared by all targets.
     ApiCall {
         group: "autoscaling",
         resource: "horizontalpodautoscalers",
@@ -49,18 +57,15 @@ pub const API_CALLS: &[ApiCall] = &[
         verbs: &["list", "watch"],
         scope: Scope::Cluster,
     },
-    ApiCall {
-        group: "",
-        resource: "pods",
-        verbs: &["list", "watch"],
-        scope: Scope::Cluster,
-    },
+    // Events are always created afresh (never folded into a series with a patch): see
+    // `actuator::EventSink`.
     ApiCall {
         group: "events.k8s.io",
         resource: "events",
-        verbs: &["create", "patch"],
+        verbs: &["create"],
         scope: Scope::Cluster,
     },
+    // Leader election: read the Lease, create it, renew / take over / release it.
     ApiCall {
         group: "coordination.k8s.io",
         resource: "leases",

@@ -7,7 +7,7 @@ mod api_double;
 use api_double::{ApiDouble, Fault};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
-use prescale::actuator::{ClusterError, KubeCluster};
+use prescale::actuator::{AutoscalerCache, ClusterError, KubeCluster};
 use prescale::config::ScaleTargetRef;
 use std::time::Duration;
 
@@ -71,24 +71,179 @@ async fn missing_objects_404_and_injected_faults_are_classified() {
     assert!(cluster.read_deployment(&web()).await.is_ok());
 }
 
+/// Poll `cond` every 50 ms until it holds, failing after `secs` seconds.
+async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
-async fn other_autoscalers_are_found_only_when_they_target_the_deployment() {
+async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() {
     let api = ApiDouble::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = KubeCluster::new(api.client(dir.path()).await, Duration::from_secs(5));
-    // No KEDA installed: the ScaledObject list 404s, which means "none".
-    assert!(
-        cluster
-            .other_autoscalers(&web())
-            .await
-            .expect("list")
-            .is_empty()
-    );
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (cache, tasks) = AutoscalerCache::start(api.client(dir.path()).await, stop);
     api.put_hpa("shop", "other-hpa", "other");
+    api.put_hpa("elsewhere", "web-hpa", "web");
+    // Not synced yet: the answer would be a guess, so it is an error.
+    assert!(matches!(
+        cache.other_autoscalers(&web()),
+        Err(ClusterError::NotSynced { .. })
+    ));
+    // No KEDA installed: the ScaledObject list 404s, which means "none".
+    tokio::time::timeout(Duration::from_secs(10), cache.wait_synced())
+        .await
+        .expect("synced");
+    assert!(cache.other_autoscalers(&web()).expect("synced").is_empty());
+
+    // Changes arrive through the open watch, without another list.
+    let lists_before = lists_of(&api, "horizontalpodautoscalers");
+    api.put_hpa("shop", "web-hpa", "web");
+    eventually(10, "the HPA is seen", || {
+        cache.other_autoscalers(&web()).expect("synced").len() == 1
+    })
+    .await;
+    assert_eq!(lists_of(&api, "horizontalpodautoscalers"), lists_before);
+    api.delete("horizontalpodautoscalers", "shop", "web-hpa");
+    eventually(10, "the deleted HPA is forgotten", || {
+        cache.other_autoscalers(&web()).expect("synced").is_empty()
+    })
+    .await;
+
+    // The watches are cut off while an HPA is created and the history is compacted: the
+    // watch resumes from a version that is gone (410), so the cache lists again and
+    // catches up; until then it keeps its last known state.
+    api.cut_watches();
+    eventually(10, "the watch retried and refused", || {
+        api.requests().iter().any(|r| {
+            r.rbac()
+                .is_some_and(|(_, res, verb)| res == "horizontalpodautoscalers" && verb == "watch")
+                && r.status == 503
+        })
+    })
+    .await;
+    api.put_hpa("shop", "web-hpa", "web");
+    api.compact();
+    assert!(cache.other_autoscalers(&web()).expect("synced").is_empty());
+    let lists_before = lists_of(&api, "horizontalpodautoscalers");
+    api.restore_watches();
+    eventually(20, "the HPA created while cut off is seen", || {
+        cache.other_autoscalers(&web()).expect("synced").len() == 1
+    })
+    .await;
+    assert!(lists_of(&api, "horizontalpodautoscalers") > lists_before);
+    api.delete("horizontalpodautoscalers", "shop", "web-hpa");
+    eventually(10, "the deleted HPA is forgotten again", || {
+        cache.other_autoscalers(&web()).expect("synced").is_empty()
+    })
+    .await;
+
+    // KEDA installed later: the retrying watch finds it.
     api.put_scaled_object("shop", "web-so", "web");
-    let found = cluster.other_autoscalers(&web()).await.expect("list");
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].to_string(), "ScaledObject web-so");
+    eventually(20, "the ScaledObject is seen", || {
+        cache
+            .other_autoscalers(&web())
+            .expect("synced")
+            .iter()
+            .map(|o| o.to_string())
+            .eq(["ScaledObject web-so".to_string()])
+    })
+    .await;
+    // KEDA removed again: its ScaledObjects are gone, HPAs keep working.
+    api.uninstall_keda();
+    api.put_hpa("shop", "web-hpa", "web");
+    eventually(10, "only the HPA is seen", || {
+        cache
+            .other_autoscalers(&web())
+            .expect("synced")
+            .iter()
+            .map(|o| o.to_string())
+            .eq(["HorizontalPodAutoscaler web-hpa".to_string()])
+    })
+    .await;
+
+    stop_tx.send_replace(true);
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .expect("watches stop")
+            .expect("watch task");
+    }
+}
+
+fn lists_of(api: &ApiDouble, resource: &str) -> usize {
+    api.requests()
+        .iter()
+        .filter_map(|r| r.rbac())
+        .filter(|(_, res, verb)| res == resource && verb == "list")
+        .count()
+}
+
+#[tokio::test]
+async fn a_watch_streams_changes_from_a_resource_version_and_410s_after_compaction() {
+    use futures::StreamExt;
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    use kube::api::{ListParams, WatchEvent, WatchParams};
+    let api = ApiDouble::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hpas: Api<HorizontalPodAutoscaler> = Api::all(api.client(dir.path()).await);
+    api.put_hpa("shop", "a", "web");
+    let list = hpas.list(&ListParams::default()).await.expect("list");
+    let rv = list
+        .metadata
+        .resource_version
+        .expect("collection resourceVersion");
+    assert_eq!(list.items.len(), 1);
+
+    api.put_hpa("shop", "b", "web");
+    api.delete("horizontalpodautoscalers", "shop", "a");
+    let mut stream = hpas
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("an event")
+            .expect("open")
+            .expect("decodes")
+    };
+    assert!(
+        matches!(next().await, WatchEvent::Added(h) if h.metadata.name.as_deref() == Some("b"))
+    );
+    assert!(
+        matches!(next().await, WatchEvent::Deleted(h) if h.metadata.name.as_deref() == Some("a"))
+    );
+    api.put_hpa("shop", "b", "api");
+    assert!(
+        matches!(next().await, WatchEvent::Modified(h) if h.metadata.name.as_deref() == Some("b"))
+    );
+    // Idle and the version moved on elsewhere: a bookmark carries it.
+    api.put_deployment("shop", "web", 1, 1);
+    assert!(matches!(next().await, WatchEvent::Bookmark(_)));
+
+    api.compact();
+    let mut old = hpas
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let gone = tokio::time::timeout(Duration::from_secs(5), old.next())
+        .await
+        .expect("an event")
+        .expect("open")
+        .expect("decodes");
+    assert!(
+        matches!(gone, WatchEvent::Error(ref s) if s.code == 410),
+        "{gone:?}"
+    );
 }
 
 #[tokio::test]

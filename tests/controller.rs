@@ -143,18 +143,75 @@ async fn a_competing_hpa_or_scaled_object_blocks_writes_and_is_reported() {
     let r = c.recommendation("web").await.expect("report");
     assert_eq!(r["recommendedReplicas"], 3);
     assert_eq!(r["action"], "hold:other_autoscaler");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    c.more_ticks("web", 3).await;
+    c.more_ticks("api", 3).await;
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
     assert_eq!(api.replicas(NS, "web"), Some(1));
     assert_eq!(api.replicas(NS, "api"), Some(1));
 
-    // The HPA goes away: prescale takes over on the next tick.
+    // The HPA goes away: the watch reports it and prescale takes over on the next tick.
     api.delete("horizontalpodautoscalers", NS, "web-hpa");
     eventually(10, "web scaled once the HPA is gone", || async {
         api.replicas(NS, "web") == Some(3)
     })
     .await;
     assert_eq!(api.replicas(NS, "api"), Some(1));
+
+    // An HPA created while prescale runs reaches the cache through the watch (no list per
+    // tick) and blocks the next change: the report shows the new recommendation held.
+    api.put_hpa(NS, "web-hpa-2", "web");
+    eventually(10, "the new HPA blocks web", || async {
+        c.metric("prescale_write_blocked{target=\"web\",kind=\"hpa\"}")
+            .await
+            == Some(1.0)
+    })
+    .await;
+    c.write_config(&format!(
+        "{}{}",
+        one_target("web", "web", "active", 5),
+        target("api", "api", "active", 3)
+    ));
+    eventually(10, "5 recommended and held", || async {
+        c.recommendation("web").await.is_some_and(|r| {
+            r["recommendedReplicas"] == 5 && r["action"] == "hold:other_autoscaler"
+        })
+    })
+    .await;
+    assert_eq!(api.replicas(NS, "web"), Some(3));
+    c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_write_before_the_autoscaler_caches_have_synced_and_readyz_says_so() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    // The HPA list fails: whether an HPA owns `web` is unknown.
+    api.inject(Fault::status(
+        "GET",
+        "horizontalpodautoscalers",
+        500,
+        10_000,
+    ));
+    let c = start(&api, &one_target("web", "web", "active", 3)).await;
+
+    eventually(10, "the tick holds and /readyz says why", || async {
+        let (code, body) = c.get("/readyz").await;
+        code == 503
+            && body.contains("caches have not synced")
+            && c.recommendation("web")
+                .await
+                .is_some_and(|r| r["recommendedReplicas"] == 3 && r["action"] == "hold:backoff")
+    })
+    .await;
+    assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
+
+    // The API server recovers: the watch's back-off retry lists, and writes begin.
+    api.clear_faults();
+    eventually(30, "written once the caches synced", || async {
+        api.replicas(NS, "web") == Some(3)
+    })
+    .await;
+    eventually(10, "ready", || async { c.get("/readyz").await.0 == 200 }).await;
     c.stop().await.expect("clean stop");
 }
 

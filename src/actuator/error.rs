@@ -45,6 +45,15 @@ pub enum ClusterError {
         /// The deadline.
         after: Duration,
     },
+    /// A watch-backed cache has not been filled from a complete list yet (just after the
+    /// start, or while the API server refuses the list): its answer would be a guess.
+    #[error(
+        "{what}: the cache has not synced with the API server yet; check RBAC (list, watch) if this persists"
+    )]
+    NotSynced {
+        /// What the cache holds.
+        what: String,
+    },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
     Transport {
@@ -99,6 +108,7 @@ impl ClusterError {
             Self::Rejected { .. } => "rejected",
             Self::Timeout { .. } => "timeout",
             Self::Transport { .. } => "transport",
+            Self::NotSynced { .. } => "not_synced",
         }
     }
 }

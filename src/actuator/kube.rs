@@ -1,31 +1,24 @@
 //! [`KubeCluster`]: the real cluster through the kube client.
 
 use super::error::with_deadline;
-use super::{ClusterError, DeploymentView, FIELD_MANAGER, OtherAutoscaler, PAUSED_ANNOTATION};
+use super::{ClusterError, DeploymentView, FIELD_MANAGER, PAUSED_ANNOTATION};
 use crate::config::ScaleTargetRef;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::{Client, Resource};
 use std::time::Duration;
 
 /// Reads and writes Deployments through the kube client, each call with a deadline (the
 /// client itself has no read timeout, and a hung call must never stall a target forever).
+///
+/// Deployments are read with one `get` per target per tick rather than from a watch cache:
+/// the write needs the freshest `resourceVersion`, and caching every Deployment in the
+/// cluster would cost memory and `list`/`watch` rights for objects prescale never scales.
 #[derive(Clone)]
 pub struct KubeCluster {
     client: Client,
     deadline: Duration,
-}
-
-fn scaled_object_resource() -> ApiResource {
-    ApiResource {
-        group: "keda.sh".into(),
-        version: "v1alpha1".into(),
-        api_version: "keda.sh/v1alpha1".into(),
-        kind: "ScaledObject".into(),
-        plural: "scaledobjects".into(),
-    }
 }
 
 /// The manager owning `spec.replicas`: the entry whose fields include `f:spec.f:replicas`,
@@ -91,53 +84,6 @@ impl KubeCluster {
                 .and_then(replicas_owner),
             reference: d.object_ref(&()),
         })
-    }
-
-    /// Other autoscalers (HPA `autoscaling/v2`, KEDA ScaledObject) that target this
-    /// Deployment. A cluster without KEDA (no `scaledobjects` resource) has none of those.
-    pub async fn other_autoscalers(
-        &self,
-        target: &ScaleTargetRef,
-    ) -> Result<Vec<OtherAutoscaler>, ClusterError> {
-        let mut found = Vec::new();
-        let hpas: Api<HorizontalPodAutoscaler> =
-            Api::namespaced(self.client.clone(), &target.namespace);
-        let what = format!("HorizontalPodAutoscalers in {}", target.namespace);
-        let list = with_deadline(what, self.deadline, hpas.list(&ListParams::default())).await?;
-        for hpa in list.items {
-            let Some(spec) = hpa.spec else { continue };
-            let r = &spec.scale_target_ref;
-            let group_ok = r
-                .api_version
-                .as_deref()
-                .is_none_or(|v| v == "apps/v1" || v.starts_with("apps/"));
-            if r.kind == "Deployment" && r.name == target.name && group_ok {
-                found.push(OtherAutoscaler::Hpa(hpa.metadata.name.unwrap_or_default()));
-            }
-        }
-
-        let ar = scaled_object_resource();
-        let sos: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
-        let what = format!("ScaledObjects in {}", target.namespace);
-        match with_deadline(what, self.deadline, sos.list(&ListParams::default())).await {
-            Ok(list) => {
-                for so in list.items {
-                    let r = &so.data["spec"]["scaleTargetRef"];
-                    // KEDA defaults kind to Deployment when it is not given.
-                    let kind = r["kind"].as_str().unwrap_or("Deployment");
-                    if kind == "Deployment" && r["name"].as_str() == Some(target.name.as_str()) {
-                        found.push(OtherAutoscaler::ScaledObject(
-                            so.metadata.name.unwrap_or_default(),
-                        ));
-                    }
-                }
-            }
-            // No KEDA installed: the resource does not exist.
-            Err(ClusterError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        Ok(found)
     }
 
     /// Set `spec.replicas` through the `/scale` subresource with a merge patch that carries

@@ -1,11 +1,15 @@
 //! The controller's edge to the cluster: read a Deployment, find other autoscalers that own
-//! it, write replicas through `/scale`, and publish Events. Only the calls listed in
+//! it (from watch-backed caches), write replicas through `/scale`, and publish Events. Only the calls listed in
 //! [`crate::permissions::API_CALLS`] are made here.
 
+mod autoscalers;
 mod error;
 mod events;
 mod kube;
 
+pub use autoscalers::{
+    AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
+};
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
 pub use kube::KubeCluster;

@@ -1,4 +1,5 @@
-//! What `/readyz` checks: config loaded, every target ticked once, the API server answering.
+//! What `/readyz` checks: config loaded, the autoscaler caches synced, every target ticked
+//! once, the API server answering.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Health {
     config_loaded: AtomicBool,
     kube_answered: AtomicBool,
+    autoscalers_synced: AtomicBool,
     /// Per target: has it finished a tick since it started?
     ticked: Mutex<BTreeMap<String, bool>>,
 }
@@ -17,6 +19,11 @@ impl Health {
     /// A valid config is in force.
     pub fn set_config_loaded(&self) {
         self.config_loaded.store(true, Ordering::Relaxed);
+    }
+
+    /// The HPA and ScaledObject caches have been filled from a complete list once.
+    pub fn set_autoscalers_synced(&self) {
+        self.autoscalers_synced.store(true, Ordering::Relaxed);
     }
 
     /// Record whether the last API call got an answer from the API server.
@@ -43,6 +50,11 @@ impl Health {
     pub fn not_ready(&self) -> Option<String> {
         if !self.config_loaded.load(Ordering::Relaxed) {
             return Some("no valid config loaded yet".into());
+        }
+        if !self.autoscalers_synced.load(Ordering::Relaxed) {
+            return Some(
+                "the HorizontalPodAutoscaler and ScaledObject caches have not synced yet".into(),
+            );
         }
         let waiting: Vec<String> = self
             .lock()

@@ -20,7 +20,7 @@ pub use supervisor::{Applied, Supervisor};
 pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
-use crate::actuator::{EventSink, KubeCluster};
+use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
@@ -30,6 +30,8 @@ use tokio::sync::watch;
 pub struct Shared {
     /// Reads and writes to the cluster.
     pub cluster: KubeCluster,
+    /// HPAs and ScaledObjects, watched once for all targets (the conflict check).
+    pub autoscalers: AutoscalerCache,
     /// Kubernetes Events (published by the leader only).
     pub events: EventSink,
     /// Metric readings for a target; replaced when a reload changes where metrics come

@@ -3,7 +3,7 @@
 
 use super::writers::check_one_writer;
 use super::{Health, Reports, Shared, Supervisor};
-use crate::actuator::{EventSink, EventSpec, KubeCluster};
+use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
 use crate::config::Config;
 use crate::leader::{LeaderElector, LeaseSettings};
 use crate::metrics::MetricsSource;
@@ -110,8 +110,18 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
     };
 
+    // One watch per resource for the whole controller, not one list per target per tick.
+    let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
+    let synced = {
+        let (cache, health) = (autoscalers.clone(), health.clone());
+        tokio::spawn(async move {
+            cache.wait_synced().await;
+            health.set_autoscalers_synced();
+        })
+    };
     let shared = Arc::new(Shared {
         cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
+        autoscalers,
         events: EventSink::new(opts.client.clone(), identity),
         source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
@@ -159,6 +169,12 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             && let Err(err) = e.await
         {
             tracing::error!(error = %err, "leader elector ended abnormally");
+        }
+        synced.abort();
+        for task in cache_tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "autoscaler watch ended abnormally");
+            }
         }
         match server.await {
             Ok(Ok(())) => {}

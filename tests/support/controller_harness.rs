@@ -123,6 +123,24 @@ impl Running {
             .and_then(|l| l[series.len()..].trim().parse().ok())
     }
 
+    /// Ticks `target` has finished (the count of its tick-duration histogram).
+    pub async fn ticks(&self, target: &str) -> f64 {
+        self.metric(&format!(
+            "prescale_tick_duration_seconds_count{{target=\"{target}\"}}"
+        ))
+        .await
+        .unwrap_or(0.0)
+    }
+
+    /// Wait until `target` has finished `n` more ticks (instead of sleeping for "a few").
+    pub async fn more_ticks(&self, target: &str, n: u32) {
+        let goal = self.ticks(target).await + f64::from(n);
+        eventually(10, &format!("{n} more ticks of {target}"), || async {
+            self.ticks(target).await >= goal
+        })
+        .await;
+    }
+
     /// Replace the config file (atomically, by rename, as a ConfigMap update does).
     pub fn write_config(&self, yaml: &str) {
         let tmp = self.dir.path().join(".prescale.yaml.tmp");

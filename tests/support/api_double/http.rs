@@ -1,6 +1,7 @@
-//! Routing: `/api/v1/...` and `/apis/GROUP/VERSION/namespaces/NS/RESOURCE[/NAME[/scale]]`.
+//! Routing: `/api/v1/...` and `/apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/scale]]`;
+//! `?watch=true` on a collection streams changes as the API server does.
 
-use super::store::{ApiFailure, FaultKind, Store, Write};
+use super::store::{ApiFailure, FaultKind, Request, Store, Write};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -54,12 +55,13 @@ fn reason_for(code: u16) -> &'static str {
     }
 }
 
-struct Target {
-    api_version: String,
-    ns: String,
-    resource: String,
-    name: Option<String>,
-    sub: Option<String>,
+pub(super) struct Target {
+    pub(super) api_version: String,
+    /// `None` for a cluster-wide collection (all namespaces).
+    pub(super) ns: Option<String>,
+    pub(super) resource: String,
+    pub(super) name: Option<String>,
+    pub(super) sub: Option<String>,
 }
 
 fn parse(path: &str) -> Option<Target> {
@@ -72,10 +74,17 @@ fn parse(path: &str) -> Option<Target> {
     match rest {
         ["namespaces", ns, resource, tail @ ..] if tail.len() <= 2 => Some(Target {
             api_version,
-            ns: ns.to_string(),
+            ns: Some(ns.to_string()),
             resource: resource.to_string(),
             name: tail.first().map(|s| s.to_string()),
             sub: tail.get(1).map(|s| s.to_string()),
+        }),
+        [resource] => Some(Target {
+            api_version,
+            ns: None,
+            resource: resource.to_string(),
+            name: None,
+            sub: None,
         }),
         _ => None,
     }
@@ -113,15 +122,27 @@ async fn handle(
         Some(FaultKind::ConcurrentScale(replicas)) => {
             let mut s = store.lock().expect("store lock");
             if let Some(t) = parse(&path)
-                && let Some(name) = &t.name
+                && let (Some(ns), Some(name)) = (&t.ns, &t.name)
             {
-                s.scale_by_hand(&t.ns, name, replicas);
+                s.scale_by_hand(ns, name, replicas);
             }
             let content_type = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             serve(&mut s, &method, &uri, &body_json, content_type)
+        }
+        None if method == Method::GET && is_watch(&uri) => {
+            let watched = super::watch::start(&store, &uri);
+            let code = match &watched {
+                Ok(_) => 200,
+                Err(f) => f.code,
+            };
+            record(&store, &method, &uri, code, token);
+            return match watched {
+                Ok(r) => r,
+                Err(f) => status_response(f),
+            };
         }
         None => {
             let content_type = headers
@@ -136,6 +157,7 @@ async fn handle(
         Ok((c, _)) => *c,
         Err(f) => f.code,
     };
+    record(&store, &method, &uri, code, token.clone());
     if method != Method::GET {
         store.lock().expect("store lock").writes.push(Write {
             method: method.to_string(),
@@ -153,6 +175,45 @@ async fn handle(
             .into_response(),
         Err(f) => status_response(f),
     }
+}
+
+/// `?watch=true` (or `1`): a watch of the collection.
+pub fn is_watch(uri: &Uri) -> bool {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv == "watch=true" || kv == "watch=1")
+}
+
+fn record(store: &Shared, method: &Method, uri: &Uri, status: u16, token: Option<String>) {
+    store.lock().expect("store lock").requests.push(Request {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().unwrap_or("").to_string(),
+        status,
+        token,
+    });
+}
+
+/// The collection a request names, checked: the resource is served in that apiVersion
+/// (and, for ScaledObjects, KEDA is installed). Returns the target, apiVersion, list kind.
+pub(super) fn resolve(
+    s: &Store,
+    path: &str,
+) -> Result<(Target, &'static str, &'static str), ApiFailure> {
+    let not_found = || {
+        ApiFailure::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
+    };
+    let t = parse(path).ok_or_else(not_found)?;
+    let (api_version, list_kind) = resource_info(&t.resource).ok_or_else(not_found)?;
+    if api_version != t.api_version || (t.resource == "scaledobjects" && !s.keda_installed) {
+        return Err(not_found());
+    }
+    Ok((t, api_version, list_kind))
 }
 
 fn serve(
@@ -178,31 +239,37 @@ fn serve(
             format!("the server could not find the requested resource ({path})"),
         )
     };
-    let t = parse(path).ok_or_else(not_found)?;
-    let (api_version, list_kind) = resource_info(&t.resource).ok_or_else(not_found)?;
-    if api_version != t.api_version || (t.resource == "scaledobjects" && !s.keda_installed) {
-        return Err(not_found());
-    }
+    let (t, api_version, list_kind) = resolve(s, path)?;
     let what = |name: &str| format!("{} \"{name}\" not found", t.resource);
-    match (method.as_str(), t.name.as_deref(), t.sub.as_deref()) {
-        ("GET", None, None) => Ok((
+    if let ("GET", None) = (method.as_str(), t.name.as_deref()) {
+        return Ok((
             200,
             json!({
                 "apiVersion": api_version, "kind": list_kind,
                 "metadata": { "resourceVersion": s.list_rv() },
-                "items": s.list(&t.resource, Some(&t.ns)),
+                "items": s.list(&t.resource, t.ns.as_deref()),
             }),
-        )),
+        ));
+    }
+    // Everything else names one namespace.
+    let Some(ns) = t.ns.clone() else {
+        return Err(ApiFailure::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} {path}"),
+        ));
+    };
+    match (method.as_str(), t.name.as_deref(), t.sub.as_deref()) {
         ("GET", Some(name), None) => s
-            .get(&t.resource, &t.ns, name)
+            .get(&t.resource, &ns, name)
             .map(|v| (200, v))
             .ok_or_else(|| ApiFailure::new(404, "NotFound", what(name))),
         ("GET", Some(name), Some("scale")) if t.resource == "deployments" => {
-            s.scale_of(&t.ns, name).map(|v| (200, v))
+            s.scale_of(&ns, name).map(|v| (200, v))
         }
-        ("POST", None, None) => s.create(&t.resource, &t.ns, body.clone()).map(|v| (201, v)),
+        ("POST", None, None) => s.create(&t.resource, &ns, body.clone()).map(|v| (201, v)),
         ("PUT", Some(name), None) => s
-            .replace(&t.resource, &t.ns, name, body.clone())
+            .replace(&t.resource, &ns, name, body.clone())
             .map(|v| (200, v)),
         ("PATCH", Some(name), sub) => {
             if !content_type.starts_with("application/merge-patch+json") {
@@ -213,9 +280,9 @@ fn serve(
                 ));
             }
             match sub {
-                None => s.patch(&t.resource, &t.ns, name, body).map(|v| (200, v)),
+                None => s.patch(&t.resource, &ns, name, body).map(|v| (200, v)),
                 Some("scale") if t.resource == "deployments" => {
-                    s.patch_scale(&t.ns, name, body, &manager).map(|v| (200, v))
+                    s.patch_scale(&ns, name, body, &manager).map(|v| (200, v))
                 }
                 Some(_) => Err(not_found()),
             }

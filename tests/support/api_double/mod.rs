@@ -4,19 +4,23 @@
 //!
 //! - Deployments with the `/scale` subresource; `resourceVersion` on every object, and 409
 //!   Conflict on a write that carries a stale one; `generation` bumps on spec changes.
-//! - HPAs and KEDA ScaledObjects to list (ScaledObjects 404 while "KEDA is not installed").
+//! - HPAs and KEDA ScaledObjects to list and watch, in a namespace or cluster-wide
+//!   (ScaledObjects 404 while "KEDA is not installed"); lists carry the collection's
+//!   `resourceVersion`, watches stream changes from one (see `watch.rs`).
 //! - Leases with create (409 AlreadyExists) and update (409 on stale resourceVersion).
 //! - Events (create, merge patch).
 //! - Injectable faults (any status code, or a delayed answer) matched by method and path.
 //! - Every write request is recorded with its answer, so tests assert exactly what was
-//!   written.
+//!   written; every request of any kind is recorded too ([`ApiDouble::requests`]), with
+//!   the RBAC check it needs ([`Request::rbac`]).
 #![allow(dead_code, unused_imports)]
 
 mod http;
 mod kubeconfig;
 mod store;
+mod watch;
 
-pub use store::{Fault, FaultKind, Write};
+pub use store::{Fault, FaultKind, Request, Write};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -116,6 +120,34 @@ impl ApiDouble {
     /// A KEDA ScaledObject targeting Deployment `target` (installs KEDA).
     pub fn put_scaled_object(&self, ns: &str, name: &str, target: &str) {
         self.with(|s| s.put_scaled_object(ns, name, target));
+    }
+
+    /// KEDA's CRD is removed: its ScaledObjects are deleted (watches see `DELETED`), open
+    /// watches end, and its paths answer 404 until a ScaledObject is put again.
+    pub fn uninstall_keda(&self) {
+        self.with(|s| s.uninstall_keda());
+    }
+
+    /// Compact the change history: a watch resuming from an older resourceVersion gets
+    /// `410 Gone` and must list again.
+    pub fn compact(&self) {
+        self.with(|s| s.compact());
+    }
+
+    /// Cut every watch off (an API server restart, a network cut): open watches end,
+    /// new ones get 503 until [`ApiDouble::restore_watches`]. Lists and other calls work.
+    pub fn cut_watches(&self) {
+        self.with(|s| s.set_watches_down(true));
+    }
+
+    /// Serve watches again.
+    pub fn restore_watches(&self) {
+        self.with(|s| s.set_watches_down(false));
+    }
+
+    /// Every request so far (any method, watches included), in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.with(|s| s.requests.clone())
     }
 
     /// Inject a fault.

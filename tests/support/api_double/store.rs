@@ -19,6 +19,75 @@ pub struct Write {
     pub token: Option<String>,
 }
 
+/// A recorded request of any method, reads and watches included: what RBAC would check.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Query string (without `?`), empty when there is none.
+    pub query: String,
+    /// Status of the answer (a watch: of the response head).
+    pub status: u16,
+    /// The bearer token the client sent.
+    pub token: Option<String>,
+}
+
+impl Request {
+    /// The RBAC check this request needs: (API group, resource with `/subresource`, verb),
+    /// by the API server's conventions. `None` for a path that is not a resource.
+    pub fn rbac(&self) -> Option<(String, String, String)> {
+        let segs: Vec<&str> = self.path.trim_matches('/').split('/').collect();
+        let (group, rest) = match segs.as_slice() {
+            ["api", _v, rest @ ..] => (String::new(), rest),
+            ["apis", g, _v, rest @ ..] => (g.to_string(), rest),
+            _ => return None,
+        };
+        let rest = match rest {
+            ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail,
+            tail => tail,
+        };
+        let (resource, name) = match rest {
+            [r] => (r.to_string(), false),
+            [r, _name] => (r.to_string(), true),
+            [r, _name, sub] => (format!("{r}/{sub}"), true),
+            _ => return None,
+        };
+        let watch = self
+            .query
+            .split('&')
+            .any(|kv| kv == "watch=true" || kv == "watch=1");
+        let verb = match (self.method.as_str(), name) {
+            ("GET", _) if watch => "watch",
+            ("GET", true) => "get",
+            ("GET", false) => "list",
+            ("POST", _) => "create",
+            ("PUT", _) => "update",
+            ("PATCH", _) => "patch",
+            ("DELETE", true) => "delete",
+            ("DELETE", false) => "deletecollection",
+            _ => return None,
+        };
+        Some((group, resource, verb.to_string()))
+    }
+}
+
+/// One change to an object, as a watch reports it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The resourceVersion the change produced.
+    pub rv: u64,
+    /// Plural resource.
+    pub resource: String,
+    /// Namespace.
+    pub ns: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (before deletion, with the deletion's resourceVersion).
+    pub object: Value,
+}
+
 /// What an injected fault does.
 #[derive(Debug, Clone)]
 pub enum FaultKind {
@@ -77,6 +146,17 @@ pub struct Store {
     objects: BTreeMap<Key, Value>,
     /// Recorded write requests.
     pub writes: Vec<Write>,
+    /// Every request, reads and watches included.
+    pub requests: Vec<Request>,
+    /// Every change since the start or the last compaction, for watches to replay.
+    pub changes: Vec<Change>,
+    /// Changes at or before this resourceVersion were compacted away: a watch from an
+    /// older version gets `410 Gone`.
+    pub horizon: u64,
+    /// Watches are cut off (an API server restart): open ones end, new ones get 503.
+    pub watches_down: bool,
+    /// Ticks on every change, so open watches wake up.
+    pub changed: tokio::sync::watch::Sender<u64>,
     /// Injected faults.
     pub faults: Vec<Fault>,
     /// Whether `scaledobjects` exists (KEDA installed).
@@ -91,6 +171,11 @@ impl Default for Store {
             rv: 100,
             objects: BTreeMap::new(),
             writes: Vec::new(),
+            requests: Vec::new(),
+            changes: Vec::new(),
+            horizon: 100,
+            watches_down: false,
+            changed: tokio::sync::watch::channel(100).0,
             faults: Vec::new(),
             keda_installed: false,
             instant_rollout: true,
@@ -193,6 +278,7 @@ impl Store {
         self.objects.get(&Self::key(resource, ns, name)).cloned()
     }
 
+    /// Objects of `resource` in `ns` (all namespaces when `None`).
     pub fn list(&self, resource: &str, ns: Option<&str>) -> Vec<Value> {
         self.objects
             .iter()
@@ -207,9 +293,54 @@ impl Store {
 
     fn store(&mut self, resource: &str, ns: &str, name: &str, mut obj: Value) -> Value {
         obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-        self.objects
-            .insert(Self::key(resource, ns, name), obj.clone());
+        let kind = match self
+            .objects
+            .insert(Self::key(resource, ns, name), obj.clone())
+        {
+            Some(_) => "MODIFIED",
+            None => "ADDED",
+        };
+        self.record_change(resource, ns, kind, obj.clone());
         obj
+    }
+
+    fn record_change(&mut self, resource: &str, ns: &str, kind: &'static str, object: Value) {
+        self.changes.push(Change {
+            rv: self.rv,
+            resource: resource.into(),
+            ns: ns.into(),
+            kind,
+            object,
+        });
+        self.changed.send_replace(self.rv);
+    }
+
+    /// End every open watch and refuse new ones (503) until [`Store::set_watches_down`]
+    /// is called with `false`.
+    pub fn set_watches_down(&mut self, down: bool) {
+        self.watches_down = down;
+        self.changed.send_replace(self.rv);
+    }
+
+    /// Forget the change history up to now (etcd compaction): a watch from an older
+    /// resourceVersion gets `410 Gone` and must list again.
+    pub fn compact(&mut self) {
+        self.changes.clear();
+        self.horizon = self.rv;
+    }
+
+    /// The changes a watch of `resource` (in `ns`, or all namespaces) sees after `rv`.
+    pub fn changes_after(&self, resource: &str, ns: Option<&str>, rv: u64) -> Vec<Change> {
+        self.changes
+            .iter()
+            .filter(|c| c.rv > rv && c.resource == resource && ns.is_none_or(|n| n == c.ns))
+            .cloned()
+            .collect()
+    }
+
+    /// The current resourceVersion.
+    pub fn rv(&self) -> u64 {
+        self.rv
     }
 
     /// POST: create, 409 AlreadyExists if it exists.
@@ -433,8 +564,28 @@ impl Store {
     }
 
     pub fn delete(&mut self, resource: &str, ns: &str, name: &str) {
-        self.objects.remove(&Self::key(resource, ns, name));
+        let removed = self.objects.remove(&Self::key(resource, ns, name));
         self.rv += 1;
+        if let Some(mut obj) = removed {
+            obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+            self.record_change(resource, ns, "DELETED", obj);
+        }
+    }
+
+    /// KEDA's CRD is deleted: its ScaledObjects are deleted with it (watchers see that),
+    /// then its paths answer 404.
+    pub fn uninstall_keda(&mut self) {
+        let all: Vec<Key> = self
+            .objects
+            .keys()
+            .filter(|(r, _, _)| r == "scaledobjects")
+            .cloned()
+            .collect();
+        for (r, ns, name) in all {
+            self.delete(&r, &ns, &name);
+        }
+        self.keda_installed = false;
+        self.changed.send_replace(self.rv);
     }
 
     pub fn put_hpa(&mut self, ns: &str, name: &str, target: &str) {
