@@ -134,6 +134,17 @@ async fn stop(r: Running) {
     }
 }
 
+/// Where in the interval a target's ticks fall after the first: a fixed fraction of the
+/// period from a hash of the target's name (FNV-1a), so thousands of targets spread their API
+/// calls and queries over the interval instead of all firing at once, and a target keeps its
+/// place across restarts.
+fn phase(name: &str, period: std::time::Duration) -> std::time::Duration {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    period.mul_f64((hash % 10_000) as f64 / 10_000.0)
+}
+
 fn ticker(period: std::time::Duration) -> tokio::time::Interval {
     // interval_at keeps ticks on a fixed schedule (no drift from the tick's own duration);
     // Skip drops the ticks a slow tick overran instead of firing them back to back.
@@ -159,6 +170,9 @@ async fn run_target(
         () = task.warm_up(&shared) => {}
     }
     let mut interval = ticker(task.config.interval);
+    // The first tick comes at once (readiness waits for it); the next ones are moved to the
+    // target's phase of the interval.
+    let mut unphased = true;
     loop {
         tokio::select! {
             biased;
@@ -177,10 +191,17 @@ async fn run_target(
                     task.warm_up(&shared).await;
                 }
                 interval = ticker(task.config.interval);
+                unphased = true;
                 tracing::info!(target_name = %name, "target config changed");
             }
             _ = interval.tick() => {
                 let started = Instant::now();
+                if std::mem::take(&mut unphased) {
+                    let p = phase(&name, task.config.interval);
+                    if !p.is_zero() {
+                        interval.reset_at(started + p);
+                    }
+                }
                 // A panic in one tick (a bug) must not end the target or take others down:
                 // it is logged and counted, the learned state is started afresh (it may be
                 // half-updated), and the next tick runs as usual.
@@ -214,4 +235,33 @@ async fn run_target(
     }
     task.forget_series(&shared);
     tracing::info!(target_name = %name, "target stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phase;
+    use std::time::Duration;
+
+    #[test]
+    fn targets_spread_over_the_interval_and_keep_their_place() {
+        let period = Duration::from_secs(15);
+        let phases: Vec<Duration> = (0..1000)
+            .map(|i| phase(&format!("target-{i}"), period))
+            .collect();
+        assert!(phases.iter().all(|p| *p < period));
+        assert_eq!(
+            phase("target-7", period),
+            phases[7],
+            "the same name, the same place"
+        );
+        // Every second of the interval gets some targets, none gets a crowd.
+        let mut per_second = [0u32; 15];
+        for p in &phases {
+            per_second[p.as_secs() as usize] += 1;
+        }
+        assert!(
+            per_second.iter().all(|&n| (30..=110).contains(&n)),
+            "{per_second:?}"
+        );
+    }
 }
