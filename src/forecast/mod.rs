@@ -58,6 +58,9 @@ pub struct Forecaster {
 
 /// Buckets ahead kept in the cache (40 minutes of lead time at 5-minute buckets).
 const AHEAD: i64 = 8;
+/// How far ahead the margin's errors were measured, seconds: windows up to this long use
+/// the margin as it is, longer ones widen it.
+const MARGIN_MEASURED_AHEAD_S: f64 = 120.0;
 /// Buckets between re-estimates of the margin once the error window is full.
 const MARGIN_EVERY_BUCKETS: i64 = 12;
 
@@ -187,7 +190,11 @@ impl Forecaster {
             rate = Some(rate.map_or(f, |r: f64| r.max(f)));
         }
         let rate = rate?;
-        let upper = (rate.sqrt() + self.margin).powi(2);
+        // The errors were measured a few minutes ahead; a longer window ahead errs more, by
+        // about the square root of its length (a random walk's spread).
+        let ahead = (to - from).max(0.0);
+        let widen = (ahead / MARGIN_MEASURED_AHEAD_S).max(1.0).sqrt();
+        let upper = (rate.sqrt() + self.margin * widen).powi(2);
         Some(Prediction {
             season: self.chosen,
             rate,
