@@ -44,6 +44,15 @@ pub const API_CALLS: &[ApiCall] = &[
         verbs: &["patch"],
         scope: Scope::Cluster,
     },
+    // Metrics scraped from every ready pod (`scrape: {pods: ...}`): each tick of such a
+    // target lists its Deployment's pods by the selector's matchLabels, in the target's
+    // namespace, to find their IPs and readiness. Targets without such metrics never list.
+    ApiCall {
+        group: "",
+        resource: "pods",
+        verbs: &["list"],
+        scope: Scope::Cluster,
+    },
     // Conflict detection: one cluster-wide list-then-watch each, shared by all targets.
     ApiCall {
         group: "autoscaling",

@@ -3,8 +3,8 @@
 
 use prescale::config::{
     self, Behavior, Config, ConfigError, FallbackBehavior, ForecastConfig, MetricSource,
-    MetricsConfig, Mode, PolicyKind, ScaleTargetRef, ScalingPolicy, SelectPolicy, TargetConfig,
-    parse_duration,
+    MetricsConfig, Mode, PolicyKind, ScaleTargetRef, ScalingPolicy, ScrapeFrom, SelectPolicy,
+    TargetConfig, parse_duration,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,7 +130,7 @@ fn the_built_in_defaults_are_valid() {
             },
             metrics: MetricsConfig {
                 queue_depth: Some(MetricSource::Scrape {
-                    url: "http://app:8080/metrics".into(),
+                    from: ScrapeFrom::Url("http://app:8080/metrics".into()),
                     metric: "q".into(),
                     labels: Default::default(),
                     aggregate: None,

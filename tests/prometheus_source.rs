@@ -6,7 +6,7 @@
 
 mod support;
 
-use prescale::config::{Aggregate, Config, MetricSource};
+use prescale::config::{Aggregate, Config, MetricSource, ScrapeFrom};
 use prescale::metrics::prometheus::{PromApi, PromClient};
 use prescale::metrics::{MetricKind, Sources, unix_seconds};
 use std::sync::OnceLock;
@@ -304,7 +304,7 @@ async fn probe_reports_values_series_history_and_errors_with_what_to_fix() {
     t.metrics.queue_depth = Some(promql(r#"queue_depth{queue="docs"}"#));
     t.metrics.arrival_rate = Some(promql(ARRIVAL_QUERY));
     t.metrics.completions = Some(MetricSource::Scrape {
-        url: env.exporter.url(),
+        from: ScrapeFrom::Url(env.exporter.url()),
         metric: "documents_enqueued_total".into(),
         labels: Default::default(),
         aggregate: None,

@@ -3,7 +3,7 @@
 
 mod support;
 
-use prescale::config::{Aggregate, Config, MetricSource, TargetConfig};
+use prescale::config::{Aggregate, Config, MetricSource, ScrapeFrom, TargetConfig};
 use prescale::metrics::scrape::{ScrapeSource, ScrapeSpec};
 use prescale::metrics::{MetricKind, Sources, unix_seconds};
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ fn docs() -> BTreeMap<String, String> {
 
 fn scrape(url: &str, metric: &str, quantile: Option<f64>) -> MetricSource {
     MetricSource::Scrape {
-        url: url.to_string(),
+        from: ScrapeFrom::Url(url.to_string()),
         metric: metric.to_string(),
         labels: docs(),
         aggregate: None,
@@ -119,7 +119,7 @@ async fn several_series_need_an_aggregate() {
     let sources = sources();
     let mut t = target("docs", Duration::from_secs(15));
     let all_queues = |aggregate| MetricSource::Scrape {
-        url: exporter.url(),
+        from: ScrapeFrom::Url(exporter.url()),
         metric: "queue_depth".into(),
         labels: BTreeMap::new(),
         aggregate,
@@ -252,7 +252,7 @@ async fn a_sample_older_than_two_intervals_is_stale() {
     let sources = sources();
     let mut t = target("docs", Duration::from_secs(15));
     t.metrics.queue_depth = Some(MetricSource::Scrape {
-        url: exporter.url(),
+        from: ScrapeFrom::Url(exporter.url()),
         metric: "queue_depth".into(),
         labels: BTreeMap::new(),
         aggregate: None,

@@ -52,6 +52,11 @@ impl KubeCluster {
         &self.client
     }
 
+    /// How long each call may take.
+    pub(super) fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     /// Read the Deployment the target scales.
     pub async fn read_deployment(
         &self,
@@ -67,6 +72,7 @@ impl KubeCluster {
             .and_then(|a| a.get(PAUSED_ANNOTATION))
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas);
+        let selector = d.spec.as_ref().map(|s| &s.selector);
         let status = d.status.as_ref();
         Ok(DeploymentView {
             // The API server defaults an unset spec.replicas to 1.
@@ -83,6 +89,12 @@ impl KubeCluster {
                 .as_deref()
                 .and_then(replicas_owner),
             reference: d.object_ref(&()),
+            match_labels: selector
+                .and_then(|s| s.match_labels.clone())
+                .unwrap_or_default(),
+            has_match_expressions: selector
+                .and_then(|s| s.match_expressions.as_ref())
+                .is_some_and(|e| !e.is_empty()),
         })
     }
 

@@ -6,6 +6,7 @@ mod autoscalers;
 mod error;
 mod events;
 mod kube;
+mod pods;
 
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
@@ -13,6 +14,7 @@ pub use autoscalers::{
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
 pub use kube::KubeCluster;
+pub use pods::{is_ready_pod, selector_query};
 
 /// What a tick needs to know about a Deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +39,11 @@ pub struct DeploymentView {
     pub replicas_owner: Option<String>,
     /// Reference used as the `regarding` object of Events.
     pub reference: k8s_openapi::api::core::v1::ObjectReference,
+    /// `spec.selector.matchLabels`: finds the Deployment's pods (for metrics scraped from
+    /// every ready pod).
+    pub match_labels: std::collections::BTreeMap<String, String>,
+    /// `spec.selector.matchExpressions` is not empty; pods are found by `matchLabels` only.
+    pub has_match_expressions: bool,
 }
 
 /// Another autoscaler that targets the same Deployment.

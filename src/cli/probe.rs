@@ -3,7 +3,7 @@
 
 use super::CliResult;
 use super::probe_report::{BackfillProbe, MetricProbe, ProbeError, ProbeReport, TargetProbe};
-use crate::config::{Config, MetricSource, TargetConfig};
+use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use crate::metrics::scrape::format_selector;
 use crate::metrics::{MetricError, MetricKind, Sources, source_of};
 use std::path::PathBuf;
@@ -196,13 +196,22 @@ fn describe(source: &MetricSource) -> String {
             None => format!("promql: {query}"),
         },
         MetricSource::Scrape {
-            url,
+            from,
             metric,
             labels,
             aggregate,
             quantile,
         } => {
-            let mut text = format!("scrape: {url} {metric}{}", format_selector(labels));
+            let at = match from {
+                ScrapeFrom::Url(url) => url.clone(),
+                ScrapeFrom::Pods { port, path, scheme } => {
+                    format!(
+                        "every ready pod at {}://POD_IP:{port}{path}",
+                        scheme.as_str()
+                    )
+                }
+            };
+            let mut text = format!("scrape: {at} {metric}{}", format_selector(labels));
             if let Some(q) = quantile {
                 text.push_str(&format!(" quantile {q}"));
             }

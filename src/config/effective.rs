@@ -4,12 +4,12 @@
 use super::duration::DurationText;
 use super::raw::{
     RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast, RawMetricSource,
-    RawMetrics, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo,
-    RawTarget,
+    RawMetrics, RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape,
+    RawSlo, RawTarget,
 };
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
-    TargetConfig,
+    ScrapeFrom, TargetConfig,
 };
 
 /// The effective configuration with every key spelled out (no `defaults:`: each target
@@ -116,7 +116,7 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             scrape: None,
         },
         MetricSource::Scrape {
-            url,
+            from,
             metric,
             labels,
             aggregate,
@@ -125,7 +125,18 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             promql: None,
             aggregate: None,
             scrape: Some(RawScrape {
-                url: url.clone(),
+                url: match from {
+                    ScrapeFrom::Url(url) => Some(url.clone()),
+                    ScrapeFrom::Pods { .. } => None,
+                },
+                pods: match from {
+                    ScrapeFrom::Url(_) => None,
+                    ScrapeFrom::Pods { port, path, scheme } => Some(RawPods {
+                        port: u32::from(*port),
+                        path: Some(path.clone()),
+                        scheme: Some(*scheme),
+                    }),
+                },
                 metric: metric.clone(),
                 labels: labels.clone(),
                 aggregate: *aggregate,

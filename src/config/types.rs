@@ -252,8 +252,8 @@ pub enum MetricSource {
     },
     /// A text-exposition endpoint scraped directly.
     Scrape {
-        /// URL of the `/metrics` endpoint.
-        url: String,
+        /// Where the `/metrics` page is: one URL, or every ready pod of the target.
+        from: ScrapeFrom,
         /// Metric name.
         metric: String,
         /// Labels the series must have.
@@ -263,6 +263,54 @@ pub enum MetricSource {
         /// For a histogram: the quantile to compute (as PromQL's `histogram_quantile`).
         quantile: Option<f64>,
     },
+}
+
+/// Where a scraped metric's pages are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScrapeFrom {
+    /// One URL of a `/metrics` endpoint.
+    Url(String),
+    /// Every ready pod of the target's Deployment, at `scheme://POD_IP:port/path`; the
+    /// controller lists the pods each tick.
+    Pods {
+        /// The port serving the metrics.
+        port: u16,
+        /// The path, starting with `/`.
+        path: String,
+        /// `http` or `https`.
+        scheme: ScrapeScheme,
+    },
+}
+
+/// The scheme of a pod's metrics endpoint.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrapeScheme {
+    /// Plain HTTP (the default).
+    #[default]
+    Http,
+    /// HTTPS.
+    Https,
+}
+
+impl ScrapeScheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
 }
 
 /// Reduction of several series to one value.

@@ -67,6 +67,8 @@ mod tests {
             paused: false,
             replicas_owner: None,
             reference: Default::default(),
+            match_labels: Default::default(),
+            has_match_expressions: false,
         }
     }
 

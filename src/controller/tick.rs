@@ -8,6 +8,7 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
+use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
@@ -53,6 +54,8 @@ pub(super) struct Memory {
     pub(super) logged_blocks: BTreeSet<String>,
     /// `prescale_decision_reason` labels currently set, so stale ones are removed.
     pub(super) reason_labels: Vec<String>,
+    /// The Deployment's `matchExpressions` were reported as ignored (once per target).
+    pub(super) warned_match_expressions: bool,
 }
 
 /// A target's task state: its config, the decision core's state, and the controller's memory.
@@ -205,7 +208,12 @@ impl TargetTask {
         self.notice_manual_scale(shared, &view).await;
 
         let source = shared.source();
-        let readings = source.read(&self.config).await;
+        let pods = if scrapes_pods(&self.config) {
+            self.ready_pods(shared, &view).await
+        } else {
+            PodEndpoints::not_listed()
+        };
+        let readings = source.read_with(&self.config, &pods).await;
         let now = unix_now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
@@ -317,6 +325,26 @@ impl TargetTask {
         self.report(shared, &view, &decision, &outcome, &others, error)
             .await;
         outcome
+    }
+
+    /// The Deployment's ready pods, for metrics scraped from every pod. Pods are found by
+    /// the selector's `matchLabels`; `matchExpressions` are ignored (said once).
+    async fn ready_pods(&mut self, shared: &Shared, view: &DeploymentView) -> PodEndpoints {
+        let deployment = deployment_name(&self.config);
+        if view.has_match_expressions && !self.memory.warned_match_expressions {
+            self.memory.warned_match_expressions = true;
+            tracing::warn!(target_name = %self.config.name, deployment = %deployment, "the Deployment's selector has matchExpressions; pods to scrape are found by its matchLabels only");
+        }
+        let listed = if view.match_labels.is_empty() {
+            Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the Deployment's selector or scrape a `url`".into())
+        } else {
+            shared
+                .cluster
+                .ready_pods(&self.config.scale_target_ref.namespace, &view.match_labels)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        PodEndpoints { deployment, listed }
     }
 
     fn count_write(&self, shared: &Shared, result: &str) {

@@ -169,6 +169,22 @@ pub enum MetricError {
         /// The metric name.
         metric: String,
     },
+    /// A metric scraped from every ready pod, and the target's Deployment has none.
+    #[error(
+        "Deployment {deployment} has no ready pod to scrape; the metric is missing until one is Ready (check `kubectl get pods` and the Deployment's selector)"
+    )]
+    NoReadyPods {
+        /// The Deployment, `namespace/name`.
+        deployment: String,
+    },
+    /// The target's pods could not be listed.
+    #[error("cannot list the pods of Deployment {deployment}: {detail}")]
+    PodList {
+        /// The Deployment, `namespace/name`.
+        deployment: String,
+        /// What went wrong and what to do.
+        detail: String,
+    },
     /// The metric is configured as PromQL but the config has no `prometheus:` section.
     #[error("a `promql:` metric needs a `prometheus:` section with the server's URL")]
     NoPrometheus,
@@ -196,6 +212,8 @@ impl MetricError {
             Self::FirstSample { .. } => "first_sample",
             Self::WrongMetricType { .. } => "wrong_metric_type",
             Self::NoObservations { .. } => "no_observations",
+            Self::NoReadyPods { .. } => "no_ready_pods",
+            Self::PodList { .. } => "pod_list",
             Self::NoPrometheus => "no_prometheus",
         }
     }

@@ -20,6 +20,7 @@ mod aggregate;
 mod error;
 mod http_error;
 mod kind;
+mod pods;
 pub mod prometheus;
 mod readings;
 pub mod scrape;
@@ -31,7 +32,8 @@ pub mod tls;
 pub use aggregate::{SeriesValue, reduce};
 pub use error::MetricError;
 pub use kind::MetricKind;
-pub use sources::{Sources, source_of};
+pub use pods::{PodEndpoint, PodEndpoints};
+pub use sources::{Sources, scrapes_pods, source_of};
 pub use staleness::check_fresh;
 pub use state_log::{StateLog, Transition};
 
@@ -63,6 +65,18 @@ pub struct TargetReadings {
 pub trait MetricsSource: Send + Sync {
     /// Read every configured metric of `target` once.
     fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings>;
+
+    /// Read every configured metric of `target` once, scraping `pods` (the target's ready
+    /// pods this tick) for metrics scraped from every pod. A source without such metrics
+    /// (the default) reads as [`MetricsSource::read`].
+    fn read_with<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+        pods: &'a PodEndpoints,
+    ) -> BoxFuture<'a, TargetReadings> {
+        let _ = pods;
+        self.read(target)
+    }
 
     /// Arrival-rate history of `target` up to now, to warm the forecaster when the target
     /// starts. A source without history (the default) returns none.

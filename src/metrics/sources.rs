@@ -5,10 +5,10 @@
 use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::{
-    Evaluation, History, MetricError, MetricKind, MetricsSource, StateLog, TargetReadings,
-    check_fresh, unix_seconds,
+    Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoints, StateLog,
+    TargetReadings, check_fresh, unix_seconds,
 };
-use crate::config::{Config, MetricSource, TargetConfig};
+use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -49,14 +49,25 @@ impl Sources {
     }
 
     /// Read every configured metric of `target` as of `now`, concurrently. Failures are
-    /// logged when a metric's state changes.
+    /// logged when a metric's state changes. Metrics scraped from every pod fail (nobody
+    /// listed the pods): see [`Self::read_at_with`].
     pub async fn read_at(&self, target: &TargetConfig, now: SystemTime) -> TargetReadings {
-        let evaluations = futures::future::join_all(
-            MetricKind::ALL
-                .into_iter()
-                .map(|kind| async move { (kind, self.evaluate(target, kind, now).await) }),
-        )
-        .await;
+        self.read_at_with(target, now, &PodEndpoints::not_listed())
+            .await
+    }
+
+    /// [`Self::read_at`], scraping `pods` for the metrics scraped from every ready pod.
+    pub async fn read_at_with(
+        &self,
+        target: &TargetConfig,
+        now: SystemTime,
+        pods: &PodEndpoints,
+    ) -> TargetReadings {
+        let evaluations =
+            futures::future::join_all(MetricKind::ALL.into_iter().map(|kind| async move {
+                (kind, self.evaluate_with(target, kind, now, pods).await)
+            }))
+            .await;
         let mut readings = TargetReadings::default();
         for (kind, evaluation) in evaluations {
             if let Some(e) = evaluation {
@@ -69,11 +80,25 @@ impl Sources {
 
     /// Evaluate one metric of `target` as of `now`, with the series and warnings seen;
     /// `None` when the metric is not configured. Nothing is logged (for `prescale probe`).
+    /// Metrics scraped from every pod fail (nobody listed the pods): see
+    /// [`Self::evaluate_with`].
     pub async fn evaluate(
         &self,
         target: &TargetConfig,
         kind: MetricKind,
         now: SystemTime,
+    ) -> Option<Evaluation> {
+        self.evaluate_with(target, kind, now, &PodEndpoints::not_listed())
+            .await
+    }
+
+    /// [`Self::evaluate`], scraping `pods` for a metric scraped from every ready pod.
+    pub async fn evaluate_with(
+        &self,
+        target: &TargetConfig,
+        kind: MetricKind,
+        now: SystemTime,
+        pods: &PodEndpoints,
     ) -> Option<Evaluation> {
         let source = source_of(target, kind)?;
         // A read slowed down by retries delivers an older value than it started with.
@@ -84,7 +109,7 @@ impl Sources {
                 None => Evaluation::failed(MetricError::NoPrometheus),
             },
             MetricSource::Scrape {
-                url,
+                from,
                 metric,
                 labels,
                 aggregate,
@@ -97,9 +122,23 @@ impl Sources {
                     quantile: *quantile,
                 };
                 let key = format!("{}/{}", target.name, kind.name());
-                self.scrape
-                    .evaluate(&key, std::slice::from_ref(url), &spec, now)
-                    .await
+                match from {
+                    ScrapeFrom::Url(url) => {
+                        self.scrape
+                            .evaluate(&key, std::slice::from_ref(url), &spec, now)
+                            .await
+                    }
+                    ScrapeFrom::Pods { port, path, scheme } => {
+                        match pods.urls(*port, path, *scheme) {
+                            Ok(endpoints) => {
+                                self.scrape
+                                    .evaluate_instances(&key, &endpoints, &spec, now)
+                                    .await
+                            }
+                            Err(e) => Evaluation::failed(e),
+                        }
+                    }
+                }
             }
         };
         let finished = now + started.elapsed();
@@ -154,6 +193,14 @@ impl MetricsSource for Sources {
         Box::pin(self.read_at(target, SystemTime::now()))
     }
 
+    fn read_with<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+        pods: &'a PodEndpoints,
+    ) -> BoxFuture<'a, TargetReadings> {
+        Box::pin(self.read_at_with(target, SystemTime::now(), pods))
+    }
+
     fn history<'a>(
         &'a self,
         target: &'a TargetConfig,
@@ -164,6 +211,20 @@ impl MetricsSource for Sources {
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
     }
+}
+
+/// Whether any metric of `target` is scraped from every ready pod, so the controller must
+/// list the pods each tick.
+pub fn scrapes_pods(target: &TargetConfig) -> bool {
+    MetricKind::ALL.into_iter().any(|kind| {
+        matches!(
+            source_of(target, kind),
+            Some(MetricSource::Scrape {
+                from: ScrapeFrom::Pods { .. },
+                ..
+            })
+        )
+    })
 }
 
 /// The configured source of `kind` for `target`.

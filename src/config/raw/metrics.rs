@@ -1,6 +1,6 @@
 //! Where each signal comes from: a PromQL query or a scraped `/metrics` endpoint.
 
-use crate::config::types::Aggregate;
+use crate::config::types::{Aggregate, ScrapeScheme};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,13 +41,19 @@ pub struct RawMetricSource {
     pub scrape: Option<RawScrape>,
 }
 
-/// A `/metrics` endpoint scraped directly.
+/// A `/metrics` endpoint scraped directly: one URL, or every ready pod of the target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "Scrape")]
 pub struct RawScrape {
-    /// URL of the endpoint, e.g. `http://summarizer.docs.svc:8080/metrics`.
-    pub url: String,
+    /// URL of the endpoint, e.g. `http://summarizer.docs.svc:8080/metrics`. Exactly one of
+    /// `url` and `pods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Scrape every ready pod of the target's Deployment at this port and path, and combine
+    /// the pods' series with `aggregate` (default `sum`). Exactly one of `url` and `pods`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<RawPods>,
     /// Metric name, e.g. `docs_queue_depth`.
     pub metric: String,
     /// Labels the series must have.
@@ -60,4 +66,20 @@ pub struct RawScrape {
     /// For a histogram: the quantile to compute, in (0, 1), as PromQL's `histogram_quantile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantile: Option<f64>,
+}
+
+/// Where on each ready pod the `/metrics` endpoint is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ScrapePods")]
+pub struct RawPods {
+    /// The container port serving the metrics, 1-65535. Required.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u32,
+    /// The path, starting with `/`. Default `/metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `http` or `https`. Default `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<ScrapeScheme>,
 }

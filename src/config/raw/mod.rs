@@ -9,7 +9,7 @@
 mod metrics;
 mod settings;
 
-pub use metrics::{RawMetricSource, RawMetrics, RawScrape};
+pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use settings::{
     RawBehavior, RawCapacity, RawFallback, RawForecast, RawPolicy, RawScalingRules, RawSlo,
 };

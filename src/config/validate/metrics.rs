@@ -3,8 +3,11 @@
 use super::context::{Bounds, Cx, Picked};
 use super::names::{label_name_problem, metric_name_problem, url_problem};
 use crate::config::locate::join;
-use crate::config::raw::{RawMetricSource, RawMetrics, RawScrape};
-use crate::config::types::{MetricSource, MetricsConfig};
+use crate::config::raw::{RawMetricSource, RawMetrics, RawPods, RawScrape};
+use crate::config::types::{Aggregate, MetricSource, MetricsConfig, ScrapeFrom};
+
+/// `scrape.pods.path` when not given.
+pub const DEFAULT_POD_PATH: &str = "/metrics";
 
 /// `scrape.quantile`: a quantile strictly between 0 and 1.
 const QUANTILE: Bounds = Bounds {
@@ -102,14 +105,37 @@ fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<
 
 fn resolve_scrape(raw: &RawScrape, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {
     let mut ok = true;
-    if let Some(problem) = url_problem(&raw.url) {
-        cx.error(
-            &join(path, "url"),
-            problem,
-            "write an absolute URL, e.g. `http://summarizer.docs.svc:8080/metrics`",
-        );
-        ok = false;
-    }
+    let from = match (&raw.url, &raw.pods) {
+        (Some(_), Some(_)) => {
+            cx.error(
+                &join(path, "pods"),
+                "has both `url` and `pods`",
+                "keep one of them: `url` for one endpoint, `pods` to scrape every ready pod",
+            );
+            None
+        }
+        (None, None) => {
+            cx.error(
+                path,
+                "has neither `url` nor `pods`",
+                "add `url: http://HOST:PORT/metrics`, or `pods: {port: 9100}` to scrape every ready pod of the target",
+            );
+            None
+        }
+        (Some(url), None) => match url_problem(url) {
+            Some(problem) => {
+                cx.error(
+                    &join(path, "url"),
+                    problem,
+                    "write an absolute URL, e.g. `http://summarizer.docs.svc:8080/metrics`",
+                );
+                None
+            }
+            None => Some(ScrapeFrom::Url(url.clone())),
+        },
+        (None, Some(pods)) => resolve_pods(pods, &join(path, "pods"), cx),
+    };
+    ok &= from.is_some();
     if let Some(problem) = metric_name_problem(&raw.metric) {
         cx.error(
             &join(path, "metric"),
@@ -136,11 +162,49 @@ fn resolve_scrape(raw: &RawScrape, path: &str, cx: &mut Cx<'_>) -> Option<Metric
         }
         None => None,
     };
-    ok.then(|| MetricSource::Scrape {
-        url: raw.url.clone(),
+    let from = from.filter(|_| ok)?;
+    // Every pod serves its own share of the series: several are the normal case, and
+    // their sum is what the target as a whole sees (merged buckets for a histogram).
+    let aggregate = match from {
+        ScrapeFrom::Pods { .. } => Some(raw.aggregate.unwrap_or(Aggregate::Sum)),
+        ScrapeFrom::Url(_) => raw.aggregate,
+    };
+    Some(MetricSource::Scrape {
+        from,
         metric: raw.metric.clone(),
         labels: raw.labels.clone(),
-        aggregate: raw.aggregate,
+        aggregate,
         quantile,
+    })
+}
+
+fn resolve_pods(raw: &RawPods, path: &str, cx: &mut Cx<'_>) -> Option<ScrapeFrom> {
+    let port = match u16::try_from(raw.port) {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            cx.error(
+                &join(path, "port"),
+                format!("port {} is not in 1-65535", raw.port),
+                "write the container port that serves the metrics, e.g. `port: 9100`",
+            );
+            None
+        }
+    };
+    let metrics_path = raw.path.as_deref().unwrap_or(DEFAULT_POD_PATH);
+    let path_ok = metrics_path.starts_with('/')
+        && !metrics_path.contains(['#', ' '])
+        && reqwest::Url::parse(&format!("http://127.0.0.1:1{metrics_path}")).is_ok();
+    if !path_ok {
+        cx.error(
+            &join(path, "path"),
+            format!("\"{metrics_path}\" is not a URL path"),
+            "write a path starting with `/`, e.g. `/metrics`",
+        );
+    }
+    let port = port.filter(|_| path_ok)?;
+    Some(ScrapeFrom::Pods {
+        port,
+        path: metrics_path.to_string(),
+        scheme: raw.scheme.unwrap_or_default(),
     })
 }

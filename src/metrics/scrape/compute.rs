@@ -33,7 +33,8 @@ struct HistogramMemo {
 
 /// A matched sample and where it came from.
 pub(super) struct Found<'p> {
-    /// The series, prefixed by its URL when several pages are read.
+    /// The series, prefixed by its instance (the pod, or the URL when several URLs are
+    /// read), which keys what rates remember.
     pub key: String,
     /// The sample.
     pub sample: &'p Sample,
@@ -275,11 +276,26 @@ fn histogram(
                 .collect();
             quantile_of(&all)
         }
-        Some(Aggregate::Max) => windows
-            .iter()
-            .map(|(_, w)| quantile_of(w))
-            .collect::<Result<Vec<f64>, _>>()
-            .map(|qs| qs.into_iter().fold(f64::NEG_INFINITY, f64::max)),
+        // The largest of the series' own quantiles; a series (a pod) that observed nothing
+        // in the window has no quantile and is left out, as PromQL leaves out its NaN.
+        Some(Aggregate::Max) => {
+            let mut best: Option<f64> = None;
+            let mut failure = None;
+            for (_, w) in &windows {
+                match quantile_of(w) {
+                    Ok(v) => best = Some(best.map_or(v, |b| b.max(v))),
+                    Err(e @ MetricError::NoObservations { .. }) => {
+                        failure.get_or_insert(e);
+                    }
+                    Err(e) => return (Err(e), series),
+                }
+            }
+            best.ok_or_else(|| {
+                failure.unwrap_or_else(|| MetricError::NoObservations {
+                    metric: spec.metric.to_string(),
+                })
+            })
+        }
     };
     (value, series)
 }

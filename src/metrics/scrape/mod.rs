@@ -73,6 +73,31 @@ impl ScrapeSource {
         self.evaluate_pages(state_key, &pages, spec, at)
     }
 
+    /// Scrape each `(instance, URL)` of `endpoints` (a target's ready pods) at `at` and
+    /// compute the metric over all of them. Each series is remembered under its instance,
+    /// so a pod's counters are its own whatever other pods come and go, and a pod that is
+    /// gone is forgotten.
+    pub async fn evaluate_instances(
+        &self,
+        state_key: &str,
+        endpoints: &[(String, String)],
+        spec: &ScrapeSpec<'_>,
+        at: SystemTime,
+    ) -> Evaluation {
+        let texts =
+            futures::future::join_all(endpoints.iter().map(|(_, u)| self.client.fetch(u))).await;
+        let pages: Vec<Fetched<'_>> = endpoints
+            .iter()
+            .zip(texts)
+            .map(|((instance, url), text)| Fetched {
+                instance: Some(instance),
+                url,
+                text,
+            })
+            .collect();
+        self.compute_fetched(state_key, &pages, spec, at)
+    }
+
     /// Compute the metric from pages already fetched (URL and body, or the fetch's error),
     /// as [`Self::evaluate`] does after fetching.
     pub fn evaluate_pages(
@@ -82,26 +107,47 @@ impl ScrapeSource {
         spec: &ScrapeSpec<'_>,
         at: SystemTime,
     ) -> Evaluation {
+        let several = fetched.len() > 1;
+        let pages: Vec<Fetched<'_>> = fetched
+            .iter()
+            .map(|(url, text)| Fetched {
+                instance: several.then_some(*url),
+                url,
+                text: text.clone(),
+            })
+            .collect();
+        self.compute_fetched(state_key, &pages, spec, at)
+    }
+
+    fn compute_fetched(
+        &self,
+        state_key: &str,
+        fetched: &[Fetched<'_>],
+        spec: &ScrapeSpec<'_>,
+        at: SystemTime,
+    ) -> Evaluation {
         let mut pages = Vec::with_capacity(fetched.len());
-        for (url, text) in fetched {
+        for f in fetched {
             // A pod that cannot be read would silently lower a sum: the whole read fails.
-            let page = text
+            let page = f
+                .text
                 .as_ref()
                 .map_err(Clone::clone)
-                .and_then(|t| parse(url, t, at));
+                .and_then(|t| parse(f.url, t, at));
             match page {
-                Ok(page) => pages.push((*url, page)),
+                Ok(page) => pages.push((f, page)),
                 Err(e) => return Evaluation::failed(e),
             }
         }
         let mut found = Vec::new();
-        for (url, page) in &pages {
-            match select(page, url, spec.metric, spec.labels) {
+        for (f, page) in &pages {
+            match select(page, f.url, spec.metric, spec.labels) {
                 Ok(samples) => found.extend(samples.into_iter().map(|sample| Found {
-                    key: if fetched.len() > 1 {
-                        format!("{url} {}{{{}}}", sample.metric, sample.labels)
-                    } else {
-                        format!("{}{{{}}}", sample.metric, sample.labels)
+                    key: match f.instance {
+                        Some(instance) => {
+                            format!("{instance} {}{{{}}}", sample.metric, sample.labels)
+                        }
+                        None => format!("{}{{{}}}", sample.metric, sample.labels),
                     },
                     sample,
                 })),
@@ -109,7 +155,7 @@ impl ScrapeSource {
             }
         }
         let what = format!("{}{}", spec.metric, format_selector(spec.labels));
-        let first_url = fetched.first().map_or("", |(url, _)| *url);
+        let first_url = fetched.first().map_or("", |f| f.url);
         let sample_time = found
             .iter()
             .map(|f| f.sample.timestamp.timestamp_micros() as f64 / 1e6)
@@ -129,4 +175,13 @@ impl ScrapeSource {
         // The memory is plain data: a panic elsewhere cannot leave it inconsistent.
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// One page fetched: where from, and its text or the fetch's error.
+struct Fetched<'a> {
+    /// What the page's series are remembered under besides their labels (the pod), when
+    /// several pages are combined.
+    instance: Option<&'a str>,
+    url: &'a str,
+    text: Result<String, MetricError>,
 }

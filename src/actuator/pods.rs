@@ -1,0 +1,63 @@
+//! Listing a target's ready pods (for metrics scraped from every pod): one `list` of the
+//! Deployment's namespace by its `matchLabels` per tick.
+
+use super::error::with_deadline;
+use super::{ClusterError, KubeCluster};
+use crate::metrics::PodEndpoint;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use std::collections::BTreeMap;
+
+/// `matchLabels` as a `labelSelector` of equalities, `k=v,k2=v2`.
+pub fn selector_query(match_labels: &BTreeMap<String, String>) -> String {
+    match_labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The pod's endpoint when it is one to scrape: it has an IP, is not being deleted, and its
+/// `Ready` condition is `True` (as an Endpoints controller would route traffic to it).
+pub fn is_ready_pod(pod: &Pod) -> Option<PodEndpoint> {
+    if pod.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let status = pod.status.as_ref()?;
+    let ip = status.pod_ip.clone().filter(|ip| !ip.is_empty())?;
+    let ready = status
+        .conditions
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    ready.then(|| PodEndpoint {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        ip,
+    })
+}
+
+impl KubeCluster {
+    /// The ready pods in `namespace` carrying every label of `match_labels` (a Deployment's
+    /// selector), sorted by name. (An empty selector matches every pod of the namespace: the
+    /// caller does not ask with one.)
+    pub async fn ready_pods(
+        &self,
+        namespace: &str,
+        match_labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<PodEndpoint>, ClusterError> {
+        let selector = selector_query(match_labels);
+        let api: Api<Pod> = Api::namespaced(self.client().clone(), namespace);
+        let params = ListParams::default().labels(&selector);
+        let list = with_deadline(
+            format!("list of pods in {namespace} with labels {selector}"),
+            self.deadline(),
+            api.list(&params),
+        )
+        .await?;
+        let mut pods: Vec<PodEndpoint> = list.items.iter().filter_map(is_ready_pod).collect();
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(pods)
+    }
+}
