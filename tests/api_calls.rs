@@ -1,7 +1,7 @@
 //! The RBAC in `deploy/` is tested against `prescale::permissions::API_CALLS`; this test
 //! proves that list is the truth: the controller is driven through every code path that
 //! touches the Kubernetes API (shadow and active targets, a write, an HPA and a
-//! ScaledObject conflict, Events, leader election's acquire, renew and release, a reload),
+//! ScaledObject conflict, a target whose metric is scraped from every ready pod, Events, leader election's acquire, renew and release, a reload),
 //! every request the API double receives is mapped to the RBAC check it needs, and the set
 //! of those checks must equal `API_CALLS`: no call that RBAC would forbid, no grant unused.
 
@@ -53,8 +53,15 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
     api.put_deployment(NS, "with-so", 1, 1);
     api.put_hpa(NS, "hpa", "with-hpa");
     api.put_scaled_object(NS, "so", "with-so");
+    api.put_deployment(NS, "pod-scraped", 1, 1);
+    api.put_pod(NS, "pod-scraped-1", "pod-scraped", "127.0.0.9", true);
+    // Its queue depth comes from every ready pod: each tick lists the Deployment's pods.
+    let pod_scraped = target("pod-scraped", "pod-scraped", "shadow", 1).replace(
+        "queueDepth: { promql: 'sum(queue_depth)' }",
+        "queueDepth: { scrape: { pods: { port: 9 }, metric: queue_depth } }",
+    );
     let yaml = format!(
-        "{HEAD}{}{}{}{}",
+        "{HEAD}{}{}{}{}{pod_scraped}",
         target("shadowed", "shadowed", "shadow", 3),
         target("written", "written", "active", 3),
         target("with-hpa", "with-hpa", "active", 3),
@@ -76,6 +83,10 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
             && has("written", "Rescaled")
             && has("with-hpa", "OtherAutoscaler")
             && has("with-so", "OtherAutoscaler")
+            && api
+                .requests()
+                .iter()
+                .any(|r| r.path == format!("/api/v1/namespaces/{NS}/pods") && r.status == 200)
     })
     .await;
     // The Lease was created (acquire) and then renewed.

@@ -5,7 +5,8 @@
 //! Counters can grow linearly with wall time at a set rate, so that Prometheus's `rate()`
 //! and `histogram_quantile()` over them have exact expected values; or be set by hand, for
 //! tests that pass their own clock. It runs on its own thread and runtime, so one exporter
-//! can be shared by all tests of a binary.
+//! can be shared by all tests of a binary. Several can share a port on different loopback
+//! addresses ([`Exporter::start_at`]), as pods of one Deployment share a container port.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,9 @@ struct State {
     wait: [Linear; 4],
     /// When set, served instead of the metrics.
     raw: Option<String>,
+    /// Counters and buckets carry the time they were rendered as their own timestamp, so
+    /// rates between scrapes are exact whenever the scraper happens to ask.
+    timestamps: bool,
 }
 
 /// A running exporter; stops when dropped.
@@ -56,6 +60,12 @@ pub struct Exporter {
 impl Exporter {
     /// Start serving on a free port of 127.0.0.1, with every value at zero.
     pub fn start() -> Self {
+        Self::start_at("127.0.0.1:0".parse().expect("address")).expect("bind exporter port")
+    }
+
+    /// Start serving on `addr` (port 0: a free one), with every value at zero; the bind's
+    /// error when the address cannot be had.
+    pub fn start_at(addr: SocketAddr) -> std::io::Result<Self> {
         let now = Instant::now();
         let zero = Linear {
             base: 0.0,
@@ -67,9 +77,10 @@ impl Exporter {
             enqueued: zero,
             wait: [zero; 4],
             raw: None,
+            timestamps: false,
         }));
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind exporter port");
-        listener.set_nonblocking(true).expect("nonblocking");
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr().expect("exporter address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = state.clone();
@@ -94,12 +105,22 @@ impl Exporter {
                     .await;
             });
         });
-        Self {
+        Ok(Self {
             addr,
             state,
             stop: Some(stop),
             thread: Some(thread),
-        }
+        })
+    }
+
+    /// The port it serves on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Give counters and histogram buckets their render time as explicit timestamps.
+    pub fn set_timestamps(&self, on: bool) {
+        self.lock().timestamps = on;
     }
 
     /// `host:port`, as a Prometheus scrape target.
@@ -154,9 +175,15 @@ impl Exporter {
     /// Make the wait histogram receive `per_s` observations distributed as
     /// [`WAIT_FRACTIONS`].
     pub fn set_wait_rate(&self, per_s: f64) {
+        self.set_wait_rate_as(per_s, WAIT_FRACTIONS);
+    }
+
+    /// Make the wait histogram receive `per_s` observations, `fractions` of them at or below
+    /// each of [`WAIT_BUCKETS`] (cumulative, the last 1).
+    pub fn set_wait_rate_as(&self, per_s: f64, fractions: [f64; 4]) {
         let now = Instant::now();
         let mut s = self.lock();
-        for (bucket, fraction) in s.wait.iter_mut().zip(WAIT_FRACTIONS) {
+        for (bucket, fraction) in s.wait.iter_mut().zip(fractions) {
             *bucket = Linear {
                 base: bucket.at(now),
                 per_s: per_s * fraction,
@@ -192,6 +219,15 @@ fn render(state: &Mutex<State>) -> String {
         return raw.clone();
     }
     let now = Instant::now();
+    let stamp = if s.timestamps {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        format!(" {ms}")
+    } else {
+        String::new()
+    };
     let mut out = String::new();
     out.push_str("# HELP queue_depth Documents waiting.\n# TYPE queue_depth gauge\n");
     out.push_str(&format!(
@@ -203,7 +239,7 @@ fn render(state: &Mutex<State>) -> String {
     out.push_str("# HELP documents_enqueued_total Documents enqueued.\n");
     out.push_str("# TYPE documents_enqueued_total counter\n");
     out.push_str(&format!(
-        "documents_enqueued_total{{queue=\"docs\"}} {}\n",
+        "documents_enqueued_total{{queue=\"docs\"}} {}{stamp}\n",
         s.enqueued.at(now)
     ));
     out.push_str("# HELP queue_wait_seconds Time documents waited.\n");
@@ -215,17 +251,17 @@ fn render(state: &Mutex<State>) -> String {
             bound.to_string()
         };
         out.push_str(&format!(
-            "queue_wait_seconds_bucket{{queue=\"docs\",le=\"{le}\"}} {}\n",
+            "queue_wait_seconds_bucket{{queue=\"docs\",le=\"{le}\"}} {}{stamp}\n",
             bucket.at(now)
         ));
     }
     let count = s.wait[3].at(now);
     out.push_str(&format!(
-        "queue_wait_seconds_sum{{queue=\"docs\"}} {}\n",
+        "queue_wait_seconds_sum{{queue=\"docs\"}} {}{stamp}\n",
         count
     ));
     out.push_str(&format!(
-        "queue_wait_seconds_count{{queue=\"docs\"}} {count}\n"
+        "queue_wait_seconds_count{{queue=\"docs\"}} {count}{stamp}\n"
     ));
     out
 }

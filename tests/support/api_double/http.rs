@@ -242,12 +242,22 @@ fn serve(
     let (t, api_version, list_kind) = resolve(s, path)?;
     let what = |name: &str| format!("{} \"{name}\" not found", t.resource);
     if let ("GET", None) = (method.as_str(), t.name.as_deref()) {
+        let selector = label_selector(uri)?;
+        let items: Vec<Value> = s
+            .list(&t.resource, t.ns.as_deref())
+            .into_iter()
+            .filter(|o| {
+                selector
+                    .iter()
+                    .all(|(k, v)| o["metadata"]["labels"][k].as_str() == Some(v.as_str()))
+            })
+            .collect();
         return Ok((
             200,
             json!({
                 "apiVersion": api_version, "kind": list_kind,
                 "metadata": { "resourceVersion": s.list_rv() },
-                "items": s.list(&t.resource, t.ns.as_deref()),
+                "items": items,
             }),
         ));
     }
@@ -293,4 +303,32 @@ fn serve(
             format!("{method} {path}"),
         )),
     }
+}
+
+/// The `labelSelector` of a list as equalities (`k=v,k2==v2`); other selector syntax
+/// (`!=`, `in`, existence) is answered 400, as the double does not implement it.
+fn label_selector(uri: &Uri) -> Result<Vec<(String, String)>, ApiFailure> {
+    let url = reqwest::Url::parse(&format!("http://double/?{}", uri.query().unwrap_or("")))
+        .map_err(|e| ApiFailure::new(400, "BadRequest", format!("bad query: {e}")))?;
+    let Some((_, selector)) = url.query_pairs().find(|(k, _)| k == "labelSelector") else {
+        return Ok(Vec::new());
+    };
+    selector
+        .split(',')
+        .filter(|term| !term.is_empty())
+        .map(|term| {
+            let (k, v) = term
+                .split_once("==")
+                .or_else(|| term.split_once('='))
+                .filter(|(k, _)| !k.ends_with('!'))
+                .ok_or_else(|| {
+                    ApiFailure::new(
+                        400,
+                        "BadRequest",
+                        format!("the double supports equality selectors only, got `{term}`"),
+                    )
+                })?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
 }

@@ -9,6 +9,8 @@
 //!   `resourceVersion`, watches stream changes from one (see `watch.rs`).
 //! - Leases with create (409 AlreadyExists) and update (409 on stale resourceVersion).
 //! - Events (create, merge patch).
+//! - Pods to list, by namespace and an equality `labelSelector` (`k=v,k2=v2`), with
+//!   `podIP`, the `Ready` condition and `deletionTimestamp` set by the test.
 //! - Injectable faults (any status code, or a delayed answer) matched by method and path.
 //! - Every write request is recorded with its answer, so tests assert exactly what was
 //!   written; every request of any kind is recorded too ([`ApiDouble::requests`]), with
@@ -110,6 +112,23 @@ impl ApiDouble {
     /// Delete an object of `resource` (plural, e.g. `deployments`).
     pub fn delete(&self, resource: &str, ns: &str, name: &str) {
         self.with(|s| s.delete(resource, ns, name));
+    }
+
+    /// A pod of Deployment `deployment` (matching its selector `app: deployment`) with IP
+    /// `ip` and its `Ready` condition `ready`. Replaces one of the same name with a new uid
+    /// (a pod re-created under its name).
+    pub fn put_pod(&self, ns: &str, name: &str, deployment: &str, ip: &str, ready: bool) {
+        self.with(|s| s.put_pod(ns, name, deployment, ip, ready));
+    }
+
+    /// Set a pod's `Ready` condition.
+    pub fn set_pod_ready(&self, ns: &str, name: &str, ready: bool) {
+        self.with(|s| s.set_pod_ready(ns, name, ready));
+    }
+
+    /// Mark a pod terminating (`metadata.deletionTimestamp` set; it is still listed).
+    pub fn set_pod_deleting(&self, ns: &str, name: &str) {
+        self.with(|s| s.set_pod_deleting(ns, name));
     }
 
     /// An `autoscaling/v2` HPA targeting Deployment `target`.

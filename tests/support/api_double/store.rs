@@ -611,4 +611,43 @@ impl Store {
         });
         self.store("scaledobjects", ns, name, obj);
     }
+
+    /// A pod of Deployment `deployment` (labels `app: deployment`, as `put_deployment`'s
+    /// selector), with `ip` as `status.podIP` and its `Ready` condition as `ready`.
+    pub fn put_pod(&mut self, ns: &str, name: &str, deployment: &str, ip: &str, ready: bool) {
+        let obj = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name, "namespace": ns,
+                "uid": format!("uid-pods-{ns}-{name}-{}", self.rv + 1),
+                "creationTimestamp": now(),
+                "labels": { "app": deployment, "pod-template-hash": "5d8f7c" },
+            },
+            "spec": { "containers": [ { "name": "app", "image": "app" } ] },
+            "status": {
+                "phase": "Running",
+                "podIP": ip,
+                "conditions": [ { "type": "Ready", "status": if ready { "True" } else { "False" } } ],
+            },
+        });
+        self.store("pods", ns, name, obj);
+    }
+
+    /// Set a pod's `Ready` condition.
+    pub fn set_pod_ready(&mut self, ns: &str, name: &str, ready: bool) {
+        if let Some(mut p) = self.get("pods", ns, name) {
+            p["status"]["conditions"] =
+                json!([ { "type": "Ready", "status": if ready { "True" } else { "False" } } ]);
+            self.store("pods", ns, name, p);
+        }
+    }
+
+    /// Set a pod's `metadata.deletionTimestamp` (it is terminating; still listed).
+    pub fn set_pod_deleting(&mut self, ns: &str, name: &str) {
+        if let Some(mut p) = self.get("pods", ns, name) {
+            p["metadata"]["deletionTimestamp"] = json!(now());
+            self.store("pods", ns, name, p);
+        }
+    }
 }
