@@ -2,9 +2,9 @@
 //! schema` commands: every rejected input names the key path, the line and what to write.
 
 use prescale::config::{
-    self, Behavior, Config, ConfigError, FallbackBehavior, ForecastConfig, MetricSource,
-    MetricsConfig, Mode, PolicyKind, ScaleTargetRef, ScalingPolicy, ScrapeFrom, SelectPolicy,
-    TargetConfig, parse_duration,
+    self, Aggregate, Behavior, Config, ConfigError, FallbackBehavior, ForecastConfig, MetricSource,
+    MetricsConfig, Mode, PolicyKind, ScaleTargetRef, ScalingPolicy, ScrapeFrom, ScrapeScheme,
+    SelectPolicy, TargetConfig, parse_duration,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +90,13 @@ fn the_full_example_validates_with_its_overrides() {
     assert!(matches!(
         translator.metrics.wait_p95,
         Some(MetricSource::Scrape { quantile: Some(q), .. }) if q == 0.95
+    ));
+    assert!(matches!(
+        &translator.metrics.completions,
+        Some(MetricSource::Scrape {
+            from: ScrapeFrom::Pods { port: 9100, .. },
+            ..
+        })
     ));
 }
 
@@ -632,6 +639,148 @@ targets:
     );
 }
 
+/// The queue-depth source of the only target of `text` (valid, scraped).
+fn scraped_queue_depth(text: &str) -> MetricSource {
+    let config = config::parse(text, ORIGIN).unwrap();
+    config.targets[0].metrics.queue_depth.clone().unwrap()
+}
+
+fn with_queue_depth(source: &str) -> String {
+    format!(
+        "targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    metrics:
+      queueDepth: {source}
+"
+    )
+}
+
+#[test]
+fn pods_scrape_every_ready_pod_with_defaults_and_a_sum() {
+    let source = scraped_queue_depth(&with_queue_depth(
+        "{ scrape: { pods: { port: 9100 }, metric: q } }",
+    ));
+    assert_eq!(
+        source,
+        MetricSource::Scrape {
+            from: ScrapeFrom::Pods {
+                port: 9100,
+                path: "/metrics".into(),
+                scheme: ScrapeScheme::Http,
+            },
+            metric: "q".into(),
+            labels: Default::default(),
+            aggregate: Some(Aggregate::Sum),
+            quantile: None,
+        }
+    );
+    let source = scraped_queue_depth(&with_queue_depth(
+        "{ scrape: { pods: { port: 8443, path: /stats/prom, scheme: https }, metric: q, aggregate: max } }",
+    ));
+    assert!(matches!(
+        source,
+        MetricSource::Scrape {
+            from: ScrapeFrom::Pods { port: 8443, ref path, scheme: ScrapeScheme::Https },
+            aggregate: Some(Aggregate::Max),
+            ..
+        } if path == "/stats/prom"
+    ));
+    // A single URL keeps "several series are an error" unless asked to combine.
+    let source = scraped_queue_depth(&with_queue_depth(
+        "{ scrape: { url: 'http://a:8080/metrics', metric: q } }",
+    ));
+    assert!(matches!(
+        source,
+        MetricSource::Scrape {
+            from: ScrapeFrom::Url(_),
+            aggregate: None,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_scrape_needs_exactly_one_of_url_and_pods() {
+    let problems = report(&with_queue_depth(
+        "{ scrape: { url: 'http://a:8080/metrics', pods: { port: 9100 }, metric: q } }",
+    ));
+    assert_problem(
+        &problems,
+        5,
+        "targets[0].metrics.queueDepth.scrape.pods",
+        &["both `url` and `pods`", "keep one"],
+    );
+    let problems = report(&with_queue_depth("{ scrape: { metric: q } }"));
+    assert_problem(
+        &problems,
+        5,
+        "targets[0].metrics.queueDepth.scrape",
+        &["neither `url` nor `pods`", "`pods: {port: 9100}`"],
+    );
+}
+
+#[test]
+fn bad_pod_ports_paths_and_schemes_are_rejected() {
+    for port in ["0", "70000"] {
+        let problems = report(&with_queue_depth(&format!(
+            "{{ scrape: {{ pods: {{ port: {port} }}, metric: q }} }}"
+        )));
+        assert_problem(
+            &problems,
+            5,
+            "targets[0].metrics.queueDepth.scrape.pods.port",
+            &[
+                &format!("port {port} is not in 1-65535"),
+                "e.g. `port: 9100`",
+            ],
+        );
+    }
+    let problems = report(&with_queue_depth(
+        "{ scrape: { pods: { port: 9100, path: metrics }, metric: q } }",
+    ));
+    assert_problem(
+        &problems,
+        5,
+        "targets[0].metrics.queueDepth.scrape.pods.path",
+        &["\"metrics\" is not a URL path", "starting with `/`"],
+    );
+    let problems = report(&with_queue_depth(
+        "{ scrape: { pods: { port: 9100, scheme: ftp }, metric: q } }",
+    ));
+    assert!(
+        problems.contains("scrape.pods.scheme")
+            && problems.contains("http")
+            && problems.contains("https"),
+        "{problems}"
+    );
+    let problems = report(&with_queue_depth(
+        "{ scrape: { pods: { path: /metrics }, metric: q } }",
+    ));
+    assert_problem(
+        &problems,
+        5,
+        "targets[0].metrics.queueDepth.scrape.pods",
+        &["missing key `port`"],
+    );
+}
+
+#[test]
+fn pod_scrapes_read_back_from_the_effective_settings() {
+    let text = with_queue_depth(
+        "{ scrape: { pods: { port: 9100, scheme: https }, metric: q, labels: { queue: a } } }",
+    );
+    let config = config::parse(&text, ORIGIN).unwrap();
+    let yaml = serde_saphyr::to_string(&config::effective(&config)).unwrap();
+    assert!(
+        yaml.contains("pods:")
+            && yaml.contains("path: /metrics")
+            && yaml.contains("aggregate: sum"),
+        "defaults are spelled out:\n{yaml}"
+    );
+    assert_eq!(config::parse(&yaml, "effective.yaml").unwrap(), config);
+}
+
 #[test]
 fn policies_with_zero_value_or_bad_period_are_rejected() {
     let report = report(
@@ -943,4 +1092,14 @@ fn config_schema_prints_the_json_schema_of_the_file() {
         );
     }
     assert_eq!(target["additionalProperties"], false);
+    let pods = &schema["$defs"]["ScrapePods"];
+    assert_eq!(pods["required"], serde_json::json!(["port"]), "{pods}");
+    assert_eq!(pods["properties"]["port"]["maximum"], 65535, "{pods}");
+    assert!(
+        schema["$defs"]["Scrape"]["properties"]
+            .get("pods")
+            .is_some(),
+        "{}",
+        schema["$defs"]["Scrape"]
+    );
 }
