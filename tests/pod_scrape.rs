@@ -214,5 +214,14 @@ async fn every_ready_pod_is_scraped_and_combined() {
         value(&r.queue_depth) == Some(6.0) && close(value(&r.arrival_rate), 5.0, 0.15)
     })
     .await;
+
+    // The pods cannot be listed (RBAC without `list` on pods): the metric is missing, with
+    // a reason of its own.
+    api.inject(api_double::Fault::status("GET", "/pods", 403, 1000));
+    readings_until(&last, "the pod list refused", |r| {
+        matches!(&r.queue_depth, Some(Err(e)) if e.reason() == "pod_list"
+            && e.to_string().contains("403"))
+    })
+    .await;
     c.stop().await.expect("clean stop");
 }

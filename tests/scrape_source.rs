@@ -174,6 +174,118 @@ async fn rates_from_several_pods_are_added() {
     assert_eq!(second.series.len(), 2, "{:?}", second.series);
 }
 
+/// `(instance, URL)` of pods named like the controller names them (`name/uid`).
+fn pods(list: &[(&str, &Exporter)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(instance, e)| (instance.to_string(), e.url()))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_pod_keeps_its_own_counters_and_a_gone_pod_is_forgotten() {
+    let (a, b) = (Exporter::start(), Exporter::start());
+    let source = ScrapeSource::new().unwrap();
+    let labels = docs();
+    let spec = ScrapeSpec {
+        metric: "documents_enqueued_total",
+        labels: &labels,
+        aggregate: Some(Aggregate::Sum),
+        quantile: None,
+    };
+    let key = "docs/arrivalRate";
+    let rate = |e: prescale::metrics::Evaluation| e.value;
+    a.set_enqueued(100.0);
+    b.set_enqueued(1000.0);
+    let both = pods(&[("a/u1", &a), ("b/u1", &b)]);
+    let first = source.evaluate_instances(key, &both, &spec, at(0)).await;
+    assert_eq!(first.value.unwrap_err().reason(), "first_sample");
+    a.set_enqueued(150.0);
+    b.set_enqueued(1100.0);
+    let r = source.evaluate_instances(key, &both, &spec, at(10)).await;
+    assert_eq!(rate(r), Ok(5.0 + 10.0));
+
+    // Pod b is replaced by a new pod (new uid) at the same address, counting from 5: it
+    // has no rate until its second scrape, and is neither negative nor read as a reset
+    // of the old pod's counter.
+    b.set_enqueued(5.0);
+    a.set_enqueued(200.0);
+    let replaced = pods(&[("a/u1", &a), ("b/u2", &b)]);
+    let r = source
+        .evaluate_instances(key, &replaced, &spec, at(20))
+        .await;
+    assert_eq!(rate(r), Ok(5.0));
+    a.set_enqueued(250.0);
+    b.set_enqueued(25.0);
+    let r = source
+        .evaluate_instances(key, &replaced, &spec, at(30))
+        .await;
+    assert_eq!(rate(r), Ok(5.0 + 2.0));
+
+    // Pod b leaves (not ready); a's rate goes on. When b comes back its old value is
+    // forgotten: no rate over the time it was away.
+    let only_a = pods(&[("a/u1", &a)]);
+    a.set_enqueued(300.0);
+    let r = source.evaluate_instances(key, &only_a, &spec, at(40)).await;
+    assert_eq!(rate(r), Ok(5.0));
+    a.set_enqueued(350.0);
+    b.set_enqueued(1025.0);
+    let r = source
+        .evaluate_instances(key, &replaced, &spec, at(50))
+        .await;
+    assert_eq!(rate(r), Ok(5.0));
+}
+
+#[tokio::test]
+async fn a_quantile_across_pods_comes_from_their_added_bucket_increases() {
+    let (a, b) = (Exporter::start(), Exporter::start());
+    let source = ScrapeSource::new().unwrap();
+    let labels = docs();
+    let spec = |aggregate| ScrapeSpec {
+        metric: "queue_wait_seconds",
+        labels: &labels,
+        aggregate: Some(aggregate),
+        quantile: Some(0.95),
+    };
+    let both = pods(&[("a/u1", &a), ("b/u1", &b)]);
+    for (key, aggregate) in [("sum", Aggregate::Sum), ("max", Aggregate::Max)] {
+        let first = source
+            .evaluate_instances(key, &both, &spec(aggregate), at(0))
+            .await;
+        assert_eq!(first.value.unwrap_err().reason(), "first_sample");
+    }
+    // In the window, pod a saw 10 waits <= 1 s and pod b 10 in (2 s, 4 s].
+    a.set_wait_buckets([10.0, 10.0, 10.0, 10.0]);
+    b.set_wait_buckets([0.0, 0.0, 10.0, 10.0]);
+    // Summed by bucket: [10, 10, 20, 20]; rank 19 lies in (2, 4]: 2 + 2 * 9 / 10.
+    let sum = source
+        .evaluate_instances("sum", &both, &spec(Aggregate::Sum), at(10))
+        .await;
+    assert_eq!(sum.value, Ok(3.8));
+    // `max`: the larger of each pod's own p95 (0.95 and 3.9).
+    let max = source
+        .evaluate_instances("max", &both, &spec(Aggregate::Max), at(10))
+        .await;
+    assert_eq!(max.value, Ok(3.9));
+
+    // Next window pod b is idle: it has no quantile of its own and is left out of `max`,
+    // and adds nothing to the sum.
+    a.set_wait_buckets([20.0, 20.0, 20.0, 20.0]);
+    let sum = source
+        .evaluate_instances("sum", &both, &spec(Aggregate::Sum), at(20))
+        .await;
+    assert_eq!(sum.value, Ok(0.95));
+    let max = source
+        .evaluate_instances("max", &both, &spec(Aggregate::Max), at(20))
+        .await;
+    assert_eq!(max.value, Ok(0.95));
+
+    // Both idle: no observations, so no quantile.
+    let max = source
+        .evaluate_instances("max", &both, &spec(Aggregate::Max), at(30))
+        .await;
+    assert_eq!(max.value.unwrap_err().reason(), "no_observations");
+}
+
 #[tokio::test]
 async fn garbage_wrong_names_and_wrong_types_are_clear_errors() {
     let exporter = Exporter::start();

@@ -61,3 +61,49 @@ impl KubeCluster {
         Ok(pods)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(ip: Option<&str>, ready: &str, deleting: bool) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "w-1", "uid": "u-1",
+                "deletionTimestamp": deleting.then_some("2026-01-01T00:00:00Z"),
+            },
+            "status": {
+                "podIP": ip,
+                "conditions": [
+                    { "type": "PodScheduled", "status": "True" },
+                    { "type": "Ready", "status": ready },
+                ],
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_ready_pods_with_an_ip_that_are_not_terminating_are_scraped() {
+        assert_eq!(
+            is_ready_pod(&pod(Some("10.1.2.3"), "True", false)),
+            Some(PodEndpoint {
+                name: "w-1".into(),
+                uid: "u-1".into(),
+                ip: "10.1.2.3".into(),
+            })
+        );
+        assert_eq!(is_ready_pod(&pod(Some("10.1.2.3"), "False", false)), None);
+        assert_eq!(is_ready_pod(&pod(Some("10.1.2.3"), "True", true)), None);
+        assert_eq!(is_ready_pod(&pod(None, "True", false)), None);
+    }
+
+    #[test]
+    fn match_labels_become_an_equality_selector() {
+        let labels = BTreeMap::from([
+            ("app".to_string(), "worker".to_string()),
+            ("tier".to_string(), "batch".to_string()),
+        ]);
+        assert_eq!(selector_query(&labels), "app=worker,tier=batch");
+    }
+}
