@@ -220,7 +220,7 @@ async fn every_ready_pod_is_scraped_and_combined() {
     api.inject(api_double::Fault::status("GET", "/pods", 403, 1000));
     readings_until(&last, "the pod list refused", |r| {
         matches!(&r.queue_depth, Some(Err(e)) if e.reason() == "pod_list"
-            && e.to_string().contains("403"))
+            && e.to_string().contains("403") && e.to_string().contains("grant `list` on pods"))
     })
     .await;
     c.stop().await.expect("clean stop");

@@ -14,7 +14,7 @@ pub use autoscalers::{
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
 pub use kube::KubeCluster;
-pub use pods::{is_ready_pod, selector_query};
+pub use pods::{ready_endpoint, selector_query};
 
 /// What a tick needs to know about a Deployment.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ pub fn selector_query(match_labels: &BTreeMap<String, String>) -> String {
 
 /// The pod's endpoint when it is one to scrape: it has an IP, is not being deleted, and its
 /// `Ready` condition is `True` (as an Endpoints controller would route traffic to it).
-pub fn is_ready_pod(pod: &Pod) -> Option<PodEndpoint> {
+pub fn ready_endpoint(pod: &Pod) -> Option<PodEndpoint> {
     if pod.metadata.deletion_timestamp.is_some() {
         return None;
     }
@@ -56,7 +56,7 @@ impl KubeCluster {
             api.list(&params),
         )
         .await?;
-        let mut pods: Vec<PodEndpoint> = list.items.iter().filter_map(is_ready_pod).collect();
+        let mut pods: Vec<PodEndpoint> = list.items.iter().filter_map(ready_endpoint).collect();
         pods.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(pods)
     }
@@ -86,16 +86,16 @@ mod tests {
     #[test]
     fn only_ready_pods_with_an_ip_that_are_not_terminating_are_scraped() {
         assert_eq!(
-            is_ready_pod(&pod(Some("10.1.2.3"), "True", false)),
+            ready_endpoint(&pod(Some("10.1.2.3"), "True", false)),
             Some(PodEndpoint {
                 name: "w-1".into(),
                 uid: "u-1".into(),
                 ip: "10.1.2.3".into(),
             })
         );
-        assert_eq!(is_ready_pod(&pod(Some("10.1.2.3"), "False", false)), None);
-        assert_eq!(is_ready_pod(&pod(Some("10.1.2.3"), "True", true)), None);
-        assert_eq!(is_ready_pod(&pod(None, "True", false)), None);
+        assert_eq!(ready_endpoint(&pod(Some("10.1.2.3"), "False", false)), None);
+        assert_eq!(ready_endpoint(&pod(Some("10.1.2.3"), "True", true)), None);
+        assert_eq!(ready_endpoint(&pod(None, "True", false)), None);
     }
 
     #[test]

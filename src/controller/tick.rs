@@ -211,7 +211,7 @@ impl TargetTask {
         let pods = if scrapes_pods(&self.config) {
             self.ready_pods(shared, &view).await
         } else {
-            PodEndpoints::not_listed()
+            PodEndpoints::not_listed(deployment_name(&self.config))
         };
         let readings = source.read_with(&self.config, &pods).await;
         let now = unix_now();
@@ -342,7 +342,12 @@ impl TargetTask {
                 .cluster
                 .ready_pods(&self.config.scale_target_ref.namespace, &view.match_labels)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    ClusterError::Rejected { code: 403, .. } => {
+                        format!("{e}; grant `list` on pods (see deploy/base/clusterrole.yaml)")
+                    }
+                    e => e.to_string(),
+                })
         };
         PodEndpoints { deployment, listed }
     }

@@ -26,10 +26,11 @@ pub struct PodEndpoints {
 }
 
 impl PodEndpoints {
-    /// Pods nobody listed (outside `prescale run`, e.g. `prescale probe`).
-    pub fn not_listed() -> Self {
+    /// Pods of `deployment` (`namespace/name`) that nobody listed (outside `prescale run`,
+    /// e.g. `prescale probe`).
+    pub fn not_listed(deployment: impl Into<String>) -> Self {
         Self {
-            deployment: String::new(),
+            deployment: deployment.into(),
             listed: Err(
                 "the target's pods are listed by the controller (`prescale run`) each tick, not here"
                     .into(),
@@ -118,7 +119,7 @@ mod tests {
             .urls(9100, "/metrics", ScrapeScheme::Http)
             .unwrap_err();
         assert_eq!(e.reason(), "no_ready_pods");
-        let e = PodEndpoints::not_listed()
+        let e = PodEndpoints::not_listed("shop/worker")
             .urls(9100, "/metrics", ScrapeScheme::Http)
             .unwrap_err();
         assert_eq!(e.reason(), "pod_list");

@@ -52,8 +52,7 @@ impl Sources {
     /// logged when a metric's state changes. Metrics scraped from every pod fail (nobody
     /// listed the pods): see [`Self::read_at_with`].
     pub async fn read_at(&self, target: &TargetConfig, now: SystemTime) -> TargetReadings {
-        self.read_at_with(target, now, &PodEndpoints::not_listed())
-            .await
+        self.read_at_with(target, now, &not_listed(target)).await
     }
 
     /// [`Self::read_at`], scraping `pods` for the metrics scraped from every ready pod.
@@ -88,7 +87,7 @@ impl Sources {
         kind: MetricKind,
         now: SystemTime,
     ) -> Option<Evaluation> {
-        self.evaluate_with(target, kind, now, &PodEndpoints::not_listed())
+        self.evaluate_with(target, kind, now, &not_listed(target))
             .await
     }
 
@@ -211,6 +210,12 @@ impl MetricsSource for Sources {
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
     }
+}
+
+/// The pods of `target`'s Deployment, unlisted.
+fn not_listed(target: &TargetConfig) -> PodEndpoints {
+    let r = &target.scale_target_ref;
+    PodEndpoints::not_listed(format!("{}/{}", r.namespace, r.name))
 }
 
 /// Whether any metric of `target` is scraped from every ready pod, so the controller must

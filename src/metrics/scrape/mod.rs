@@ -1,9 +1,10 @@
 //! The scrape source (`scrape:` metrics): GET text-exposition pages and compute the value
 //! prescale needs from them, keeping what a rate needs between scrapes.
 //!
-//! Built around a list of URLs so that scraping every ready pod of a target (the
-//! controller's job to discover) is the same code as scraping one endpoint: series from all
-//! pages are combined with the metric's `aggregate`.
+//! Scraping one URL and scraping every ready pod of a target (listed by the controller,
+//! [`ScrapeSource::evaluate_instances`]) are the same code: series from all pages are
+//! combined with the metric's `aggregate`, and each pod's series are remembered under the
+//! pod (name and uid), so rates stay per pod as pods come and go.
 
 mod compute;
 mod counter_rate;
