@@ -41,27 +41,33 @@ def ceil_(x: float) -> int:
 # ---------------------------------------------------------------- input
 
 
-def read_trace(path: str) -> tuple[int, list[float]]:
-    """Read `timestamp_s,value`; return (step Δ in seconds, values)."""
+def read_pairs(path: str, header: list[str], what: str):
+    """Yield (line number, raw row, first, second) for each data row of a two-column CSV
+    with `header`, the two columns read as numbers."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.reader(f))
     except OSError as e:
-        raise InputError(f"{path}: cannot read the trace: {e}") from e
-    if not rows or [c.strip() for c in rows[0]] != ["timestamp_s", "value"]:
-        raise InputError(f"{path}:1: expected the header `timestamp_s,value`")
-    stamps: list[int] = []
-    values: list[float] = []
+        raise InputError(f"{path}: cannot read the {what}: {e}") from e
+    if not rows or [c.strip() for c in rows[0]] != header:
+        raise InputError(f"{path}:1: expected the header `{','.join(header)}`")
     for n, row in enumerate(rows[1:], start=2):
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 2:
             raise InputError(f"{path}:{n}: expected 2 columns, got {len(row)}")
         try:
-            ts = float(row[0])
-            v = float(row[1])
+            a, b = float(row[0]), float(row[1])
         except ValueError as e:
             raise InputError(f"{path}:{n}: not a number: {e}") from e
+        yield n, row, a, b
+
+
+def read_trace(path: str) -> tuple[int, list[float]]:
+    """Read `timestamp_s,value`; return (step Δ in seconds, values)."""
+    stamps: list[int] = []
+    values: list[float] = []
+    for n, _row, ts, v in read_pairs(path, ["timestamp_s", "value"], "trace"):
         if ts != int(ts) or not math.isfinite(v) or v < 0:
             raise InputError(
                 f"{path}:{n}: timestamp must be a whole second and value a finite number >= 0"
@@ -83,24 +89,8 @@ def read_trace(path: str) -> tuple[int, list[float]]:
 
 def read_decisions(path: str, ticks: int) -> list[int]:
     """Read `t,desired`, one row per tick of the horizon."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the decisions: {e}") from e
-    if not rows or [c.strip() for c in rows[0]] != ["t", "desired"]:
-        raise InputError(f"{path}:1: expected the header `t,desired`")
     out: list[int] = []
-    for n, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            raise InputError(f"{path}:{n}: expected 2 columns, got {len(row)}")
-        try:
-            t = float(row[0])
-            d = float(row[1])
-        except ValueError as e:
-            raise InputError(f"{path}:{n}: not a number: {e}") from e
+    for n, row, t, d in read_pairs(path, ["t", "desired"], "decisions"):
         j = len(out)
         if t != TICK * j:
             raise InputError(f"{path}:{n}: expected t = {TICK * j} (one row per {TICK} s tick), got {row[0]}")

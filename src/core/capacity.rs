@@ -5,7 +5,6 @@
 #[derive(Debug, Clone)]
 pub struct CapacityEstimate {
     per_replica: f64,
-    samples: u32,
     previous_backlog: bool,
 }
 
@@ -17,7 +16,6 @@ impl CapacityEstimate {
     pub fn new(hint: f64) -> Self {
         CapacityEstimate {
             per_replica: hint,
-            samples: 0,
             previous_backlog: false,
         }
     }
@@ -25,11 +23,6 @@ impl CapacityEstimate {
     /// The current estimate, documents/s per ready replica.
     pub fn per_replica(&self) -> f64 {
         self.per_replica
-    }
-
-    /// Saturated samples seen so far.
-    pub fn samples(&self) -> u32 {
-        self.samples
     }
 
     /// Learn from one tick: `completion_rate` documents/s served by `ready` replicas, with
@@ -44,7 +37,6 @@ impl CapacityEstimate {
             let sample = done / f64::from(ready);
             if backlog && self.previous_backlog {
                 self.per_replica += ALPHA * (sample - self.per_replica);
-                self.samples += 1;
             } else if sample > self.per_replica {
                 // Unsaturated replicas served this much, so they can serve at least this much.
                 self.per_replica = sample;

@@ -26,7 +26,8 @@ impl StartupEstimate {
     }
 
     /// Measurements so far.
-    pub fn samples(&self) -> usize {
+    #[cfg(test)]
+    fn samples(&self) -> usize {
         self.samples.len()
     }
 

@@ -71,16 +71,6 @@ impl TargetState {
         self.startup.lead_time(config.startup_time.as_secs_f64())
     }
 
-    /// Saturated ticks the capacity estimate has learned from.
-    pub fn capacity_samples(&self) -> u32 {
-        self.capacity.samples()
-    }
-
-    /// Start-up durations measured (the learned lead time is used from 5 on).
-    pub fn startup_samples(&self) -> usize {
-        self.startup.samples()
-    }
-
     /// Consecutive ticks with a required metric missing.
     pub fn failures(&self) -> u32 {
         self.failures

@@ -37,11 +37,6 @@ impl History {
         (t / self.bucket_s).floor() as i64
     }
 
-    /// Buckets kept.
-    pub fn capacity(&self) -> usize {
-        self.ring.len()
-    }
-
     /// Newest completed bucket index.
     pub fn newest(&self) -> Option<i64> {
         self.newest
@@ -93,11 +88,6 @@ impl History {
         }
         let v = self.ring[self.slot(index)];
         (v >= 0.0).then_some(f64::from(v))
-    }
-
-    /// Completed buckets with data.
-    pub fn len_with_data(&self) -> usize {
-        self.ring.iter().filter(|v| **v >= 0.0).count()
     }
 }
 

@@ -169,6 +169,15 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// A quantile strictly between 0 and 1 (`forecast.errorQuantile`, `scrape.quantile`).
+pub const QUANTILE: Bounds = Bounds {
+    low: 0.0,
+    low_inclusive: false,
+    high: Some((1.0, false)),
+    spelled: "in (0, 1)",
+    example: "0.95",
+};
+
 /// An interval of acceptable numbers.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {

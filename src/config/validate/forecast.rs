@@ -1,6 +1,6 @@
 //! The `forecast:` section, merged and checked.
 
-use super::context::{Bounds, Cx, DurationRule, Picked};
+use super::context::{Bounds, Cx, DurationRule, Picked, QUANTILE};
 use super::layers::Layers;
 use crate::config::raw::RawForecast;
 use crate::config::types::ForecastConfig;
@@ -12,15 +12,6 @@ const UTILIZATION: Bounds = Bounds {
     high: Some((1.0, true)),
     spelled: "in (0, 1]",
     example: "0.85",
-};
-
-/// `errorQuantile`: a quantile strictly between 0 and 1.
-const QUANTILE: Bounds = Bounds {
-    low: 0.0,
-    low_inclusive: false,
-    high: Some((1.0, false)),
-    spelled: "in (0, 1)",
-    example: "0.95",
 };
 
 /// The effective forecast settings: each key from the target, else `defaults:`, else

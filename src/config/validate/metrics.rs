@@ -1,6 +1,6 @@
 //! A target's `metrics:`: which signals, each from exactly one of PromQL or a scrape.
 
-use super::context::{Bounds, Cx, Picked};
+use super::context::{Cx, Picked, QUANTILE};
 use super::names::{label_name_problem, metric_name_problem, url_problem};
 use crate::config::locate::join;
 use crate::config::raw::{RawMetricSource, RawMetrics, RawPods, RawScrape};
@@ -8,15 +8,6 @@ use crate::config::types::{Aggregate, MetricSource, MetricsConfig, ScrapeFrom};
 
 /// `scrape.pods.path` when not given.
 pub const DEFAULT_POD_PATH: &str = "/metrics";
-
-/// `scrape.quantile`: a quantile strictly between 0 and 1.
-const QUANTILE: Bounds = Bounds {
-    low: 0.0,
-    low_inclusive: false,
-    high: Some((1.0, false)),
-    spelled: "in (0, 1)",
-    example: "0.95",
-};
 
 /// The checked metrics of the target at `target_path`; `target_name` names it in messages.
 pub fn resolve_metrics(
