@@ -91,6 +91,8 @@ pub struct TargetConfig {
     pub fallback: Fallback,
     /// The predictive policy's knobs.
     pub forecast: ForecastConfig,
+    /// How the planner turns the forecast into replicas.
+    pub plan: PlanConfig,
     /// Where each signal comes from.
     pub metrics: MetricsConfig,
 }
@@ -211,8 +213,11 @@ pub struct ForecastConfig {
     pub history: Duration,
     /// Target utilisation of ready replicas for the reactive and forecast signals (0-1].
     pub target_utilization: f64,
-    /// Quantile of the forecast's recent relative error used as the safety margin.
+    /// The most lead windows the forecast's margin covers: its quantile of the errors.
     pub error_quantile: f64,
+    /// What a lead window the margin misses costs, in capacity (see
+    /// [`crate::forecast::MarginRule::miss_cost`]).
+    pub miss_cost: f64,
 }
 
 impl Default for ForecastConfig {
@@ -221,7 +226,37 @@ impl Default for ForecastConfig {
             enabled: true,
             history: Duration::from_secs(14 * 86_400),
             target_utilization: 1.0,
-            error_quantile: 0.8,
+            error_quantile: 0.99,
+            miss_cost: 10.0,
+        }
+    }
+}
+
+/// How the planner turns the forecast into replicas (see `config/prescale.yaml`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanConfig {
+    /// The waits the plan aims for, as a fraction of the SLO: the rest of the SLO is slack
+    /// for what the forecast did not see.
+    pub wait_target: f64,
+    /// A scale-up asks for what the lead window and this much after it need, so it lasts;
+    /// `None`: the start-up time.
+    pub step_ahead: Option<Duration>,
+    /// Pods are released only when the forecast does not need them for the lead window and
+    /// this much after it (a pod released and asked for again costs a start-up); `None`:
+    /// twice the start-up time, at least ten minutes.
+    pub hold_for: Option<Duration>,
+    /// Pods are released only when at least this fraction of them is spare (as the HPA's
+    /// tolerance): fewer, larger steps down.
+    pub release_tolerance: f64,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        Self {
+            wait_target: 0.5,
+            step_ahead: None,
+            hold_for: None,
+            release_tolerance: 0.1,
         }
     }
 }
@@ -382,6 +417,7 @@ impl Default for TargetConfig {
                 replicas: 1,
             },
             forecast: ForecastConfig::default(),
+            plan: PlanConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }

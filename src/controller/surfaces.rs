@@ -12,11 +12,12 @@ use crate::telemetry::{ReasonLabels, WarningLabels};
 use tokio::time::Instant;
 
 /// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
-/// (the winner, limits, missing metrics, the fallback); raw proposals get none.
+/// (the winner, limits, missing metrics, the fallback); the forecast and the plan's numbers
+/// have gauges of their own.
 fn reason_label(r: &Reason) -> Option<String> {
     let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
     match r {
-        Reason::Proposal { .. } => None,
+        Reason::Forecast { .. } | Reason::Plan { .. } => None,
         Reason::Winner { signal } => Some(format!(
             "winner:{}",
             name(serde_json::to_value(signal).unwrap_or_default())

@@ -135,7 +135,7 @@ impl TargetTask {
             Ok(Ok(history)) if history.is_empty() => {}
             Ok(Ok(history)) => {
                 self.state
-                    .backfill(self.config.interval.as_secs_f64(), &history);
+                    .backfill(&self.config, self.config.interval.as_secs_f64(), &history);
                 tracing::info!(target_name = %self.config.name, samples = history.len(), "forecaster warmed up with arrival-rate history");
             }
             Ok(Err(e)) => {

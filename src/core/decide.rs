@@ -1,24 +1,27 @@
 //! The decision function.
 
-use super::signals::{Inputs, proposals};
+use super::plan::{Start, backlog_at_lead, fewest_pods};
 use super::state::PreviousTick;
-use super::{Decision, Observation, Reason, TargetState};
+use super::{Decision, Limit, Observation, Reason, Signal, TargetState};
 use crate::config::{FallbackBehavior, TargetConfig};
+use crate::forecast::{Prediction, Season};
 
 /// Decide the desired replicas for one target at `obs.t`.
 ///
 /// Pure: the same config, state and observation always give the same decision and the
 /// same next state. The order is: learn from the observation (capacity, start-up time,
-/// arrival history), let every signal propose, take the highest proposal, never scale down
-/// on missing metrics, replace the proposal by the fallback on the `failureThreshold`-th
-/// consecutive failed tick, then apply the behaviour rules (stabilisation, cooldown, rate
-/// limits) and the bounds.
+/// arrival history and the forecast's record), plan (the fewest pods that keep waits within
+/// target over the lead window, given the backlog and the pods already starting), keep
+/// replicas calm (a scale-up asks for what lasts; a release waits until the pods are not
+/// needed for the hold window), never scale down on missing metrics, replace the plan by the
+/// fallback on the `failureThreshold`-th consecutive failed tick, then apply the behaviour
+/// rules (stabilisation, cooldown, rate limits) and the bounds.
 ///
 /// ```
 /// use prescale::config::TargetConfig;
 /// use prescale::core::{Observation, Reason, Signal, TargetState, decide};
 ///
-/// let config = TargetConfig::default(); // 1 document/s per replica, bounds 1..=50
+/// let config = TargetConfig::default(); // 1 document/s per replica, 90 s start-up, 60 s SLO
 /// let mut state = TargetState::new(&config);
 /// // 12 documents/s arriving, 60 waiting, 4 replicas all ready.
 /// let obs = Observation {
@@ -31,15 +34,17 @@ use crate::config::{FallbackBehavior, TargetConfig};
 ///     current: 4,
 /// };
 /// let decision = decide(&config, &mut state, &obs);
-/// // The backlog drain wins (12/s plus 60 documents within half the 60 s SLO = 14
-/// // replicas), and the default scale-up limit (max(2 × 4, 4 + 4) per 15 s) caps it at 8.
+/// // New pods are ready in 90 s, when the queue will hold about 780 documents: draining them
+/// // in time needs more than the 12 replicas the arrivals alone need; the default scale-up
+/// // limit (max(2 × 4, 4 + 4) per 15 s) caps this tick at 8.
 /// assert!(decision.reasons.contains(&Reason::Winner { signal: Signal::BacklogDrain }));
 /// assert_eq!(decision.replicas, 8);
 /// ```
 pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation) -> Decision {
     let interval = config.interval.as_secs_f64();
     let mut reasons = Vec::new();
-    learn(config, state, obs, interval);
+    let arrival_rate = arrival_rate(config, state, obs, interval);
+    learn(config, state, obs, arrival_rate, interval);
 
     let missing = missing_metrics(config, obs);
     if missing.is_empty() {
@@ -55,31 +60,30 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     }
 
     let lead = state.startup_s(config);
-    let prediction = if config.forecast.enabled {
-        state.forecaster.predict(obs.t, obs.t + lead + interval)
-    } else {
-        None
-    };
-    let inputs = Inputs {
-        per_replica: state.capacity.per_replica(),
-        arrival_rate: obs.arrival_rate.map(|_| recent_peak(state)),
-        queue_depth: obs.queue_depth,
-        wait_s: obs.wait_s,
-        slo_s: config.slo.queue_wait.as_secs_f64(),
-        target_utilization: config.forecast.target_utilization,
-        prediction,
-    };
-    let mut raw: Option<(super::Signal, u32)> = None;
-    for (signal, replicas) in proposals(&inputs) {
-        reasons.push(Reason::Proposal { signal, replicas });
-        if raw.is_none_or(|(_, r)| replicas > r) {
-            raw = Some((signal, replicas));
-        }
+    let plan = plan(config, state, obs, interval, lead);
+    if let Some(p) = plan.prediction {
+        reasons.push(Reason::Forecast {
+            model: p.season,
+            rate: p.rate,
+            upper: p.upper,
+        });
     }
-    if let Some((signal, _)) = raw {
-        reasons.push(Reason::Winner { signal });
+    reasons.push(Reason::Plan {
+        need: plan.need,
+        step: plan.step,
+        keep: plan.keep,
+    });
+    reasons.push(Reason::Winner {
+        signal: plan.signal,
+    });
+    let mut recommendation = plan.replicas;
+    if recommendation > plan.need && recommendation == obs.current && plan.step.is_none() {
+        reasons.push(Reason::Limited {
+            limit: Limit::Hold,
+            from: plan.keep.unwrap_or(plan.need),
+            to: recommendation,
+        });
     }
-    let mut recommendation = raw.map_or(obs.current, |(_, r)| r);
     if !missing.is_empty() {
         // HPA's rule: a missing metric never causes a scale-down.
         recommendation = recommendation.max(obs.current);
@@ -96,6 +100,7 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     let replicas = state
         .behavior
         .apply(config, obs.t, obs.current, recommendation, &mut reasons);
+    state.starting.record(obs.t, obs.current, replicas, lead);
     state.previous = Some(PreviousTick {
         t: obs.t,
         current: obs.current,
@@ -104,15 +109,36 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     Decision {
         replicas,
         reasons,
-        forecast_rate: prediction.map(|p| p.rate),
-        forecast_upper: prediction.map(|p| p.upper),
+        forecast_rate: plan.prediction.map(|p| p.rate),
+        forecast_upper: plan.prediction.map(|p| p.upper),
+        forecast_model: plan.prediction.map(|p| p.season),
         capacity_per_replica: state.capacity.per_replica(),
         startup_s: lead,
     }
 }
 
+/// The arrival rate of the last interval: observed, or where no arrival metric is
+/// configured but the queue and the completions are, what entered the queue (its change
+/// plus what left it).
+fn arrival_rate(config: &TargetConfig, state: &TargetState, obs: &Observation, interval: f64) -> Option<f64> {
+    let derive = config.metrics.arrival_rate.is_none() && config.metrics.queue_depth.is_some();
+    obs.arrival_rate.or_else(|| {
+        if !derive {
+            return None;
+        }
+        let (now, before, done) = (obs.queue_depth?, state.previous_queue?, obs.completion_rate?);
+        Some(((now - before) / interval + done).max(0.0))
+    })
+}
+
 /// Update what the state learns from each observation.
-fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, interval: f64) {
+fn learn(
+    config: &TargetConfig,
+    state: &mut TargetState,
+    obs: &Observation,
+    arrival_rate: Option<f64>,
+    interval: f64,
+) {
     if let Some(previous) = state.previous {
         // Our own change happened when we decided it; anyone else's, some time before now.
         let ours = obs.current == previous.decided;
@@ -134,28 +160,163 @@ fn learn(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inte
     state
         .capacity
         .observe(obs.queue_depth, obs.completion_rate, obs.ready);
+    state.starting.reconcile(obs.current.saturating_sub(obs.ready));
+    state.previous_queue = obs.queue_depth;
     state
         .forecaster
-        .set_error_quantile(config.forecast.error_quantile);
-    if let Some(rate) = obs.arrival_rate {
-        state.forecaster.observe(obs.t, interval, rate);
-        // Capacity released now takes a whole lead time to come back, so the reactive
-        // signal covers the highest rate of the last lead time and interval.
+        .set_margin_rule(super::state::margin_rule(config));
+    if let Some(rate) = arrival_rate {
         let window = state.startup_s(config) + interval;
-        state.recent_rates.push_back((obs.t, rate));
-        while state
-            .recent_rates
-            .front()
-            .is_some_and(|&(at, _)| at <= obs.t - window)
-        {
-            state.recent_rates.pop_front();
-        }
+        let slack = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
+        state.forecaster.observe(obs.t, interval, rate, window, slack);
     }
 }
 
-/// The highest arrival rate of the recent window.
-fn recent_peak(state: &TargetState) -> f64 {
-    state.recent_rates.iter().fold(0.0, |m, &(_, r)| m.max(r))
+/// The planner's result.
+struct Plan {
+    /// What to ask for, before the missing-metric, fallback and behaviour rules.
+    replicas: u32,
+    need: u32,
+    step: Option<u32>,
+    keep: Option<u32>,
+    signal: Signal,
+    prediction: Option<Prediction>,
+}
+
+/// Longest hold and step the planner looks at, seconds (the forecaster caches two hours).
+const MAX_HOLD_S: f64 = 7200.0;
+/// Shortest hold by default: below it, releasing and asking again within minutes is churn.
+const MIN_HOLD_S: f64 = 600.0;
+/// Documents the plan may leave late beyond what the most pods would, per document
+/// arriving in the horizon: tiny, so the plan stops only where more pods stop helping.
+const LATE_TOLERANCE: f64 = 1e-4;
+/// A backlog is drained by at most this multiple of the replicas the arrivals need.
+const DRAIN_CAP: u32 = 3;
+
+fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, interval: f64, lead: f64) -> Plan {
+    let window = lead + interval;
+    let step_ahead = config
+        .plan
+        .step_ahead
+        .map_or(lead, |d| d.as_secs_f64())
+        .min(MAX_HOLD_S);
+    let hold = config
+        .plan
+        .hold_for
+        .map_or((2.0 * lead).max(MIN_HOLD_S), |d| d.as_secs_f64())
+        .min(MAX_HOLD_S)
+        .max(step_ahead);
+    let ticks = |seconds: f64| ((seconds / interval).ceil() as usize).max(1);
+    let (need_ticks, step_ticks, hold_ticks) =
+        (ticks(window), ticks(window + step_ahead), ticks(window + hold));
+    let path_ticks = hold_ticks + ticks(MAX_HOLD_S);
+
+    let mut path = std::mem::take(&mut state.path);
+    let prediction = if config.forecast.enabled {
+        state
+            .forecaster
+            .upper_path(obs.t, interval, path_ticks, window, &mut path)
+    } else {
+        // Purely reactive: what arrived in the last lead window, held.
+        path.clear();
+        if let Some(peak) = state.forecaster.recent_peak() {
+            path.resize(path_ticks, peak);
+        }
+        None
+    };
+    if path.is_empty() {
+        path.resize(path_ticks, 0.0);
+    }
+    let mut starting = std::mem::take(&mut state.ready_times);
+    let pods_starting = obs.current.saturating_sub(obs.ready);
+    state
+        .starting
+        .ready_times(obs.t, interval, pods_starting, lead, &mut starting);
+    let per_replica = state.capacity.per_replica() * config.forecast.target_utilization;
+    let start = Start {
+        t: obs.t,
+        interval,
+        lead,
+        per_replica,
+        backlog: obs.queue_depth.unwrap_or(0.0),
+        head_wait: obs
+            .wait_s
+            .unwrap_or_else(|| obs.queue_depth.unwrap_or(0.0) / (per_replica * f64::from(obs.ready.max(1)))),
+        ready: obs.ready.min(obs.current),
+        starting: &starting,
+        arrivals: &path,
+    };
+    let target_wait = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
+    let tolerance = |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
+    let (lo, hi) = (config.min_replicas, config.max_replicas.max(config.min_replicas));
+    let current = obs.current.clamp(lo, hi);
+    // The most the plan may ask for: `DRAIN_CAP` times what the arrivals need (new pods come
+    // a lead time later, and more would only overshoot), or what is there now.
+    let lead_rate = path[..need_ticks.min(path.len())].iter().fold(0.0_f64, |m, &r| m.max(r));
+    let serve = replicas_for(lead_rate, per_replica);
+    let drain_cap: u32 = std::env::var("PX_DRAIN").ok().and_then(|v| v.parse().ok()).unwrap_or(DRAIN_CAP);
+    let hi = drain_cap
+        .saturating_mul(serve.max(1))
+        .max(current)
+        .clamp(lo, hi);
+    // Where a backlog will be there when new pods are, count the documents until the most
+    // pods would have drained it: otherwise every choice looks equally late, and the fewest
+    // pods would win while the queue grows.
+    let backlog = backlog_at_lead(&start);
+    let surplus = f64::from(hi) * per_replica - lead_rate;
+    let drain_ticks = if backlog > 0.0 && surplus > 0.0 {
+        ticks((backlog / surplus).min(MAX_HOLD_S))
+    } else {
+        0
+    };
+    let need_ticks = (need_ticks + drain_ticks).min(path.len());
+    let need = fewest_pods(&start, lo, hi, need_ticks, target_wait, tolerance(need_ticks));
+    let (replicas, step, keep) = if need > current {
+        let step_ticks = step_ticks.max(need_ticks);
+        let step = fewest_pods(&start, need, hi, step_ticks, target_wait, tolerance(step_ticks));
+        // A step up that lasts: the HPA's tolerance above what the plan needs, so the next
+        // small rise does not cost another pod start.
+        let step = step
+            .max((f64::from(need) * (1.0 + config.plan.release_tolerance)).ceil() as u32)
+            .min(hi.max(need));
+        (step, Some(step), None)
+    } else {
+        // Spare pods go only when the hold window does not need them, and only enough of
+        // them at once to be worth the pod starts they may cost later.
+        let hold_ticks = hold_ticks.max(need_ticks);
+        let keep = fewest_pods(&start, need, current, hold_ticks, target_wait, tolerance(hold_ticks));
+        let spare = current - keep;
+        let worth = (config.plan.release_tolerance * f64::from(current)).ceil().max(1.0) as u32;
+        let replicas = if spare >= worth { keep } else { current };
+        (replicas, None, (keep > need).then_some(keep))
+    };
+    let signal = if need > serve && obs.queue_depth.is_some_and(|q| q > 0.0) {
+        Signal::BacklogDrain
+    } else if prediction.is_some_and(|p| p.season != Season::None && p.rate > state.forecaster.recent_peak().unwrap_or(0.0)) {
+        Signal::Forecast
+    } else {
+        Signal::Reactive
+    };
+    state.path = path;
+    state.ready_times = starting;
+    Plan {
+        replicas,
+        need,
+        step,
+        keep,
+        signal,
+        prediction,
+    }
+}
+
+/// Replicas serving `rate` documents/s at `per_replica` each (BENCH.md's `ceil`).
+fn replicas_for(rate: f64, per_replica: f64) -> u32 {
+    let r = (rate / per_replica - 1e-9).ceil();
+    if r.is_finite() && r > 0.0 {
+        r.min(f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
 }
 
 /// The demand metrics that are expected but missing. A target's configured demand metrics

@@ -6,8 +6,9 @@ mod behavior;
 mod capacity;
 mod decide;
 mod observation;
+mod plan;
 mod reason;
-mod signals;
+mod starting;
 mod startup;
 mod state;
 

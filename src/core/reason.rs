@@ -1,16 +1,17 @@
 //! A decision and the reasons behind it.
 
-/// The signals that propose a replica count.
+use crate::forecast::Season;
+
+/// What set the replicas the plan needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Signal {
-    /// Replicas to serve the observed arrival rate at the target utilisation.
+    /// The arrivals already seen (the highest rate of the last lead window) and the recent
+    /// level: the rise has happened.
     Reactive,
-    /// Replicas to drain the current backlog within the wait SLO.
+    /// The documents already waiting: more than the arrivals alone need, to drain them.
     BacklogDrain,
-    /// Extra replicas because the observed wait is near the SLO.
-    LatencyGuard,
-    /// Replicas for the arrivals forecast over the start-up lead time.
+    /// A rise the forecast sees coming within the lead window.
     Forecast,
 }
 
@@ -31,20 +32,38 @@ pub enum Limit {
     TooManyReplicas,
     /// A scale-down held because the last scale-up was too recent.
     Cooldown,
+    /// A scale-down held by the plan: the pods are needed again within the hold window, or
+    /// too few are spare to be worth a pod start.
+    Hold,
 }
 
 /// Why a decision is what it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Reason {
-    /// A signal's raw proposal.
-    Proposal {
-        /// Which signal.
-        signal: Signal,
-        /// Replicas it asked for.
-        replicas: u32,
+    /// The arrival forecast over the lead window.
+    Forecast {
+        /// The model that forecast.
+        model: Season,
+        /// Highest expected arrival rate, documents/s.
+        rate: f64,
+        /// With the margin: what capacity covers, documents/s.
+        upper: f64,
     },
-    /// The signal whose proposal set the raw recommendation.
+    /// What the planner found: the fewest pods for the lead window (`need`), what a
+    /// scale-up asks for so that it lasts (`step`), and the fewest pods for the hold
+    /// window (`keep`); each is computed only when it matters.
+    Plan {
+        /// Replicas the lead window needs.
+        need: u32,
+        /// Replicas a scale-up asks for, when scaling up.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        step: Option<u32>,
+        /// Replicas the hold window needs, when there are more than `need`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        keep: Option<u32>,
+    },
+    /// What set `need`.
     Winner {
         /// Which signal.
         signal: Signal,
@@ -81,8 +100,10 @@ pub struct Decision {
     pub reasons: Vec<Reason>,
     /// Highest forecast arrival rate (documents/s) over the lead time, when a forecast exists.
     pub forecast_rate: Option<f64>,
-    /// That forecast plus its error margin: the rate the Forecast signal provisions for.
+    /// That forecast plus its error margin: the rate the plan provisions for.
     pub forecast_upper: Option<f64>,
+    /// The model that forecast, when a forecast exists.
+    pub forecast_model: Option<Season>,
     /// The learned per-replica capacity used (documents/s).
     pub capacity_per_replica: f64,
     /// The start-up lead time used, seconds.

@@ -2,14 +2,13 @@
 
 use super::behavior::BehaviorState;
 use super::capacity::CapacityEstimate;
+use super::starting::Starting;
 use super::startup::StartupEstimate;
 use crate::config::TargetConfig;
-use crate::forecast::{Forecaster, ForecasterSettings};
+use crate::forecast::{Forecaster, ForecasterSettings, MarginRule};
 
 /// Width of the forecaster's history buckets, seconds.
 const BUCKET_S: f64 = 300.0;
-/// Recent forecast errors kept for the margin: one day of ticks, at most.
-const MAX_ERROR_WINDOW: usize = 5760;
 
 /// Everything [`crate::core::decide`] remembers about one target between ticks.
 #[derive(Debug, Clone)]
@@ -20,8 +19,13 @@ pub struct TargetState {
     pub(crate) startup: StartupEstimate,
     pub(crate) forecaster: Forecaster,
     pub(crate) behavior: BehaviorState,
-    /// Arrival rates of the last ticks, newest last: (t, documents/s).
-    pub(crate) recent_rates: std::collections::VecDeque<(f64, f64)>,
+    /// prescale's own scale-ups not ready yet.
+    pub(crate) starting: Starting,
+    /// The queue depth of the last tick, to derive arrivals where no arrival metric is.
+    pub(crate) previous_queue: Option<f64>,
+    /// Scratch buffers of the planner, kept so a tick does not allocate.
+    pub(crate) path: Vec<f64>,
+    pub(crate) ready_times: Vec<(f64, u32)>,
 }
 
 /// What the last tick saw and decided.
@@ -35,8 +39,6 @@ pub(crate) struct PreviousTick {
 impl TargetState {
     /// Fresh state for `config`: nothing learned yet.
     pub fn new(config: &TargetConfig) -> Self {
-        let interval = config.interval.as_secs_f64().max(1.0);
-        let error_window = ((86_400.0 / interval) as usize).clamp(64, MAX_ERROR_WINDOW);
         TargetState {
             failures: 0,
             previous: None,
@@ -45,19 +47,24 @@ impl TargetState {
             forecaster: Forecaster::new(ForecasterSettings {
                 bucket_s: BUCKET_S,
                 history_s: config.forecast.history.as_secs_f64().max(BUCKET_S),
-                error_quantile: config.forecast.error_quantile,
-                error_window,
+                margin: margin_rule(config),
             }),
             behavior: BehaviorState::default(),
-            recent_rates: std::collections::VecDeque::new(),
+            starting: Starting::default(),
+            previous_queue: None,
+            path: Vec::new(),
+            ready_times: Vec::new(),
         }
     }
 
     /// Warm the forecaster with past arrival rates `(t, documents/s)`, oldest first, one
-    /// sample per `step_s` seconds ending at `t` (from a Prometheus range query).
-    pub fn backfill(&mut self, step_s: f64, samples: &[(f64, f64)]) {
+    /// sample per `step_s` seconds ending at `t` (from a Prometheus range query), judging
+    /// its models over the lead window `config` gives, as live ticks will.
+    pub fn backfill(&mut self, config: &TargetConfig, step_s: f64, samples: &[(f64, f64)]) {
+        let window = self.startup_s(config) + config.interval.as_secs_f64();
+        let slack = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
         for &(t, rate) in samples {
-            self.forecaster.observe(t, step_s, rate);
+            self.forecaster.observe(t, step_s, rate, window, slack);
         }
     }
 
@@ -79,5 +86,13 @@ impl TargetState {
     /// The forecaster (for reports).
     pub fn forecaster(&self) -> &Forecaster {
         &self.forecaster
+    }
+}
+
+/// The forecaster's margin rule from the config.
+pub(crate) fn margin_rule(config: &TargetConfig) -> MarginRule {
+    MarginRule {
+        coverage: config.forecast.error_quantile,
+        miss_cost: config.forecast.miss_cost,
     }
 }

@@ -47,41 +47,82 @@ const SEASONS_AVERAGED: i64 = 3;
 
 /// Forecast of bucket `target` by `season`, from the buckets completed up to `newest`.
 pub fn forecast(history: &History, season: Season, newest: i64, target: i64) -> Option<f64> {
-    let Some(period_s) = season.period_s() else {
-        // The recent level, but a collapse is believed only gradually (see `HOLD_BUCKETS`),
-        // and never held above what the same time of past days saw: the end of a batch
-        // that is not part of the day's pattern releases its capacity at once.
-        let now = level(history, newest, 0, LEVEL_BUCKETS)?;
-        let before = level(history, newest - HOLD_BUCKETS, 0, LEVEL_BUCKETS).unwrap_or(0.0);
-        let mut hold = HOLD_FRACTION * before;
-        if let Some(usual) = same_time_before(history, Season::Daily, target) {
-            hold = hold.min(usual);
-        }
-        return Some(now.max(hold));
-    };
-    let period = (period_s / history.bucket_s()).round() as i64;
-    let mut total = 0.0;
-    let mut weight = 0.0;
-    for n in 1..=SEASONS_AVERAGED {
-        let shift = n * period;
-        let Some(then) = history.get(target - shift) else {
-            continue;
+    Prepared::new(history, season, newest).at(target)
+}
+
+/// A model set up at the newest completed bucket: what does not depend on the bucket
+/// forecast (levels and ratios) is computed once, so forecasting many buckets ahead is cheap.
+pub struct Prepared<'h> {
+    history: &'h History,
+    season: Season,
+    /// Buckets per season (0 for the level model).
+    period: i64,
+    /// The level model: the recent level, and the level a collapse is held against.
+    now: Option<f64>,
+    hold: f64,
+    /// A seasonal model: for each past season averaged, today's level over that season's.
+    ratios: [Option<f64>; SEASONS_AVERAGED as usize],
+}
+
+impl<'h> Prepared<'h> {
+    /// Prepare `season` on `history` whose newest completed bucket is `newest`.
+    pub fn new(history: &'h History, season: Season, newest: i64) -> Self {
+        let mut model = Prepared {
+            history,
+            season,
+            period: 0,
+            now: None,
+            hold: 0.0,
+            ratios: [None; SEASONS_AVERAGED as usize],
         };
-        // Scale last season's value by how today's level compares with that season's at the
-        // same point. A level that just collapsed is not believed at once: the ratio of
-        // `HOLD_BUCKETS` ago still counts, so a short outage keeps the season's capacity
-        // for the surge that follows it.
-        let ratio = [0, HOLD_BUCKETS]
-            .into_iter()
-            .filter_map(|back| level_ratio(history, newest - back, shift))
-            .fold(None, |best: Option<f64>, r| {
-                Some(best.map_or(r, |b| b.max(r)))
-            });
-        let Some(ratio) = ratio else { continue };
-        total += then * ratio;
-        weight += 1.0;
+        let Some(period_s) = season.period_s() else {
+            model.now = level(history, newest, 0, LEVEL_BUCKETS);
+            let before = level(history, newest - HOLD_BUCKETS, 0, LEVEL_BUCKETS).unwrap_or(0.0);
+            model.hold = HOLD_FRACTION * before;
+            return model;
+        };
+        model.period = (period_s / history.bucket_s()).round() as i64;
+        for (n, ratio) in model.ratios.iter_mut().enumerate() {
+            let shift = (n as i64 + 1) * model.period;
+            // A level that just collapsed is not believed at once: the ratio of
+            // `HOLD_BUCKETS` ago still counts, so a short outage keeps the season's capacity
+            // for the surge that follows it.
+            *ratio = [0, HOLD_BUCKETS]
+                .into_iter()
+                .filter_map(|back| level_ratio(history, newest - back, shift))
+                .fold(None, |best: Option<f64>, r| {
+                    Some(best.map_or(r, |b| b.max(r)))
+                });
+        }
+        model
     }
-    (weight > 0.0).then(|| total / weight)
+
+    /// The forecast of bucket `target`, or `None` without the history it needs.
+    pub fn at(&self, target: i64) -> Option<f64> {
+        if self.season == Season::None {
+            // The recent level, but a collapse is believed only gradually (see
+            // `HOLD_BUCKETS`), and never held above what the same time of past days saw: the
+            // end of a batch that is not part of the day's pattern releases its capacity at once.
+            let now = self.now?;
+            let mut hold = self.hold;
+            if let Some(usual) = same_time_before(self.history, Season::Daily, target) {
+                hold = hold.min(usual);
+            }
+            return Some(now.max(hold));
+        }
+        // Last seasons' values at the same point, each scaled by how today's level compares
+        // with that season's.
+        let mut total = 0.0;
+        let mut weight = 0.0;
+        for (n, ratio) in self.ratios.iter().enumerate() {
+            let shift = (n as i64 + 1) * self.period;
+            if let (Some(then), Some(ratio)) = (self.history.get(target - shift), ratio) {
+                total += then * ratio;
+                weight += 1.0;
+            }
+        }
+        (weight > 0.0).then(|| total / weight)
+    }
 }
 
 /// Mean of bucket `target`'s counterparts in the past `SEASONS_AVERAGED` seasons.

@@ -40,6 +40,7 @@ pub fn resolve_forecast(layers: &Layers<'_>, cx: &mut Cx<'_>) -> ForecastConfig 
             .key("errorQuantile", |f| f.error_quantile.as_ref())
             .and_then(|p| cx.within(&p, QUANTILE))
             .unwrap_or(base.error_quantile),
+        miss_cost: base.miss_cost,
     }
 }
 

@@ -1,0 +1,259 @@
+//! The planner: the fewest pods that keep the queue's waits within target over a horizon.
+//!
+//! It runs the fluid FIFO queue of the bench (BENCH.md) forward from the observed backlog,
+//! with the upper arrival forecast as the arrivals and the capacity that will really be there:
+//! ready pods now, starting pods when they become ready, and new pods only a start-up time
+//! after they are asked for. So it knows what no new pod can change (a queue that will be
+//! late before any pod asked for now is ready) and does not pay for it, and it counts a
+//! backlog, the wait already built up and the capacity already on its way, instead of adding
+//! separate rules for each.
+
+/// What the planner starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    /// Decision time, seconds.
+    pub t: f64,
+    /// Seconds per tick.
+    pub interval: f64,
+    /// Seconds from asking for a pod until it is ready.
+    pub lead: f64,
+    /// Documents per second one ready pod serves (derated by the target utilisation).
+    pub per_replica: f64,
+    /// Documents waiting now.
+    pub backlog: f64,
+    /// How long the oldest waiting document has waited, seconds.
+    pub head_wait: f64,
+    /// Ready pods now.
+    pub ready: u32,
+    /// Pods starting now: `(ready at, pods)`, earliest first.
+    pub starting: &'a [(f64, u32)],
+    /// Upper forecast arrival rate of each tick from `t`, documents/s.
+    pub arrivals: &'a [f64],
+}
+
+impl Start<'_> {
+    /// Pods now, ready and starting.
+    pub fn pods(&self) -> u32 {
+        self.ready + self.starting.iter().map(|&(_, n)| n).sum::<u32>()
+    }
+}
+
+/// Parts of the initial backlog followed separately (their arrival times spread over the
+/// head's wait), so the documents already waiting count by how long they have waited.
+const BACKLOG_PARTS: usize = 4;
+
+/// Documents predicted to wait longer than `target_wait` with `desired` pods held from now,
+/// among the backlog and the arrivals of the first `ticks` ticks.
+pub fn late_documents(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> f64 {
+    simulate(start, desired, ticks, target_wait).0
+}
+
+/// The backlog predicted when pods asked for now would be ready, if none is asked for.
+pub fn backlog_at_lead(start: &Start) -> f64 {
+    let ticks = ((start.lead / start.interval).ceil() as usize).max(1);
+    simulate(start, start.pods(), ticks, f64::INFINITY).1
+}
+
+/// Run the queue forward: the late documents, and the backlog after `ticks` ticks.
+fn simulate(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> (f64, f64) {
+    let ticks = ticks.min(start.arrivals.len());
+    let pods = start.pods();
+    let i = start.interval;
+    // Capacity of tick k: the pods ready by its start. Removals take starting pods first,
+    // latest first, then ready ones (as a ReplicaSet removes unready pods first).
+    let mut remove_starting = pods.saturating_sub(desired);
+    let mut starting: [(f64, u32); 16] = [(0.0, 0); 16];
+    let mut used = 0;
+    for &(at, n) in start.starting.iter().rev() {
+        let removed = n.min(remove_starting);
+        remove_starting -= removed;
+        if n > removed && used < starting.len() {
+            starting[used] = (at, n - removed);
+            used += 1;
+        }
+    }
+    let ready = start.ready.saturating_sub(remove_starting);
+    let added = desired.saturating_sub(pods);
+    let new_at = start.t + start.lead;
+
+    // Cumulative departures at tick boundaries; the backlog's documents come first, as if
+    // they had arrived over the head's wait.
+    let backlog0 = start.backlog.max(0.0);
+    let mut backlog = backlog0;
+    let mut cum_departed = 0.0;
+    let part = backlog0 / BACKLOG_PARTS as f64;
+    let mut next_part = if backlog0 > 0.0 { 0 } else { BACKLOG_PARTS };
+    let part_at = |p: usize| {
+        let share = (p as f64 + 0.5) / BACKLOG_PARTS as f64;
+        (
+            backlog0 * (p + 1) as f64 / BACKLOG_PARTS as f64,
+            start.t - start.head_wait.max(0.0) * (1.0 - share),
+        )
+    };
+    // The next tick whose arrivals' wait is not known yet, and the arrivals before it.
+    let mut next_tick = 0;
+    let mut arrived_before = backlog0;
+    let rate = |k: usize| if k < ticks { start.arrivals[k].max(0.0) * i } else { 0.0 };
+    let mut late = 0.0;
+    let mut backlog_after = 0.0;
+    // Past the counted ticks, keep serving long enough to know the last arrivals' waits.
+    let extra = if target_wait.is_finite() {
+        (target_wait / i).ceil() as usize + 1
+    } else {
+        0
+    };
+    for k in 0..ticks + extra {
+        let at = start.t + k as f64 * i;
+        let mut n = ready + if at >= new_at - 1e-9 { added } else { 0 };
+        for &(ready_at, count) in &starting[..used] {
+            if ready_at <= at + 1e-9 {
+                n += count;
+            }
+        }
+        let arrivals = rate(k);
+        let served = (backlog + arrivals).min(i * start.per_replica * f64::from(n));
+        let before = cum_departed;
+        cum_departed += served;
+        backlog += arrivals - served;
+        if k + 1 == ticks {
+            backlog_after = backlog;
+        }
+        // Departures reached these documents during this tick: their wait is known.
+        let departed_at = |x: f64| at + i * (x - before) / (cum_departed - before).max(1e-12);
+        while next_part < BACKLOG_PARTS {
+            let (x, arrived) = part_at(next_part);
+            if x > cum_departed + 1e-9 {
+                break;
+            }
+            if departed_at(x) - arrived > target_wait {
+                late += part;
+            }
+            next_part += 1;
+        }
+        while next_tick <= k.min(ticks.saturating_sub(1)) && next_tick < ticks {
+            let amount = rate(next_tick);
+            let x = arrived_before + amount * 0.5;
+            if x > cum_departed + 1e-9 {
+                break;
+            }
+            let arrived = start.t + (next_tick as f64 + 0.5) * i;
+            if amount > 0.0 && departed_at(x) - arrived > target_wait {
+                late += amount;
+            }
+            arrived_before += amount;
+            next_tick += 1;
+        }
+    }
+    // Whatever is still waiting at the end has waited past the target.
+    let end = start.t + (ticks + extra) as f64 * i;
+    for p in next_part..BACKLOG_PARTS {
+        if end - part_at(p).1 > target_wait {
+            late += part;
+        }
+    }
+    for k in next_tick..ticks {
+        if end - (start.t + (k as f64 + 0.5) * i) > target_wait {
+            late += rate(k);
+        }
+    }
+    (late, backlog_after)
+}
+
+/// The fewest pods in `lo..=hi` whose late documents over `ticks` are no more than `hi`'s
+/// plus `tolerance`: what the most pods could save, at the least cost.
+pub fn fewest_pods(start: &Start, lo: u32, hi: u32, ticks: usize, target_wait: f64, tolerance: f64) -> u32 {
+    if lo >= hi {
+        return hi;
+    }
+    let floor = late_documents(start, hi, ticks, target_wait) + tolerance;
+    let (mut lo, mut hi) = (lo, hi);
+    if late_documents(start, lo, ticks, target_wait) <= floor {
+        return lo;
+    }
+    // Invariant: `lo` is not enough, `hi` is.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if late_documents(start, mid, ticks, target_wait) <= floor {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start<'a>(arrivals: &'a [f64], starting: &'a [(f64, u32)], ready: u32, backlog: f64) -> Start<'a> {
+        Start {
+            t: 0.0,
+            interval: 15.0,
+            lead: 90.0,
+            per_replica: 1.0,
+            backlog,
+            head_wait: 0.0,
+            ready,
+            starting,
+            arrivals,
+        }
+    }
+
+    #[test]
+    fn enough_capacity_makes_nobody_late() {
+        let arrivals = vec![4.0; 40];
+        let s = start(&arrivals, &[], 4, 0.0);
+        assert_eq!(late_documents(&s, 4, 20, 30.0), 0.0);
+        assert_eq!(fewest_pods(&s, 1, 50, 20, 30.0, 0.0), 4);
+    }
+
+    #[test]
+    fn a_rise_inside_the_lead_time_is_late_whatever_is_asked_now() {
+        // 10/s from now on with 4 pods ready: nothing asked now is ready for 90 s, so the
+        // documents of the first minutes are late for every choice; the plan asks for what
+        // serves the rest, not for the most it could.
+        let arrivals = vec![10.0; 40];
+        let s = start(&arrivals, &[], 4, 0.0);
+        let most = late_documents(&s, 50, 20, 30.0);
+        assert!(most > 0.0);
+        let n = fewest_pods(&s, 1, 50, 20, 30.0, 0.0);
+        assert!(n > 10 && n < 50, "{n}");
+        assert!(late_documents(&s, n - 1, 20, 30.0) > most);
+    }
+
+    #[test]
+    fn capacity_already_starting_counts() {
+        let arrivals = vec![8.0; 40];
+        let starting = [(30.0, 4)];
+        let s = start(&arrivals, &starting, 4, 0.0);
+        // 4 ready + 4 starting serve 8/s once the starting ones are ready: a short queue
+        // builds for 30 s, well within a 60 s target.
+        assert_eq!(fewest_pods(&s, 1, 50, 20, 60.0, 0.0), 8);
+    }
+
+    #[test]
+    fn removing_pods_now_is_judged_on_the_lead_time_to_get_them_back() {
+        // 8/s for 2 minutes, then 20/s: holding 20 pods is needed, since any released now
+        // come back only after the rise.
+        let mut arrivals = vec![8.0; 8];
+        arrivals.extend(vec![20.0; 32]);
+        let s = start(&arrivals, &[], 20, 0.0);
+        assert_eq!(fewest_pods(&s, 1, 20, 20, 30.0, 0.0), 20);
+        // With a lead of 15 s, they can be released and asked for again in time.
+        let quick = Start { lead: 15.0, ..s };
+        assert!(fewest_pods(&quick, 1, 20, 4, 30.0, 0.0) < 20);
+    }
+
+    #[test]
+    fn an_old_backlog_is_late_already() {
+        let arrivals = vec![1.0; 40];
+        let mut s = start(&arrivals, &[], 1, 100.0);
+        s.head_wait = 120.0;
+        assert!(late_documents(&s, 50, 10, 60.0) > 0.0, "the head waited past the target");
+        s.head_wait = 0.0;
+        // 50 pods ready in 90 s drain the 100 documents within 2 s: waits of about 92 s.
+        assert!(late_documents(&s, 50, 10, 60.0) > 0.0);
+        assert_eq!(late_documents(&s, 50, 10, 120.0), 0.0);
+    }
+}

@@ -1,0 +1,201 @@
+//! One model's record at the horizon its forecasts are used for.
+//!
+//! A capacity decision taken now must cover the highest arrival rate of the whole lead
+//! window (start-up time plus an interval). So every model is judged on exactly that: at
+//! sampled ticks it predicts the window's maximum; a window later the observed maximum is
+//! known, and the error (in square-root space, where the noise of counts is about the same at
+//! every load) joins a day's worth of errors. The margin is the configured quantile of those
+//! errors, so the model's upper forecast covers the window's maximum that often; and the
+//! model's cost is the mean of that upper forecast, so models compete on what provisioning
+//! with them would cost at the same coverage.
+
+use std::collections::VecDeque;
+
+/// Errors kept per model: one day at one error every [`SAMPLE_EVERY_S`].
+pub const ERRORS_KEPT: usize = 576;
+/// Seconds between sampled predictions (consecutive windows overlap, so every tick would
+/// add little but memory).
+pub const SAMPLE_EVERY_S: f64 = 150.0;
+/// Errors a model needs before it competes and its margin is trusted (four hours).
+pub const ERRORS_TO_COMPETE: usize = 96;
+/// New errors between re-estimates of the margin once the record is full (an hour).
+const MARGIN_EVERY: usize = 24;
+/// Weight of one sample in the cost score: about a day of samples count.
+const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
+
+/// Predictions waiting for their window to pass, the errors of those that did, and what
+/// follows from them.
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    /// `(made at, predicted window maximum)`, oldest first.
+    pending: VecDeque<(f64, f32)>,
+    /// Square-root-space errors `sqrt(actual) - sqrt(predicted)`, oldest first.
+    errors: VecDeque<f32>,
+    new_errors: usize,
+    margin: f64,
+    cost: Option<f64>,
+    /// Mean square root of the settled predictions, and their mean: what a margin adds to the
+    /// capacity, relative to it.
+    mean_sqrt: f64,
+    mean: f64,
+}
+
+/// How the margin is chosen from the errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarginRule {
+    /// The most windows the margin covers: its quantile of the errors.
+    pub coverage: f64,
+    /// What a missed window costs, in capacity: a margin that covers one more window in a
+    /// hundred is worth it while it adds less than `miss_cost` per cent of capacity. Spikes
+    /// nothing predicts are then left to the queue and the backlog rules instead of being
+    /// paid for around the clock; misses that a small margin covers are covered.
+    pub miss_cost: f64,
+}
+
+impl Calibration {
+    /// Record that the model predicted `max_rate` as the maximum of the window starting at `t`.
+    pub fn predict(&mut self, t: f64, max_rate: f64) {
+        self.pending.push_back((t, max_rate as f32));
+    }
+
+    /// Add one sample of what provisioning with this model costs (its upper forecast,
+    /// relative to a reference model's on the same tick).
+    pub fn add_cost(&mut self, value: f64) {
+        self.cost = Some(match self.cost {
+            Some(c) => c + COST_ALPHA * (value - c),
+            None => value,
+        });
+    }
+
+    /// Settle every prediction whose window of `window_s` has passed by `t`, against the
+    /// observed maximum `actual` of the window ending at `t`.
+    pub fn settle(&mut self, t: f64, window_s: f64, actual: f64, rule: MarginRule) {
+        while let Some(&(made, predicted)) = self.pending.front() {
+            if made > t - window_s + 1e-6 {
+                break;
+            }
+            self.pending.pop_front();
+            if self.errors.len() == ERRORS_KEPT {
+                self.errors.pop_front();
+            }
+            let predicted = f64::from(predicted).max(0.0);
+            let error = actual.max(0.0).sqrt() - predicted.sqrt();
+            self.errors.push_back(error as f32);
+            self.new_errors += 1;
+            let weight = (1.0 / self.errors.len() as f64).max(COST_ALPHA);
+            self.mean_sqrt += weight * (predicted.sqrt() - self.mean_sqrt);
+            self.mean += weight * (predicted - self.mean);
+            if self.errors.len() < ERRORS_KEPT || self.new_errors >= MARGIN_EVERY {
+                self.update_margin(rule);
+            }
+        }
+    }
+
+    /// Re-estimate the margin: of the margins up to the `coverage` quantile of the errors
+    /// kept, the one with the least capacity plus `miss_cost` times the windows it misses.
+    pub fn update_margin(&mut self, rule: MarginRule) {
+        self.new_errors = 0;
+        if self.errors.is_empty() {
+            return;
+        }
+        // A temporary copy: sorting reorders it, and keeping a second buffer would double
+        // what every target holds for one hourly computation.
+        let mut scratch: Vec<f32> = self.errors.iter().copied().collect();
+        scratch.sort_unstable_by(|a, b| b.total_cmp(a));
+        let n = scratch.len();
+        let rank = ((rule.coverage * n as f64).ceil() as usize).clamp(1, n);
+        let cap = f64::from(scratch[n - rank]).max(0.0);
+        if !(rule.miss_cost.is_finite() && self.mean > 0.0) {
+            self.margin = cap;
+            return;
+        }
+        // Margin `m` misses the windows whose error exceeds it (the first of the descending
+        // errors) and adds `(2 m E[sqrt p] + m²) / E[p]` of capacity.
+        let objective = |m: f64, missed: usize| {
+            (2.0 * m * self.mean_sqrt + m * m) / self.mean + rule.miss_cost * missed as f64 / n as f64
+        };
+        let mut best = (cap, objective(cap, scratch.iter().take_while(|&&e| f64::from(e) > cap).count()));
+        for (i, &e) in scratch.iter().enumerate() {
+            let m = f64::from(e);
+            if m < 0.0 {
+                break;
+            }
+            // Margin `m` covers this error and equal ones, and misses the `i` larger ones.
+            if m > cap || (i > 0 && scratch[i - 1] == e) {
+                continue;
+            }
+            let j = objective(m, i);
+            if j < best.1 {
+                best = (m, j);
+            }
+        }
+        let zero = objective(0.0, scratch.iter().take_while(|&&e| e > 0.0).count());
+        if zero < best.1 {
+            best = (0.0, zero);
+        }
+        self.margin = best.0;
+    }
+
+    /// The margin, square-root space.
+    pub fn margin(&self) -> f64 {
+        self.margin
+    }
+
+    /// Errors recorded so far (at most [`ERRORS_KEPT`]).
+    pub fn errors(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Mean of the cost samples: what provisioning with this model has cost.
+    pub fn cost(&self) -> Option<f64> {
+        self.cost
+    }
+
+    /// Forget pending predictions (the window length changed, or the model stopped).
+    pub fn drop_pending(&mut self) {
+        self.pending.clear();
+    }
+}
+
+/// `rate` widened by a square-root-space `margin`.
+pub fn upper(rate: f64, margin: f64) -> f64 {
+    (rate.max(0.0).sqrt() + margin).powi(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: MarginRule = MarginRule {
+        coverage: 0.95,
+        miss_cost: f64::INFINITY,
+    };
+
+    #[test]
+    fn the_margin_covers_the_asked_share_of_window_maxima() {
+        let mut c = Calibration::default();
+        // Predict 4 every time; the window's maximum is 4 nine times in ten and 9 otherwise.
+        for i in 0..200 {
+            let t = 150.0 * f64::from(i);
+            c.predict(t, 4.0);
+            let actual = if i % 10 == 0 { 9.0 } else { 4.0 };
+            c.settle(t + 150.0, 150.0, actual, RULE);
+        }
+        assert_eq!(c.errors(), 200);
+        // sqrt(9) - sqrt(4) = 1: the 95th percentile must cover the misses.
+        assert!((c.margin() - 1.0).abs() < 1e-6, "{}", c.margin());
+        c.update_margin(MarginRule { coverage: 0.8, miss_cost: f64::INFINITY });
+        assert_eq!(c.margin(), 0.0, "four in five windows need no margin");
+    }
+
+    #[test]
+    fn predictions_settle_only_once_their_window_has_passed() {
+        let mut c = Calibration::default();
+        c.predict(0.0, 1.0);
+        c.settle(100.0, 300.0, 4.0, RULE);
+        assert_eq!(c.errors(), 0);
+        c.settle(300.0, 300.0, 4.0, RULE);
+        assert_eq!(c.errors(), 1);
+        assert!((c.margin() - 1.0).abs() < 1e-6);
+    }
+}
