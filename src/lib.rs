@@ -13,6 +13,7 @@ pub mod controller;
 pub mod core;
 pub mod forecast;
 pub mod leader;
+pub mod live_report;
 pub mod metrics;
 pub mod permissions;
 pub mod reload;

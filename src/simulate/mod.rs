@@ -2,6 +2,7 @@
 //! reference policies and the scores. Pure: no clock, no I/O beyond reading files asked for.
 
 mod bench;
+mod fluid_queue;
 mod load;
 mod model;
 mod params;
@@ -13,6 +14,7 @@ pub mod synthetic;
 mod trace;
 
 pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};
+pub use fluid_queue::{FluidQueue, Settled, Step};
 pub use load::{Load, LoadError, default_warmup_days, percentile_linear};
 pub use model::{BenchObservation, BenchPolicy, Run, run, run_observed};
 pub use params::{BenchParams, ParamError, bench_ceil};

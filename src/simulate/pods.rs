@@ -17,6 +17,19 @@ impl Pods {
         }
     }
 
+    /// A workload seen at time `t` with `ready` pods ready and `starting` more that will be
+    /// ready at `ready_at` (a running Deployment, where the bench starts from one pod).
+    pub fn existing(ready: u32, starting: u32, t: f64, ready_at: f64) -> Self {
+        let groups = [(t, ready), (ready_at.max(t), starting)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Pods {
+            groups,
+            total: ready + starting,
+        }
+    }
+
     /// Pods that exist, ready or starting.
     pub fn total(&self) -> u32 {
         self.total
@@ -83,6 +96,16 @@ mod tests {
             4,
             "a pod whose ready time equals t is ready"
         );
+    }
+
+    #[test]
+    fn an_existing_workload_keeps_its_ready_and_starting_pods() {
+        let mut pods = Pods::existing(2, 3, 100.0, 160.0);
+        assert_eq!((pods.total(), pods.ready_at(100.0)), (5, 2));
+        assert_eq!(pods.ready_at(160.0), 5);
+        pods.scale_to(3, 110.0, 90.0);
+        assert_eq!((pods.total(), pods.ready_at(200.0)), (3, 3));
+        assert_eq!(Pods::existing(0, 0, 0.0, 0.0).total(), 0);
     }
 
     #[test]
