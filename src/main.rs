@@ -26,6 +26,9 @@ enum Command {
     Probe(prescale::cli::probe::ProbeArgs),
     /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
     Run(prescale::cli::run::RunArgs),
+    /// The running controller's live shadow report: replica-hours and modelled late
+    /// documents of what ran and of what prescale recommends, per target.
+    Report(prescale::cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Config(args) => prescale::cli::config::run(args),
         Command::Probe(args) => prescale::cli::probe::run(args),
         Command::Run(args) => prescale::cli::run::run(args),
+        Command::Report(args) => prescale::cli::report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub mod check;
 pub mod config;
 pub mod probe;
 pub mod probe_report;
+pub mod report;
 pub mod run;
 pub mod simulate;
 

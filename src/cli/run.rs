@@ -16,7 +16,7 @@ pub struct RunArgs {
     /// The config file; its directory is watched and changes are applied live.
     #[arg(long)]
     pub config: PathBuf,
-    /// Address of the admin server (/healthz, /readyz, /metrics, /recommendations).
+    /// Address of the admin server (/healthz, /readyz, /metrics, /recommendations, /report).
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub admin_addr: String,
     /// Name of the leader-election Lease in the controller's namespace (POD_NAMESPACE).
@@ -173,6 +173,7 @@ async fn run_async(args: RunArgs) -> CliResult {
         api_deadline: args.api_timeout,
         reload_quiet: args.reload_debounce,
         grace: args.shutdown_grace,
+        clock: crate::controller::system_clock(),
     };
     run_controller(opts, shutdown_rx).await?;
     Ok(())

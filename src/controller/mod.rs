@@ -1,6 +1,8 @@
 //! The controller loop: one task per target reads the Deployment and the metrics, calls the
 //! decision core, and acts by mode; the supervisor adds and removes targets on reload.
 
+mod accounting;
+mod clock;
 mod health;
 mod intent;
 mod observe;
@@ -11,6 +13,7 @@ mod surfaces;
 mod tick;
 mod writers;
 
+pub use clock::{Clock, system_clock};
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
@@ -21,6 +24,7 @@ pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
 use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
+use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
@@ -45,6 +49,10 @@ pub struct Shared {
     pub reports: Reports,
     /// Readiness facts for `/readyz`.
     pub health: Arc<Health>,
+    /// Windowed live-report totals per target, for `/report`.
+    pub live_reports: LiveReports,
+    /// The wall clock every tick reads.
+    pub clock: Clock,
 }
 
 impl Shared {
@@ -59,6 +67,11 @@ impl Shared {
     /// Put a new metrics source in force (after a reload).
     pub fn set_source(&self, source: Arc<dyn MetricsSource>) {
         *self.source.write().unwrap_or_else(|p| p.into_inner()) = source;
+    }
+
+    /// Unix time now, from the controller's clock.
+    pub fn now(&self) -> f64 {
+        (self.clock)()
     }
 
     /// Whether this instance holds the leader Lease now. Returns a plain `bool` so no

@@ -2,10 +2,11 @@
 //! the admin server and the config watcher, apply reloads, and shut down in order.
 
 use super::writers::check_one_writer;
-use super::{Health, Reports, Shared, Supervisor};
+use super::{Clock, Health, Reports, Shared, Supervisor};
 use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
 use crate::config::Config;
 use crate::leader::{LeaderElector, LeaseSettings};
+use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
 use crate::server::{AdminState, serve};
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub reload_quiet: Duration,
     /// Shutdown must finish within this (the Pod's termination grace period, less margin).
     pub grace: Duration,
+    /// The wall clock ([`super::system_clock`] but in tests).
+    pub clock: Clock,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -81,6 +84,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let telemetry = Arc::new(Telemetry::new());
     let health = Arc::new(Health::default());
     let reports = Reports::default();
+    let live_reports = LiveReports::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let (leader_tx, leader_rx) = watch::channel(false);
@@ -110,6 +114,11 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
     };
 
+    // Per-target series are exported while leading. Set before any target ticks (without
+    // election this instance leads from the start), then follow the Lease.
+    telemetry.set_exporting_targets(*leader_rx.borrow());
+    let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
+
     // One watch per resource for the whole controller, not one list per target per tick.
     let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
     let synced = {
@@ -128,6 +137,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         leader: leader_rx,
         reports: reports.clone(),
         health: health.clone(),
+        live_reports: live_reports.clone(),
+        clock: opts.clock.clone(),
     });
     let mut supervisor = Supervisor::new(shared.clone());
     let applied = supervisor.apply(&config).await;
@@ -138,6 +149,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         telemetry: telemetry.clone(),
         reports,
         health: health.clone(),
+        live_reports,
+        clock: opts.clock,
     };
     let server = tokio::spawn(serve(opts.admin, admin_state, stop_rx.clone()));
     let reload_opts = ReloadOptions {
@@ -171,6 +184,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             tracing::error!(error = %err, "leader elector ended abnormally");
         }
         synced.abort();
+        exporting.abort();
         for task in cache_tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "autoscaler watch ended abnormally");
@@ -190,6 +204,17 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     }
     watcher.abort();
     Ok(())
+}
+
+/// Export per-target series exactly while this instance leads.
+async fn export_while_leading(mut leader: watch::Receiver<bool>, telemetry: Arc<Telemetry>) {
+    loop {
+        let leading = *leader.borrow_and_update();
+        telemetry.set_exporting_targets(leading);
+        if leader.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// What a reload needs from the run's options (the rest of them are moved into tasks).

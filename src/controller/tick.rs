@@ -8,6 +8,7 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
+use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
 use std::collections::BTreeSet;
@@ -58,13 +59,18 @@ pub(super) struct Memory {
     pub(super) warned_match_expressions: bool,
 }
 
-/// A target's task state: its config, the decision core's state, and the controller's memory.
+/// A target's task state: its config, the decision core's state, the controller's memory,
+/// and the live report's model of both schedules.
 pub struct TargetTask {
     /// Effective config.
     pub config: TargetConfig,
     /// The decision core's state (learned capacity, start-up time, history).
     pub state: TargetState,
     pub(super) memory: Memory,
+    /// What ran vs what prescale recommends, modelled tick by tick.
+    pub(super) live: LiveTracker,
+    /// The forecast's recent error.
+    pub(super) forecast_error: ForecastError,
 }
 
 /// How a tick ended.
@@ -90,13 +96,6 @@ pub(super) fn deployment_name(c: &TargetConfig) -> String {
     )
 }
 
-pub(super) fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 impl TargetTask {
     /// A fresh task with the decision core's default state.
     pub fn new(config: TargetConfig) -> Self {
@@ -107,6 +106,8 @@ impl TargetTask {
     /// A task that continues with `state` learned earlier.
     pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
         Self {
+            live: live_tracker(&config),
+            forecast_error: ForecastError::default(),
             config,
             state,
             memory: Memory::default(),
@@ -121,6 +122,13 @@ impl TargetTask {
         if reset {
             self.state = TargetState::new(&config);
             self.memory = Memory::default();
+            self.live = live_tracker(&config);
+            self.forecast_error = ForecastError::default();
+        } else {
+            self.live.reconfigure(
+                config.slo.queue_wait.as_secs_f64(),
+                config.interval.as_secs_f64(),
+            );
         }
         self.config = config;
         reset
@@ -156,7 +164,7 @@ impl TargetTask {
     /// so dashboards do not show a stopped target's last values forever.
     pub fn forget_series(&mut self, shared: &Shared) {
         let reasons = std::mem::take(&mut self.memory.reason_labels);
-        shared.telemetry.forget_target(&self.config.name, &reasons);
+        shared.telemetry.forget_target(&self.labels(), &reasons);
     }
 
     /// Writes are withheld this long after a person's `kubectl scale`: at least
@@ -171,9 +179,7 @@ impl TargetTask {
     }
 
     pub(super) fn labels(&self) -> TargetLabels {
-        TargetLabels {
-            target: self.config.name.clone(),
-        }
+        TargetLabels::of(&self.config)
     }
 
     fn count_error(&self, shared: &Shared, stage: &str) {
@@ -181,7 +187,7 @@ impl TargetTask {
             .telemetry
             .tick_errors
             .get_or_create(&StageLabels {
-                target: self.config.name.clone(),
+                target: self.labels(),
                 stage: stage.into(),
             })
             .inc();
@@ -214,14 +220,14 @@ impl TargetTask {
             PodEndpoints::not_listed(deployment_name(&self.config))
         };
         let readings = source.read_with(&self.config, &pods).await;
-        let now = unix_now();
+        let now = shared.now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
             shared
                 .telemetry
                 .metric_errors
                 .get_or_create(&MetricErrorLabels {
-                    target: self.config.name.clone(),
+                    target: self.labels(),
                     metric: f.metric.into(),
                     reason: f.error.reason().into(),
                 })
@@ -322,7 +328,8 @@ impl TargetTask {
             self.memory.skip_writes -= 1;
         }
 
-        self.report(shared, &view, &decision, &outcome, &others, error)
+        self.account(shared, &obs, &decision, &outcome);
+        self.report(shared, &obs, &view, &decision, &outcome, &others, error)
             .await;
         outcome
     }
@@ -357,7 +364,7 @@ impl TargetTask {
             .telemetry
             .scale_writes
             .get_or_create(&ResultLabels {
-                target: self.config.name.clone(),
+                target: self.labels(),
                 result: result.into(),
             })
             .inc();
@@ -442,11 +449,18 @@ impl TargetTask {
             startup_seconds: None,
             capacity_per_replica: None,
             action: "error".into(),
-            updated_at: unix_now(),
+            updated_at: shared.now(),
             error: Some(error.to_string()),
         });
         TickOutcome::Failed(error.to_string())
     }
+}
+
+fn live_tracker(config: &TargetConfig) -> LiveTracker {
+    LiveTracker::new(
+        config.slo.queue_wait.as_secs_f64(),
+        config.interval.as_secs_f64(),
+    )
 }
 
 #[cfg(test)]

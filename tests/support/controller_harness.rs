@@ -42,6 +42,24 @@ pub async fn start_full(
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
 ) -> Running {
+    start_clocked(
+        api,
+        yaml,
+        lease,
+        factory,
+        prescale::controller::system_clock(),
+    )
+    .await
+}
+
+/// Like [`start_full`], with the controller's wall clock given by the test.
+pub async fn start_clocked(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    clock: prescale::controller::Clock,
+) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -75,6 +93,7 @@ pub async fn start_full(
         api_deadline: Duration::from_secs(2),
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
+        clock,
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {
@@ -115,12 +134,11 @@ impl Running {
             .cloned()
     }
 
-    /// The value of a sample line in `/metrics` starting with `series` (name and labels).
+    /// The value of the sample in `/metrics` named as `series` (`name{label="value",...}`)
+    /// and carrying at least its labels (a series has more, e.g. `namespace`).
     pub async fn metric(&self, series: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics").await;
-        body.lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .and_then(|l| l[series.len()..].trim().parse().ok())
+        sample(&body, series)
     }
 
     /// Ticks `target` has finished (the count of its tick-duration histogram).
@@ -153,6 +171,50 @@ impl Running {
         self.stop.send_replace(true);
         self.handle.await.expect("run task")
     }
+}
+
+/// Split `name{a="x",b="y"}` into the name and its label pairs.
+pub fn parse_series(series: &str) -> (&str, Vec<(String, String)>) {
+    let Some((name, rest)) = series.split_once('{') else {
+        return (series, Vec::new());
+    };
+    let body = rest.strip_suffix('}').unwrap_or(rest);
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if chars.next() != Some('"') {
+            break;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next()),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        labels.push((key.trim_start_matches(',').to_string(), value));
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    (name, labels)
+}
+
+/// The value of the first sample in OpenMetrics `body` named as `series` and carrying at
+/// least its labels.
+pub fn sample(body: &str, series: &str) -> Option<f64> {
+    let (want_name, want_labels) = parse_series(series);
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = parse_series(series);
+            (name == want_name && want_labels.iter().all(|w| labels.contains(w)))
+                .then(|| value.parse().ok())
+                .flatten()
+        })
 }
 
 /// Poll `cond` every 50 ms until it holds, failing the test after `secs` seconds.
