@@ -66,8 +66,8 @@ fn tick_by_tick_the_queue_serves_queues_and_waits_exactly_as_the_bench_run() {
             assert_eq!(s.arrivals, r.arrivals[s.tick as usize]);
             got[s.tick as usize] = Some(s.wait);
         };
-        for j in 0..r.arrivals.len() {
-            assert_eq!(queue.backlog(), backlog[j], "{name:?}: b_{j}");
+        for (j, b) in backlog.iter().enumerate() {
+            assert_eq!(queue.backlog(), *b, "{name:?}: b_{j}");
             let capacity = load.tick * (params.mu * f64::from(r.ready[j]));
             let step = queue
                 .advance(load.tick, r.arrivals[j], capacity, &mut record)

@@ -1,7 +1,7 @@
 //! The body of `GET /report` (what `prescale report --json` prints), and the one-line
 //! verdict: "prescale: 31 % fewer replica-hours, late 0.0 % (what ran: 0.4 %)".
 
-use super::{ScheduleTotals, Totals, Window};
+use super::{ScheduleTotals, Window};
 use crate::config::Mode;
 
 /// The whole report: every target over one window.
@@ -84,7 +84,7 @@ impl TargetSummary {
         mode: Mode,
         window: Option<&Window>,
     ) -> Self {
-        let totals = window.map(|w| w.totals).unwrap_or(Totals::default());
+        let totals = window.map(|w| w.totals).unwrap_or_default();
         let actual = ScheduleSummary::from(&totals.actual);
         let recommended = ScheduleSummary::from(&totals.recommended);
         let replica_hours_change = (actual.replica_hours > 0.0)
@@ -150,6 +150,7 @@ pub fn verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live_report::Totals;
 
     fn schedule(hours: f64, documents: f64, late: f64) -> ScheduleSummary {
         ScheduleSummary::from(&ScheduleTotals {
