@@ -118,6 +118,11 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 type FloatCounter = Counter<f64, AtomicU64>;
 type TickHistogram = Family<TargetLabels, Histogram, fn() -> Histogram>;
 
+/// A metric's help text from its doc comment (the encoder adds the final full stop).
+fn help(doc: &str) -> &str {
+    doc.trim().trim_end_matches('.')
+}
+
 fn tick_histogram() -> Histogram {
     // 5 ms .. ~40 s: a tick is a few API calls and queries; anything near the interval is slow.
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
@@ -147,11 +152,11 @@ macro_rules! telemetry {
                 let mut process = Registry::with_prefix("prescale");
                 $(
                     let $tfield: $tty = $tinit;
-                    per_target.register($tname, $tdoc.trim(), $tfield.clone());
+                    per_target.register($tname, help($tdoc), $tfield.clone());
                 )*
                 $(
                     let $pfield: $pty = $pinit;
-                    process.register($pname, $pdoc.trim(), $pfield.clone());
+                    process.register($pname, help($pdoc), $pfield.clone());
                 )*
                 Telemetry {
                     per_target,
@@ -165,6 +170,15 @@ macro_rules! telemetry {
             /// Drop every per-target series.
             fn clear_per_target(&self) {
                 $( self.$tfield.clear(); )*
+            }
+
+            /// The name of every metric as registered (`prescale_` and its name; a counter's
+            /// samples add `_total`, a histogram's `_bucket`, `_sum` and `_count`).
+            pub fn registered_names() -> Vec<String> {
+                vec![
+                    $( format!("prescale_{}", $tname), )*
+                    $( format!("prescale_{}", $pname), )*
+                ]
             }
         }
     };

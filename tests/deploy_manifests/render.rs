@@ -12,6 +12,7 @@ pub const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/shadow",
     "deploy/overlays/active",
     "deploy/overlays/servicemonitor",
+    "deploy/overlays/monitoring",
     "deploy/examples",
 ];
 
