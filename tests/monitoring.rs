@@ -7,10 +7,12 @@
 //! Needs `promtool` (Debian's `prometheus` package, `.ci/install-prometheus.sh`): without it
 //! the promtool test says SKIPPED, and fails under CI.
 
+mod support;
+
 use prescale::telemetry::Telemetry;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Metrics the expressions may name that Prometheus itself makes, not prescale.
@@ -364,22 +366,6 @@ fn every_expression_names_only_metrics_prescale_exports() {
     }
 }
 
-/// Where `promtool` is: `$PROMTOOL_BIN`, else `/usr/bin/promtool`, else on `PATH`.
-fn promtool() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PROMTOOL_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    let debian = PathBuf::from("/usr/bin/promtool");
-    if debian.exists() {
-        return Some(debian);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("promtool"))
-            .find(|p| p.exists())
-    })
-}
-
 fn run(promtool: &Path, args: &[&str], dir: &Path) -> String {
     let out = Command::new(promtool)
         .args(args)
@@ -408,7 +394,7 @@ fn with_grafana_variables(expr: &str) -> String {
 
 #[test]
 fn promtool_accepts_the_rules_and_the_dashboard_and_the_alerts_fire_when_they_should() {
-    let Some(promtool) = promtool() else {
+    let Some(promtool) = support::prometheus::promtool() else {
         let message = "SKIPPED promtool_accepts_the_rules...: no promtool (install Debian's \
                        `prometheus` with .ci/install-prometheus.sh, or set PROMTOOL_BIN)";
         if std::env::var_os("CI").is_some() {
