@@ -574,3 +574,43 @@ async fn only_the_leader_exports_per_target_series_and_a_new_leaders_counters_st
     );
     b.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pointing_a_target_at_another_deployment_moves_its_series_and_restarts_its_report() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 2, 2);
+    api.put_deployment(NS, "api", 3, 3);
+    let c = start_full(&api, &one_target("web", "web", "shadow", 1), None, None).await;
+    c.metrics.set("web", 0.0, 5.0);
+    let on = |deployment: &str| {
+        format!(
+            "prescale_report_replica_seconds_total{{target=\"web\",namespace=\"shop\",deployment=\"{deployment}\",schedule=\"actual\"}}"
+        )
+    };
+    eventually(10, "web's report counted", || async {
+        c.metric(&on("web")).await.is_some_and(|v| v > 0.0)
+    })
+    .await;
+
+    c.write_config(&one_target("web", "api", "shadow", 1));
+    eventually(10, "the series on api", || async {
+        c.metric(&on("api")).await.is_some()
+    })
+    .await;
+    // The old Deployment's gauges, histogram and report counters are gone (error and write
+    // counters, labelled by open-ended reasons, stay at their last value).
+    let (_, metrics) = c.get("/metrics").await;
+    for line in metrics.lines().filter(|l| l.contains("deployment=\"web\"")) {
+        assert!(
+            line.starts_with("prescale_tick_errors_total")
+                || line.starts_with("prescale_metric_errors_total")
+                || line.starts_with("prescale_scale_writes_total"),
+            "{line}"
+        );
+    }
+    assert!(c.metric(&on("web")).await.is_none());
+    let (_, body) = c.get("/report").await;
+    let report: LiveReport = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(report.targets[0].deployment, "api");
+    c.stop().await.expect("clean stop");
+}

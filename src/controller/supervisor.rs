@@ -188,6 +188,10 @@ async fn run_target(
                     // Remembered counters and logged states belong to the old queries.
                     shared.source().forget(&name);
                 }
+                if new.scale_target_ref != task.config.scale_target_ref {
+                    // Its series are labelled with the old Deployment: drop them.
+                    task.forget_series(&shared);
+                }
                 if task.reconfigure(new) {
                     task.warm_up(&shared).await;
                 }

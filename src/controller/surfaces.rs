@@ -12,6 +12,7 @@ use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::AtomicU64;
+use tokio::time::Instant;
 
 /// Set a gauge to `value`, or remove it while there is none (never a stale value).
 fn set_or_remove(
@@ -28,7 +29,6 @@ fn set_or_remove(
         }
     }
 }
-use tokio::time::Instant;
 
 /// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
 /// (the winner, limits, missing metrics, the fallback); raw proposals get none.

@@ -286,9 +286,13 @@ impl Telemetry {
         out
     }
 
-    /// Drop the gauges and live-report counters of a target that was removed from the
-    /// config, so dashboards do not show a stopped target's last values forever.
+    /// Drop the gauges, the tick-duration histogram and the live-report and manual-scale
+    /// counters of a target that was removed from the config (or now scales another
+    /// Deployment), so dashboards do not show a stopped target's last values forever. The
+    /// error and write counters, labelled by open-ended reasons, stay (their rates are 0).
     pub fn forget_target(&self, target: &TargetLabels, reasons: &[String]) {
+        self.tick_duration.remove(target);
+        self.manual_scale.remove(target);
         for gauge in [
             &self.recommended_replicas,
             &self.current_replicas,
