@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod actuator;
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod controller;

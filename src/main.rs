@@ -18,6 +18,9 @@ struct Cli {
 enum Command {
     /// Score a policy on a load trace with the bench model (shared/BENCH.md).
     Simulate(Box<prescale::cli::simulate::SimulateArgs>),
+    /// Replay the decision core over each target's Prometheus history: what ran, prescale
+    /// and the oracle on the bench's queue model, and a verdict.
+    Backtest(Box<prescale::cli::backtest::BacktestArgs>),
     /// Validate a configuration file and show each target's effective settings.
     Check(prescale::cli::check::CheckArgs),
     /// Configuration file tools (JSON Schema).
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => prescale::cli::simulate::run(*args),
+        Command::Backtest(args) => prescale::cli::backtest::run(*args),
         Command::Check(args) => prescale::cli::check::run(args),
         Command::Config(args) => prescale::cli::config::run(args),
         Command::Probe(args) => prescale::cli::probe::run(args),

@@ -1,5 +1,6 @@
 //! Command-line subcommands: each parses its own arguments and wires the library together.
 
+pub mod backtest;
 pub mod check;
 pub mod config;
 pub mod probe;

@@ -14,8 +14,8 @@ mod trace;
 
 pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};
 pub use load::{Load, LoadError, default_warmup_days, percentile_linear};
-pub use model::{BenchObservation, BenchPolicy, Run, run, run_observed};
+pub use model::{BenchObservation, BenchPolicy, Run, Setup, Start, run, run_observed, run_with};
 pub use params::{BenchParams, ParamError, bench_ceil};
 pub use pods::Pods;
-pub use score::{Scores, score, waits};
+pub use score::{Scores, score, score_where, waits, weighted_quantile};
 pub use trace::{Trace, TraceError};
