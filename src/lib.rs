@@ -20,3 +20,4 @@ pub mod reload;
 pub mod server;
 pub mod simulate;
 pub mod telemetry;
+pub mod tune;

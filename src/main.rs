@@ -27,6 +27,9 @@ enum Command {
     Config(prescale::cli::config::ConfigArgs),
     /// Evaluate each configured metric once and show values, series, history and errors.
     Probe(prescale::cli::probe::ProbeArgs),
+    /// Search a target's knobs on its backtest for the lowest cost within a late fraction,
+    /// checked on held-back history, and print the YAML to paste.
+    Tune(Box<prescale::cli::tune::TuneArgs>),
     /// Run the controller against a cluster (in-cluster config, or KUBECONFIG outside).
     Run(prescale::cli::run::RunArgs),
 }
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Config(args) => prescale::cli::config::run(args),
         Command::Probe(args) => prescale::cli::probe::run(args),
         Command::Run(args) => prescale::cli::run::run(args),
+        Command::Tune(args) => prescale::cli::tune::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -184,6 +184,18 @@ targets:
       arrivalRate: {{promql: 'sum(irate(docs_arrived_total[1m]))'}}
       completions: {{promql: 'sum(irate(docs_completed_total[1m]))'}}
       waitP95: {{promql: 'max(docs_wait_p95_seconds)'}}
+  # The same workload read with a gap every day from 05:00 to 06:00 (as a Prometheus
+  # outage would leave), and no kube-state-metrics series for its Deployment.
+  - name: gappy
+    scaleTargetRef: {{namespace: docs, name: gappy}}
+    maxReplicas: 200
+    metrics:
+      queueDepth: {{promql: 'sum(docs_queue_depth)'}}
+      arrivalRate: {{promql: 'sum(irate(docs_arrived_total[1m])) unless on() hour() == 5'}}
+  - name: broken
+    scaleTargetRef: {{namespace: docs, name: broken}}
+    metrics:
+      arrivalRate: {{promql: 'sum(rate(docs_arrived_total[1m])'}}
 "
     )
 }
@@ -257,6 +269,8 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
             "backtest",
             "--config",
             &p(&config_path),
+            "--target",
+            "worker",
             "--from",
             &from,
             "--to",
@@ -362,6 +376,8 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
         "backtest",
         "--config",
         &p(&config_path),
+        "--target",
+        "worker",
         "--from",
         &from,
         "--to",
@@ -385,4 +401,60 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
     if let Some(docs) = std::env::var_os("BACKTEST_DOCS_DIR") {
         std::fs::write(Path::new(&docs).join("backtest-worldcup.svg"), svg).unwrap();
     }
+
+    // Bad history: a window starting a day before the data, an hour-long gap each day, and
+    // no replicas history. The best honest result, with what was wrong said.
+    let day_before = (T0 - 86_400).to_string();
+    let got = json(&[
+        "backtest",
+        "--config",
+        &p(&config_path),
+        "--target",
+        "gappy",
+        "--from",
+        &day_before,
+        "--to",
+        &to,
+        "--capacity",
+        &mu_flag,
+        "--json",
+    ]);
+    let report = &got["targets"][0];
+    let notes = report["notes"].to_string();
+    assert_eq!(report["window"]["data_from"], T0 as f64, "{report}");
+    assert!(notes.contains("retention"), "{notes}");
+    // Default warm-up on two days of data: 12 h. The replay (day 1 12:00 to day 2 24:00)
+    // holds one 05:00-06:00 gap: 240 ticks, not scored.
+    assert_eq!(report["window"]["gap_ticks"], 240, "{report}");
+    assert!(notes.contains("missing for 240 ticks"), "{notes}");
+    assert!(report["what_ran"].is_null());
+    assert!(notes.contains("kube-state-metrics"), "{notes}");
+    assert!(
+        report["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("what ran: unknown"),
+        "{report}"
+    );
+    let scored = report["window"]["ticks"].as_f64().unwrap() - 240.0;
+    let hours = report["prescale"]["replica_hours"].as_f64().unwrap();
+    assert!(hours > 0.0 && hours <= 200.0 * scored * 15.0 / 3600.0);
+
+    // A query Prometheus rejects fails its target, naming it, the query and the reason.
+    let out = prescale(&[
+        "backtest",
+        "--config",
+        &p(&config_path),
+        "--target",
+        "broken",
+        "--last",
+        "1h",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("target broken: arrivalRate query `sum(rate(docs_arrived_total[1m])`")
+            && stderr.contains("bad_data"),
+        "{stderr}"
+    );
 }

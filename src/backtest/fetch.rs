@@ -247,3 +247,51 @@ fn derived_arrivals(
         fix: "add `backtest: {arrivalRate: {promql: 'sum(rate(docs_enqueued_total[1m]))'}}` (the rate documents arrive at)".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ScrapeFrom;
+
+    fn grid() -> Grid {
+        Grid {
+            start: 0.0,
+            step: 15.0,
+            points: 3,
+        }
+    }
+
+    #[test]
+    fn scraped_arrivals_without_a_history_query_say_what_promql_to_write() {
+        let mut target = TargetConfig::default();
+        target.metrics.arrival_rate = Some(MetricSource::Scrape {
+            from: ScrapeFrom::Url("http://w/metrics".into()),
+            metric: "docs_in_total".into(),
+            labels: [("queue".to_string(), "ocr".to_string())].into(),
+            aggregate: None,
+            quantile: None,
+        });
+        let e = derived_arrivals(&target, &BTreeMap::new(), &grid(), &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(r#"backtest: {arrivalRate: {promql: 'sum(rate(docs_in_total{queue="ocr"}[1m]))'}}"#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn without_an_arrival_query_arrivals_come_from_completions_and_queue_growth() {
+        let mut points = BTreeMap::new();
+        points.insert("completions", vec![Some(1.0), Some(1.0), Some(1.0)]);
+        points.insert("queueDepth", vec![Some(0.0), Some(30.0), Some(30.0)]);
+        let mut notes = Vec::new();
+        let arrivals =
+            derived_arrivals(&TargetConfig::default(), &points, &grid(), &mut notes).unwrap();
+        assert_eq!(arrivals, vec![None, Some(3.0), Some(1.0)]);
+        assert!(notes[0].contains("derived"), "{notes:?}");
+        let e = derived_arrivals(&TargetConfig::default(), &BTreeMap::new(), &grid(), &mut notes)
+            .unwrap_err();
+        assert!(e.to_string().contains("no metrics.arrivalRate"), "{e}");
+    }
+}

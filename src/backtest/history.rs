@@ -80,6 +80,35 @@ pub fn replica_count(v: f64) -> Option<u32> {
     (v.is_finite() && v >= 0.0 && v <= f64::from(u32::MAX)).then(|| v.round() as u32)
 }
 
+/// A load trace (BENCH.md's CSV: arrivals per step) as a history on a grid of `tick`
+/// seconds from t = 0: the rate of each tick at the instant it ends, and 0 at t = 0 (the
+/// trace starts from nothing, as on the bench). No queue, completions or replicas.
+/// `None` when `tick` does not divide the trace's step.
+pub fn from_trace(trace: &crate::simulate::Trace, tick: f64) -> Option<History> {
+    let step = trace.step_s as f64;
+    if !(tick > 0.0 && step % tick == 0.0) {
+        return None;
+    }
+    let per_step = (step / tick) as usize;
+    let ticks = trace.values.len() * per_step;
+    let mut arrival_rate = Vec::with_capacity(ticks + 1);
+    arrival_rate.push(Some(0.0));
+    arrival_rate.extend((0..ticks).map(|j| Some(trace.values[j / per_step] / step)));
+    Some(History {
+        grid: Grid {
+            start: 0.0,
+            step: tick,
+            points: ticks + 1,
+        },
+        arrival_rate,
+        queue_depth: None,
+        completions: None,
+        wait_p95: None,
+        replicas: None,
+        ready: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +150,22 @@ mod tests {
             derive_arrivals(&done, &queue, 15.0),
             vec![None, Some(4.0), Some(0.0), None, None]
         );
+    }
+
+    #[test]
+    fn a_trace_becomes_a_rate_per_tick_at_the_end_of_each_tick() {
+        let trace = crate::simulate::Trace {
+            name: "t".into(),
+            step_s: 30,
+            values: vec![30.0, 60.0],
+        };
+        let h = from_trace(&trace, 15.0).unwrap();
+        assert_eq!(h.grid.points, 5);
+        assert_eq!(
+            h.arrival_rate,
+            vec![Some(0.0), Some(1.0), Some(1.0), Some(2.0), Some(2.0)]
+        );
+        assert!(from_trace(&trace, 20.0).is_none());
     }
 
     #[test]
