@@ -333,8 +333,13 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
         );
     }
     // The shadow pass learned the per-replica capacity the history was made with.
-    let learned = report["model"]["saturated_samples"].as_u64().unwrap();
-    assert!(learned > 0, "{report}");
+    let model = &report["model"];
+    assert!(model["saturated_samples"].as_u64().unwrap() > 0, "{model}");
+    let learned = model["learned_capacity_per_replica"].as_f64().unwrap();
+    assert!(
+        (learned - mu).abs() < 0.01 * mu,
+        "learned {learned}, made with {mu}"
+    );
     assert!(report["wait_p95"]["observed_s"].is_number(), "{report}");
     assert!(report["wait_p95"]["modelled_s"].is_number(), "{report}");
     assert_eq!(
@@ -370,7 +375,8 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
         "the backfilled forecaster forecasts at the first decision"
     );
 
-    // The text a user reads, and the picture (the README shows both).
+    // The text a user reads, and the picture (the README shows both): every default, the
+    // capacity and start-up learned from the history.
     let plots = dir.path().join("plots");
     let out = prescale(&[
         "backtest",
@@ -379,11 +385,9 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
         "--target",
         "worker",
         "--from",
-        &from,
+        "2024-01-01T00:00:00Z",
         "--to",
-        &to,
-        "--capacity",
-        &mu_flag,
+        "2024-01-03T00:00:00Z",
         "--plot",
         &p(&plots),
     ]);

@@ -103,11 +103,17 @@ fn tune_searches_on_the_first_part_reports_the_held_back_part_and_prints_pasteab
     // The snippet, pasted into the target, gives the tuned values.
     let snippet = r["snippet"].as_str().unwrap();
     let pasted = format!("{CONFIG}{snippet}");
-    let config = prescale::config::parse(&pasted, "pasted.yaml")
-        .unwrap_or_else(|e| panic!("{e}\n{pasted}"));
+    let config =
+        prescale::config::parse(&pasted, "pasted.yaml").unwrap_or_else(|e| panic!("{e}\n{pasted}"));
     let target = &config.targets[0];
-    for (knob, k) in prescale::tune::KNOBS.iter().zip(r["knobs"].as_array().unwrap()) {
-        assert_eq!(knob.format((knob.get)(target)), k["tuned"].as_str().unwrap());
+    for (knob, k) in prescale::tune::KNOBS
+        .iter()
+        .zip(r["knobs"].as_array().unwrap())
+    {
+        assert_eq!(
+            knob.format((knob.get)(target)),
+            k["tuned"].as_str().unwrap()
+        );
     }
 }
 

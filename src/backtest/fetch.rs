@@ -275,7 +275,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains(r#"backtest: {arrivalRate: {promql: 'sum(rate(docs_in_total{queue="ocr"}[1m]))'}}"#),
+            e.contains(
+                r#"backtest: {arrivalRate: {promql: 'sum(rate(docs_in_total{queue="ocr"}[1m]))'}}"#
+            ),
             "{e}"
         );
     }
@@ -290,8 +292,13 @@ mod tests {
             derived_arrivals(&TargetConfig::default(), &points, &grid(), &mut notes).unwrap();
         assert_eq!(arrivals, vec![None, Some(3.0), Some(1.0)]);
         assert!(notes[0].contains("derived"), "{notes:?}");
-        let e = derived_arrivals(&TargetConfig::default(), &BTreeMap::new(), &grid(), &mut notes)
-            .unwrap_err();
+        let e = derived_arrivals(
+            &TargetConfig::default(),
+            &BTreeMap::new(),
+            &grid(),
+            &mut notes,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no metrics.arrivalRate"), "{e}");
     }
 }

@@ -50,12 +50,7 @@ impl<'a> ClosedLoop<'a> {
         seen: &'a [bool],
     ) -> Self {
         let mut config = config.clone();
-        config.min_replicas = params.min_replicas;
-        config.max_replicas = params.max_replicas;
-        config.interval = std::time::Duration::from_secs_f64(params.tick);
-        config.startup_time = std::time::Duration::from_secs_f64(params.startup);
-        config.slo.queue_wait = std::time::Duration::from_secs_f64(params.slo_wait);
-        config.capacity.per_replica = params.mu;
+        params.tell(&mut config);
         let mut state = TargetState::new(&config);
         state.backfill(params.tick, warmup);
         ClosedLoop {

@@ -45,6 +45,9 @@ pub struct ModelReport {
     pub capacity_per_replica: f64,
     /// Where that came from.
     pub capacity_source: Source,
+    /// What the shadow pass over the history learned, whichever capacity is used (the
+    /// configured hint when there was nothing to learn from).
+    pub learned_capacity_per_replica: f64,
     /// Saturated instants the capacity was measured on (0: a lower bound, or not learned).
     pub saturated_samples: usize,
     /// From a scale-up until the new pods are ready, seconds.
@@ -172,6 +175,7 @@ impl TargetReport {
             model: ModelReport {
                 capacity_per_replica: chosen.capacity.0,
                 capacity_source: chosen.capacity.1,
+                learned_capacity_per_replica: learned.capacity_per_replica,
                 saturated_samples: learned.saturated_samples,
                 startup_s: chosen.startup_s.0,
                 startup_source: chosen.startup_s.1,

@@ -52,13 +52,7 @@ mod tests {
     use super::*;
 
     fn scores(late_fraction: f64, replica_hours: f64) -> Scores {
-        Scores {
-            late_fraction,
-            p99_wait_s: 0.0,
-            replica_hours,
-            cost_vs_oracle: 1.0,
-            scale_events: 0,
-        }
+        Scores::late_and_hours(late_fraction, replica_hours)
     }
 
     #[test]

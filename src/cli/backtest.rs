@@ -332,10 +332,11 @@ fn report(
         let model = &outcome.model;
         let svg = render_svg(&PlotInput {
             title: format!(
-                "{}: what ran, prescale and the oracle, {} to {}",
+                "{}: what ran, prescale and the oracle, replayed {} to {} (after a {} warm-up)",
                 target.name,
-                format_time(prepared.coverage.data_from),
-                format_time(prepared.coverage.data_to)
+                format_time(prepared.origin),
+                format_time(prepared.coverage.data_to),
+                crate::config::format_duration(Duration::from_secs_f64(prepared.coverage.warmup_s)),
             ),
             load: &model.load,
             params: &model.params,

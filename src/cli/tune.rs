@@ -111,6 +111,9 @@ pub struct TuneReport {
     pub rounds: usize,
     /// Wall time of the search, seconds.
     pub elapsed_s: f64,
+    /// Wall time of its first replay alone (the target's own knobs), seconds: what one
+    /// configuration costs, measured in the same run.
+    pub one_replay_s: f64,
     /// The YAML to paste into the target.
     pub snippet: String,
     /// What the user should know about the history.
@@ -168,7 +171,8 @@ fn from_trace_file(
             target.name
         )
     })?;
-    let prepared = prepare(&history, model.warmup).map_err(|e| format!("--trace {}: {e}", path.display()))?;
+    let prepared =
+        prepare(&history, model.warmup).map_err(|e| format!("--trace {}: {e}", path.display()))?;
     let chosen = Chosen::new(
         target,
         &learn(target, &history),
@@ -215,7 +219,11 @@ fn tune(
     };
     let bar = progress_bar();
     let started = Instant::now();
+    let first_replay = std::sync::OnceLock::new();
     let tuned = search.run(&|done, expected| {
+        if done == 1 {
+            let _ = first_replay.set(started.elapsed().as_secs_f64());
+        }
         if let Some(bar) = &bar {
             bar.set_length(expected as u64);
             bar.set_position(done as u64);
@@ -257,6 +265,7 @@ fn tune(
         evaluations: tuned.evaluations,
         rounds: tuned.rounds,
         elapsed_s,
+        one_replay_s: first_replay.get().copied().unwrap_or(elapsed_s),
         snippet: snippet(&best_config),
         notes,
     })
@@ -287,7 +296,7 @@ pub fn text(r: &TuneReport) -> String {
     };
     let days = |ticks: usize| ticks as f64 * r.tick_s / 86_400.0;
     let mut out = format!(
-        "tune {} on {} ({} to {}): tuned on the first {:.2} days, checked on the last {:.2} days held back; {} configurations replayed in {} round(s) of at most {MAX_ROUNDS}, {:.1} s\n",
+        "tune {} on {} ({} to {}): tuned on the first {:.2} days, checked on the last {:.2} days held back; {} configurations replayed in {} round(s) of at most {MAX_ROUNDS}, {:.1} s (one replay: {:.2} s)\n",
         r.target,
         r.source,
         when(r.from),
@@ -297,6 +306,7 @@ pub fn text(r: &TuneReport) -> String {
         r.evaluations,
         r.rounds,
         r.elapsed_s,
+        r.one_replay_s,
     );
     out.push_str(&format!(
         "asked: late at most {}; model: {} documents/s per ready replica, pods ready after {} s\n\n",
@@ -340,7 +350,9 @@ pub fn text(r: &TuneReport) -> String {
     out.push('\n');
     let unchanged = r.knobs.iter().all(|k| k.current == k.tuned);
     if unchanged {
-        out.push_str("the target's own knobs are the best found on the tuning part: nothing to change\n");
+        out.push_str(
+            "the target's own knobs are the best found on the tuning part: nothing to change\n",
+        );
     } else {
         let (t, c) = (&r.tuned.holdout, &r.current.holdout);
         let cost = match change_pct(t.replica_hours, c.replica_hours) {
@@ -349,9 +361,9 @@ pub fn text(r: &TuneReport) -> String {
             None => format!("{:.1} replica-hours", t.replica_hours),
         };
         out.push_str(&format!(
-            "held back: tuned {cost}, late {} (now {}): {} the {} asked\n",
-            percent(t.late_fraction),
-            percent(c.late_fraction),
+            "held back: tuned {cost}, late {:.3} % (now {:.3} %): {} the {} asked\n",
+            100.0 * t.late_fraction,
+            100.0 * c.late_fraction,
             if r.met_on_holdout { "within" } else { "ABOVE" },
             percent(r.max_late),
         ));

@@ -17,6 +17,20 @@ pub struct Scores {
     pub scale_events: u64,
 }
 
+#[cfg(test)]
+impl Scores {
+    /// Scores with only a late fraction and replica-hours (for tests of what compares them).
+    pub(crate) fn late_and_hours(late_fraction: f64, replica_hours: f64) -> Scores {
+        Scores {
+            late_fraction,
+            p99_wait_s: 0.0,
+            replica_hours,
+            cost_vs_oracle: 1.0,
+            scale_events: 0,
+        }
+    }
+}
+
 /// The wait of each tick's mid-point arrival: `w_j = D⁻¹(A(m_j)) - m_j`.
 pub fn waits(run: &Run, load: &Load) -> Vec<f64> {
     let tick = load.tick;

@@ -141,7 +141,9 @@ impl Search<'_> {
                     .filter(|v| !seen.contains_key(&key(v)))
                     .collect();
                 let done = seen.len();
-                for e in self.evaluate_all(&candidates, &|n| progress(done + n, expected.max(done + n))) {
+                for e in
+                    self.evaluate_all(&candidates, &|n| progress(done + n, expected.max(done + n)))
+                {
                     if self.objective.better(&e.tuning, &best.tuning) {
                         best = e.clone();
                         changed = true;
@@ -199,13 +201,7 @@ mod tests {
     use super::*;
 
     fn s(late_fraction: f64, replica_hours: f64) -> Scores {
-        Scores {
-            late_fraction,
-            p99_wait_s: 0.0,
-            replica_hours,
-            cost_vs_oracle: 1.0,
-            scale_events: 0,
-        }
+        Scores::late_and_hours(late_fraction, replica_hours)
     }
 
     #[test]
@@ -215,6 +211,9 @@ mod tests {
         assert!(!o.better(&s(0.002, 50.0), &s(0.0, 100.0)), "too late");
         assert!(o.better(&s(0.002, 200.0), &s(0.003, 100.0)));
         assert!(o.better(&s(0.002, 90.0), &s(0.002, 100.0)));
-        assert!(!o.better(&s(0.0, 100.0), &s(0.0, 100.0)), "a tie keeps the incumbent");
+        assert!(
+            !o.better(&s(0.0, 100.0), &s(0.0, 100.0)),
+            "a tie keeps the incumbent"
+        );
     }
 }

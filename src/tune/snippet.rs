@@ -104,7 +104,10 @@ mod tests {
         let values = [0.95, 0.7, 300.0, 180.0];
         let tuned = apply(&base, &values);
         let text = snippet(&tuned);
-        assert!(text.contains("    forecast:\n      errorQuantile: 0.95\n"), "{text}");
+        assert!(
+            text.contains("    forecast:\n      errorQuantile: 0.95\n"),
+            "{text}"
+        );
         let pasted = parse(&format!("{TARGET}{text}"), "pasted.yaml")
             .unwrap_or_else(|e| panic!("{e}\n{text}"))
             .targets
