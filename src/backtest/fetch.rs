@@ -45,7 +45,7 @@ pub enum FetchError {
         /// The query.
         query: String,
         /// What Prometheus or the client said.
-        source: MetricError,
+        source: Box<MetricError>,
     },
     /// The arrival-rate query answered with nothing.
     #[error(
@@ -137,7 +137,7 @@ pub async fn fetch(
                     target: target.name.clone(),
                     key: key.into(),
                     query,
-                    source,
+                    source: Box::new(source),
                 });
             }
             Err(e) => notes.push(format!(
