@@ -3,9 +3,9 @@
 
 use super::writers::check_one_writer;
 use super::{Health, Reports, Shared, Supervisor};
-use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
+use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster, WatchSettings};
 use crate::config::Config;
-use crate::leader::{LeaderElector, LeaseSettings};
+use crate::leader::{LeaderElector, LeaseSettings, LeaseSettingsError};
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
 use crate::server::{AdminState, serve};
@@ -31,6 +31,9 @@ pub struct RunOptions {
     pub admin: tokio::net::TcpListener,
     /// Leader election settings; `None` runs as the only instance (always leader).
     pub lease: Option<LeaseSettings>,
+    /// How the HPA and ScaledObject watches retry, when a failing one stops being
+    /// trusted, and how often a missing KEDA is looked for.
+    pub autoscaler_watch: WatchSettings,
     /// This instance's own Pod (for Events about the controller itself, e.g. a rejected config).
     pub pod: Option<ObjectReference>,
     /// Deadline of each Kubernetes API call.
@@ -59,11 +62,17 @@ pub enum RunError {
     /// The config directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] crate::reload::ReloadError),
+    /// The Lease timings cannot keep one leader at a time.
+    #[error(transparent)]
+    Lease(#[from] LeaseSettingsError),
 }
 
 /// Run the controller until `shutdown` turns true; then finish the ticks in flight,
 /// release the Lease and return.
 pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    if let Some(lease) = &opts.lease {
+        lease.validate()?;
+    }
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
@@ -83,7 +92,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let reports = Reports::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let (leader_tx, leader_rx) = watch::channel(false);
+    let (mut leader_tx, leader_rx) = crate::leader::channel();
     // Events name this instance: the Lease identity, or the Pod's name without election.
     let identity = opts
         .lease
@@ -104,14 +113,15 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             (Some(tokio::spawn(e.run(stop_rx.clone()))), None)
         }
         None => {
-            leader_tx.send_replace(true);
+            leader_tx.lead_always();
             telemetry.is_leader.set(1);
             (None, Some(leader_tx))
         }
     };
 
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
+    let (autoscalers, cache_tasks) =
+        AutoscalerCache::start(opts.client.clone(), opts.autoscaler_watch, stop_rx.clone());
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {

@@ -4,6 +4,7 @@
 
 use super::api_double::ApiDouble;
 use super::metrics_double::SetMetrics;
+use prescale::actuator::WatchSettings;
 use prescale::controller::{RunError, RunOptions, run};
 use prescale::leader::LeaseSettings;
 use std::net::SocketAddr;
@@ -34,6 +35,17 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
     start_full(api, yaml, None, None).await
 }
 
+/// The autoscaler watches' timings in tests: KEDA looked for twice a second, retries
+/// from 200 ms, a failing watch trusted for 2 s.
+pub fn test_watch_settings() -> WatchSettings {
+    WatchSettings {
+        stale_after: Duration::from_secs(2),
+        crd_recheck: Duration::from_millis(500),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+    }
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
@@ -41,6 +53,19 @@ pub async fn start_full(
     yaml: &str,
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
+) -> Running {
+    start_as(api, yaml, lease, factory, "test", test_watch_settings()).await
+}
+
+/// [`start_full`], authenticating to the API double with `token` (the writer's identity
+/// in its write log), with the autoscaler watches' timings `watch`.
+pub async fn start_as(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
 ) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
@@ -50,7 +75,7 @@ pub async fn start_full(
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
-    let client = api.client(dir.path()).await;
+    let client = api.client_as(dir.path(), token).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -65,6 +90,7 @@ pub async fn start_full(
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,
+        autoscaler_watch: watch,
         pod: Some(k8s_openapi::api::core::v1::ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
