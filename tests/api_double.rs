@@ -138,7 +138,11 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
         crd_recheck: Duration::from_millis(500),
         ..WatchSettings::default()
     };
-    let (cache, tasks) = AutoscalerCache::start(api.client(dir.path()).await, settings, stop);
+    let (cache, tasks) = AutoscalerCache::start(
+        api.watch_client_as(dir.path(), "test").await,
+        settings,
+        stop,
+    );
     api.put_hpa("shop", "other-hpa", "other");
     api.put_hpa("elsewhere", "web-hpa", "web");
     // Not synced yet: the answer would be a guess, so it is an error.

@@ -26,19 +26,15 @@ async fn start() -> (String, Arc<AtomicUsize>) {
     let app = axum::Router::new().fallback(move |request: Request<Body>| {
         let sent = counter.clone();
         async move {
-            if request.uri().path().starts_with("/announced") {
-                return Response::builder()
-                    .header(header::CONTENT_LENGTH, 1usize << 30)
-                    .body(Body::from(vec![b'#'; 1024]))
-                    .expect("response");
-            }
             let chunks = futures::stream::repeat_with(move || {
                 sent.fetch_add(CHUNK, Ordering::Relaxed);
                 Ok::<_, Infallible>(Bytes::from(vec![b'#'; CHUNK]))
             });
-            Response::builder()
-                .body(Body::from_stream(chunks))
-                .expect("response")
+            let mut response = Response::builder();
+            if request.uri().path().starts_with("/announced") {
+                response = response.header(header::CONTENT_LENGTH, 1usize << 30);
+            }
+            response.body(Body::from_stream(chunks)).expect("response")
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

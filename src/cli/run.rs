@@ -110,9 +110,14 @@ async fn run_async(args: RunArgs) -> CliResult {
     }
     // kube is built with rustls on ring; make ring the process-wide provider for TLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunCliError::Kube)?;
+        .map_err(|e| RunCliError::Kube(kube::Error::InferConfig(e)))?;
+    // The watches get a client without kube's built-in retries (see RunOptions).
+    let mut watch_config = config.clone();
+    watch_config.default_retry = false;
+    let watch_client = kube::Client::try_from(watch_config).map_err(RunCliError::Kube)?;
+    let client = kube::Client::try_from(config).map_err(RunCliError::Kube)?;
     let admin = tokio::net::TcpListener::bind(&args.admin_addr)
         .await
         .map_err(|source| RunCliError::Bind {
@@ -158,6 +163,7 @@ async fn run_async(args: RunArgs) -> CliResult {
         config_path: args.config,
         load: crate::reload::loader(crate::config::load),
         client,
+        watch_client,
         source: Arc::new(|config: &crate::config::Config| {
             crate::metrics::Sources::new(config)
                 .map(|s| Arc::new(s) as Arc<dyn crate::metrics::MetricsSource>)

@@ -31,6 +31,10 @@ pub struct RunOptions {
     pub admin: tokio::net::TcpListener,
     /// Leader election settings; `None` runs as the only instance (always leader).
     pub lease: Option<LeaseSettings>,
+    /// The client of the HPA and ScaledObject watches: built without kube's own retry of
+    /// 429/503/504 (`Config::default_retry = false`), which would hide a failing watch for
+    /// minutes inside one request; the watches retry with their own back-off instead.
+    pub watch_client: kube::Client,
     /// How the HPA and ScaledObject watches retry, when a failing one stops being
     /// trusted, and how often a missing KEDA is looked for.
     pub autoscaler_watch: WatchSettings,
@@ -120,8 +124,11 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     };
 
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) =
-        AutoscalerCache::start(opts.client.clone(), opts.autoscaler_watch, stop_rx.clone());
+    let (autoscalers, cache_tasks) = AutoscalerCache::start(
+        opts.watch_client.clone(),
+        opts.autoscaler_watch,
+        stop_rx.clone(),
+    );
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {

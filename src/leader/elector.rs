@@ -194,7 +194,7 @@ impl LeaderElector {
         }
     }
 
-    /// Stop leading; `why` is logged when this ends a term.
+    /// Stop leading; `why` is logged (a warning) when this ends a term.
     fn step_down(&mut self, why: &str) {
         let was = matches!(self.leader.term(), super::Term::Leading { .. });
         self.leader.step_down();
@@ -202,6 +202,15 @@ impl LeaderElector {
         if was {
             tracing::warn!(identity = %self.settings.identity, lease = %self.what(), why, "lost leadership");
         }
+    }
+
+    /// Stop leading on shutdown (logged as the normal event it is).
+    fn step_down_to_stop(&mut self) {
+        if matches!(self.leader.term(), super::Term::Leading { .. }) {
+            tracing::info!(identity = %self.settings.identity, lease = %self.what(), "stepping down to shut down");
+        }
+        self.leader.step_down();
+        self.telemetry.is_leader.set(0);
     }
 
     /// When the current term ends, if leading.
@@ -262,7 +271,7 @@ impl LeaderElector {
     /// then release it if this instance held it.
     async fn shut_down(&mut self) {
         let held = self.leader.is_leading(Instant::now());
-        self.step_down("shutting down");
+        self.step_down_to_stop();
         if held {
             let deadline = self.settings.renew_deadline;
             if tokio::time::timeout(deadline, self.release())

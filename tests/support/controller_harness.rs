@@ -76,6 +76,7 @@ pub async fn start_as(
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
     let client = api.client_as(dir.path(), token).await;
+    let watch_client = api.watch_client_as(dir.path(), token).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -87,6 +88,7 @@ pub async fn start_as(
         config_path: config_path.clone(),
         load: prescale::reload::loader(prescale::config::load),
         client,
+        watch_client,
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,

@@ -89,13 +89,24 @@ impl ApiDouble {
 
     /// A real kube client that authenticates with `token` (to tell instances apart).
     pub async fn client_as(&self, dir: &Path, token: &str) -> kube::Client {
+        kube::Client::try_from(self.config_as(dir, token).await).expect("client")
+    }
+
+    /// A real kube client without kube's built-in retries of 429/503/504, as prescale's
+    /// watches use.
+    pub async fn watch_client_as(&self, dir: &Path, token: &str) -> kube::Client {
+        let mut config = self.config_as(dir, token).await;
+        config.default_retry = false;
+        kube::Client::try_from(config).expect("client")
+    }
+
+    async fn config_as(&self, dir: &Path, token: &str) -> kube::Config {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let path = self.write_kubeconfig(dir, token);
         let kc = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
-            .expect("config from kubeconfig");
-        kube::Client::try_from(config).expect("client")
+            .expect("config from kubeconfig")
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
