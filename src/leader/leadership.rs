@@ -168,11 +168,9 @@ impl LeaderToken {
                     tokio::select! {
                         biased;
                         changed = self.rx.changed() => if changed.is_err() { return },
-                        () = tokio::time::sleep_until(until) => {
-                            if !self.is_valid() {
-                                return;
-                            }
-                        }
+                        // The deadline passed with no renewal published meanwhile (one would
+                        // have woken the branch above first): the term is over.
+                        () = tokio::time::sleep_until(until) => return,
                     }
                 }
                 None => {
