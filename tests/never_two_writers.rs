@@ -66,17 +66,6 @@ fn hang_lease_calls(api: &ApiDouble, token: &str) {
     }
 }
 
-/// The next `method` request of `token` on `path` is served only after `delay`.
-fn serve_late(api: &ApiDouble, token: &str, method: &'static str, path: &str, delay: Duration) {
-    api.inject(Fault {
-        method: Some(method),
-        path_contains: path.into(),
-        kind: FaultKind::DelayThenServe(delay),
-        times: 1,
-        token: Some(token.into()),
-    });
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_write_after_another_replicas_first_write_under_api_delays() {
     let api = ApiDouble::start().await;
@@ -97,8 +86,7 @@ async fn no_write_after_another_replicas_first_write_under_api_delays() {
     // 1. a's next write is held up in the network for 8 s; while it is in flight a's
     //    renewals start to hang. a's leadership ends at its deadline (at most 2 s on) and
     //    the write is cancelled; b takes over once the Lease expires and writes itself.
-    serve_late(
-        &api,
+    api.serve_late(
         "a",
         "PATCH",
         "/deployments/web/scale",
@@ -162,7 +150,7 @@ async fn no_write_after_another_replicas_first_write_under_api_delays() {
         },
     )
     .await;
-    serve_late(&api, "b", "GET", "/deployments/web", Duration::from_secs(6));
+    api.serve_late("b", "GET", "/deployments/web", Duration::from_secs(6));
     eventually(10, "b's read is held up", || async {
         api.delayed_in_flight(Some("b")) == 1
     })

@@ -7,7 +7,7 @@
 #[path = "support/api_double/mod.rs"]
 mod api_double;
 
-use api_double::{ApiDouble, Fault, FaultKind};
+use api_double::ApiDouble;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -186,17 +186,6 @@ async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     }
 }
 
-/// The next `method` request of `token` on `path` is served only after `delay`.
-fn serve_late(api: &ApiDouble, token: &str, method: &'static str, path: &str, delay: Duration) {
-    api.inject(Fault {
-        method: Some(method),
-        path_contains: path.into(),
-        kind: FaultKind::DelayThenServe(delay),
-        times: 1,
-        token: Some(token.into()),
-    });
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_lease() {
     let api = ApiDouble::start().await;
@@ -285,7 +274,7 @@ async fn a_leader_paused_past_its_lease_or_killed_mid_tick_never_writes_after_th
         assert!(tokio::time::Instant::now() < deadline, "a never wanted 5");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    serve_late(&api, "a", "GET", "/deployments/web", Duration::from_secs(8));
+    api.serve_late("a", "GET", "/deployments/web", Duration::from_secs(8));
     wait_for(10, "a's read is held up", || {
         api.delayed_in_flight(Some("a")) == 1
     })
@@ -322,8 +311,7 @@ async fn a_leader_paused_past_its_lease_or_killed_mid_tick_never_writes_after_th
     // Killed mid-tick: b's next write is held up for 2 s and b is killed (SIGKILL) while
     // it waits. Whether or not that write lands, a takes over and writes only after it
     // took the Lease.
-    serve_late(
-        &api,
+    api.serve_late(
         "b",
         "PATCH",
         "/deployments/web/scale",

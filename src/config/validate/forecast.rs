@@ -6,8 +6,8 @@ use crate::config::raw::RawForecast;
 use crate::config::types::ForecastConfig;
 use std::time::Duration;
 
-/// `history`: kept in memory for every target (5-minute buckets, ~1 KiB a day), and
-/// fetched from Prometheus when a target starts. 90 days is ~100 KiB per target and more
+/// `history`: kept in memory for every target (288 five-minute buckets of 4 bytes a day),
+/// and fetched from Prometheus when a target starts. 90 days is 101 KiB per target and more
 /// than the weekly model uses; an unbounded value would be allocated at once and abort.
 const HISTORY: DurationRule = DurationRule {
     positive: true,

@@ -21,8 +21,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// At most this much of an error body is kept for messages.
 const BODY_EXCERPT: usize = 300;
 /// Largest answer read from Prometheus. prescale's queries return one number per target
-/// (a few hundred bytes) or a backfill chunk of at most 11,000 points (~300 KiB); an answer
-/// past 16 MiB selects far more than was meant, and is cut off while it streams.
+/// or a backfill chunk of at most 10,000 points; an answer past 16 MiB selects far more
+/// than was meant, and is cut off while it streams.
 pub const MAX_ANSWER: BodyCap = BodyCap {
     bytes: 16 * 1024 * 1024,
     hint: "the query selects far more series or points than prescale needs: aggregate it to one series (sum(...), or `aggregate: sum|max`) or narrow its label matchers",

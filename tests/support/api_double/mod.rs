@@ -46,6 +46,7 @@ pub struct ScaleWrite {
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use store::Store;
 
 /// A running API double. Dropping it stops nothing: the server lives as long as the test's
@@ -203,6 +204,18 @@ impl ApiDouble {
     /// Inject a fault.
     pub fn inject(&self, fault: Fault) {
         self.with(|s| s.faults.push(fault));
+    }
+
+    /// The next `method` request of the client with `token` on a path containing `path`
+    /// is served only after `delay` ([`FaultKind::DelayThenServe`]).
+    pub fn serve_late(&self, token: &str, method: &'static str, path: &str, delay: Duration) {
+        self.inject(Fault {
+            method: Some(method),
+            path_contains: path.into(),
+            kind: FaultKind::DelayThenServe(delay),
+            times: 1,
+            token: Some(token.into()),
+        });
     }
 
     /// Remove every injected fault.
