@@ -18,16 +18,21 @@ enum Presence {
     Absent,
 }
 
+/// Longest wait for a discovery answer.
+const DISCOVERY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Does the API server serve `ar`'s resource? `Err` when discovery itself failed.
-async fn discover(client: &Client, ar: &ApiResource) -> Result<Presence, kube::Error> {
-    match client.list_api_group_resources(&ar.api_version).await {
-        Ok(list) => Ok(if list.resources.iter().any(|r| r.name == ar.plural) {
+async fn discover(client: &Client, ar: &ApiResource) -> Result<Presence, String> {
+    let asked = client.list_api_group_resources(&ar.api_version);
+    match tokio::time::timeout(DISCOVERY_DEADLINE, asked).await {
+        Ok(Ok(list)) => Ok(if list.resources.iter().any(|r| r.name == ar.plural) {
             Presence::Installed
         } else {
             Presence::Absent
         }),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Presence::Absent),
-        Err(e) => Err(e),
+        Ok(Err(kube::Error::Api(s))) if s.code == 404 => Ok(Presence::Absent),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {DISCOVERY_DEADLINE:?}")),
     }
 }
 
@@ -45,47 +50,10 @@ pub async fn keep_scaled_objects(
     // Logged once per change: `Some(true)` installed, `Some(false)` absent.
     let mut said: Option<bool> = None;
     loop {
-        let wait = match discover(&client, &ar).await {
-            Ok(Presence::Installed) => {
-                backoff.reset();
-                if said != Some(true) {
-                    tracing::info!(resource = WHAT, "KEDA is installed; watching ScaledObjects");
-                    said = Some(true);
-                }
-                let watched = Watched {
-                    what: WHAT,
-                    absent_ends: true,
-                    health: &health,
-                    settings,
-                };
-                let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-                match keep_watching(api, &mut writer, watched, &mut stop).await {
-                    Ended::Stopped => return,
-                    // Removed under an open watch: discovery decides what that means.
-                    Ended::Absent => continue,
-                }
-            }
-            Ok(Presence::Absent) => {
-                backoff.reset();
-                // No CRD, no ScaledObjects: replace the cache with an empty set.
-                writer.apply_watcher_event(&Event::Init);
-                writer.apply_watcher_event(&Event::InitDone);
-                let before = health.send_replace(WatchHealth {
-                    synced: true,
-                    failing_since: None,
-                });
-                if said != Some(false) {
-                    tracing::info!(
-                        resource = WHAT,
-                        recheck_s = settings.crd_recheck.as_secs_f64(),
-                        "KEDA is not installed (no keda.sh/v1alpha1 scaledobjects in API discovery): there are no ScaledObjects; checking again periodically"
-                    );
-                    said = Some(false);
-                } else if before.failing_since.is_some() {
-                    tracing::info!(resource = WHAT, "API discovery answers again");
-                }
-                settings.crd_recheck
-            }
+        let presence = discover(&client, &ar).await;
+        let installed = match presence {
+            Ok(Presence::Installed) => true,
+            Ok(Presence::Absent) => false,
             Err(e) => {
                 if health.borrow().failing_since.is_none() {
                     tracing::warn!(resource = WHAT, error = %e, "API discovery of keda.sh/v1alpha1 failed; keeping the last known state and retrying with back-off");
@@ -93,9 +61,53 @@ pub async fn keep_scaled_objects(
                 } else {
                     tracing::debug!(resource = WHAT, error = %e, "API discovery failed again");
                 }
-                backoff.next_delay()
+                let wait = backoff.next_delay();
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                continue;
             }
         };
+        backoff.reset();
+        if installed {
+            if said != Some(true) {
+                tracing::info!(resource = WHAT, "KEDA is installed; watching ScaledObjects");
+                said = Some(true);
+            }
+            let watched = Watched {
+                what: WHAT,
+                absent_ends: true,
+                health: &health,
+                settings,
+            };
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            match keep_watching(api, &mut writer, watched, &mut stop).await {
+                Ended::Stopped => return,
+                // Not served any more (404): the CRD was removed, which is the absent state
+                // below, re-checked after `crd_recheck` like any absence (never at once, so
+                // a discovery that still lists it while the resource 404s is no loop).
+                Ended::Absent => {}
+            }
+        }
+        // No CRD, no ScaledObjects: replace the cache with an empty set.
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitDone);
+        let before = health.send_replace(WatchHealth {
+            synced: true,
+            failing_since: None,
+        });
+        if said != Some(false) {
+            tracing::info!(
+                resource = WHAT,
+                recheck_s = settings.crd_recheck.as_secs_f64(),
+                "KEDA is not installed (keda.sh/v1alpha1 scaledobjects is not served): there are no ScaledObjects; checking API discovery again periodically"
+            );
+            said = Some(false);
+        } else if before.failing_since.is_some() {
+            tracing::info!(resource = WHAT, "API discovery answers again");
+        }
+        let wait = settings.crd_recheck;
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             () = tokio::time::sleep(wait) => {}
