@@ -44,6 +44,9 @@ async fn start(api: &ApiDouble, identity: &str, min: u32) -> Running {
         None,
         identity,
         test_watch_settings(),
+        // The API calls' deadline is production's: longer than the delays below, so a
+        // held-up request is answered late rather than given up on.
+        Duration::from_secs(10),
     )
     .await
 }

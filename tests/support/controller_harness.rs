@@ -54,11 +54,21 @@ pub async fn start_full(
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
 ) -> Running {
-    start_as(api, yaml, lease, factory, "test", test_watch_settings()).await
+    start_as(
+        api,
+        yaml,
+        lease,
+        factory,
+        "test",
+        test_watch_settings(),
+        Duration::from_secs(2),
+    )
+    .await
 }
 
 /// [`start_full`], authenticating to the API double with `token` (the writer's identity
-/// in its write log), with the autoscaler watches' timings `watch`.
+/// in its write log), with the autoscaler watches' timings `watch` and a deadline of
+/// `api_deadline` for each Kubernetes API call.
 pub async fn start_as(
     api: &ApiDouble,
     yaml: &str,
@@ -66,6 +76,7 @@ pub async fn start_as(
     factory: Option<prescale::controller::SourceFactory>,
     token: &str,
     watch: WatchSettings,
+    api_deadline: Duration,
 ) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
@@ -100,7 +111,7 @@ pub async fn start_as(
             namespace: Some("prescale".into()),
             ..Default::default()
         }),
-        api_deadline: Duration::from_secs(2),
+        api_deadline,
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
     };
