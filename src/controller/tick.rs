@@ -347,7 +347,7 @@ impl TargetTask {
                 }
             }
         };
-        if matches!(outcome, TickOutcome::Held(_)) && self.memory.skip_writes > 0 {
+        if matches!(outcome, TickOutcome::Held(_)) && self.memory.skip_writes > 0 && !check_failed {
             self.memory.skip_writes -= 1;
         }
 
