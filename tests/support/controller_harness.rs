@@ -4,6 +4,7 @@
 
 use super::api_double::ApiDouble;
 use super::metrics_double::SetMetrics;
+use prescale::actuator::WatchSettings;
 use prescale::controller::{RunError, RunOptions, run};
 use prescale::leader::LeaseSettings;
 use std::net::SocketAddr;
@@ -34,6 +35,17 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
     start_full(api, yaml, None, None).await
 }
 
+/// The autoscaler watches' timings in tests: KEDA looked for twice a second, retries
+/// from 200 ms, a failing watch trusted for 2 s.
+pub fn test_watch_settings() -> WatchSettings {
+    WatchSettings {
+        stale_after: Duration::from_secs(2),
+        crd_recheck: Duration::from_millis(500),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+    }
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
@@ -42,11 +54,14 @@ pub async fn start_full(
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
 ) -> Running {
-    start_clocked(
+    start_with(
         api,
         yaml,
         lease,
         factory,
+        "test",
+        test_watch_settings(),
+        Duration::from_secs(2),
         prescale::controller::system_clock(),
     )
     .await
@@ -60,6 +75,56 @@ pub async fn start_clocked(
     factory: Option<prescale::controller::SourceFactory>,
     clock: prescale::controller::Clock,
 ) -> Running {
+    start_with(
+        api,
+        yaml,
+        lease,
+        factory,
+        "test",
+        test_watch_settings(),
+        Duration::from_secs(2),
+        clock,
+    )
+    .await
+}
+
+/// [`start_full`], authenticating to the API double with `token` (the writer's identity
+/// in its write log), with the autoscaler watches' timings `watch` and a deadline of
+/// `api_deadline` for each Kubernetes API call.
+pub async fn start_as(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
+    api_deadline: Duration,
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        lease,
+        factory,
+        token,
+        watch,
+        api_deadline,
+        prescale::controller::system_clock(),
+    )
+    .await
+}
+
+/// Every option of the harness.
+#[allow(clippy::too_many_arguments)]
+async fn start_with(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
+    api_deadline: Duration,
+    clock: prescale::controller::Clock,
+) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -68,7 +133,8 @@ pub async fn start_clocked(
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
-    let client = api.client(dir.path()).await;
+    let client = api.client_as(dir.path(), token).await;
+    let watch_client = api.watch_client_as(dir.path(), token).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -80,9 +146,11 @@ pub async fn start_clocked(
         config_path: config_path.clone(),
         load: prescale::reload::loader(prescale::config::load),
         client,
+        watch_client,
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,
+        autoscaler_watch: watch,
         pod: Some(k8s_openapi::api::core::v1::ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
@@ -90,7 +158,7 @@ pub async fn start_clocked(
             namespace: Some("prescale".into()),
             ..Default::default()
         }),
-        api_deadline: Duration::from_secs(2),
+        api_deadline,
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
