@@ -19,9 +19,10 @@ VENV="${PRESCALE_DEPLOY_VENV:-/opt/prescale-deploy-venv}"
 K8S_VERSIONS="1.25.0 1.33.0"
 # Kinds that are not built into Kubernetes, which kubernetes-validate therefore cannot know
 # (it only warns on them, so without this list a misspelt built-in kind would pass too).
-# ServiceMonitor: the Prometheus Operator's CRD, in the servicemonitor overlay; its shape is
-# asserted by tests/deploy_manifests.rs.
-CRD_KINDS_RE='kind (ServiceMonitor) with api version monitoring\.coreos\.com/v1 '
+# ServiceMonitor and PrometheusRule: the Prometheus Operator's CRDs, in the servicemonitor and
+# monitoring overlays; their shape is asserted by tests/deploy_manifests.rs, the rules by
+# tests/monitoring.rs (promtool).
+CRD_KINDS_RE='kind (ServiceMonitor|PrometheusRule) with api version monitoring\.coreos\.com/v1 '
 
 for tool in kubernetes-validate checkov; do
     if [ ! -x "$VENV/bin/$tool" ]; then
@@ -64,7 +65,7 @@ check() {
     echo "ok   $dir: renders ($(grep -c '^kind:' "$rendered") objects), validates against Kubernetes ${K8S_VERSIONS// / and }, checkov $(grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$log")"
 }
 
-for dir in deploy/overlays/shadow deploy/overlays/active deploy/overlays/servicemonitor deploy/examples; do
+for dir in deploy/overlays/shadow deploy/overlays/active deploy/overlays/servicemonitor deploy/overlays/monitoring deploy/examples; do
     check "$dir"
 done
 

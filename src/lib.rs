@@ -7,15 +7,18 @@
 #![warn(missing_docs)]
 
 pub mod actuator;
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod core;
 pub mod forecast;
 pub mod leader;
+pub mod live_report;
 pub mod metrics;
 pub mod permissions;
 pub mod reload;
 pub mod server;
 pub mod simulate;
 pub mod telemetry;
+pub mod tune;

@@ -199,12 +199,16 @@ async fn raising_the_queue_in_shadow_mode_only_recommends() {
     assert_eq!(r["action"], "hold:shadow");
     assert!(!r["reasons"].as_array().expect("reasons").is_empty());
     let metrics = env.get("/metrics").await.expect("metrics");
+    // Per-target series carry the Deployment's namespace and name (kube-state-metrics' labels).
+    let target = "target=\"docs\",namespace=\"shop\",deployment=\"docs\"";
     let recommended = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("prescale_recommended_replicas{target=\"docs\"} "))
+        .find_map(|l| l.strip_prefix(&format!("prescale_recommended_replicas{{{target}}} ")))
         .and_then(|v| v.parse::<f64>().ok());
     assert!(recommended.is_some_and(|v| v > 1.0), "{metrics}");
-    assert!(metrics.contains("prescale_decision_reason{target=\"docs\",reason=\"winner:"));
+    assert!(metrics.contains(&format!(
+        "prescale_decision_reason{{{target},reason=\"winner:"
+    )));
     env.wait(10, "a Recommendation Event", async |e| {
         e.api.events().iter().any(|ev| {
             ev["reason"] == "Recommendation"

@@ -1,5 +1,9 @@
 //! `prescale simulate` through the built binary: the outputs a user and the README rely on.
-//! Tests that need the public traces skip, loudly, when `../shared` is absent.
+//! Tests that need the public traces skip, loudly, when `../shared` is absent (and fail
+//! then under CI).
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -31,12 +35,16 @@ fn json(args: &[&str]) -> Value {
     value
 }
 
-fn shared() -> Option<PathBuf> {
+fn shared(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
     if dir.join("bench-reference.json").exists() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: ../shared is absent; this test needs the public traces");
+        skip::skip(
+            test,
+            "../shared is absent",
+            "this test needs the public traces in ../shared beside the project",
+        );
         None
     }
 }
@@ -63,7 +71,11 @@ const SCORES: [&str; 5] = [
 
 #[test]
 fn json_reports_the_policy_and_the_references_as_the_reference_implementation_does() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) =
+        shared("json_reports_the_policy_and_the_references_as_the_reference_implementation_does")
+    else {
+        return;
+    };
     let trace = shared.join("traces/worldcup98_2days.csv");
     let got = json(&["--trace", path(&trace), "--json"]);
     let text = std::fs::read_to_string(shared.join("bench-reference.json")).unwrap();
@@ -213,7 +225,10 @@ fn plot_writes_an_svg_of_the_run() {
 
 #[test]
 fn all_traces_prints_the_results_table_with_the_peers_and_the_goal() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = shared("all_traces_prints_the_results_table_with_the_peers_and_the_goal")
+    else {
+        return;
+    };
     let traces = shared.join("traces");
     let reference = shared.join("bench-reference.json");
     let out = prescale(&[

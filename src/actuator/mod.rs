@@ -3,6 +3,8 @@
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
+mod cache_watch;
+mod crd_presence;
 mod error;
 mod events;
 mod kube;
@@ -11,6 +13,7 @@ mod pods;
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
 };
+pub use cache_watch::{WatchHealth, WatchSettings};
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
 pub use kube::KubeCluster;

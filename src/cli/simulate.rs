@@ -234,6 +234,9 @@ fn run_one(
             policy: &results.chosen,
             oracle: bench.oracle(),
             window: args.plot_window,
+            baseline: None,
+            origin: None,
+            scored: None,
         })?;
         write(path, "--plot", svg.as_bytes())?;
     }

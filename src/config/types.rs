@@ -95,6 +95,8 @@ pub struct TargetConfig {
     pub plan: PlanConfig,
     /// Where each signal comes from.
     pub metrics: MetricsConfig,
+    /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
+    pub backtest: super::BacktestQueries,
 }
 
 /// Namespace and name of the scaled Deployment.
@@ -419,6 +421,7 @@ impl Default for TargetConfig {
             forecast: ForecastConfig::default(),
             plan: PlanConfig::default(),
             metrics: MetricsConfig::default(),
+            backtest: super::BacktestQueries::default(),
         }
     }
 }

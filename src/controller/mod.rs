@@ -1,6 +1,8 @@
 //! The controller loop: one task per target reads the Deployment and the metrics, calls the
 //! decision core, and acts by mode; the supervisor adds and removes targets on reload.
 
+mod accounting;
+mod clock;
 mod health;
 mod intent;
 mod observe;
@@ -11,6 +13,7 @@ mod surfaces;
 mod tick;
 mod writers;
 
+pub use clock::{Clock, system_clock};
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
@@ -21,10 +24,11 @@ pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
 use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
+use crate::live_report::LiveReports;
+use crate::leader::Leadership;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// What every target's task shares.
 pub struct Shared {
@@ -39,12 +43,16 @@ pub struct Shared {
     pub source: std::sync::RwLock<Arc<dyn MetricsSource>>,
     /// All `prescale_*` metrics.
     pub telemetry: Arc<Telemetry>,
-    /// `true` while this instance holds the leader Lease.
-    pub leader: watch::Receiver<bool>,
+    /// Whether this instance leads now, and the tokens writes are made under.
+    pub leader: Leadership,
     /// Latest decision per target, for `/recommendations`.
     pub reports: Reports,
     /// Readiness facts for `/readyz`.
     pub health: Arc<Health>,
+    /// Windowed live-report totals per target, for `/report`.
+    pub live_reports: LiveReports,
+    /// The wall clock every tick reads.
+    pub clock: Clock,
 }
 
 impl Shared {
@@ -61,9 +69,13 @@ impl Shared {
         *self.source.write().unwrap_or_else(|p| p.into_inner()) = source;
     }
 
-    /// Whether this instance holds the leader Lease now. Returns a plain `bool` so no
-    /// borrow of the watch channel is held across an `.await`.
+    /// Unix time now, from the controller's clock.
+    pub fn now(&self) -> f64 {
+        (self.clock)()
+    }
+
+    /// Whether this instance leads at this instant (its renew deadline not passed).
     pub fn is_leader(&self) -> bool {
-        *self.leader.borrow()
+        self.leader.is_leader()
     }
 }

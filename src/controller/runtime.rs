@@ -2,10 +2,11 @@
 //! the admin server and the config watcher, apply reloads, and shut down in order.
 
 use super::writers::check_one_writer;
-use super::{Health, Reports, Shared, Supervisor};
-use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
+use super::{Clock, Health, Reports, Shared, Supervisor};
+use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster, WatchSettings};
 use crate::config::Config;
-use crate::leader::{LeaderElector, LeaseSettings};
+use crate::leader::{LeaderElector, LeaseSettings, LeaseSettingsError, Leadership};
+use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
 use crate::server::{AdminState, serve};
@@ -31,6 +32,13 @@ pub struct RunOptions {
     pub admin: tokio::net::TcpListener,
     /// Leader election settings; `None` runs as the only instance (always leader).
     pub lease: Option<LeaseSettings>,
+    /// The client of the HPA and ScaledObject watches: built without kube's own retry of
+    /// 429/503/504 (`Config::default_retry = false`), which would hide a failing watch for
+    /// minutes inside one request; the watches retry with their own back-off instead.
+    pub watch_client: kube::Client,
+    /// How the HPA and ScaledObject watches retry, when a failing one stops being
+    /// trusted, and how often a missing KEDA is looked for.
+    pub autoscaler_watch: WatchSettings,
     /// This instance's own Pod (for Events about the controller itself, e.g. a rejected config).
     pub pod: Option<ObjectReference>,
     /// Deadline of each Kubernetes API call.
@@ -39,6 +47,8 @@ pub struct RunOptions {
     pub reload_quiet: Duration,
     /// Shutdown must finish within this (the Pod's termination grace period, less margin).
     pub grace: Duration,
+    /// The wall clock ([`super::system_clock`] but in tests).
+    pub clock: Clock,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -59,11 +69,17 @@ pub enum RunError {
     /// The config directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] crate::reload::ReloadError),
+    /// The Lease timings cannot keep one leader at a time.
+    #[error(transparent)]
+    Lease(#[from] LeaseSettingsError),
 }
 
 /// Run the controller until `shutdown` turns true; then finish the ticks in flight,
 /// release the Lease and return.
 pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    if let Some(lease) = &opts.lease {
+        lease.validate()?;
+    }
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
@@ -81,9 +97,10 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let telemetry = Arc::new(Telemetry::new());
     let health = Arc::new(Health::default());
     let reports = Reports::default();
+    let live_reports = LiveReports::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let (leader_tx, leader_rx) = watch::channel(false);
+    let (mut leader_tx, leader_rx) = crate::leader::channel();
     // Events name this instance: the Lease identity, or the Pod's name without election.
     let identity = opts
         .lease
@@ -104,14 +121,23 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             (Some(tokio::spawn(e.run(stop_rx.clone()))), None)
         }
         None => {
-            leader_tx.send_replace(true);
+            leader_tx.lead_always();
             telemetry.is_leader.set(1);
             (None, Some(leader_tx))
         }
     };
 
+    // Per-target series are exported while leading. Set before any target ticks (without
+    // election this instance leads from the start), then follow the Lease.
+    telemetry.set_exporting_targets(leader_rx.is_leader());
+    let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
+
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
+    let (autoscalers, cache_tasks) = AutoscalerCache::start(
+        opts.watch_client.clone(),
+        opts.autoscaler_watch,
+        stop_rx.clone(),
+    );
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {
@@ -128,6 +154,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         leader: leader_rx,
         reports: reports.clone(),
         health: health.clone(),
+        live_reports: live_reports.clone(),
+        clock: opts.clock.clone(),
     });
     let mut supervisor = Supervisor::new(shared.clone());
     let applied = supervisor.apply(&config).await;
@@ -138,6 +166,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         telemetry: telemetry.clone(),
         reports,
         health: health.clone(),
+        live_reports,
+        clock: opts.clock,
     };
     let server = tokio::spawn(serve(opts.admin, admin_state, stop_rx.clone()));
     let reload_opts = ReloadOptions {
@@ -171,6 +201,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             tracing::error!(error = %err, "leader elector ended abnormally");
         }
         synced.abort();
+        exporting.abort();
         for task in cache_tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "autoscaler watch ended abnormally");
@@ -190,6 +221,18 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     }
     watcher.abort();
     Ok(())
+}
+
+/// Export per-target series exactly while this instance leads.
+async fn export_while_leading(mut leader: Leadership, telemetry: Arc<Telemetry>) {
+    loop {
+        // Every renewal and every step-down (the renew deadline's timer included) publishes
+        // a change; an unchanged answer leaves the series alone.
+        telemetry.set_exporting_targets(leader.is_leader());
+        if !leader.changed().await {
+            return;
+        }
+    }
 }
 
 /// What a reload needs from the run's options (the rest of them are moved into tasks).

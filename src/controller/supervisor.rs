@@ -7,7 +7,7 @@
 use super::Shared;
 use super::tick::{TargetTask, TickOutcome};
 use crate::config::{Config, TargetConfig};
-use crate::telemetry::{StageLabels, TargetLabels};
+use crate::telemetry::StageLabels;
 use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -70,6 +70,7 @@ impl Supervisor {
             }
             self.shared.source().forget(&name);
             self.shared.reports.remove(&name);
+            self.shared.live_reports.remove(&name);
             self.shared.health.target_removed(&name);
             applied.removed.push(name);
         }
@@ -187,6 +188,10 @@ async fn run_target(
                     // Remembered counters and logged states belong to the old queries.
                     shared.source().forget(&name);
                 }
+                if new.scale_target_ref != task.config.scale_target_ref {
+                    // Its series are labelled with the old Deployment: drop them.
+                    task.forget_series(&shared);
+                }
                 if task.reconfigure(new) {
                     task.warm_up(&shared).await;
                 }
@@ -213,7 +218,7 @@ async fn run_target(
                         shared
                             .telemetry
                             .tick_errors
-                            .get_or_create(&StageLabels { target: name.clone(), stage: "panic".into() })
+                            .get_or_create(&StageLabels { target: task.labels(), stage: "panic".into() })
                             .inc();
                         task.reset_state();
                         TickOutcome::Failed("tick panicked".into())
@@ -223,7 +228,7 @@ async fn run_target(
                 shared
                     .telemetry
                     .tick_duration
-                    .get_or_create(&TargetLabels { target: name.clone() })
+                    .get_or_create(&task.labels())
                     .observe(took.as_secs_f64());
                 if took > task.config.interval {
                     tracing::warn!(target_name = %name, took_s = took.as_secs_f64(), interval_s = task.config.interval.as_secs_f64(), "tick took longer than the interval; skipping missed ticks");

@@ -4,12 +4,31 @@
 use super::Shared;
 use super::intent::Hold;
 use super::report::TargetReport;
-use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name, unix_now};
+use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
 use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler};
 use crate::config::Mode;
-use crate::core::{Decision, Reason};
-use crate::telemetry::{ReasonLabels, WarningLabels};
+use crate::core::{Decision, Observation, Reason};
+use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use std::sync::atomic::AtomicU64;
 use tokio::time::Instant;
+
+/// Set a gauge to `value`, or remove it while there is none (never a stale value).
+fn set_or_remove(
+    family: &Family<TargetLabels, Gauge<f64, AtomicU64>>,
+    labels: &TargetLabels,
+    value: Option<f64>,
+) {
+    match value {
+        Some(v) => {
+            family.get_or_create(labels).set(v);
+        }
+        None => {
+            family.remove(labels);
+        }
+    }
+}
 
 /// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
 /// (the winner, limits, missing metrics, the fallback); the forecast and the plan's numbers
@@ -33,9 +52,11 @@ fn reason_label(r: &Reason) -> Option<String> {
 
 impl TargetTask {
     /// Put the decision on every surface: metrics, the JSON report, a log line, Events.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn report(
         &mut self,
         shared: &Shared,
+        obs: &Observation,
         view: &DeploymentView,
         decision: &Decision,
         outcome: &TickOutcome,
@@ -53,14 +74,18 @@ impl TargetTask {
         t.ready_replicas
             .get_or_create(&l)
             .set(i64::from(view.ready));
-        match decision.forecast_rate {
-            Some(r) => {
-                t.forecast_arrival_rate.get_or_create(&l).set(r);
-            }
-            None => {
-                t.forecast_arrival_rate.remove(&l);
-            }
-        }
+        set_or_remove(&t.forecast_arrival_rate, &l, decision.forecast_rate);
+        set_or_remove(&t.forecast_arrival_rate_upper, &l, decision.forecast_upper);
+        set_or_remove(&t.observed_queue_depth, &l, obs.queue_depth);
+        set_or_remove(&t.observed_arrival_rate, &l, obs.arrival_rate);
+        set_or_remove(&t.observed_completion_rate, &l, obs.completion_rate);
+        set_or_remove(&t.observed_queue_wait_seconds, &l, obs.wait_s);
+        t.slo_queue_wait_seconds
+            .get_or_create(&l)
+            .set(self.config.slo.queue_wait.as_secs_f64());
+        t.metrics_missing_ticks
+            .get_or_create(&l)
+            .set(i64::from(self.state.failures()));
         t.capacity_per_replica
             .get_or_create(&l)
             .set(decision.capacity_per_replica);
@@ -70,7 +95,7 @@ impl TargetTask {
         for old in &self.memory.reason_labels {
             if !labels.contains(old) {
                 t.decision_reason.remove(&ReasonLabels {
-                    target: self.config.name.clone(),
+                    target: l.clone(),
                     reason: old.clone(),
                 });
             }
@@ -78,7 +103,7 @@ impl TargetTask {
         for new in &labels {
             t.decision_reason
                 .get_or_create(&ReasonLabels {
-                    target: self.config.name.clone(),
+                    target: l.clone(),
                     reason: new.clone(),
                 })
                 .set(1);
@@ -120,7 +145,7 @@ impl TargetTask {
             startup_seconds: Some(decision.startup_s),
             capacity_per_replica: Some(decision.capacity_per_replica),
             action,
-            updated_at: unix_now(),
+            updated_at: shared.now(),
             error,
         });
 
@@ -165,13 +190,15 @@ impl TargetTask {
         let manual = self.config.mode == Mode::Active
             && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
         let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
+        let unsynced = matches!(outcome, TickOutcome::Held(Hold::Unsynced));
         let t = &shared.telemetry;
         for kind in BLOCK_KINDS {
             let on = active.iter().any(|(k, _)| k == kind)
                 || (*kind == "manual_scale" && manual)
+                || (*kind == "unsynced" && unsynced)
                 || (*kind == "backoff" && backoff);
             let labels = WarningLabels {
-                target: self.config.name.clone(),
+                target: self.labels(),
                 kind: kind.to_string(),
             };
             if on {

@@ -8,13 +8,22 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
+use crate::live_report::{ForecastError, LiveTracker};
+use crate::leader::LeadershipLost;
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 /// Label values of `prescale_write_blocked{kind}`.
-pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scale", "backoff"];
+pub const BLOCK_KINDS: &[&str] = &[
+    "hpa",
+    "scaledobject",
+    "paused",
+    "manual_scale",
+    "unsynced",
+    "backoff",
+];
 
 /// Re-reads after a 409 before giving up until the next tick.
 const CONFLICT_RETRIES: u32 = 2;
@@ -58,13 +67,18 @@ pub(super) struct Memory {
     pub(super) warned_match_expressions: bool,
 }
 
-/// A target's task state: its config, the decision core's state, and the controller's memory.
+/// A target's task state: its config, the decision core's state, the controller's memory,
+/// and the live report's model of both schedules.
 pub struct TargetTask {
     /// Effective config.
     pub config: TargetConfig,
     /// The decision core's state (learned capacity, start-up time, history).
     pub state: TargetState,
     pub(super) memory: Memory,
+    /// What ran vs what prescale recommends, modelled tick by tick.
+    pub(super) live: LiveTracker,
+    /// The forecast's recent error.
+    pub(super) forecast_error: ForecastError,
 }
 
 /// How a tick ended.
@@ -90,13 +104,6 @@ pub(super) fn deployment_name(c: &TargetConfig) -> String {
     )
 }
 
-pub(super) fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 impl TargetTask {
     /// A fresh task with the decision core's default state.
     pub fn new(config: TargetConfig) -> Self {
@@ -107,6 +114,8 @@ impl TargetTask {
     /// A task that continues with `state` learned earlier.
     pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
         Self {
+            live: live_tracker(&config),
+            forecast_error: ForecastError::default(),
             config,
             state,
             memory: Memory::default(),
@@ -121,6 +130,13 @@ impl TargetTask {
         if reset {
             self.state = TargetState::new(&config);
             self.memory = Memory::default();
+            self.live = live_tracker(&config);
+            self.forecast_error = ForecastError::default();
+        } else {
+            self.live.reconfigure(
+                config.slo.queue_wait.as_secs_f64(),
+                config.interval.as_secs_f64(),
+            );
         }
         self.config = config;
         reset
@@ -156,7 +172,7 @@ impl TargetTask {
     /// so dashboards do not show a stopped target's last values forever.
     pub fn forget_series(&mut self, shared: &Shared) {
         let reasons = std::mem::take(&mut self.memory.reason_labels);
-        shared.telemetry.forget_target(&self.config.name, &reasons);
+        shared.telemetry.forget_target(&self.labels(), &reasons);
     }
 
     /// Writes are withheld this long after a person's `kubectl scale`: at least
@@ -171,9 +187,7 @@ impl TargetTask {
     }
 
     pub(super) fn labels(&self) -> TargetLabels {
-        TargetLabels {
-            target: self.config.name.clone(),
-        }
+        TargetLabels::of(&self.config)
     }
 
     fn count_error(&self, shared: &Shared, stage: &str) {
@@ -181,7 +195,7 @@ impl TargetTask {
             .telemetry
             .tick_errors
             .get_or_create(&StageLabels {
-                target: self.config.name.clone(),
+                target: self.labels(),
                 stage: stage.into(),
             })
             .inc();
@@ -214,14 +228,14 @@ impl TargetTask {
             PodEndpoints::not_listed(deployment_name(&self.config))
         };
         let readings = source.read_with(&self.config, &pods).await;
-        let now = unix_now();
+        let now = shared.now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
             shared
                 .telemetry
                 .metric_errors
                 .get_or_create(&MetricErrorLabels {
-                    target: self.config.name.clone(),
+                    target: self.labels(),
                     metric: f.metric.into(),
                     reason: f.error.reason().into(),
                 })
@@ -257,31 +271,52 @@ impl TargetTask {
         let mut conflicts = 0;
         let mut error = None;
         let outcome = loop {
+            // The write is made under this term's token: checked against the clock right
+            // before sending, and cancelled if the term ends while it is in flight.
+            let mut token = shared.leader.token();
             let guards = Guards {
-                leader: shared.is_leader(),
+                leader: token.is_some(),
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
-                backoff: check_failed || self.memory.skip_writes > 0,
+                unsynced: check_failed,
+                backoff: self.memory.skip_writes > 0,
             };
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
                 Intent::Hold(h) => break TickOutcome::Held(h),
                 Intent::Write { from, to } => {
-                    match shared
-                        .cluster
-                        .scale(&target, to, &view.resource_version)
-                        .await
-                    {
+                    let written = match token.as_mut() {
+                        Some(token) => {
+                            let write =
+                                shared
+                                    .cluster
+                                    .scale(&target, from, to, &view.resource_version);
+                            token.guard(write).await
+                        }
+                        None => Err(LeadershipLost),
+                    };
+                    let written = match written {
+                        Ok(written) => written,
+                        Err(lost) => {
+                            self.count_write(shared, "cancelled");
+                            tracing::warn!(target_name = %self.config.name, from, to, error = %lost, "not writing: this instance stopped leading");
+                            break TickOutcome::Held(Hold::Follower);
+                        }
+                    };
+                    match written {
                         Ok(()) => {
                             self.count_write(shared, "ok");
                             self.memory.expected_replicas = Some(to);
                             self.memory.write_failures = 0;
                             break TickOutcome::Scaled { from, to };
                         }
-                        Err(ClusterError::Conflict { .. }) if conflicts < CONFLICT_RETRIES => {
+                        Err(
+                            e @ (ClusterError::Conflict { .. }
+                            | ClusterError::NoResourceVersion { .. }),
+                        ) if conflicts < CONFLICT_RETRIES => {
                             conflicts += 1;
-                            self.count_write(shared, "conflict");
-                            tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
+                            self.count_write(shared, e.label());
+                            tracing::info!(target_name = %self.config.name, error = %e, "re-reading the Deployment and deciding again");
                             match shared.cluster.read_deployment(&target).await {
                                 Ok(v) => view = v,
                                 Err(e) => {
@@ -322,7 +357,8 @@ impl TargetTask {
             self.memory.skip_writes -= 1;
         }
 
-        self.report(shared, &view, &decision, &outcome, &others, error)
+        self.account(shared, &obs, &decision, &outcome);
+        self.report(shared, &obs, &view, &decision, &outcome, &others, error)
             .await;
         outcome
     }
@@ -357,7 +393,7 @@ impl TargetTask {
             .telemetry
             .scale_writes
             .get_or_create(&ResultLabels {
-                target: self.config.name.clone(),
+                target: self.labels(),
                 result: result.into(),
             })
             .inc();
@@ -442,11 +478,18 @@ impl TargetTask {
             startup_seconds: None,
             capacity_per_replica: None,
             action: "error".into(),
-            updated_at: unix_now(),
+            updated_at: shared.now(),
             error: Some(error.to_string()),
         });
         TickOutcome::Failed(error.to_string())
     }
+}
+
+fn live_tracker(config: &TargetConfig) -> LiveTracker {
+    LiveTracker::new(
+        config.slo.queue_wait.as_secs_f64(),
+        config.interval.as_secs_f64(),
+    )
 }
 
 #[cfg(test)]

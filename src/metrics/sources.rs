@@ -6,7 +6,7 @@ use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::{
     Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoints, StateLog,
-    TargetReadings, check_fresh, unix_seconds,
+    TargetReadings, check_fresh, reject_negative, unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
@@ -146,6 +146,9 @@ impl Sources {
         {
             evaluation.value = Err(stale);
         }
+        if let Ok(value) = evaluation.value {
+            evaluation.value = reject_negative(&describe(source), value);
+        }
         Some(evaluation)
     }
 
@@ -209,6 +212,21 @@ impl MetricsSource for Sources {
 
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
+    }
+}
+
+/// The source as errors name it: the PromQL query, or the scraped metric with its labels.
+fn describe(source: &MetricSource) -> String {
+    match source {
+        MetricSource::Promql { query, .. } => query.clone(),
+        MetricSource::Scrape { metric, labels, .. } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            if labels.is_empty() {
+                metric.clone()
+            } else {
+                format!("{metric}{{{}}}", labels.join(","))
+            }
+        }
     }
 }
 

@@ -1,6 +1,12 @@
-//! The admin HTTP server on one port: `/healthz`, `/readyz`, `/metrics`, `/recommendations`.
+//! The admin HTTP server on one port: `/healthz`, `/readyz`, `/metrics`, `/recommendations`,
+//! `/report`.
 
-use crate::controller::{Health, Reports, TargetReport};
+mod report;
+
+pub use report::ReportQuery;
+
+use crate::controller::{Clock, Health, Reports, TargetReport};
+use crate::live_report::LiveReports;
 use crate::telemetry::Telemetry;
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +24,10 @@ pub struct AdminState {
     pub reports: Reports,
     /// Readiness facts.
     pub health: Arc<Health>,
+    /// Windowed live-report totals.
+    pub live_reports: LiveReports,
+    /// The controller's clock (the report's "now").
+    pub clock: Clock,
 }
 
 /// The body of `GET /recommendations`.
@@ -34,6 +44,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/recommendations", get(recommendations))
+        .route("/report", get(report::report))
         .with_state(state)
 }
 

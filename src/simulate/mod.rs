@@ -2,6 +2,7 @@
 //! reference policies and the scores. Pure: no clock, no I/O beyond reading files asked for.
 
 mod bench;
+mod fluid_queue;
 mod load;
 mod model;
 mod params;
@@ -13,9 +14,10 @@ pub mod synthetic;
 mod trace;
 
 pub use bench::{Bench, Evaluation, HPA_TARGET_UTILIZATION, KEDA_QUEUE_PER_REPLICA, policy};
+pub use fluid_queue::{FluidQueue, Settled, Step};
 pub use load::{Load, LoadError, default_warmup_days, percentile_linear};
-pub use model::{BenchObservation, BenchPolicy, Run, run, run_observed};
+pub use model::{BenchObservation, BenchPolicy, Run, Setup, Start, run, run_observed, run_with};
 pub use params::{BenchParams, ParamError, bench_ceil};
 pub use pods::Pods;
-pub use score::{Scores, score, waits};
+pub use score::{Scores, score, score_where, waits, weighted_quantile};
 pub use trace::{Trace, TraceError};

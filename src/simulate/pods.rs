@@ -11,9 +11,27 @@ pub struct Pods {
 impl Pods {
     /// One pod, ready at t = 0 (BENCH.md's initial state).
     pub fn initial() -> Self {
+        Self::all_ready(1)
+    }
+
+    /// `n` pods, all ready at t = 0.
+    pub fn all_ready(n: u32) -> Self {
         Pods {
-            groups: vec![(0.0, 1)],
-            total: 1,
+            groups: if n == 0 { Vec::new() } else { vec![(0.0, n)] },
+            total: n,
+        }
+    }
+
+    /// A workload seen at time `t` with `ready` pods ready and `starting` more that will be
+    /// ready at `ready_at` (a running Deployment, where the bench starts from one pod).
+    pub fn existing(ready: u32, starting: u32, t: f64, ready_at: f64) -> Self {
+        let groups = [(t, ready), (ready_at.max(t), starting)]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Pods {
+            groups,
+            total: ready + starting,
         }
     }
 
@@ -83,6 +101,16 @@ mod tests {
             4,
             "a pod whose ready time equals t is ready"
         );
+    }
+
+    #[test]
+    fn an_existing_workload_keeps_its_ready_and_starting_pods() {
+        let mut pods = Pods::existing(2, 3, 100.0, 160.0);
+        assert_eq!((pods.total(), pods.ready_at(100.0)), (5, 2));
+        assert_eq!(pods.ready_at(160.0), 5);
+        pods.scale_to(3, 110.0, 90.0);
+        assert_eq!((pods.total(), pods.ready_at(200.0)), (3, 3));
+        assert_eq!(Pods::existing(0, 0, 0.0, 0.0).total(), 0);
     }
 
     #[test]

@@ -1,66 +1,111 @@
 //! The controller's metrics, exposed in OpenMetrics text by the admin server.
+//!
+//! Two kinds: per-target series (every family labelled with [`TargetLabels`]: `target`,
+//! `namespace`, `deployment`, so they join with kube-state-metrics) and the process's own
+//! (leadership, config reloads). Per-target series are exported only while this instance
+//! leads: with two replicas nothing is counted twice. Each change of leadership starts
+//! them afresh, so a new leader's counters count only its own leadership (a counter reset
+//! to PromQL) and a follower exports none.
+//!
+//! Every metric is one entry of the table in [`Telemetry`]'s definition below: its field,
+//! type, constructor, name and help. Adding a per-target metric is adding a line there; it
+//! is then registered, cleared on a change of leadership and described in `/metrics`.
 
+use crate::config::TargetConfig;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// `{target}`: one series per configured target.
+/// `{target, namespace, deployment}`: one series per configured target.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {
     /// Target name from the config.
     pub target: String,
+    /// The Deployment's namespace (kube-state-metrics' `namespace`).
+    pub namespace: String,
+    /// The Deployment's name (kube-state-metrics' `deployment`).
+    pub deployment: String,
 }
 
-/// `{target, reason}`: which reasons shaped the latest decision.
+impl TargetLabels {
+    /// The labels of a configured target.
+    pub fn of(config: &TargetConfig) -> Self {
+        TargetLabels {
+            target: config.name.clone(),
+            namespace: config.scale_target_ref.namespace.clone(),
+            deployment: config.scale_target_ref.name.clone(),
+        }
+    }
+}
+
+/// `{target..., reason}`: which reasons shaped the latest decision.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
-    /// Target name.
-    pub target: String,
-    /// Reason kind, e.g. `winner_forecast` or `limited_scale_up_limit`.
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    /// Reason kind, e.g. `winner:forecast` or `limited:ScaleUpLimit`.
     pub reason: String,
 }
 
-/// `{target, metric, reason}`: a failed metric read.
+/// `{target..., metric, reason}`: a failed metric read.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MetricErrorLabels {
-    /// Target name.
-    pub target: String,
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
     /// `queueDepth`, `arrivalRate`, `completions`, `waitP95`.
     pub metric: String,
     /// The error's stable reason (`MetricError::reason`).
     pub reason: String,
 }
 
-/// `{target, stage}`: where a tick failed.
+/// `{target..., stage}`: where a tick failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
-    /// Target name.
-    pub target: String,
-    /// `deployment`, `metrics`, `conflicts`, `scale`.
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    /// `deployment`, `metrics`, `conflicts`, `scale`, `panic`.
     pub stage: String,
 }
 
-/// `{target, result}`: outcome of a scale write.
+/// `{target..., result}`: outcome of a scale write.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// Target name.
-    pub target: String,
-    /// `ok`, `conflict`, `throttled`, `error`.
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    /// `ok`, `conflict`, or the failure's label (`throttled`, `server_error`, ...).
     pub result: String,
 }
 
-/// `{target, kind}`: why prescale is not writing to a Deployment.
+/// `{target..., kind}`: why prescale is not writing to a Deployment.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WarningLabels {
-    /// Target name.
-    pub target: String,
-    /// `hpa`, `scaledobject`, `paused`, `manual_scale`, `shared_deployment`.
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    /// `hpa`, `scaledobject`, `paused`, `manual_scale`, `backoff`.
     pub kind: String,
 }
+
+/// `{target..., schedule}`: the live report's two schedules.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScheduleLabels {
+    /// The target.
+    #[prometheus(flatten)]
+    pub target: TargetLabels,
+    /// `actual` (what ran) or `recommended` (what prescale recommends).
+    pub schedule: String,
+}
+
+/// The values of `schedule` in [`ScheduleLabels`].
+pub const SCHEDULES: [&str; 2] = ["actual", "recommended"];
 
 /// `{result}` of a config reload.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -70,42 +115,138 @@ pub struct ReloadLabels {
 }
 
 type FloatGauge = Gauge<f64, AtomicU64>;
+type FloatCounter = Counter<f64, AtomicU64>;
+type TickHistogram = Family<TargetLabels, Histogram, fn() -> Histogram>;
 
-/// Every `prescale_*` metric. Shared behind an `Arc` by all tasks.
-pub struct Telemetry {
-    registry: Registry,
-    /// Replicas the decision core recommends.
-    pub recommended_replicas: Family<TargetLabels, Gauge>,
-    /// The Deployment's `spec.replicas` at the last tick.
-    pub current_replicas: Family<TargetLabels, Gauge>,
-    /// The Deployment's `status.readyReplicas` at the last tick.
-    pub ready_replicas: Family<TargetLabels, Gauge>,
-    /// Forecast arrival rate over the lead time (absent while there is no forecast).
-    pub forecast_arrival_rate: Family<TargetLabels, FloatGauge>,
-    /// Learned per-replica capacity, documents/s.
-    pub capacity_per_replica: Family<TargetLabels, FloatGauge>,
-    /// Start-up lead time in use, seconds.
-    pub startup_seconds: Family<TargetLabels, FloatGauge>,
-    /// 1 for each reason in the latest decision.
-    pub decision_reason: Family<ReasonLabels, Gauge>,
-    /// Wall time of one target's tick.
-    pub tick_duration: Family<TargetLabels, Histogram, fn() -> Histogram>,
-    /// Ticks that failed, by stage.
-    pub tick_errors: Family<StageLabels, Counter>,
-    /// Metric reads that failed, by metric and reason.
-    pub metric_errors: Family<MetricErrorLabels, Counter>,
-    /// Scale writes by outcome.
-    pub scale_writes: Family<ResultLabels, Counter>,
-    /// 1 while a write is withheld for this kind of reason (another autoscaler, paused...).
-    pub write_blocked: Family<WarningLabels, Gauge>,
-    /// Manual changes of `spec.replicas` by someone else.
-    pub manual_scale: Family<TargetLabels, Counter>,
-    /// Config reloads by result.
-    pub config_reload: Family<ReloadLabels, Counter>,
-    /// 1 while this instance holds the leader Lease.
-    pub is_leader: Gauge,
-    /// Leadership acquisitions by this instance.
-    pub leader_transitions: Counter,
+/// A metric's help text from its doc comment (the encoder adds the final full stop).
+fn help(doc: &str) -> &str {
+    doc.trim().trim_end_matches('.')
+}
+
+fn tick_histogram() -> Histogram {
+    // 5 ms .. ~40 s: a tick is a few API calls and queries; anything near the interval is slow.
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Defines [`Telemetry`] from one table of metrics: the per-target families (registered in
+/// their own registry, exported while leading, cleared on a change of leadership) and the
+/// process's metrics.
+macro_rules! telemetry {
+    (
+        per_target { $( #[doc = $tdoc:literal] $tfield:ident: $tty:ty = $tinit:expr, $tname:literal; )* }
+        process { $( #[doc = $pdoc:literal] $pfield:ident: $pty:ty = $pinit:expr, $pname:literal; )* }
+    ) => {
+        /// Every `prescale_*` metric. Shared behind an `Arc` by all tasks.
+        pub struct Telemetry {
+            per_target: Registry,
+            process: Registry,
+            exporting_targets: AtomicBool,
+            $( #[doc = $tdoc] pub $tfield: $tty, )*
+            $( #[doc = $pdoc] pub $pfield: $pty, )*
+        }
+
+        impl Telemetry {
+            /// Create every metric and register it under its `prescale_` name.
+            pub fn new() -> Self {
+                let mut per_target = Registry::with_prefix("prescale");
+                let mut process = Registry::with_prefix("prescale");
+                $(
+                    let $tfield: $tty = $tinit;
+                    per_target.register($tname, help($tdoc), $tfield.clone());
+                )*
+                $(
+                    let $pfield: $pty = $pinit;
+                    process.register($pname, help($pdoc), $pfield.clone());
+                )*
+                Telemetry {
+                    per_target,
+                    process,
+                    exporting_targets: AtomicBool::new(false),
+                    $( $tfield, )*
+                    $( $pfield, )*
+                }
+            }
+
+            /// Drop every per-target series.
+            fn clear_per_target(&self) {
+                $( self.$tfield.clear(); )*
+            }
+
+            /// The name of every metric as registered (`prescale_` and its name; a counter's
+            /// samples add `_total`, a histogram's `_bucket`, `_sum` and `_count`).
+            pub fn registered_names() -> Vec<String> {
+                vec![
+                    $( format!("prescale_{}", $tname), )*
+                    $( format!("prescale_{}", $pname), )*
+                ]
+            }
+        }
+    };
+}
+
+telemetry! {
+    per_target {
+        /// Replicas the decision core recommends.
+        recommended_replicas: Family<TargetLabels, Gauge> = Family::default(), "recommended_replicas";
+        /// The Deployment's spec.replicas at the last tick.
+        current_replicas: Family<TargetLabels, Gauge> = Family::default(), "current_replicas";
+        /// The Deployment's status.readyReplicas at the last tick.
+        ready_replicas: Family<TargetLabels, Gauge> = Family::default(), "ready_replicas";
+        /// Forecast arrival rate over the start-up lead time, documents per second (absent without a forecast).
+        forecast_arrival_rate: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_arrival_rate";
+        /// The forecast plus its error margin: the arrival rate capacity is planned for, documents per second.
+        forecast_arrival_rate_upper: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_arrival_rate_upper";
+        /// Recent mean absolute error of the forecast for the next interval over the recent mean arrival rate (about an hour).
+        forecast_error_ratio: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_error_ratio";
+        /// Learned documents per second one ready replica serves.
+        capacity_per_replica: Family<TargetLabels, FloatGauge> = Family::default(), "capacity_per_replica";
+        /// Start-up lead time in use (configured, then learned).
+        startup_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "startup_seconds";
+        /// Queue depth prescale read at the last tick (absent when the read failed).
+        observed_queue_depth: Family<TargetLabels, FloatGauge> = Family::default(), "observed_queue_depth";
+        /// Arrival rate prescale read at the last tick, documents per second.
+        observed_arrival_rate: Family<TargetLabels, FloatGauge> = Family::default(), "observed_arrival_rate";
+        /// Completion rate prescale read at the last tick, documents per second.
+        observed_completion_rate: Family<TargetLabels, FloatGauge> = Family::default(), "observed_completion_rate";
+        /// Queue wait prescale read at the last tick (the waitP95 metric), seconds.
+        observed_queue_wait_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "observed_queue_wait_seconds";
+        /// The target's queue-wait SLO (slo.queueWait), seconds.
+        slo_queue_wait_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "slo_queue_wait_seconds";
+        /// Consecutive ticks with a demand metric missing (the fallback starts at fallback.failureThreshold).
+        metrics_missing_ticks: Family<TargetLabels, Gauge> = Family::default(), "metrics_missing_ticks";
+        /// 1 for each reason that shaped the latest decision.
+        decision_reason: Family<ReasonLabels, Gauge> = Family::default(), "decision_reason";
+        /// Wall time of one target's tick.
+        tick_duration: TickHistogram = Family::new_with_constructor(tick_histogram), "tick_duration_seconds";
+        /// Ticks that failed, by stage.
+        tick_errors: Family<StageLabels, Counter> = Family::default(), "tick_errors";
+        /// Metric reads that failed, by metric and reason.
+        metric_errors: Family<MetricErrorLabels, Counter> = Family::default(), "metric_errors";
+        /// Writes to a Deployment's /scale subresource, by result.
+        scale_writes: Family<ResultLabels, Counter> = Family::default(), "scale_writes";
+        /// 1 while writes to the target are withheld, by cause.
+        write_blocked: Family<WarningLabels, Gauge> = Family::default(), "write_blocked";
+        /// Changes of spec.replicas made by someone other than prescale.
+        manual_scale: Family<TargetLabels, Counter> = Family::default(), "manual_scale";
+        /// Live report: replica-seconds paid for, by schedule (actual: what ran; recommended: what prescale recommends).
+        report_replica_seconds: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_replica_seconds";
+        /// Live report: documents whose modelled wait is settled, by schedule.
+        report_documents: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_documents";
+        /// Live report: documents whose modelled wait exceeded the SLO, by schedule.
+        report_late_documents: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_late_documents";
+        /// Live report: seconds in which both schedules were modelled.
+        report_modelled_seconds: Family<TargetLabels, FloatCounter> = Family::default(), "report_modelled_seconds";
+        /// Live report: seconds not modelled (no arrivals known, or too long between ticks).
+        report_unmodelled_seconds: Family<TargetLabels, FloatCounter> = Family::default(), "report_unmodelled_seconds";
+    }
+    process {
+        /// Config reloads, by result.
+        config_reload: Family<ReloadLabels, Counter> = Family::default(), "config_reload";
+        /// 1 while this instance holds the leader Lease.
+        is_leader: Gauge = Gauge::default(), "is_leader";
+        /// Times this instance acquired the leader Lease.
+        leader_transitions: Counter = Counter::default(), "leader_transitions";
+    }
 }
 
 impl Default for Telemetry {
@@ -114,150 +255,175 @@ impl Default for Telemetry {
     }
 }
 
-fn tick_histogram() -> Histogram {
-    // 5 ms .. ~40 s: a tick is a few API calls and queries; anything near the interval is slow.
-    Histogram::new(exponential_buckets(0.005, 2.0, 14))
-}
-
 impl Telemetry {
-    /// Create every metric and register it under its `prescale_` name.
-    pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("prescale");
-        let t = Self {
-            recommended_replicas: Family::default(),
-            current_replicas: Family::default(),
-            ready_replicas: Family::default(),
-            forecast_arrival_rate: Family::default(),
-            capacity_per_replica: Family::default(),
-            startup_seconds: Family::default(),
-            decision_reason: Family::default(),
-            tick_duration: Family::new_with_constructor(tick_histogram),
-            tick_errors: Family::default(),
-            metric_errors: Family::default(),
-            scale_writes: Family::default(),
-            write_blocked: Family::default(),
-            manual_scale: Family::default(),
-            config_reload: Family::default(),
-            is_leader: Gauge::default(),
-            leader_transitions: Counter::default(),
-            registry: Registry::default(),
-        };
-        registry.register(
-            "recommended_replicas",
-            "Replicas the decision core recommends",
-            t.recommended_replicas.clone(),
-        );
-        registry.register(
-            "current_replicas",
-            "The Deployment's spec.replicas at the last tick",
-            t.current_replicas.clone(),
-        );
-        registry.register(
-            "ready_replicas",
-            "The Deployment's status.readyReplicas at the last tick",
-            t.ready_replicas.clone(),
-        );
-        registry.register(
-            "forecast_arrival_rate",
-            "Forecast arrival rate over the start-up lead time, documents per second",
-            t.forecast_arrival_rate.clone(),
-        );
-        registry.register(
-            "capacity_per_replica",
-            "Learned documents per second one ready replica serves",
-            t.capacity_per_replica.clone(),
-        );
-        registry.register(
-            "startup_seconds",
-            "Start-up lead time in use (configured, then learned)",
-            t.startup_seconds.clone(),
-        );
-        registry.register(
-            "decision_reason",
-            "1 for each reason that shaped the latest decision",
-            t.decision_reason.clone(),
-        );
-        registry.register(
-            "tick_duration_seconds",
-            "Wall time of one target's tick",
-            t.tick_duration.clone(),
-        );
-        registry.register(
-            "tick_errors",
-            "Ticks that failed, by stage",
-            t.tick_errors.clone(),
-        );
-        registry.register(
-            "metric_errors",
-            "Metric reads that failed, by metric and reason",
-            t.metric_errors.clone(),
-        );
-        registry.register(
-            "scale_writes",
-            "Writes to a Deployment's /scale subresource, by result",
-            t.scale_writes.clone(),
-        );
-        registry.register(
-            "write_blocked",
-            "1 while writes to the target are withheld, by cause",
-            t.write_blocked.clone(),
-        );
-        registry.register(
-            "manual_scale",
-            "Changes of spec.replicas made by someone other than prescale",
-            t.manual_scale.clone(),
-        );
-        registry.register(
-            "config_reload",
-            "Config reloads, by result",
-            t.config_reload.clone(),
-        );
-        registry.register(
-            "is_leader",
-            "1 while this instance holds the leader Lease",
-            t.is_leader.clone(),
-        );
-        registry.register(
-            "leader_transitions",
-            "Times this instance acquired the leader Lease",
-            t.leader_transitions.clone(),
-        );
-        Self { registry, ..t }
+    /// Export per-target series (this instance leads) or not. A change starts them afresh,
+    /// so a new leader's counters count only its own leadership and a follower exports
+    /// nothing, even after it led before.
+    pub fn set_exporting_targets(&self, on: bool) {
+        if self.exporting_targets.swap(on, Ordering::SeqCst) != on {
+            self.clear_per_target();
+        }
     }
 
-    /// The registry in OpenMetrics text format.
+    /// Whether per-target series are exported (this instance leads).
+    pub fn exporting_targets(&self) -> bool {
+        self.exporting_targets.load(Ordering::SeqCst)
+    }
+
+    /// The metrics in OpenMetrics text format: the process's, and the per-target series
+    /// while leading.
     pub fn encode(&self) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
         // Writing into a String cannot fail; an error here would be a bug in a metric's encoder.
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+        let mut encoded = encode_registry(&mut out, &self.process);
+        if self.exporting_targets() {
+            encoded = encoded.and_then(|()| encode_registry(&mut out, &self.per_target));
+        }
+        if let Err(e) = encoded.and_then(|()| encode_eof(&mut out)) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
     }
 
-    /// Drop every per-target series of a target that was removed from the config, so
-    /// dashboards do not show a stopped target's last values forever.
-    pub fn forget_target(&self, target: &str, reasons: &[String]) {
-        let l = TargetLabels {
-            target: target.to_string(),
-        };
-        self.recommended_replicas.remove(&l);
-        self.current_replicas.remove(&l);
-        self.ready_replicas.remove(&l);
-        self.forecast_arrival_rate.remove(&l);
-        self.capacity_per_replica.remove(&l);
-        self.startup_seconds.remove(&l);
+    /// Drop the gauges, the tick-duration histogram and the live-report and manual-scale
+    /// counters of a target that was removed from the config (or now scales another
+    /// Deployment), so dashboards do not show a stopped target's last values forever. The
+    /// error and write counters, labelled by open-ended reasons, stay (their rates are 0).
+    pub fn forget_target(&self, target: &TargetLabels, reasons: &[String]) {
+        self.tick_duration.remove(target);
+        self.manual_scale.remove(target);
+        for gauge in [
+            &self.recommended_replicas,
+            &self.current_replicas,
+            &self.ready_replicas,
+            &self.metrics_missing_ticks,
+        ] {
+            gauge.remove(target);
+        }
+        for gauge in [
+            &self.forecast_arrival_rate,
+            &self.forecast_arrival_rate_upper,
+            &self.forecast_error_ratio,
+            &self.capacity_per_replica,
+            &self.startup_seconds,
+            &self.observed_queue_depth,
+            &self.observed_arrival_rate,
+            &self.observed_completion_rate,
+            &self.observed_queue_wait_seconds,
+            &self.slo_queue_wait_seconds,
+        ] {
+            gauge.remove(target);
+        }
+        for counter in [
+            &self.report_modelled_seconds,
+            &self.report_unmodelled_seconds,
+        ] {
+            counter.remove(target);
+        }
+        for schedule in SCHEDULES {
+            let labels = ScheduleLabels {
+                target: target.clone(),
+                schedule: schedule.to_string(),
+            };
+            for counter in [
+                &self.report_replica_seconds,
+                &self.report_documents,
+                &self.report_late_documents,
+            ] {
+                counter.remove(&labels);
+            }
+        }
         for reason in reasons {
             self.decision_reason.remove(&ReasonLabels {
-                target: target.to_string(),
+                target: target.clone(),
                 reason: reason.clone(),
             });
         }
         for kind in crate::controller::BLOCK_KINDS {
             self.write_blocked.remove(&WarningLabels {
-                target: target.to_string(),
+                target: target.clone(),
                 kind: kind.to_string(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> TargetLabels {
+        TargetLabels {
+            target: "docs".into(),
+            namespace: "shop".into(),
+            deployment: "docs-worker".into(),
+        }
+    }
+
+    #[test]
+    fn per_target_series_carry_namespace_and_deployment_and_only_a_leader_exports_them() {
+        let t = Telemetry::new();
+        t.recommended_replicas.get_or_create(&labels()).set(3);
+        t.is_leader.set(0);
+        let follower = t.encode();
+        assert!(follower.contains("prescale_is_leader 0"), "{follower}");
+        assert!(!follower.contains("target="), "{follower}");
+        assert!(follower.ends_with("# EOF\n"));
+
+        t.set_exporting_targets(true);
+        t.recommended_replicas.get_or_create(&labels()).set(3);
+        let leader = t.encode();
+        assert!(
+            leader.contains(
+                "prescale_recommended_replicas{target=\"docs\",namespace=\"shop\",deployment=\"docs-worker\"} 3"
+            ),
+            "{leader}"
+        );
+        assert_eq!(leader.matches("# EOF").count(), 1);
+    }
+
+    #[test]
+    fn a_change_of_leadership_starts_counters_afresh() {
+        let t = Telemetry::new();
+        let s = ScheduleLabels {
+            target: labels(),
+            schedule: "actual".into(),
+        };
+        // Counted as a follower: never exported, and gone when it becomes leader.
+        t.report_replica_seconds.get_or_create(&s).inc_by(100.0);
+        t.set_exporting_targets(true);
+        assert!(t.report_replica_seconds.get(&s).is_none());
+        t.report_replica_seconds.get_or_create(&s).inc_by(15.0);
+        assert!(t.encode().contains(
+            "prescale_report_replica_seconds_total{target=\"docs\",namespace=\"shop\",deployment=\"docs-worker\",schedule=\"actual\"} 15.0"
+        ));
+        // Stepping down drops them; leading again starts from zero.
+        t.set_exporting_targets(false);
+        assert!(t.report_replica_seconds.get(&s).is_none());
+        t.set_exporting_targets(true);
+        t.set_exporting_targets(true);
+        t.report_replica_seconds.get_or_create(&s).inc_by(1.0);
+        assert_eq!(t.report_replica_seconds.get_or_create(&s).get(), 1.0);
+    }
+
+    #[test]
+    fn a_forgotten_target_leaves_no_gauge_or_report_counter() {
+        let t = Telemetry::new();
+        t.set_exporting_targets(true);
+        let l = labels();
+        t.recommended_replicas.get_or_create(&l).set(1);
+        t.observed_queue_depth.get_or_create(&l).set(5.0);
+        t.report_modelled_seconds.get_or_create(&l).inc_by(15.0);
+        for schedule in SCHEDULES {
+            t.report_documents
+                .get_or_create(&ScheduleLabels {
+                    target: l.clone(),
+                    schedule: schedule.into(),
+                })
+                .inc_by(1.0);
+        }
+        t.forget_target(&l, &[]);
+        assert!(!t.encode().contains("target=\"docs\""), "{}", t.encode());
     }
 }

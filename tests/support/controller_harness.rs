@@ -4,6 +4,7 @@
 
 use super::api_double::ApiDouble;
 use super::metrics_double::SetMetrics;
+use prescale::actuator::WatchSettings;
 use prescale::controller::{RunError, RunOptions, run};
 use prescale::leader::LeaseSettings;
 use std::net::SocketAddr;
@@ -34,6 +35,17 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
     start_full(api, yaml, None, None).await
 }
 
+/// The autoscaler watches' timings in tests: KEDA looked for twice a second, retries
+/// from 200 ms, a failing watch trusted for 2 s.
+pub fn test_watch_settings() -> WatchSettings {
+    WatchSettings {
+        stale_after: Duration::from_secs(2),
+        crd_recheck: Duration::from_millis(500),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+    }
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
@@ -41,6 +53,77 @@ pub async fn start_full(
     yaml: &str,
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        lease,
+        factory,
+        "test",
+        test_watch_settings(),
+        Duration::from_secs(2),
+        prescale::controller::system_clock(),
+    )
+    .await
+}
+
+/// Like [`start_full`], with the controller's wall clock given by the test.
+pub async fn start_clocked(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    clock: prescale::controller::Clock,
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        lease,
+        factory,
+        "test",
+        test_watch_settings(),
+        Duration::from_secs(2),
+        clock,
+    )
+    .await
+}
+
+/// [`start_full`], authenticating to the API double with `token` (the writer's identity
+/// in its write log), with the autoscaler watches' timings `watch` and a deadline of
+/// `api_deadline` for each Kubernetes API call.
+pub async fn start_as(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
+    api_deadline: Duration,
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        lease,
+        factory,
+        token,
+        watch,
+        api_deadline,
+        prescale::controller::system_clock(),
+    )
+    .await
+}
+
+/// Every option of the harness.
+#[allow(clippy::too_many_arguments)]
+async fn start_with(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
+    api_deadline: Duration,
+    clock: prescale::controller::Clock,
 ) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
@@ -50,7 +133,8 @@ pub async fn start_full(
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
-    let client = api.client(dir.path()).await;
+    let client = api.client_as(dir.path(), token).await;
+    let watch_client = api.watch_client_as(dir.path(), token).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -62,9 +146,11 @@ pub async fn start_full(
         config_path: config_path.clone(),
         load: prescale::reload::loader(prescale::config::load),
         client,
+        watch_client,
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,
+        autoscaler_watch: watch,
         pod: Some(k8s_openapi::api::core::v1::ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
@@ -72,9 +158,10 @@ pub async fn start_full(
             namespace: Some("prescale".into()),
             ..Default::default()
         }),
-        api_deadline: Duration::from_secs(2),
+        api_deadline,
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
+        clock,
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {
@@ -115,12 +202,11 @@ impl Running {
             .cloned()
     }
 
-    /// The value of a sample line in `/metrics` starting with `series` (name and labels).
+    /// The value of the sample in `/metrics` named as `series` (`name{label="value",...}`)
+    /// and carrying at least its labels (a series has more, e.g. `namespace`).
     pub async fn metric(&self, series: &str) -> Option<f64> {
         let (_, body) = self.get("/metrics").await;
-        body.lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .and_then(|l| l[series.len()..].trim().parse().ok())
+        sample(&body, series)
     }
 
     /// Ticks `target` has finished (the count of its tick-duration histogram).
@@ -153,6 +239,50 @@ impl Running {
         self.stop.send_replace(true);
         self.handle.await.expect("run task")
     }
+}
+
+/// Split `name{a="x",b="y"}` into the name and its label pairs.
+pub fn parse_series(series: &str) -> (&str, Vec<(String, String)>) {
+    let Some((name, rest)) = series.split_once('{') else {
+        return (series, Vec::new());
+    };
+    let body = rest.strip_suffix('}').unwrap_or(rest);
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if chars.next() != Some('"') {
+            break;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next()),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        labels.push((key.trim_start_matches(',').to_string(), value));
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    (name, labels)
+}
+
+/// The value of the first sample in OpenMetrics `body` named as `series` and carrying at
+/// least its labels.
+pub fn sample(body: &str, series: &str) -> Option<f64> {
+    let (want_name, want_labels) = parse_series(series);
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = parse_series(series);
+            (name == want_name && want_labels.iter().all(|w| labels.contains(w)))
+                .then(|| value.parse().ok())
+                .flatten()
+        })
 }
 
 /// Poll `cond` every 50 ms until it holds, failing the test after `secs` seconds.

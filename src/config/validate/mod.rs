@@ -1,6 +1,7 @@
 //! Raw configuration to validated [`Config`]: merge `defaults:` into each target, check every
 //! value, and collect every problem (not just the first) with its key path and line.
 
+mod backtest;
 mod behavior;
 mod context;
 mod forecast;
@@ -106,7 +107,8 @@ fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
 }
 
 /// `prometheus:` is required when a target uses PromQL (an error naming each such target)
-/// and pointless otherwise (a warning). Returns whether any target uses PromQL.
+/// and pointless otherwise (a warning). Returns whether any target uses PromQL, for its
+/// metrics or for reading its history (`backtest:`).
 fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
     let mut uses_promql = false;
     for (index, target) in raw.targets.iter().enumerate() {
@@ -125,12 +127,15 @@ fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
             );
         }
     }
-    if raw.prometheus.is_some() && !uses_promql {
+    // `backtest:` queries read history from Prometheus too (only `prescale backtest` and
+    // `prescale tune` do, so their absence is not an error for the controller).
+    let reads_history = raw.targets.iter().any(|t| t.backtest.is_some());
+    if raw.prometheus.is_some() && !uses_promql && !reads_history {
         cx.warn(
             "prometheus",
             "no target uses PromQL, so `prometheus:` is unused",
-            "remove it, or give a metric a `promql:` query",
+            "remove it, or give a metric a `promql:` query (or a target `backtest:` queries to read its history)",
         );
     }
-    uses_promql
+    uses_promql || reads_history
 }

@@ -1,5 +1,6 @@
 //! One entry of `targets:`: its name, Deployment, metrics and effective settings.
 
+use super::backtest::resolve_backtest;
 use super::context::Cx;
 use super::layers::Layers;
 use super::metrics::resolve_metrics;
@@ -45,6 +46,7 @@ pub fn resolve_target(
             name: reference.name.clone(),
         },
         metrics: resolve_metrics(&raw.metrics, &path, &raw.name, cx),
+        backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
         ..settings
     }
 }

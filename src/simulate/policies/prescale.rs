@@ -13,12 +13,7 @@ pub struct Prescale {
 impl Prescale {
     /// prescale with `config`, told what BENCH.md lets a policy be told.
     pub fn new(mut config: TargetConfig, params: &BenchParams) -> Self {
-        config.min_replicas = params.min_replicas;
-        config.max_replicas = params.max_replicas;
-        config.interval = std::time::Duration::from_secs_f64(params.tick);
-        config.startup_time = std::time::Duration::from_secs_f64(params.startup);
-        config.slo.queue_wait = std::time::Duration::from_secs_f64(params.slo_wait);
-        config.capacity.per_replica = params.mu;
+        params.tell(&mut config);
         // EXPERIMENT (remove): knobs from the environment.
         let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
         if let Some(v) = env("PX_Q") { config.forecast.error_quantile = v; }
