@@ -94,19 +94,20 @@ struct Sse<'a> {
 impl Function for Sse<'_> {
     fn values(&mut self, points: &[Vec<f64>]) -> Vec<f64> {
         let sets: Vec<Smoothing> = points.iter().map(|p| restricted(p)).collect();
-        sse_of(&sets, self.y)
+        sets.chunks(LANES)
+            .flat_map(|chunk| sse_batch(chunk, self.y, f64::INFINITY))
+            .collect()
     }
 }
 
-/// The SSE of every set, [`LANES`] at a time (the last batch padded with its last set).
-fn sse_of(sets: &[Smoothing], y: &[f64]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(sets.len());
-    for chunk in sets.chunks(LANES) {
-        let batch: [Smoothing; LANES] =
-            std::array::from_fn(|k| chunk[k.min(chunk.len() - 1)].clone());
-        out.extend_from_slice(&sse_many(&batch, y)[..chunk.len()]);
-    }
-    out
+/// The SSE of up to [`LANES`] sets at once (a short batch padded with its last set); see
+/// [`sse_many`] for `abandon_at`.
+fn sse_batch(chunk: &[Smoothing], y: &[f64], abandon_at: f64) -> Vec<f64> {
+    let Some(last) = chunk.len().checked_sub(1) else {
+        return Vec::new();
+    };
+    let batch: [Smoothing; LANES] = std::array::from_fn(|k| chunk[k.min(last)].clone());
+    sse_many(&batch, y, abandon_at)[..chunk.len()].to_vec()
 }
 
 /// The optimiser's bounds: [0, 1] for the three fractions, phi's, none for the states.
@@ -181,11 +182,14 @@ fn best_on_grid(y: &[f64], start: &Smoothing) -> (f64, f64, f64) {
             ..start.clone()
         })
         .collect();
-    let values = sse_of(&sets, y);
+    // The first point wins ties, as numpy's scan keeps the first of equal values; a batch
+    // that cannot beat the best so far is abandoned part way (its values only grow).
     let mut best = (f64::INFINITY, points.first().copied());
-    for (value, point) in values.into_iter().zip(points) {
-        if value < best.0 {
-            best = (value, Some(point));
+    for (chunk, chunk_points) in sets.chunks(LANES).zip(points.chunks(LANES)) {
+        for (value, &point) in sse_batch(chunk, y, best.0).into_iter().zip(chunk_points) {
+            if value < best.0 {
+                best = (value, Some(point));
+            }
         }
     }
     best.1.unwrap_or((start.alpha, start.beta, start.gamma))

@@ -14,6 +14,8 @@ mod fit;
 mod initial;
 mod lbfgsb;
 mod smoothing;
+#[cfg(test)]
+mod tests;
 
 pub use fit::{FitError, fit};
 pub use smoothing::{PERIOD, Smoothing};

@@ -27,7 +27,7 @@ pub struct Smoothing {
 impl Smoothing {
     /// The sum of squared one-step-ahead errors over `y` (statsmodels' fit objective).
     pub fn sse(&self, y: &[f64]) -> f64 {
-        sse_many(std::array::from_ref(self), y)[0]
+        sse_many(std::array::from_ref(self), y, f64::INFINITY)[0]
     }
 
     /// Forecasts 1..=`steps` observations past the end of `y`, as statsmodels'
@@ -71,9 +71,13 @@ impl Smoothing {
 /// same order). The recursions are independent; running them in lockstep lets the processor
 /// overlap their dependency chains, several times faster than one after the other.
 ///
+/// A search for the smallest SSE can give up early: once every set's running sum (which only
+/// grows) has reached `abandon_at`, none of them can beat it and all are returned as
+/// infinite. With `abandon_at` infinite the sums are always exact.
+///
 /// A ring of one period holds the seasonal effects: slot `i % PERIOD` is the effect for
 /// observation `i`.
-pub fn sse_many<const K: usize>(sets: &[Smoothing; K], y: &[f64]) -> [f64; K] {
+pub fn sse_many<const K: usize>(sets: &[Smoothing; K], y: &[f64], abandon_at: f64) -> [f64; K] {
     let mut sse = [0.0; K];
     let Some(&first) = y.first() else {
         return sse;
@@ -117,6 +121,9 @@ pub fn sse_many<const K: usize>(sets: &[Smoothing; K], y: &[f64]) -> [f64; K] {
             sse[k] += e * e;
         }
         prev_slot = slot;
+        if slot == 0 && sse.iter().all(|&v| v >= abandon_at) {
+            return [f64::INFINITY; K];
+        }
     }
     sse
 }
