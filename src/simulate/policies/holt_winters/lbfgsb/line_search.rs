@@ -167,8 +167,10 @@ impl LineSearch {
             self.stmax = stp + XTRAPU * (stp - self.stx);
         }
         stp = stp.max(self.stpmin).min(self.stpmax);
-        if (self.brackt && (stp <= self.stmin || stp >= self.stmax))
-            || (self.brackt && self.stmax - self.stmin <= self.xtol * self.stmax)
+        if self.brackt
+            && (stp <= self.stmin
+                || stp >= self.stmax
+                || self.stmax - self.stmin <= self.xtol * self.stmax)
         {
             stp = self.stx;
         }

@@ -3,6 +3,9 @@
 //! `M = [[-D, L'], [L, theta S'S]]^-1`, where `D` is the diagonal of `S'Y` and `L` its
 //! strictly lower triangle. `M v` is computed from the Cholesky factor `J J'` of
 //! `T = theta S'S + L D^-1 L'`.
+//!
+//! Small dense matrices (at most 20 × 20), indexed as the formulas write them.
+#![allow(clippy::needless_range_loop)]
 
 use std::collections::VecDeque;
 
