@@ -88,3 +88,56 @@ impl BenchPolicy for SeasonalNaive {
         self.behavior.apply(obs.t, obs.pods, raw)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lag_is_a_week_from_a_14_day_horizon_on() {
+        assert_eq!(season_lag_s(13.9 * DAY_S), DAY_S);
+        assert_eq!(season_lag_s(14.0 * DAY_S), 7.0 * DAY_S);
+    }
+
+    /// The decisions at `at` (ticks) on a 2-day horizon (lag: one day) when one tick, starting
+    /// at 3,600 s, had 10 documents/s and every other none; 10 pods exist throughout.
+    fn decisions(at: &[usize]) -> Vec<u32> {
+        let params = BenchParams::default();
+        let load = Load {
+            tick: 15.0,
+            rates: Vec::new(),
+            end_s: 2.0 * DAY_S,
+            warmup_s: 0.0,
+            r99: 1.0,
+            k: 1.0,
+            max_rate: 10.0,
+        };
+        let mut policy = SeasonalNaive::new(&load, &params);
+        let last = at.iter().copied().max().unwrap_or(0);
+        let mut out = Vec::new();
+        for j in 0..=last {
+            let arrivals = if j == 241 { 150.0 } else { 0.0 };
+            let obs = BenchObservation {
+                tick: j,
+                t: 15.0 * j as f64,
+                arrivals,
+                completions: arrivals,
+                ready: 10,
+                pods: 10,
+                ..BenchObservation::default()
+            };
+            let desired = policy.decide(&obs);
+            if at.contains(&j) {
+                out.push(desired);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_floor_is_the_peak_of_the_window_a_season_ago_closed_at_both_ends() {
+        // The busy tick starts at 3,600 s; it is in [t - L + 90, t - L + 1800] for
+        // t in [88,200, 89,910] s: ticks 5,880 ..= 5,994.
+        assert_eq!(decisions(&[5_879, 5_880, 5_994]), vec![0, 10, 10]);
+    }
+}

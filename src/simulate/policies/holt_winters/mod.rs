@@ -8,7 +8,7 @@
 //!
 //! The fit is statsmodels' (`fit.rs`): its starting states, its grid search for the smoothing
 //! parameters, its parameter transform and bounds, the same objective, and a bounded
-//! L-BFGS-B (`lbfgsb.rs`). The policy is causal: it fits what it has observed, nothing else.
+//! L-BFGS-B (`lbfgsb/`). The policy is causal: it fits what it has observed, nothing else.
 
 mod fit;
 mod initial;

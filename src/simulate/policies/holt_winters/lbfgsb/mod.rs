@@ -305,3 +305,76 @@ fn projected_gradient_norm(x: &[f64], g: &[f64], bounds: &Bounds) -> f64 {
     }
     norm
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A function of a closure, one point at a time.
+    struct Plain<F>(F);
+
+    impl<F: FnMut(&[f64]) -> f64> Function for Plain<F> {
+        fn values(&mut self, points: &[Vec<f64>]) -> Vec<f64> {
+            points.iter().map(|p| (self.0)(p)).collect()
+        }
+    }
+
+    #[test]
+    fn finds_the_minimum_on_an_active_bound() {
+        // Unconstrained the minimum is at x0 = 3.47; held to x0 <= 2 it is (2, -1.5).
+        let f = |x: &[f64]| (x[0] - 3.0).powi(2) + (x[1] + 1.0).powi(2) + 0.5 * x[0] * x[1];
+        let bounds = Bounds {
+            lower: &[0.0, f64::NEG_INFINITY],
+            upper: &[2.0, f64::INFINITY],
+        };
+        let solution = minimize(Plain(f), &[0.5, 0.0], &bounds);
+        assert!(solution.converged, "{solution:?}");
+        assert_eq!(solution.x[0], 2.0, "on the bound exactly");
+        assert!((solution.x[1] + 1.5).abs() < 1e-5, "{solution:?}");
+    }
+
+    #[test]
+    fn minimises_rosenbrock_from_the_classic_start() {
+        let f = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
+        let bounds = Bounds {
+            lower: &[-2.0, -2.0],
+            upper: &[2.0, 2.0],
+        };
+        let solution = minimize(Plain(f), &[-1.2, 1.0], &bounds);
+        assert!(solution.converged, "{solution:?}");
+        assert!((solution.x[0] - 1.0).abs() < 1e-3, "{solution:?}");
+        assert!((solution.x[1] - 1.0).abs() < 1e-3, "{solution:?}");
+        assert!(solution.f < 1e-7, "{solution:?}");
+    }
+
+    #[test]
+    fn a_start_outside_the_bounds_is_projected_and_a_flat_function_ends_at_once() {
+        let bounds = Bounds {
+            lower: &[0.0],
+            upper: &[1.0],
+        };
+        let solution = minimize(Plain(|_: &[f64]| 4.0), &[7.0], &bounds);
+        assert_eq!(solution.x, vec![1.0]);
+        assert!(solution.converged);
+        assert_eq!(solution.iterations, 0);
+    }
+
+    #[test]
+    fn a_function_that_turns_to_nan_ends_at_its_last_finite_point() {
+        let bounds = Bounds {
+            lower: &[f64::NEG_INFINITY],
+            upper: &[f64::INFINITY],
+        };
+        let solution = minimize(
+            Plain(|x: &[f64]| if x[0] > 1.0 { f64::NAN } else { -x[0] }),
+            &[0.0],
+            &bounds,
+        );
+        // Downhill runs into NaN: the search ends at the last point it could evaluate.
+        assert!(solution.f.is_finite(), "{solution:?}");
+        assert!(
+            solution.x[0] <= 1.0 && solution.f == -solution.x[0],
+            "{solution:?}"
+        );
+    }
+}
