@@ -104,7 +104,16 @@ pub fn report(
         .map(|l| ticks_per_load(l.ticks()) + peer_runs * l.ticks() as u64)
         .sum();
     let progress = Progress::new(total);
-    let mut done = 0;
+    // The peers first, several traces at once; then the rest, one trace after the other.
+    let mut computed = match peer_source {
+        PeerSource::Reference => Vec::new(),
+        PeerSource::Computed => {
+            progress.trace("peers");
+            peers::compute_all(&loads, params, config, &progress)
+        }
+    }
+    .into_iter();
+    let mut done = peer_runs * loads.iter().map(|l| l.ticks() as u64).sum::<u64>();
     let mut rows = Vec::with_capacity(traces.len());
     let mut peer_checks = Vec::new();
     for ((path, trace), load) in files.iter().zip(&traces).zip(&loads) {
@@ -120,7 +129,7 @@ pub fn report(
         let (peers, computed_peers) = match peer_source {
             PeerSource::Reference => (reference_peers, BTreeMap::new()),
             PeerSource::Computed => {
-                let computed = peers::compute(&bench, config, &progress, &mut done);
+                let computed = computed.next().unwrap_or_default();
                 peer_checks.extend(peers::check(&name, &computed, &reference_peers));
                 let scores = computed
                     .iter()

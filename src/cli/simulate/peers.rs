@@ -3,8 +3,10 @@
 //! any start-up and SLO and on any trace. With both, the reference's values are shown beside
 //! the computed ones and the differences are reported.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -12,7 +14,7 @@ use super::all_traces::PeerScores;
 use super::progress::Progress;
 use crate::config::TargetConfig;
 use crate::simulate::policies::PolicyName;
-use crate::simulate::{Bench, Scores};
+use crate::simulate::{Bench, BenchParams, Load, Scores};
 
 /// Relative difference above which a computed `seasonal-naive` disagrees with the reference:
 /// its definition is exact, so any larger difference means the bench or the reading of the
@@ -40,18 +42,66 @@ impl From<&Scores> for PeerScores {
     }
 }
 
-/// Run every peer on `bench`; `done` counts simulated ticks for the progress bar.
-pub fn compute(
-    bench: &Bench,
+/// Run every peer on every load, several loads at once (one worker per core: the
+/// Holt-Winters fits make the peers far slower than the other policies). One map per load, in
+/// `loads`' order.
+pub fn compute_all(
+    loads: &[Load],
+    params: BenchParams,
     config: &TargetConfig,
     progress: &Progress,
-    done: &mut u64,
+) -> Vec<BTreeMap<String, Scores>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(loads.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let mut out = vec![BTreeMap::new(); loads.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(load) = loads.get(index) else {
+                            break done;
+                        };
+                        done.push((index, run_peers(load, params, config, progress)));
+                    }
+                })
+            })
+            .collect();
+        let mut finished = Vec::new();
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => finished.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for (index, scores) in finished {
+            out[index] = scores;
+        }
+    });
+    out
+}
+
+/// Both peers on one load.
+fn run_peers(
+    load: &Load,
+    params: BenchParams,
+    config: &TargetConfig,
+    progress: &Progress,
 ) -> BTreeMap<String, Scores> {
-    let ticks = bench.oracle().run.desired.len() as u64;
+    let bench = Bench::new(load, params);
     let mut out = BTreeMap::new();
     for peer in PolicyName::PEERS {
-        let evaluation = bench.evaluate_named(peer, config, progress.run(peer.as_str(), *done));
-        *done += ticks;
+        let reported = Cell::new(0_u64);
+        let evaluation = bench.evaluate_named(peer, config, |tick| {
+            progress.add(tick as u64 - reported.get());
+            reported.set(tick as u64);
+        });
+        progress.add(load.ticks() as u64 - reported.get());
         out.insert(peer.as_str().to_string(), evaluation.scores);
     }
     out
