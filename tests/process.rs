@@ -65,19 +65,6 @@ impl Instance {
         std::fs::rename(&tmp, self.dir.join("prescale.yaml")).expect("rename config");
     }
 
-    /// A sample of the admin server's `/metrics`, `None` while it does not answer.
-    async fn metric(&self, series: &str) -> Option<f64> {
-        let body = reqwest::get(format!("http://{}/metrics", self.admin))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        body.lines()
-            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-            .and_then(|l| l[series.len()..].trim().parse().ok())
-    }
-
     /// Target `web`'s entry in `/recommendations`.
     async fn recommendation(&self) -> Option<serde_json::Value> {
         let body = reqwest::get(format!("http://{}/recommendations", self.admin))
@@ -90,10 +77,12 @@ impl Instance {
         v["targets"].as_array()?.first().cloned()
     }
 
-    /// Ticks of target `web` so far.
+    /// Ticks of target `web` so far, leader or follower (per-target metrics are the
+    /// leader's alone; `/recommendations` counts every instance's ticks).
     async fn ticks(&self) -> f64 {
-        self.metric("prescale_tick_duration_seconds_count{target=\"web\"}")
+        self.recommendation()
             .await
+            .and_then(|r| r["ticks"].as_f64())
             .unwrap_or(0.0)
     }
 

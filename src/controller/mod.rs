@@ -24,8 +24,8 @@ pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
 use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
-use crate::live_report::LiveReports;
 use crate::leader::Leadership;
+use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;

@@ -5,7 +5,7 @@ use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
 use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster, WatchSettings};
 use crate::config::Config;
-use crate::leader::{LeaderElector, LeaseSettings, LeaseSettingsError, Leadership};
+use crate::leader::{LeaderElector, Leadership, LeaseSettings, LeaseSettingsError};
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};

@@ -147,6 +147,7 @@ impl TargetTask {
             action,
             updated_at: shared.now(),
             error,
+            ticks: 0,
         });
 
         self.report_blocks(shared, view, decision, outcome, others)

@@ -8,8 +8,8 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
-use crate::live_report::{ForecastError, LiveTracker};
 use crate::leader::LeadershipLost;
+use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
 use std::collections::BTreeSet;
@@ -480,6 +480,7 @@ impl TargetTask {
             action: "error".into(),
             updated_at: shared.now(),
             error: Some(error.to_string()),
+            ticks: 0,
         });
         TickOutcome::Failed(error.to_string())
     }

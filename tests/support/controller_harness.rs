@@ -209,13 +209,13 @@ impl Running {
         sample(&body, series)
     }
 
-    /// Ticks `target` has finished (the count of its tick-duration histogram).
+    /// Ticks `target` has finished on this instance, leader or follower (from
+    /// `/recommendations`: per-target metrics are exported by the leader only).
     pub async fn ticks(&self, target: &str) -> f64 {
-        self.metric(&format!(
-            "prescale_tick_duration_seconds_count{{target=\"{target}\"}}"
-        ))
-        .await
-        .unwrap_or(0.0)
+        self.recommendation(target)
+            .await
+            .and_then(|r| r["ticks"].as_f64())
+            .unwrap_or(0.0)
     }
 
     /// Wait until `target` has finished `n` more ticks (instead of sleeping for "a few").
