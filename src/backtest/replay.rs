@@ -52,7 +52,7 @@ impl<'a> ClosedLoop<'a> {
         let mut config = config.clone();
         params.tell(&mut config);
         let mut state = TargetState::new(&config);
-        state.backfill(params.tick, warmup);
+        state.backfill(&config, params.tick, warmup);
         ClosedLoop {
             config,
             state,

@@ -351,12 +351,25 @@ pub fn decisions_csv(prepared: &Prepared, outcome: &Outcome) -> String {
     out
 }
 
-/// Reasons compactly, `;`-separated: `Reactive=12; Forecast=14; winner=Forecast; ScaleUpLimit 14->8`.
+/// Reasons compactly, `;`-separated:
+/// `forecast=Daily 11.20/14.05; need=12 step=14; winner=Forecast; ScaleUpLimit 14->8`.
 pub fn reasons(reasons: &[Reason]) -> String {
     reasons
         .iter()
         .map(|r| match r {
-            Reason::Proposal { signal, replicas } => format!("{signal:?}={replicas}"),
+            Reason::Forecast { model, rate, upper } => {
+                format!("forecast={model:?} {rate:.2}/{upper:.2}")
+            }
+            Reason::Plan { need, step, keep } => {
+                let mut plan = format!("need={need}");
+                if let Some(step) = step {
+                    plan.push_str(&format!(" step={step}"));
+                }
+                if let Some(keep) = keep {
+                    plan.push_str(&format!(" keep={keep}"));
+                }
+                plan
+            }
             Reason::Winner { signal } => format!("winner={signal:?}"),
             Reason::Limited { limit, from, to } => format!("{limit:?} {from}->{to}"),
             Reason::MetricsMissing { metric, failures } => {

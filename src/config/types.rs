@@ -229,7 +229,7 @@ impl Default for ForecastConfig {
             history: Duration::from_secs(14 * 86_400),
             target_utilization: 1.0,
             error_quantile: 0.99,
-            miss_cost: 10.0,
+            miss_cost: 8.0,
         }
     }
 }
@@ -258,7 +258,7 @@ impl Default for PlanConfig {
             wait_target: 0.5,
             step_ahead: None,
             hold_for: None,
-            release_tolerance: 0.1,
+            release_tolerance: 0.2,
         }
     }
 }

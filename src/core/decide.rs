@@ -254,8 +254,7 @@ fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inter
     // a lead time later, and more would only overshoot), or what is there now.
     let lead_rate = path[..need_ticks.min(path.len())].iter().fold(0.0_f64, |m, &r| m.max(r));
     let serve = replicas_for(lead_rate, per_replica);
-    let drain_cap: u32 = std::env::var("PX_DRAIN").ok().and_then(|v| v.parse().ok()).unwrap_or(DRAIN_CAP);
-    let hi = drain_cap
+    let hi = DRAIN_CAP
         .saturating_mul(serve.max(1))
         .max(current)
         .clamp(lo, hi);

@@ -14,14 +14,6 @@ impl Prescale {
     /// prescale with `config`, told what BENCH.md lets a policy be told.
     pub fn new(mut config: TargetConfig, params: &BenchParams) -> Self {
         params.tell(&mut config);
-        // EXPERIMENT (remove): knobs from the environment.
-        let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
-        if let Some(v) = env("PX_Q") { config.forecast.error_quantile = v; }
-        if let Some(v) = env("PX_K") { config.forecast.miss_cost = v; }
-        if let Some(v) = env("PX_WAIT") { config.plan.wait_target = v; }
-        if let Some(v) = env("PX_STEP") { config.plan.step_ahead = Some(std::time::Duration::from_secs_f64(v)); }
-        if let Some(v) = env("PX_HOLD") { config.plan.hold_for = Some(std::time::Duration::from_secs_f64(v)); }
-        if let Some(v) = env("PX_REL") { config.plan.release_tolerance = v; }
         let state = TargetState::new(&config);
         Prescale { config, state }
     }
