@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use prescale::config::TargetConfig;
 use prescale::core::{Observation, TargetState, decide};
-use prescale::forecast::{Forecaster, ForecasterSettings};
+use prescale::forecast::{Forecaster, ForecasterSettings, MarginRule};
 use prescale::simulate::policies::{Hpa, HpaMetric};
 use prescale::simulate::{BenchObservation, BenchParams, BenchPolicy, Pods};
 
@@ -194,15 +194,21 @@ fn main() {
         let mut forecaster = Forecaster::new(ForecasterSettings {
             bucket_s: 300.0,
             history_s: config.forecast.history.as_secs_f64(),
-            error_quantile: config.forecast.error_quantile,
-            error_window: (DAY / TICK) as usize,
+            margin: MarginRule {
+                coverage: config.forecast.error_quantile,
+                miss_cost: config.forecast.miss_cost,
+            },
         });
+        // Judged over lead windows (start-up plus a tick) with half the SLO as slack, as
+        // `decide` does.
+        let window = config.startup_time.as_secs_f64() + TICK;
+        let slack = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
         let mut rng = fastrand::Rng::with_seed(42);
         let mut t = 0.0;
         while t < WARM_DAYS * DAY {
             let rate = daily_load(t, &mut rng);
             t += TICK;
-            forecaster.observe(t, TICK, rate);
+            forecaster.observe(t, TICK, rate, window, slack);
         }
         let bytes = heap_in_use() - before;
         black_box(&forecaster);

@@ -9,6 +9,7 @@ use prescale::config::TargetConfig;
 use prescale::core::{Decision, Limit, Observation, Reason, Signal, TargetState, decide};
 use prescale::forecast::Season;
 use prescale::simulate::Pods;
+use proptest::prelude::prop_oneof;
 
 const DAY: f64 = 86_400.0;
 
@@ -91,14 +92,17 @@ impl Workload {
     }
 }
 
-fn proposal(d: &Decision, signal: Signal) -> Option<u32> {
+/// The replicas the plan found the lead window needs.
+fn need(d: &Decision) -> Option<u32> {
     d.reasons.iter().find_map(|r| match r {
-        Reason::Proposal {
-            signal: s,
-            replicas,
-        } if *s == signal => Some(*replicas),
+        Reason::Plan { need, .. } => Some(*need),
         _ => None,
     })
+}
+
+/// The forecast's upper bound over the lead window, documents/s.
+fn forecast(d: &Decision) -> Option<f64> {
+    d.forecast_upper
 }
 
 fn winner(d: &Decision) -> Option<Signal> {
@@ -141,10 +145,7 @@ fn covers(d: &Decision, replicas: u32) -> f64 {
 
 /// The reactive signals: what the core proposes from what it sees now.
 fn reactive(signal: Signal) -> bool {
-    matches!(
-        signal,
-        Signal::Reactive | Signal::BacklogDrain | Signal::LatencyGuard
-    )
+    matches!(signal, Signal::Reactive | Signal::BacklogDrain)
 }
 
 #[test]
@@ -154,33 +155,38 @@ fn a_cold_start_scales_reactively_and_forecasts_from_the_first_completed_bucket(
     w.backlog = 600.0;
     w.last = Some((20.0, 1.0, 1));
     let first = w.step(20.0);
-    assert_eq!(proposal(&first, Signal::Reactive), Some(20));
+    // The arrivals alone need 20 replicas; the backlog needs more, to drain it.
+    assert!(need(&first) > Some(20), "{first:?}");
+    assert_eq!(winner(&first), Some(Signal::BacklogDrain), "{first:?}");
+    // Only the level model can forecast from one tick: what was seen, persisted.
     assert!(
-        proposal(&first, Signal::BacklogDrain) > Some(20),
+        first.forecast_model.is_none_or(|m| m == Season::None),
         "{first:?}"
     );
-    assert!(winner(&first).is_some_and(reactive), "{first:?}");
-    assert_eq!(proposal(&first, Signal::Forecast), None);
-    assert_eq!(first.forecast_rate, None);
     // The first tick acts at once, as fast as the default scale-up policies allow
     // (max(2 × current, current + 4) per 15 s).
     assert_eq!(first.replicas, 5, "{first:?}");
-    assert!(first.reasons.contains(&Reason::Limited {
-        limit: Limit::ScaleUpLimit,
-        from: proposal(&first, Signal::LatencyGuard).unwrap_or(0),
-        to: 5
-    }));
+    assert!(
+        first.reasons.iter().any(|r| matches!(
+            r,
+            Reason::Limited {
+                limit: Limit::ScaleUpLimit,
+                to: 5,
+                ..
+            }
+        )),
+        "{first:?}"
+    );
 
     let mut first_forecast = None;
     let mut decided = vec![first.replicas];
     while w.t < 3600.0 {
         let d = w.step(20.0);
         decided.push(d.replicas);
-        if first_forecast.is_none() && proposal(&d, Signal::Forecast).is_some() {
+        if first_forecast.is_none() && d.forecast_model.is_some() {
             first_forecast = Some(w.t - w.interval());
         }
         if first_forecast.is_none() {
-            assert_eq!(d.forecast_rate, None);
             assert!(winner(&d).is_some_and(reactive), "{d:?}");
         }
     }
@@ -196,7 +202,9 @@ fn a_cold_start_scales_reactively_and_forecasts_from_the_first_completed_bucket(
     eprintln!("first Forecast proposal at t = {at} s");
     assert!(at <= 300.0, "first forecast at {at} s");
     assert_eq!(w.state.forecaster().season(), Season::None);
-    assert!(w.backlog < 1.0, "the backlog was drained: {}", w.backlog);
+    // The backlog is worked down to a wait within the plan's target (half the SLO).
+    let wait = w.observation().wait_s.unwrap_or(f64::INFINITY);
+    assert!(wait <= 30.0, "wait {wait} s, backlog {}", w.backlog);
 }
 
 #[test]
@@ -229,13 +237,16 @@ fn a_daily_season_is_learned_and_capacity_is_ready_before_the_morning_rise() {
     let mut forecast_wins = 0;
     for (t, d) in &ramp {
         // Replicas decided at t are ready at t + L: the forecast must cover the load then.
-        let f = proposal(d, Signal::Forecast).expect("a forecast on day 4");
+        let f = forecast(d).expect("a forecast on day 4");
         let need = office_hours(t + d.startup_s);
         assert!(
-            covers(d, f) >= need,
-            "at {:.2} h the forecast {f} covers {:.1}/s < {need:.1}/s at t + {} s",
+            // The plan lets a queue absorb up to half the SLO: a few percent short for a
+            // minute is within it.
+            f >= 0.95 * need && covers(d, d.replicas) >= 0.85 * need,
+            "at {:.2} h the forecast {f:.1}/s and {} replicas ({:.1}/s) < {need:.1}/s at t + {} s",
             (t - 3.0 * DAY) / 3600.0,
-            covers(d, f),
+            d.replicas,
+            covers(d, d.replicas),
             d.startup_s
         );
         let h = (t - 3.0 * DAY) / 3600.0;
@@ -255,8 +266,10 @@ fn a_daily_season_is_learned_and_capacity_is_ready_before_the_morning_rise() {
     eprintln!(
         "worst wait on the rise: {wait_with:.1} s with the forecast, {wait_without:.1} s without"
     );
+    // With the forecast the rise stays within the plan's target wait (half the 60 s SLO);
+    // without it, the queue the rise leaves goes past it.
     assert!(
-        wait_with < 0.5 * wait_without,
+        wait_with <= 30.0 && wait_with < 0.8 * wait_without,
         "{wait_with} vs {wait_without}"
     );
 }
@@ -283,7 +296,7 @@ fn a_weekly_pattern_is_forecast_closely_over_the_lead_time_except_at_weekend_edg
     let mut seasons = std::collections::BTreeMap::new();
     for i in 1..=(16 * 1440) {
         let t = f64::from(i) * 60.0;
-        state.backfill(60.0, &[(t, weekly(t) * (0.9 + 0.2 * rng.f64()))]);
+        state.backfill(&c, 60.0, &[(t, weekly(t) * (0.9 + 0.2 * rng.f64()))]);
         if t > 8.0 * DAY {
             *seasons
                 .entry(format!("{:?}", state.forecaster().season()))
@@ -293,15 +306,14 @@ fn a_weekly_pattern_is_forecast_closely_over_the_lead_time_except_at_weekend_edg
             errors.push(((p.upper - truth) / truth, t));
         }
     }
-    // Within 5 % under and 25 % over the load, except in the hour after a weekend starts
-    // or ends (from one lead time before the edge): the level model forecasts then, and it
-    // only follows an edge. (Measured: the level model wins throughout; the weekly model,
-    // scored one bucket ahead, never does, so Monday's rise is met reactively.)
+    // Within 5 % under and 30 % over the load, except in the hour after a weekend starts
+    // or ends (from an hour before the edge, where the weekly model already anticipates it
+    // and the level model still holds the old level).
     let edges = [5.0 * DAY, 7.0 * DAY, 12.0 * DAY, 14.0 * DAY];
-    let near_edge = |t: f64| edges.iter().any(|e| (e - lead..e + 3600.0).contains(&t));
+    let near_edge = |t: f64| edges.iter().any(|e| (e - 3600.0..e + 3600.0).contains(&t));
     for &(e, t) in &errors {
         assert!(
-            (-0.05..=0.25).contains(&e) || near_edge(t),
+            (-0.05..=0.3).contains(&e) || near_edge(t),
             "forecast off by {:+.0} % at day {:.3}",
             100.0 * e,
             t / DAY
@@ -318,7 +330,8 @@ fn a_weekly_pattern_is_forecast_closely_over_the_lead_time_except_at_weekend_edg
         q(0.95),
         q(0.99),
     );
-    assert!((0.0..0.1).contains(&q(0.5)), "median error {}", q(0.5));
+    // The upper bound carries the margin sized for 99 % of lead windows: ~10 % over.
+    assert!((0.0..0.15).contains(&q(0.5)), "median error {}", q(0.5));
 }
 
 /// Three days of office hours, to 11:00 on day 4 (busy and flat): a trained daily model.
@@ -354,10 +367,6 @@ fn when_the_load_triples_the_reactive_signals_take_over_and_reach_it_within_four
     // fourth tick.
     for d in &decisions[1..] {
         assert!(winner(d).is_some_and(reactive), "{d:?}");
-        assert!(
-            proposal(d, Signal::Forecast) < Some(d.replicas),
-            "the forecast does not hold it back: {d:?}"
-        );
     }
     assert!(replicas[3] >= 180, "{:?}", &replicas[..6]);
     // Then the backlog drains and the replicas follow the real load.
@@ -500,15 +509,17 @@ fn missing_metrics_hold_the_replicas_then_fall_back_and_recovery_resets_the_coun
         d.replicas, 8,
         "as fast as the scale-up policies allow: {d:?}"
     );
+    // 12/s: the plan's need (waits up to half the SLO absorb a little), and a step that
+    // lasts (`plan.releaseTolerance` above it).
     let d = tick(&mut state, 8, Some(12.0), Some(0.0));
-    assert_eq!(d.replicas, 12, "{d:?}");
+    assert!((11..=14).contains(&d.replicas), "{d:?}");
     // The count starts again from one.
     let d = tick(&mut state, 12, None, Some(0.0));
     assert!(d.reasons.contains(&Reason::MetricsMissing {
         metric: "arrivalRate",
         failures: 1
     }));
-    assert_eq!(d.replicas, 12);
+    assert!(d.replicas >= 12, "no scale-down blind: {d:?}");
 }
 
 #[test]
@@ -544,7 +555,7 @@ fn capacity_is_learned_from_saturated_ticks_and_the_reactive_proposal_follows() 
     let arrivals =
         |state: &mut TargetState, t: f64| decide(&c, state, &seen(t, 8, Some(20.0), Some(0.0)));
     let before = arrivals(&mut state, t);
-    assert_eq!(proposal(&before, Signal::Reactive), Some(20));
+    assert!(need(&before) >= Some(20), "{before:?}");
     // Saturated: a backlog before and after each tick; 8 ready replicas serve 20/s. The
     // estimate moves a tenth of the way each tick from its hint of 1 (one unsaturated
     // sample does not raise it: capacity reads the median of recent samples), so it takes
@@ -570,7 +581,10 @@ fn capacity_is_learned_from_saturated_ticks_and_the_reactive_proposal_follows() 
     t += 15.0;
     let after = arrivals(&mut state, t);
     assert!((after.capacity_per_replica - 2.5).abs() < 0.01);
-    assert_eq!(proposal(&after, Signal::Reactive), Some(8), "{after:?}");
+    // The same arrivals need 2.5 times fewer replicas (the forecast's margin aside).
+    // ceil(20 / 2.5) = 8; the plan's 30 s of allowed wait may save one.
+    let a = need(&after).unwrap_or(0);
+    assert!((7..=8).contains(&a), "{a}: {after:?}");
 }
 
 #[test]
@@ -710,8 +724,107 @@ fn a_noisy_daily_sinusoid_is_recognised_as_daily_and_covered_over_the_lead_time(
         let r = load(t);
         let d = w.step(r);
         assert_eq!(w.state.forecaster().season(), Season::Daily, "at {t}");
-        let f = proposal(&d, Signal::Forecast).expect("a forecast");
+        let f = forecast(&d).expect("a forecast");
         let need = shape(t + d.startup_s);
-        assert!(covers(&d, f) >= need, "at {t}: {f} for {need:.1}/s");
+        assert!(f >= 0.95 * need, "at {t}: {f:.1}/s for {need:.1}/s");
+        // A queue of up to half the SLO is allowed: a few percent short is within it.
+        assert!(
+            covers(&d, d.replicas) >= 0.9 * need,
+            "at {t}: {} replicas for {need:.1}/s",
+            d.replicas
+        );
+    }
+}
+
+#[test]
+fn with_a_ten_minute_start_up_capacity_is_asked_for_a_full_lead_time_ahead_of_a_known_ramp() {
+    // GenAI pods: 10 minutes from the decision to ready (image pull, model load), 120 s SLO.
+    let c = TargetConfig {
+        startup_time: Duration::from_secs(600),
+        slo: prescale::config::Slo {
+            queue_wait: Duration::from_secs(120),
+        },
+        ..config()
+    };
+    let mut w = Workload::new(c, 1.0, 600.0);
+    let mut load = noisy(office_hours, 5);
+    while w.t < 3.0 * DAY {
+        let r = load(w.t);
+        w.step(r);
+    }
+    let mut worst_wait: f64 = 0.0;
+    let mut short = Vec::new();
+    // Day 4, 06:00 to 10:00: the two-hour rise from 10 to 60 documents/s.
+    while w.t < 3.0 * DAY + 10.0 * 3600.0 {
+        let t = w.t;
+        let r = load(t);
+        let d = w.step(r);
+        if t >= 3.0 * DAY + 6.0 * 3600.0 {
+            // Pods asked for at t are ready at t + 600 s: they must serve the load then (in
+            // steps of `releaseTolerance`, the queue absorbing the rest within the SLO).
+            let then = office_hours(t + 600.0);
+            if covers(&d, d.replicas) < 0.8 * then {
+                short.push(((t - 3.0 * DAY) / 3600.0, d.replicas, then));
+            }
+            worst_wait = worst_wait.max(w.observation().wait_s.unwrap_or(0.0));
+        }
+    }
+    assert_eq!(w.state.forecaster().season(), Season::Daily);
+    assert!(
+        short.is_empty(),
+        "replicas asked for short of the load a lead time later (h, replicas, need): {short:?}"
+    );
+    assert!(
+        worst_wait < 120.0,
+        "worst wait on the rise {worst_wait:.1} s"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// On a load with no trend (a level with ±`noise` per tick), replicas never go down and
+    /// back up within the plan's hold window: a pod released is not started again minutes
+    /// later because of noise.
+    #[test]
+    fn replicas_do_not_flap_on_a_load_without_trend(
+        level in 5.0f64..80.0,
+        noise in 0.0f64..0.2,
+        startup in prop_oneof![proptest::prelude::Just(90.0), proptest::prelude::Just(300.0)],
+        hold_min in prop_oneof![proptest::prelude::Just(10u64), proptest::prelude::Just(20u64)],
+        seed in 0u64..1000,
+    ) {
+        let hold = Duration::from_secs(hold_min * 60);
+        let mut c = TargetConfig {
+            startup_time: Duration::from_secs_f64(startup),
+            ..config()
+        };
+        c.plan.hold_for = Some(hold);
+        let mut w = Workload::new(c, 1.0, startup);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        // Settle for two hours, then watch six.
+        let mut changes: Vec<(f64, i64)> = Vec::new();
+        let mut before = w.pods.total();
+        while w.t < 8.0 * 3600.0 {
+            let t = w.t;
+            let d = w.step(level * (1.0 - noise + 2.0 * noise * rng.f64()));
+            if t >= 2.0 * 3600.0 && d.replicas != before {
+                changes.push((t, i64::from(d.replicas) - i64::from(before)));
+            }
+            before = d.replicas;
+        }
+        for (i, &(t, delta)) in changes.iter().enumerate() {
+            if delta >= 0 {
+                continue;
+            }
+            let back_up = changes[i + 1..]
+                .iter()
+                .take_while(|(u, _)| u - t < hold.as_secs_f64())
+                .find(|(_, d)| *d > 0);
+            proptest::prop_assert!(
+                back_up.is_none(),
+                "down {delta} at {t:.0} s, up {back_up:?} within {hold:?}: {changes:?}"
+            );
+        }
     }
 }

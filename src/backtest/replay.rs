@@ -230,7 +230,14 @@ mod tests {
         // Tick 250's arrivals are first observed by the decision of tick 251.
         assert_eq!(a[..=250], b[..=250]);
         let (a, b) = (replicas(a), replicas(b));
-        assert!(b[251] > a[251], "the change is acted on once seen");
+        // Half the SLO is slack for one tick's burst, so the rise is acted on once it lasts
+        // or leaves a queue.
+        assert!(
+            (251..=254).any(|k| b[k] > a[k]),
+            "the change is acted on once seen: {:?} vs {:?}",
+            &a[250..255],
+            &b[250..255]
+        );
     }
 
     #[test]

@@ -415,9 +415,15 @@ mod tests {
         );
         assert_eq!(t, "a      bb\nxyz     1\nw    1234\n");
         let r = reasons(&[
-            Reason::Proposal {
-                signal: Signal::Forecast,
-                replicas: 14,
+            Reason::Forecast {
+                model: crate::forecast::Season::Daily,
+                rate: 11.2,
+                upper: 14.05,
+            },
+            Reason::Plan {
+                need: 12,
+                step: Some(14),
+                keep: None,
             },
             Reason::Winner {
                 signal: Signal::Forecast,
@@ -428,6 +434,9 @@ mod tests {
                 to: 8,
             },
         ]);
-        assert_eq!(r, "Forecast=14; winner=Forecast; ScaleUpLimit 14->8");
+        assert_eq!(
+            r,
+            "forecast=Daily 11.20/14.05; need=12 step=14; winner=Forecast; ScaleUpLimit 14->8"
+        );
     }
 }

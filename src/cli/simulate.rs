@@ -131,15 +131,13 @@ impl ParamArgs {
 
 /// The prescale policy's config from `path`: the file's first target, or its `defaults` when
 /// it has no targets.
+/// A file with only `defaults:` (no target, no `prometheus:`) is enough.
 pub fn load_policy_config(path: &Path) -> Result<TargetConfig, Box<dyn Error + Send + Sync>> {
     let config = crate::config::load(path)?;
-    config.targets.into_iter().next().ok_or_else(|| {
-        format!(
-            "{}: the config has no targets; add one under `targets:` (its effective settings are the policy's)",
-            path.display()
-        )
-        .into()
-    })
+    match config.targets.into_iter().next() {
+        Some(target) => Ok(target),
+        None => Ok(crate::config::load_defaults(path)?),
+    }
 }
 
 /// Run `prescale simulate`.

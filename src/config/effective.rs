@@ -5,7 +5,7 @@ use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
     RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast,
-    RawHistoryQuery, RawMetricSource, RawMetrics, RawPods, RawPolicy, RawPrometheus,
+    RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPods, RawPolicy, RawPrometheus,
     RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo, RawTarget,
 };
 use super::types::{
@@ -71,6 +71,12 @@ fn target(t: &TargetConfig) -> RawTarget {
             replicas: Some(t.fallback.replicas),
         }),
         forecast: Some(forecast(&t.forecast)),
+        plan: Some(RawPlan {
+            wait_target: Some(t.plan.wait_target),
+            step_ahead: t.plan.step_ahead.map(Into::into),
+            hold_for: t.plan.hold_for.map(Into::into),
+            release_tolerance: Some(t.plan.release_tolerance),
+        }),
     }
 }
 
@@ -97,6 +103,7 @@ fn forecast(f: &ForecastConfig) -> RawForecast {
         history: Some(f.history.into()),
         target_utilization: Some(f.target_utilization),
         error_quantile: Some(f.error_quantile),
+        miss_cost: Some(f.miss_cost),
     }
 }
 

@@ -3,8 +3,8 @@
 use super::decode::decode;
 use super::error::{ConfigError, Report};
 use super::locate::Positions;
-use super::types::Config;
-use super::validate::validate;
+use super::types::{Config, TargetConfig};
+use super::validate::{defaults_settings, validate};
 use std::path::Path;
 
 /// A valid configuration and what is worth saying about it.
@@ -50,6 +50,24 @@ pub fn parse_with_warnings(text: &str, origin: &str) -> Result<Loaded, ConfigErr
         Ok(config) => Ok(Loaded { config, warnings }),
         Err(problems) => Err(ConfigError::Invalid(Report::new(origin, problems))),
     }
+}
+
+/// The settings `defaults:` in the file at `path` gives every target (the built-in defaults
+/// where it is silent), validated like the rest of the file: what `prescale simulate
+/// --config` runs when the file has no target. A file with only `defaults:` is enough.
+pub fn load_defaults(path: &Path) -> Result<TargetConfig, ConfigError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        origin: origin.clone(),
+        source,
+    })?;
+    let raw = decode(&text, &origin)?;
+    let positions = Positions::of(&text);
+    let outcome = validate(&raw, &positions);
+    if let Err(problems) = outcome.config {
+        return Err(ConfigError::Invalid(Report::new(&origin, problems)));
+    }
+    Ok(defaults_settings(&raw, &positions))
 }
 
 fn log_warnings(warnings: &Report) {

@@ -25,7 +25,7 @@ pub use backtest::{BacktestQueries, HistoryQuery, QueryOrigin};
 pub use duration::{DurationText, format_duration, parse_duration};
 pub use effective::effective;
 pub use error::{ConfigError, Problem, Report};
-pub use load::{Loaded, load, load_with_warnings, parse, parse_with_warnings};
+pub use load::{Loaded, load, load_defaults, load_with_warnings, parse, parse_with_warnings};
 pub use locate::Position;
 pub use schema::schema;
 pub use types::*;

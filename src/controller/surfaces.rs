@@ -286,11 +286,12 @@ mod tests {
     use crate::core::{Limit, Signal};
 
     #[test]
-    fn reason_labels_name_the_winner_and_limits_but_not_proposals() {
+    fn reason_labels_name_the_winner_and_limits_but_not_the_plan() {
         let reasons = [
-            Reason::Proposal {
-                signal: Signal::Reactive,
-                replicas: 3,
+            Reason::Plan {
+                need: 3,
+                step: None,
+                keep: None,
             },
             Reason::Winner {
                 signal: Signal::BacklogDrain,

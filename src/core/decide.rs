@@ -77,7 +77,7 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
         signal: plan.signal,
     });
     let mut recommendation = plan.replicas;
-    if recommendation > plan.need && recommendation == obs.current && plan.step.is_none() {
+    if plan.step.is_none() && recommendation > plan.keep.unwrap_or(plan.need) {
         reasons.push(Reason::Limited {
             limit: Limit::Hold,
             from: plan.keep.unwrap_or(plan.need),
@@ -120,13 +120,22 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
 /// The arrival rate of the last interval: observed, or where no arrival metric is
 /// configured but the queue and the completions are, what entered the queue (its change
 /// plus what left it).
-fn arrival_rate(config: &TargetConfig, state: &TargetState, obs: &Observation, interval: f64) -> Option<f64> {
+fn arrival_rate(
+    config: &TargetConfig,
+    state: &TargetState,
+    obs: &Observation,
+    interval: f64,
+) -> Option<f64> {
     let derive = config.metrics.arrival_rate.is_none() && config.metrics.queue_depth.is_some();
     obs.arrival_rate.or_else(|| {
         if !derive {
             return None;
         }
-        let (now, before, done) = (obs.queue_depth?, state.previous_queue?, obs.completion_rate?);
+        let (now, before, done) = (
+            obs.queue_depth?,
+            state.previous_queue?,
+            obs.completion_rate?,
+        );
         Some(((now - before) / interval + done).max(0.0))
     })
 }
@@ -160,7 +169,9 @@ fn learn(
     state
         .capacity
         .observe(obs.queue_depth, obs.completion_rate, obs.ready);
-    state.starting.reconcile(obs.current.saturating_sub(obs.ready));
+    state
+        .starting
+        .reconcile(obs.current.saturating_sub(obs.ready));
     state.previous_queue = obs.queue_depth;
     state
         .forecaster
@@ -168,7 +179,9 @@ fn learn(
     if let Some(rate) = arrival_rate {
         let window = state.startup_s(config) + interval;
         let slack = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
-        state.forecaster.observe(obs.t, interval, rate, window, slack);
+        state
+            .forecaster
+            .observe(obs.t, interval, rate, window, slack);
     }
 }
 
@@ -193,7 +206,13 @@ const LATE_TOLERANCE: f64 = 1e-4;
 /// A backlog is drained by at most this multiple of the replicas the arrivals need.
 const DRAIN_CAP: u32 = 3;
 
-fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, interval: f64, lead: f64) -> Plan {
+fn plan(
+    config: &TargetConfig,
+    state: &mut TargetState,
+    obs: &Observation,
+    interval: f64,
+    lead: f64,
+) -> Plan {
     let window = lead + interval;
     let step_ahead = config
         .plan
@@ -207,8 +226,11 @@ fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inter
         .min(MAX_HOLD_S)
         .max(step_ahead);
     let ticks = |seconds: f64| ((seconds / interval).ceil() as usize).max(1);
-    let (need_ticks, step_ticks, hold_ticks) =
-        (ticks(window), ticks(window + step_ahead), ticks(window + hold));
+    let (need_ticks, step_ticks, hold_ticks) = (
+        ticks(window),
+        ticks(window + step_ahead),
+        ticks(window + hold),
+    );
     let path_ticks = hold_ticks + ticks(MAX_HOLD_S);
 
     let mut path = std::mem::take(&mut state.path);
@@ -239,20 +261,26 @@ fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inter
         lead,
         per_replica,
         backlog: obs.queue_depth.unwrap_or(0.0),
-        head_wait: obs
-            .wait_s
-            .unwrap_or_else(|| obs.queue_depth.unwrap_or(0.0) / (per_replica * f64::from(obs.ready.max(1)))),
+        head_wait: obs.wait_s.unwrap_or_else(|| {
+            obs.queue_depth.unwrap_or(0.0) / (per_replica * f64::from(obs.ready.max(1)))
+        }),
         ready: obs.ready.min(obs.current),
         starting: &starting,
         arrivals: &path,
     };
     let target_wait = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
-    let tolerance = |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
-    let (lo, hi) = (config.min_replicas, config.max_replicas.max(config.min_replicas));
+    let tolerance =
+        |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
+    let (lo, hi) = (
+        config.min_replicas,
+        config.max_replicas.max(config.min_replicas),
+    );
     let current = obs.current.clamp(lo, hi);
     // The most the plan may ask for: `DRAIN_CAP` times what the arrivals need (new pods come
     // a lead time later, and more would only overshoot), or what is there now.
-    let lead_rate = path[..need_ticks.min(path.len())].iter().fold(0.0_f64, |m, &r| m.max(r));
+    let lead_rate = path[..need_ticks.min(path.len())]
+        .iter()
+        .fold(0.0_f64, |m, &r| m.max(r));
     let serve = replicas_for(lead_rate, per_replica);
     let hi = DRAIN_CAP
         .saturating_mul(serve.max(1))
@@ -269,10 +297,24 @@ fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inter
         0
     };
     let need_ticks = (need_ticks + drain_ticks).min(path.len());
-    let need = fewest_pods(&start, lo, hi, need_ticks, target_wait, tolerance(need_ticks));
+    let need = fewest_pods(
+        &start,
+        lo,
+        hi,
+        need_ticks,
+        target_wait,
+        tolerance(need_ticks),
+    );
     let (replicas, step, keep) = if need > current {
         let step_ticks = step_ticks.max(need_ticks);
-        let step = fewest_pods(&start, need, hi, step_ticks, target_wait, tolerance(step_ticks));
+        let step = fewest_pods(
+            &start,
+            need,
+            hi,
+            step_ticks,
+            target_wait,
+            tolerance(step_ticks),
+        );
         // A step up that lasts: the HPA's tolerance above what the plan needs, so the next
         // small rise does not cost another pod start.
         let step = step
@@ -283,15 +325,26 @@ fn plan(config: &TargetConfig, state: &mut TargetState, obs: &Observation, inter
         // Spare pods go only when the hold window does not need them, and only enough of
         // them at once to be worth the pod starts they may cost later.
         let hold_ticks = hold_ticks.max(need_ticks);
-        let keep = fewest_pods(&start, need, current, hold_ticks, target_wait, tolerance(hold_ticks));
+        let keep = fewest_pods(
+            &start,
+            need,
+            current,
+            hold_ticks,
+            target_wait,
+            tolerance(hold_ticks),
+        );
         let spare = current - keep;
-        let worth = (config.plan.release_tolerance * f64::from(current)).ceil().max(1.0) as u32;
+        let worth = (config.plan.release_tolerance * f64::from(current))
+            .ceil()
+            .max(1.0) as u32;
         let replicas = if spare >= worth { keep } else { current };
         (replicas, None, (keep > need).then_some(keep))
     };
     let signal = if need > serve && obs.queue_depth.is_some_and(|q| q > 0.0) {
         Signal::BacklogDrain
-    } else if prediction.is_some_and(|p| p.season != Season::None && p.rate > state.forecaster.recent_peak().unwrap_or(0.0)) {
+    } else if prediction.is_some_and(|p| {
+        p.season != Season::None && p.rate > state.forecaster.recent_peak().unwrap_or(0.0)
+    }) {
         Signal::Forecast
     } else {
         Signal::Reactive

@@ -60,7 +60,14 @@ impl Starting {
     /// When the `starting` pods observed at `t` become ready, earliest first, into `out`:
     /// the remembered batches, and pods nobody remembers at `t + lead` (the cautious guess).
     /// A pod late on its expected time is taken as ready at the next tick.
-    pub fn ready_times(&self, t: f64, interval: f64, starting: u32, lead: f64, out: &mut Vec<(f64, u32)>) {
+    pub fn ready_times(
+        &self,
+        t: f64,
+        interval: f64,
+        starting: u32,
+        lead: f64,
+        out: &mut Vec<(f64, u32)>,
+    ) {
         out.clear();
         let known: u32 = self.batches.iter().map(|&(_, n)| n).sum();
         for &(at, n) in &self.batches {
@@ -100,6 +107,10 @@ mod tests {
         s.record(30.0, 6, 3, 90.0);
         let mut out = Vec::new();
         s.ready_times(30.0, 15.0, 4, 90.0, &mut out);
-        assert_eq!(out, vec![(90.0, 2), (120.0, 2)], "two unknown pods ready a lead time from now");
+        assert_eq!(
+            out,
+            vec![(90.0, 2), (120.0, 2)],
+            "two unknown pods ready a lead time from now"
+        );
     }
 }

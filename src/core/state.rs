@@ -46,7 +46,7 @@ impl TargetState {
             startup: StartupEstimate::default(),
             forecaster: Forecaster::new(ForecasterSettings {
                 bucket_s: BUCKET_S,
-                history_s: config.forecast.history.as_secs_f64().max(BUCKET_S),
+                history_s: kept_history(config),
                 margin: margin_rule(config),
             }),
             behavior: BehaviorState::default(),
@@ -95,4 +95,15 @@ pub(crate) fn margin_rule(config: &TargetConfig) -> MarginRule {
         coverage: config.forecast.error_quantile,
         miss_cost: config.forecast.miss_cost,
     }
+}
+
+/// Seconds of arrival history the forecaster keeps: `forecast.history`, or with `0s` (no
+/// backfill) the default, learnt from the ticks alone.
+fn kept_history(config: &TargetConfig) -> f64 {
+    let history = if config.forecast.history.is_zero() {
+        crate::config::ForecastConfig::default().history
+    } else {
+        config.forecast.history
+    };
+    history.as_secs_f64().max(BUCKET_S)
 }

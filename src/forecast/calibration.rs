@@ -112,9 +112,16 @@ impl Calibration {
         // Margin `m` misses the windows whose error exceeds it (the first of the descending
         // errors) and adds `(2 m E[sqrt p] + m²) / E[p]` of capacity.
         let objective = |m: f64, missed: usize| {
-            (2.0 * m * self.mean_sqrt + m * m) / self.mean + rule.miss_cost * missed as f64 / n as f64
+            (2.0 * m * self.mean_sqrt + m * m) / self.mean
+                + rule.miss_cost * missed as f64 / n as f64
         };
-        let mut best = (cap, objective(cap, scratch.iter().take_while(|&&e| f64::from(e) > cap).count()));
+        let mut best = (
+            cap,
+            objective(
+                cap,
+                scratch.iter().take_while(|&&e| f64::from(e) > cap).count(),
+            ),
+        );
         for (i, &e) in scratch.iter().enumerate() {
             let m = f64::from(e);
             if m < 0.0 {
@@ -184,7 +191,10 @@ mod tests {
         assert_eq!(c.errors(), 200);
         // sqrt(9) - sqrt(4) = 1: the 95th percentile must cover the misses.
         assert!((c.margin() - 1.0).abs() < 1e-6, "{}", c.margin());
-        c.update_margin(MarginRule { coverage: 0.8, miss_cost: f64::INFINITY });
+        c.update_margin(MarginRule {
+            coverage: 0.8,
+            miss_cost: f64::INFINITY,
+        });
         assert_eq!(c.margin(), 0.0, "four in five windows need no margin");
     }
 

@@ -54,7 +54,11 @@ impl Demand {
             .ticks
             .iter()
             .fold((0.0, 0.0), |(n, s), &(_, dn, ds)| (n + dn, s + ds));
-        let mean = if seconds > 0.0 { documents / seconds } else { 0.0 };
+        let mean = if seconds > 0.0 {
+            documents / seconds
+        } else {
+            0.0
+        };
         self.need.max().map(|need| need.max(mean))
     }
 }

@@ -125,10 +125,7 @@ impl Forecaster {
     }
 
     fn model(&self, season: Season) -> &Model {
-        &self.models[Season::ALL
-            .iter()
-            .position(|&s| s == season)
-            .unwrap_or(0)]
+        &self.models[Season::ALL.iter().position(|&s| s == season).unwrap_or(0)]
     }
 
     /// Record that arrivals ran at `rate` documents/s over the `seconds` ending at `t`;
@@ -160,7 +157,10 @@ impl Forecaster {
         let Some(newest) = self.history.newest() else {
             return;
         };
-        let (first, last) = (self.history.index_of(t), self.history.index_of(t + window_s));
+        let (first, last) = (
+            self.history.index_of(t),
+            self.history.index_of(t + window_s),
+        );
         // `models[0]` is the level model: the reference the others are costed against.
         let mut reference = None;
         for i in 0..self.models.len() {
@@ -279,7 +279,9 @@ fn bucket_forecast<'h>(
 ) -> Option<f64> {
     let k = index - newest;
     if k <= 0 {
-        return history.get(index).or_else(|| m.ahead.first().copied().flatten());
+        return history
+            .get(index)
+            .or_else(|| m.ahead.first().copied().flatten());
     }
     if let Some(f) = m.ahead.get((k - 1) as usize) {
         return *f;
@@ -317,7 +319,8 @@ mod tests {
         let p = f.predict(t + 3600.0, t + 3700.0).unwrap();
         let truth = shape(t + 3700.0).max(shape(t + 3600.0));
         assert!((p.rate - truth).abs() / truth < 0.1, "{p:?} vs {truth}");
-        assert!(p.upper >= p.rate);
+        // The margin comes from the model's own errors at this lead: small for a clean shape.
+        assert!((p.upper - truth).abs() / truth < 0.15, "{p:?} vs {truth}");
     }
 
     #[test]
@@ -328,7 +331,10 @@ mod tests {
         assert!(f.predict(15.0, 120.0).is_none());
         let mut path = Vec::new();
         let p = f.upper_path(15.0, 15.0, 4, 105.0, &mut path).unwrap();
-        assert_eq!(path, vec![3.0; 4], "persistence of what was seen");
+        assert!(
+            path.len() == 4 && path.iter().all(|r| (r - 3.0).abs() < 1e-9),
+            "persistence of what was seen: {path:?}"
+        );
         assert_eq!(p.season, Season::None);
     }
 

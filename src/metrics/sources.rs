@@ -161,7 +161,7 @@ impl Sources {
         target: &TargetConfig,
         end: SystemTime,
     ) -> Result<History, MetricError> {
-        if !target.forecast.enabled {
+        if !target.forecast.enabled || target.forecast.history.is_zero() {
             return Ok(History::new());
         }
         match &target.metrics.arrival_rate {

@@ -43,32 +43,39 @@ impl Knob {
 /// The knobs that matter most for cost against lateness, each with its values to try.
 pub const KNOBS: &[Knob] = &[
     Knob {
+        path: "forecast.missCost",
+        values: &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        unit: Unit::Number,
+        get: |c| c.forecast.miss_cost,
+        set: |c, v| c.forecast.miss_cost = v,
+    },
+    Knob {
         path: "forecast.errorQuantile",
-        values: &[0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+        values: &[0.9, 0.95, 0.98, 0.99, 0.995],
         unit: Unit::Number,
         get: |c| c.forecast.error_quantile,
         set: |c, v| c.forecast.error_quantile = v,
     },
     Knob {
+        path: "plan.waitTarget",
+        values: &[0.25, 0.5, 0.75, 1.0],
+        unit: Unit::Number,
+        get: |c| c.plan.wait_target,
+        set: |c, v| c.plan.wait_target = v,
+    },
+    Knob {
+        path: "plan.releaseTolerance",
+        values: &[0.05, 0.1, 0.2, 0.3],
+        unit: Unit::Number,
+        get: |c| c.plan.release_tolerance,
+        set: |c, v| c.plan.release_tolerance = v,
+    },
+    Knob {
         path: "forecast.targetUtilization",
-        values: &[0.6, 0.7, 0.8, 0.9, 1.0],
+        values: &[0.7, 0.8, 0.9, 1.0],
         unit: Unit::Number,
         get: |c| c.forecast.target_utilization,
         set: |c, v| c.forecast.target_utilization = v,
-    },
-    Knob {
-        path: "behavior.scaleDown.stabilizationWindow",
-        values: &[0.0, 60.0, 120.0, 300.0, 600.0],
-        unit: Unit::Seconds,
-        get: |c| c.behavior.scale_down.stabilization_window.as_secs_f64(),
-        set: |c, v| c.behavior.scale_down.stabilization_window = Duration::from_secs_f64(v),
-    },
-    Knob {
-        path: "behavior.scaleDownCooldown",
-        values: &[0.0, 60.0, 180.0, 300.0, 600.0],
-        unit: Unit::Seconds,
-        get: |c| c.behavior.scale_down_cooldown.as_secs_f64(),
-        set: |c, v| c.behavior.scale_down_cooldown = Duration::from_secs_f64(v),
     },
 ];
 
@@ -110,7 +117,7 @@ mod tests {
         let base = TargetConfig::default();
         let values: Vec<f64> = KNOBS.iter().map(|k| k.values[0]).collect();
         assert_eq!(read(&apply(&base, &values)), values);
-        assert_eq!(KNOBS[2].format(120.0), "2m");
+        assert_eq!(KNOBS[2].format(0.5), "0.5");
     }
 
     /// `a.b.c` and a value as YAML nested under a target, indented for the list item.

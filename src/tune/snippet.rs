@@ -101,11 +101,15 @@ mod tests {
             "{TARGET}    behavior:\n      scaleDown:\n        selectPolicy: Min\n        policies: [{{type: Pods, value: 2, period: 1m}}]\n"
         );
         let base = parse(&custom, "base.yaml").unwrap().targets.remove(0);
-        let values = [0.95, 0.7, 300.0, 180.0];
+        let values = [16.0, 0.95, 0.75, 0.1, 0.9];
         let tuned = apply(&base, &values);
         let text = snippet(&tuned);
         assert!(
-            text.contains("    forecast:\n      errorQuantile: 0.95\n"),
+            text.contains("    forecast:\n      missCost: 16\n      errorQuantile: 0.95\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("    plan:\n      waitTarget: 0.75\n      releaseTolerance: 0.1\n"),
             "{text}"
         );
         let pasted = parse(&format!("{TARGET}{text}"), "pasted.yaml")
@@ -113,7 +117,10 @@ mod tests {
             .targets
             .remove(0);
         assert_eq!(read(&pasted), values);
-        assert_eq!(pasted.behavior.scale_down, tuned.behavior.scale_down);
+        assert!(
+            !text.contains("behavior"),
+            "no behaviour knob is tuned: {text}"
+        );
         assert_eq!(pasted.behavior.scale_up, base.behavior.scale_up);
     }
 }

@@ -13,7 +13,7 @@ mod settings;
 pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use settings::{
-    RawBehavior, RawCapacity, RawFallback, RawForecast, RawPolicy, RawScalingRules, RawSlo,
+    RawBehavior, RawCapacity, RawFallback, RawForecast, RawPlan, RawPolicy, RawScalingRules, RawSlo,
 };
 
 use super::duration::DurationText;
@@ -34,7 +34,9 @@ pub struct RawConfig {
     /// Settings every target inherits; a target may override any of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<RawSettings>,
-    /// The Deployments to scale. `[]` is valid: the controller starts and idles.
+    /// The Deployments to scale. Absent or `[]` is valid: the controller starts and idles
+    /// (and `prescale simulate --config` runs the `defaults:`).
+    #[serde(default)]
     pub targets: Vec<RawTarget>,
 }
 
@@ -125,6 +127,9 @@ macro_rules! settings_struct {
             /// The predictive policy's knobs.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub forecast: Option<RawForecast>,
+            /// How the forecast becomes replicas: the wait aimed at, and calm steps.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub plan: Option<RawPlan>,
             $($tail)*
         }
     };
@@ -167,6 +172,7 @@ impl RawTarget {
             behavior: self.behavior.clone(),
             fallback: self.fallback.clone(),
             forecast: self.forecast.clone(),
+            plan: self.plan.clone(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The nested settings sections (`slo`, `capacity`, `behavior`, `fallback`, `forecast`), each
+//! The nested settings sections (`slo`, `capacity`, `behavior`, `fallback`, `forecast`, `plan`), each
 //! key optional: a target's section overrides `defaults:` key by key.
 
 use crate::config::duration::DurationText;
@@ -113,8 +113,35 @@ pub struct RawForecast {
     /// Target utilisation of the reactive signal, in (0, 1]. Default `1.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_utilization: Option<f64>,
-    /// Quantile of the forecast's recent relative error used as safety margin, in (0, 1).
-    /// Default `0.8`.
+    /// The largest margin considered: this quantile of the forecast's own errors over lead
+    /// windows, in (0, 1). Default `0.99`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_quantile: Option<f64>,
+    /// How much a missed document weighs against a replica's share of capacity when the margin
+    /// is chosen, above 0. Default `8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miss_cost: Option<f64>,
+}
+
+/// How the planner turns the forecast into replicas.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Plan")]
+pub struct RawPlan {
+    /// The queue wait the plan aims for, as a fraction of `slo.queueWait`, in (0, 1].
+    /// Default `0.5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_target: Option<f64>,
+    /// A scale-up asks for what the lead window and this much after it need, `0s` to `2h`.
+    /// Default: the start-up time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_ahead: Option<DurationText>,
+    /// Pods are released only when the lead window and this much after it do not need them,
+    /// `0s` to `2h`. Default: twice the start-up time, at least `10m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_for: Option<DurationText>,
+    /// Steps are at least this fraction of the replicas, in [0, 1): a scale-up asks this much
+    /// above the need, a scale-down waits until this much is spare. Default `0.2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_tolerance: Option<f64>,
 }

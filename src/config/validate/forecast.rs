@@ -9,8 +9,9 @@ use std::time::Duration;
 /// `history`: kept in memory for every target (288 five-minute buckets of 4 bytes a day),
 /// and fetched from Prometheus when a target starts. 90 days is 101 KiB per target and more
 /// than the weekly model uses; an unbounded value would be allocated at once and abort.
+/// `0s` turns the backfill off (the forecaster then learns from the ticks alone).
 const HISTORY: DurationRule = DurationRule {
-    positive: true,
+    positive: false,
     min: None,
     max: Some((
         Duration::from_secs(90 * 86_400),
@@ -25,6 +26,15 @@ const UTILIZATION: Bounds = Bounds {
     high: Some((1.0, true)),
     spelled: "in (0, 1]",
     example: "0.85",
+};
+
+/// `missCost`: a weight; zero would never add a margin for what the forecast misses.
+const MISS_COST: Bounds = Bounds {
+    low: 0.0,
+    low_inclusive: false,
+    high: None,
+    spelled: "above 0",
+    example: "8",
 };
 
 /// The effective forecast settings: each key from the target, else `defaults:`, else
@@ -53,7 +63,10 @@ pub fn resolve_forecast(layers: &Layers<'_>, cx: &mut Cx<'_>) -> ForecastConfig 
             .key("errorQuantile", |f| f.error_quantile.as_ref())
             .and_then(|p| cx.within(&p, QUANTILE))
             .unwrap_or(base.error_quantile),
-        miss_cost: base.miss_cost,
+        miss_cost: pick
+            .key("missCost", |f| f.miss_cost.as_ref())
+            .and_then(|p| cx.within(&p, MISS_COST))
+            .unwrap_or(base.miss_cost),
     }
 }
 

@@ -8,6 +8,7 @@ mod forecast;
 mod layers;
 mod metrics;
 mod names;
+mod plan;
 mod prometheus;
 mod settings;
 mod target;
@@ -17,7 +18,7 @@ pub use prometheus::{DEFAULT_MAX_CONCURRENT_QUERIES, DEFAULT_RETRIES, DEFAULT_TI
 use super::error::Problem;
 use super::locate::Positions;
 use super::raw::RawConfig;
-use super::types::Config;
+use super::types::{Config, TargetConfig};
 use context::Cx;
 use layers::Layers;
 use std::collections::HashMap;
@@ -69,6 +70,16 @@ pub fn validate(raw: &RawConfig, positions: &Positions) -> Outcome {
     Outcome {
         config,
         warnings: cx.warnings,
+    }
+}
+
+/// The settings of `raw`'s `defaults:` (the built-in ones where it is silent or absent).
+/// Only meaningful once [`validate`] found no problem.
+pub fn defaults_settings(raw: &RawConfig, positions: &Positions) -> TargetConfig {
+    let mut cx = Cx::new(positions);
+    match &raw.defaults {
+        Some(defaults) => settings::resolve_settings(&Layers::defaults(defaults), &mut cx),
+        None => TargetConfig::default(),
     }
 }
 

@@ -5,6 +5,7 @@ use super::behavior::resolve_behavior;
 use super::context::{Bounds, Cx, DurationRule};
 use super::forecast::resolve_forecast;
 use super::layers::Layers;
+use super::plan::resolve_plan;
 use crate::config::types::{Capacity, Fallback, FallbackBehavior, Slo, TargetConfig};
 use std::time::Duration;
 
@@ -81,6 +82,7 @@ pub fn resolve_settings(layers: &Layers<'_>, cx: &mut Cx<'_>) -> TargetConfig {
         behavior: resolve_behavior(layers, cx),
         fallback: resolve_fallback(layers, base.fallback, replicas, cx),
         forecast: resolve_forecast(layers, cx),
+        plan: resolve_plan(layers, cx),
         ..base
     }
 }
