@@ -248,7 +248,8 @@ fn all_traces_prints_the_results_table_with_the_peers_and_the_goal() {
         "hpa",
         "seasonal-naive",
         "holt-winters",
-        "goal met",
+        "events",
+        "bar",
     ] {
         assert!(header.contains(column), "{header}");
     }
@@ -266,6 +267,8 @@ fn all_traces_prints_the_results_table_with_the_peers_and_the_goal() {
             holt["cost_vs_oracle"].as_f64().unwrap()
         );
         assert!(row.contains(&cell), "{name}: {cell} not in {row}");
+        // Issue 10's bar, at the defaults, on every public trace.
+        assert!(row.ends_with("| met |"), "the bar on {name}: {row}");
     }
 }
 
