@@ -4,9 +4,9 @@
 use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
-    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast,
-    RawHistoryQuery, RawMetricSource, RawMetrics, RawPods, RawPolicy, RawPrometheus,
-    RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo, RawTarget,
+    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
+    RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPodDeletionCost, RawPods,
+    RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo, RawTarget,
 };
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
@@ -71,6 +71,14 @@ fn target(t: &TargetConfig) -> RawTarget {
             replicas: Some(t.fallback.replicas),
         }),
         forecast: Some(forecast(&t.forecast)),
+        actuation: Some(t.actuation),
+        pod_deletion_cost: Some(RawPodDeletionCost {
+            enabled: Some(t.pod_deletion_cost.enabled),
+            in_flight: t.pod_deletion_cost.in_flight.as_ref().map(metric_source),
+        }),
+        events: Some(RawEvents {
+            min_interval: Some(t.events.min_interval.into()),
+        }),
     }
 }
 
@@ -112,9 +120,14 @@ fn metrics(m: &MetricsConfig) -> RawMetrics {
 
 fn metric_source(s: &MetricSource) -> RawMetricSource {
     match s {
-        MetricSource::Promql { query, aggregate } => RawMetricSource {
+        MetricSource::Promql {
+            query,
+            aggregate,
+            ignore_null_values,
+        } => RawMetricSource {
             promql: Some(query.clone()),
             aggregate: *aggregate,
+            ignore_null_values: Some(*ignore_null_values),
             scrape: None,
         },
         MetricSource::Scrape {
@@ -126,6 +139,7 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
         } => RawMetricSource {
             promql: None,
             aggregate: None,
+            ignore_null_values: None,
             scrape: Some(RawScrape {
                 url: match from {
                     ScrapeFrom::Url(url) => Some(url.clone()),

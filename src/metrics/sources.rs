@@ -6,7 +6,7 @@ use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::{
     Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoints, StateLog,
-    TargetReadings, check_fresh, unix_seconds,
+    TargetReadings, check_fresh, empty_as_zero, unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
@@ -103,8 +103,20 @@ impl Sources {
         // A read slowed down by retries delivers an older value than it started with.
         let started = std::time::Instant::now();
         let mut evaluation = match source {
-            MetricSource::Promql { query, aggregate } => match &self.prometheus {
-                Some(api) => prometheus::evaluate(api.as_ref(), query, *aggregate, now).await,
+            MetricSource::Promql {
+                query,
+                aggregate,
+                ignore_null_values,
+            } => match &self.prometheus {
+                Some(api) => {
+                    let evaluation =
+                        prometheus::evaluate(api.as_ref(), query, *aggregate, now).await;
+                    if *ignore_null_values {
+                        empty_as_zero(evaluation, now)
+                    } else {
+                        evaluation
+                    }
+                }
                 None => Evaluation::failed(MetricError::NoPrometheus),
             },
             MetricSource::Scrape {
@@ -162,7 +174,9 @@ impl Sources {
             return Ok(History::new());
         }
         match &target.metrics.arrival_rate {
-            Some(MetricSource::Promql { query, aggregate }) => {
+            Some(MetricSource::Promql {
+                query, aggregate, ..
+            }) => {
                 let api = self.prometheus.as_ref().ok_or(MetricError::NoPrometheus)?;
                 prometheus::backfill(
                     api.as_ref(),

@@ -36,6 +36,11 @@ pub struct RawMetricSource {
     /// several series are an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Aggregate>,
+    /// With `promql`: read an empty result as 0 instead of a missing metric, as KEDA's
+    /// Prometheus scaler's `ignoreNullValues: true` does. Default `false` (an empty result is
+    /// missing: prescale never scales down on it and the fallback applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_null_values: Option<bool>,
     /// A text-exposition endpoint scraped directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape: Option<RawScrape>,

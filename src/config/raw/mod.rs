@@ -13,11 +13,12 @@ mod settings;
 pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use settings::{
-    RawBehavior, RawCapacity, RawFallback, RawForecast, RawPolicy, RawScalingRules, RawSlo,
+    RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPodDeletionCost, RawPolicy,
+    RawScalingRules, RawSlo,
 };
 
 use super::duration::DurationText;
-use super::types::Mode;
+use super::types::{Actuation, Mode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -125,6 +126,17 @@ macro_rules! settings_struct {
             /// The predictive policy's knobs.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub forecast: Option<RawForecast>,
+            /// How an active target acts: `scale` (write `spec.replicas` through `/scale`),
+            /// `hpaMinReplicas` (raise the floor of the HPA that targets the Deployment) or
+            /// `kedaMinReplicaCount` (the same for a KEDA ScaledObject). Default `scale`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub actuation: Option<Actuation>,
+            /// Work-aware scale-down: annotate the pods that should go first.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub pod_deletion_cost: Option<RawPodDeletionCost>,
+            /// How often decision Events are published.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub events: Option<RawEvents>,
             $($tail)*
         }
     };
@@ -167,6 +179,9 @@ impl RawTarget {
             behavior: self.behavior.clone(),
             fallback: self.fallback.clone(),
             forecast: self.forecast.clone(),
+            actuation: self.actuation,
+            pod_deletion_cost: self.pod_deletion_cost.clone(),
+            events: self.events.clone(),
         }
     }
 }

@@ -49,7 +49,12 @@ pub fn first_promql(raw: &RawMetrics) -> Option<&'static str> {
     .map(|(key, _)| key)
 }
 
-fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {
+/// One metric's source at `path`, checked.
+pub(super) fn resolve_source(
+    raw: &RawMetricSource,
+    path: &str,
+    cx: &mut Cx<'_>,
+) -> Option<MetricSource> {
     match (&raw.promql, &raw.scrape) {
         (Some(_), Some(_)) => {
             cx.error(
@@ -79,6 +84,7 @@ fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<
             Some(MetricSource::Promql {
                 query: query.clone(),
                 aggregate: raw.aggregate,
+                ignore_null_values: raw.ignore_null_values.unwrap_or(false),
             })
         }
         (None, Some(scrape)) => {
@@ -87,6 +93,13 @@ fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<
                     &join(path, "aggregate"),
                     "`aggregate` beside `scrape` applies to nothing",
                     "move it inside `scrape:`",
+                );
+            }
+            if raw.ignore_null_values.is_some() {
+                cx.error(
+                    &join(path, "ignoreNullValues"),
+                    "`ignoreNullValues` applies to `promql` only",
+                    "remove it: a scraped page without the series is an error, since the page itself says the metric is not exported",
                 );
             }
             resolve_scrape(scrape, &join(path, "scrape"), cx)

@@ -39,7 +39,7 @@ pub fn resolve_target(
     );
     let own = raw.overrides();
     let settings = resolve_settings(&Layers::target(&raw.name, &own, &path, defaults), cx);
-    TargetConfig {
+    let target = TargetConfig {
         name: raw.name.clone(),
         scale_target_ref: ScaleTargetRef {
             namespace: reference.namespace.clone(),
@@ -48,6 +48,46 @@ pub fn resolve_target(
         metrics: resolve_metrics(&raw.metrics, &path, &raw.name, cx),
         backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
         ..settings
+    };
+    warn_forecast_blind(&target, &path, cx);
+    warn_deletion_cost_unused(&target, &path, cx);
+    target
+}
+
+/// Queue depth alone shows the backlog but not how fast work arrives: the forecast learns
+/// the daily pattern from arrivals, given directly or derived from completions (arrivals
+/// are the queue's change plus what was completed).
+fn warn_forecast_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    let m = &t.metrics;
+    if t.forecast.enabled
+        && m.queue_depth.is_some()
+        && m.arrival_rate.is_none()
+        && m.completions.is_none()
+    {
+        cx.warn(
+            &format!("{path}.metrics"),
+            format!(
+                "target \"{}\" has `queueDepth` but neither `arrivalRate` nor `completions`: the forecast has no arrivals to learn from, so prescale only reacts to the backlog",
+                t.name
+            ),
+            "add `arrivalRate: {promql: 'sum(rate(docs_enqueued_total[1m]))'}` (documents arriving per second), or `completions: {promql: 'sum(rate(docs_completed_total[1m]))'}`, from which arrivals are derived as the queue's change plus completions",
+        );
+    }
+}
+
+/// Pod deletion costs are written before prescale's own scale-downs through `/scale`; with
+/// a floor under an HPA or ScaledObject, that autoscaler scales down, not prescale.
+fn warn_deletion_cost_unused(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    if t.pod_deletion_cost.enabled && t.actuation.is_floor() {
+        cx.warn(
+            &format!("{path}.podDeletionCost.enabled"),
+            format!(
+                "target \"{}\" raises a floor (`actuation: {}`): its scale-downs are made by that autoscaler, so prescale never marks pods for them",
+                t.name,
+                t.actuation.as_str()
+            ),
+            "remove `podDeletionCost`, or use `actuation: scale`",
+        );
     }
 }
 
