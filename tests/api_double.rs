@@ -88,7 +88,7 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
     let api = ApiDouble::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (cache, tasks) = AutoscalerCache::start(api.client(dir.path()).await, stop);
+    let (cache, tasks) = AutoscalerCache::start(api.client(dir.path()).await, None, stop);
     api.put_hpa("shop", "other-hpa", "other");
     api.put_hpa("elsewhere", "web-hpa", "web");
     // Not synced yet: the answer would be a guess, so it is an error.

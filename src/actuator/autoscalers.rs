@@ -58,28 +58,51 @@ pub fn scaled_object_targets(so: &DynamicObject, target: &ScaleTargetRef) -> boo
 /// watch from the list's resourceVersion; re-list only when the watch is too old).
 #[derive(Clone)]
 pub struct AutoscalerCache {
-    hpas: Store<HorizontalPodAutoscaler>,
-    scaled_objects: Store<DynamicObject>,
-    hpas_synced: watch::Receiver<bool>,
-    scaled_objects_synced: watch::Receiver<bool>,
+    /// One store per watched scope (the cluster, or each watched namespace).
+    pub(super) hpas: Vec<Store<HorizontalPodAutoscaler>>,
+    pub(super) scaled_objects: Vec<Store<DynamicObject>>,
+    synced: Vec<watch::Receiver<bool>>,
 }
 
 impl AutoscalerCache {
-    /// Start both watches; they run until `stop` turns true. A watch that fails backs off
-    /// and retries, keeping its last known state. A cluster without KEDA (404 on
-    /// `scaledobjects`) has no ScaledObjects; the watch keeps retrying so KEDA installed
-    /// later is picked up.
-    pub fn start(client: Client, stop: watch::Receiver<bool>) -> (Self, Vec<JoinHandle<()>>) {
-        let (hpa_tx, hpas_synced) = watch::channel(false);
-        let (so_tx, scaled_objects_synced) = watch::channel(false);
-        let hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
-        let hpas = hpa_writer.as_reader();
+    /// Start both watches, cluster-wide (`namespaces` is `None`) or one pair per namespace
+    /// (a namespaced install, whose RBAC grants nothing cluster-wide); they run until `stop`
+    /// turns true. A watch that fails backs off and retries, keeping its last known state.
+    /// A cluster without KEDA (404 on `scaledobjects`) has no ScaledObjects; the watch keeps
+    /// retrying so KEDA installed later is picked up.
+    pub fn start(
+        client: Client,
+        namespaces: Option<&[String]>,
+        stop: watch::Receiver<bool>,
+    ) -> (Self, Vec<JoinHandle<()>>) {
+        let scopes: Vec<Option<&str>> = match namespaces {
+            None => vec![None],
+            Some(list) => list.iter().map(|n| Some(n.as_str())).collect(),
+        };
         let ar = scaled_object_resource();
-        let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
-        let scaled_objects = so_writer.as_reader();
-        let handles = vec![
-            tokio::spawn(keep_watching(
-                Api::all(client.clone()),
+        let mut cache = Self {
+            hpas: Vec::new(),
+            scaled_objects: Vec::new(),
+            synced: Vec::new(),
+        };
+        let mut handles = Vec::new();
+        for scope in scopes {
+            let (hpa_tx, hpa_synced) = watch::channel(false);
+            let (so_tx, so_synced) = watch::channel(false);
+            let hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
+            let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+            cache.hpas.push(hpa_writer.as_reader());
+            cache.scaled_objects.push(so_writer.as_reader());
+            cache.synced.extend([hpa_synced, so_synced]);
+            let (hpa_api, so_api) = match scope {
+                None => (Api::all(client.clone()), Api::all_with(client.clone(), &ar)),
+                Some(ns) => (
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced_with(client.clone(), ns, &ar),
+                ),
+            };
+            handles.push(tokio::spawn(keep_watching(
+                hpa_api,
                 hpa_writer,
                 hpa_tx,
                 Watched {
@@ -87,42 +110,34 @@ impl AutoscalerCache {
                     absent_means_none: false,
                 },
                 stop.clone(),
-            )),
-            tokio::spawn(keep_watching(
-                Api::all_with(client, &ar),
+            )));
+            handles.push(tokio::spawn(keep_watching(
+                so_api,
                 so_writer,
                 so_tx,
                 Watched {
                     what: "ScaledObjects (keda.sh/v1alpha1)",
                     absent_means_none: true,
                 },
-                stop,
-            )),
-        ];
-        let cache = Self {
-            hpas,
-            scaled_objects,
-            hpas_synced,
-            scaled_objects_synced,
-        };
+                stop.clone(),
+            )));
+        }
         (cache, handles)
     }
 
-    /// Both caches have been filled from a complete list at least once.
+    /// Every cache has been filled from a complete list at least once.
     pub fn is_synced(&self) -> bool {
-        *self.hpas_synced.borrow() && *self.scaled_objects_synced.borrow()
+        self.synced.iter().all(|s| *s.borrow())
     }
 
     /// Wait until [`AutoscalerCache::is_synced`]; returns at once if it already is (and
     /// never returns if the watches stop before syncing).
     pub async fn wait_synced(&self) {
-        let mut hpas = self.hpas_synced.clone();
-        let mut sos = self.scaled_objects_synced.clone();
-        if hpas.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        if sos.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
+        for s in &self.synced {
+            let mut s = s.clone();
+            if s.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 
@@ -140,14 +155,14 @@ impl AutoscalerCache {
         }
         let mut found: Vec<OtherAutoscaler> = self
             .hpas
-            .state_filter(|h| hpa_targets(h, target))
             .iter()
+            .flat_map(|store| store.state_filter(|h| hpa_targets(h, target)))
             .map(|h| OtherAutoscaler::Hpa(h.metadata.name.clone().unwrap_or_default()))
             .collect();
         found.extend(
             self.scaled_objects
-                .state_filter(|so| scaled_object_targets(so, target))
                 .iter()
+                .flat_map(|store| store.state_filter(|so| scaled_object_targets(so, target)))
                 .map(|so| {
                     OtherAutoscaler::ScaledObject(so.metadata.name.clone().unwrap_or_default())
                 }),
@@ -189,12 +204,15 @@ async fn keep_watching<K>(
     let what = watched.what;
     // The default back-off: 0.8 s doubling to 30 s with jitter, reset after 2 min of health.
     let stream = watcher::watcher(api, watcher::Config::default())
-        // Only the name, namespace and spec are read: dropping managedFields and
-        // annotations (kubectl's last-applied copy) keeps a large cluster's cache small.
+        // Only the name, namespace, labels, owners, spec and prescale's own annotations
+        // (the floor it holds) are read: dropping managedFields and the other annotations
+        // (kubectl's last-applied copy) keeps a large cluster's cache small.
         .modify(|o: &mut K| {
             let meta = o.meta_mut();
             meta.managed_fields = None;
-            meta.annotations = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.retain(|k, _| k.starts_with(super::PRESCALE_ANNOTATION_PREFIX));
+            }
         })
         .default_backoff();
     let mut stream = std::pin::pin!(stream);

@@ -5,6 +5,8 @@
 mod autoscalers;
 mod error;
 mod events;
+mod floor;
+mod floor_cache;
 mod kube;
 mod pods;
 
@@ -13,6 +15,11 @@ pub use autoscalers::{
 };
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
+pub use floor::{
+    FLOOR_ANNOTATION, FloorKind, FloorObject, FloorPatch, Held, OWNER_MIN_ANNOTATION, floor_object,
+    floor_targets, keda_owner,
+};
+pub use floor_cache::FloorCandidates;
 pub use kube::KubeCluster;
 pub use pods::{ready_endpoint, selector_query};
 
@@ -79,3 +86,6 @@ pub const FIELD_MANAGER: &str = "prescale";
 
 /// The annotation that pauses writes to a Deployment.
 pub const PAUSED_ANNOTATION: &str = "prescale.io/paused";
+
+/// prescale's own annotations start with this.
+pub const PRESCALE_ANNOTATION_PREFIX: &str = "prescale.io/";

@@ -3,6 +3,10 @@
 
 mod accounting;
 mod clock;
+mod events_limit;
+mod floor;
+mod floor_plan;
+mod gitops;
 mod health;
 mod intent;
 mod observe;
@@ -14,6 +18,12 @@ mod tick;
 mod writers;
 
 pub use clock::{Clock, system_clock};
+pub use events_limit::{Direction, EventLimiter, Verdict};
+pub use floor::FloorReport;
+pub use floor_plan::{FloorPlan, OwnerEdit, plan_floor};
+pub use gitops::{
+    FIGHT_HOLD, FIGHT_WINDOW, GITOPS_FIELD_MANAGERS, GitOpsResets, ResetVerdict, is_gitops,
+};
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};

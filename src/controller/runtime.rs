@@ -120,7 +120,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
 
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
+    let (autoscalers, cache_tasks) =
+        AutoscalerCache::start(opts.client.clone(), None, stop_rx.clone());
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {

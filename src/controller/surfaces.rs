@@ -2,6 +2,7 @@
 //! line, and Kubernetes Events (leader only, on changes, not every tick).
 
 use super::Shared;
+use super::events_limit::Verdict;
 use super::intent::Hold;
 use super::report::TargetReport;
 use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
@@ -27,6 +28,32 @@ fn set_or_remove(
         None => {
             family.remove(labels);
         }
+    }
+}
+
+/// Set an integer gauge to `value`, or remove it while there is none.
+fn set_or_remove_count(
+    family: &Family<TargetLabels, Gauge>,
+    labels: &TargetLabels,
+    value: Option<u32>,
+) {
+    match value {
+        Some(v) => {
+            family.get_or_create(labels).set(i64::from(v));
+        }
+        None => {
+            family.remove(labels);
+        }
+    }
+}
+
+/// The Event reason for a kind of blocked write.
+fn block_reason(kind: &str) -> &'static str {
+    match kind {
+        "paused" => "Paused",
+        "no_autoscaler" => "NoAutoscaler",
+        "gitops" => "GitOpsConflict",
+        _ => "OtherAutoscaler",
     }
 }
 
@@ -109,8 +136,19 @@ impl TargetTask {
         }
         self.memory.reason_labels = labels;
 
+        let floor = self.memory.floor.clone();
+        set_or_remove_count(&t.floor_replicas, &l, floor.as_ref().map(|f| f.floor));
+        set_or_remove_count(
+            &t.floor_owner_replicas,
+            &l,
+            floor
+                .as_ref()
+                .map(|f| f.owner_value.unwrap_or(0))
+                .filter(|_| self.config.actuation.is_floor()),
+        );
         let action = match outcome {
             TickOutcome::Scaled { .. } => "scaled".to_string(),
+            TickOutcome::Floored { .. } => "floor_set".to_string(),
             TickOutcome::Held(h) => format!("hold:{}", h.label()),
             TickOutcome::Failed(_) => "error".to_string(),
         };
@@ -146,6 +184,7 @@ impl TargetTask {
             action,
             updated_at: shared.now(),
             error,
+            floor,
         });
 
         self.report_blocks(shared, view, decision, outcome, others)
@@ -185,6 +224,9 @@ impl TargetTask {
                 ));
             }
         }
+        // Found by the tick itself (a floor target without its autoscaler, a GitOps tool
+        // resetting replicas); reported in either mode, since shadow would be blocked too.
+        active.extend(self.memory.blocks.iter().cloned());
         // Shadow mode never writes, so nothing is "blocked" there.
         let manual = self.config.mode == Mode::Active
             && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
@@ -214,11 +256,7 @@ impl TargetTask {
                 tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
             }
             if leader && !self.memory.reported_blocks.contains(&kind) {
-                let reason = if kind == "paused" {
-                    "Paused"
-                } else {
-                    "OtherAutoscaler"
-                };
+                let reason = block_reason(&kind);
                 shared
                     .events
                     .publish(
@@ -237,7 +275,9 @@ impl TargetTask {
     }
 
     /// `Recommendation` (shadow) when the recommendation changes, `Rescaled` (active) when
-    /// prescale wrote. Only the leader publishes.
+    /// prescale wrote `/scale`, `FloorRaised` / `FloorLowered` / `FloorReturned` when it
+    /// wrote a floor; at most one per `events.minInterval` unless the direction changes
+    /// (`events_limit.rs`). Only the leader publishes.
     async fn publish_decision_event(
         &mut self,
         shared: &Shared,
@@ -249,30 +289,101 @@ impl TargetTask {
             return;
         }
         let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
-        let event = match (self.config.mode, outcome) {
-            (Mode::Active, TickOutcome::Scaled { from, to }) => EventSpec {
-                warning: false,
-                reason: "Rescaled".into(),
-                action: "Scale".into(),
-                note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
-            },
-            (Mode::Shadow, _)
-                if self.memory.last_recommendation_event != Some(decision.replicas) =>
-            {
-                self.memory.last_recommendation_event = Some(decision.replicas);
+        let floor = self.memory.floor.clone();
+        let (value, regarding, event) = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { from, to }) => (
+                *to,
+                &view.reference,
                 EventSpec {
                     warning: false,
-                    reason: "Recommendation".into(),
-                    action: "Recommend".into(),
-                    note: format!(
-                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
-                        decision.replicas, view.replicas, view.ready
-                    ),
-                }
+                    reason: "Rescaled".into(),
+                    action: "Scale".into(),
+                    note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
+                },
+            ),
+            (Mode::Active, TickOutcome::Floored { from, to, returned }) => {
+                let Some(f) = floor.as_ref() else { return };
+                let (reason, what) = if *returned {
+                    (
+                        "FloorReturned",
+                        format!("returned to the owner's value {to}"),
+                    )
+                } else if to > from {
+                    ("FloorRaised", format!("raised from {from} to {to}"))
+                } else {
+                    ("FloorLowered", format!("lowered from {from} to {to}"))
+                };
+                (
+                    *to,
+                    &f.reference,
+                    EventSpec {
+                        warning: false,
+                        reason: reason.into(),
+                        action: "SetFloor".into(),
+                        note: format!(
+                            "{} {} spec.{} {what} for Deployment {} (prescale recommends {} replicas; the owner's value is {}); reasons: {reasons}",
+                            f.kind,
+                            f.name,
+                            f.field,
+                            deployment_name(&self.config),
+                            decision.replicas,
+                            f.owner_value
+                                .map_or_else(|| "unset".into(), |v| v.to_string()),
+                        ),
+                    },
+                )
+            }
+            (Mode::Shadow, _) => {
+                let floor_note = floor
+                    .as_ref()
+                    .map(|f| {
+                        format!(
+                            "; would set {} {} spec.{} to {}",
+                            f.kind, f.name, f.field, f.floor
+                        )
+                    })
+                    .unwrap_or_default();
+                (
+                    decision.replicas,
+                    &view.reference,
+                    EventSpec {
+                        warning: false,
+                        reason: "Recommendation".into(),
+                        action: "Recommend".into(),
+                        note: format!(
+                            "recommends {} replicas (now {}, {} ready){floor_note}; shadow mode, not applied; reasons: {reasons}",
+                            decision.replicas, view.replicas, view.ready
+                        ),
+                    },
+                )
             }
             _ => return,
         };
-        shared.events.publish(&view.reference, event).await;
+        match self
+            .memory
+            .events
+            .check(value, Instant::now(), self.config.events.min_interval)
+        {
+            Verdict::Unchanged => {}
+            Verdict::Suppress => {
+                shared
+                    .telemetry
+                    .events_suppressed
+                    .get_or_create(&self.labels())
+                    .inc();
+            }
+            Verdict::Publish { suppressed } => {
+                let mut event = event;
+                if suppressed > 0 {
+                    event.note = format!(
+                        "{} ({suppressed} smaller change(s) since the last Event not published: events.minInterval)",
+                        event.note
+                    );
+                }
+                let regarding = regarding.clone();
+                shared.events.publish(&regarding, event).await;
+            }
+        }
     }
 }
 

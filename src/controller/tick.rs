@@ -2,6 +2,10 @@
 //! an intent, apply it (active leader only), and report it on every surface.
 
 use super::Shared;
+use super::events_limit::EventLimiter;
+use super::floor::FloorReport;
+use super::floor_plan::OwnerEdit;
+use super::gitops::{GitOpsResets, is_gitops};
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
 use super::report::TargetReport;
@@ -15,7 +19,15 @@ use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 /// Label values of `prescale_write_blocked{kind}`.
-pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scale", "backoff"];
+pub const BLOCK_KINDS: &[&str] = &[
+    "hpa",
+    "scaledobject",
+    "paused",
+    "manual_scale",
+    "backoff",
+    "no_autoscaler",
+    "gitops",
+];
 
 /// Re-reads after a 409 before giving up until the next tick.
 const CONFLICT_RETRIES: u32 = 2;
@@ -28,7 +40,7 @@ pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_sec
 const WARM_UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Longest back-off after repeated 429/5xx answers, in ticks.
-const MAX_SKIPPED_TICKS: u32 = 16;
+pub(super) const MAX_SKIPPED_TICKS: u32 = 16;
 
 /// What a target remembers between ticks besides the decision core's state.
 #[derive(Debug, Default)]
@@ -45,8 +57,6 @@ pub(super) struct Memory {
     pub(super) write_failures: u32,
     /// Ticks left to skip writing (back-off).
     pub(super) skip_writes: u32,
-    /// The recommendation last published as an Event (shadow mode).
-    pub(super) last_recommendation_event: Option<u32>,
     /// Blocking conditions already reported by an Event, so each is reported once per episode.
     pub(super) reported_blocks: BTreeSet<String>,
     /// The last tick's failure, so a repeated one is not logged every tick.
@@ -57,6 +67,19 @@ pub(super) struct Memory {
     pub(super) reason_labels: Vec<String>,
     /// The Deployment's `matchExpressions` were reported as ignored (once per target).
     pub(super) warned_match_expressions: bool,
+    /// Rate limit of this target's decision Events.
+    pub(super) events: EventLimiter,
+    /// The floor under the HPA or ScaledObject, this tick (floor targets only).
+    pub(super) floor: Option<FloorReport>,
+    /// The owner's last change of a floor's field that was reported.
+    pub(super) last_owner_edit: Option<OwnerEdit>,
+    /// Conditions found this tick that keep prescale from writing, besides those the
+    /// report derives itself: `(kind, note)`.
+    pub(super) blocks: Vec<(String, String)>,
+    /// Resets of `spec.replicas` by a GitOps tool.
+    pub(super) gitops: GitOpsResets,
+    /// Why writes are left to a GitOps tool, while they are.
+    pub(super) gitops_note: Option<String>,
 }
 
 /// A target's task state: its config, the decision core's state, the controller's memory,
@@ -82,6 +105,15 @@ pub enum TickOutcome {
         from: u32,
         /// After.
         to: u32,
+    },
+    /// The floor under the HPA or ScaledObject was changed.
+    Floored {
+        /// The min in force before.
+        from: u32,
+        /// The min in force after.
+        to: u32,
+        /// The floor was returned to the owner's own value.
+        returned: bool,
     },
     /// A recommendation was made and not written.
     Held(Hold),
@@ -195,6 +227,7 @@ impl TargetTask {
 
     /// Run one tick.
     pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
+        self.memory.blocks.clear();
         let target = self.config.scale_target_ref.clone();
         let view = match shared.cluster.read_deployment(&target).await {
             Ok(v) => {
@@ -211,7 +244,16 @@ impl TargetTask {
                 return self.fail(shared, "deployment", &e.to_string());
             }
         };
-        self.notice_manual_scale(shared, &view).await;
+        // Under a floor, spec.replicas is the HPA's or KEDA's to change, not a person's.
+        if !self.config.actuation.is_floor() {
+            self.notice_manual_scale(shared, &view).await;
+            if self.config.mode == Mode::Active
+                && self.memory.gitops.holding(Instant::now())
+                && let Some(note) = &self.memory.gitops_note
+            {
+                self.memory.blocks.push(("gitops".into(), note.clone()));
+            }
+        }
 
         let source = shared.source();
         let pods = if scrapes_pods(&self.config) {
@@ -244,6 +286,14 @@ impl TargetTask {
         let before = self.state.clone();
         let mut decision = decide(&self.config, &mut self.state, &obs);
 
+        if self.config.actuation.is_floor() {
+            let (outcome, error) = self.act_on_floor(shared, &view, &decision).await;
+            self.account(shared, &obs, &decision, &outcome);
+            self.report(shared, &obs, &view, &decision, &outcome, &[], error)
+                .await;
+            return outcome;
+        }
+
         let mut others = Vec::new();
         let mut check_failed = false;
         if self.config.mode == Mode::Active {
@@ -268,6 +318,7 @@ impl TargetTask {
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
+                gitops_conflict: self.memory.gitops.holding(Instant::now()),
                 backoff: check_failed || self.memory.skip_writes > 0,
             };
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
@@ -304,18 +355,7 @@ impl TargetTask {
                         Err(e) => {
                             self.count_write(shared, e.label());
                             self.count_error(shared, "scale");
-                            if matches!(
-                                e,
-                                ClusterError::Unavailable { .. }
-                                    | ClusterError::Timeout { .. }
-                                    | ClusterError::Transport { .. }
-                            ) {
-                                self.memory.write_failures += 1;
-                                // Skip 0, 1, 3, 7... ticks: exponential back-off in ticks.
-                                let n = self.memory.write_failures.min(5);
-                                self.memory.skip_writes =
-                                    ((1u32 << (n - 1)) - 1).min(MAX_SKIPPED_TICKS);
-                            }
+                            self.note_write_failure(&e);
                             tracing::warn!(target_name = %self.config.name, error = %e, "scale write failed");
                             error = Some(e.to_string());
                             break TickOutcome::Failed(e.to_string());
@@ -392,6 +432,12 @@ impl TargetTask {
             // instance's predecessor) made the change: not a person's decision.
             return;
         }
+        if let Some(manager) = view.replicas_owner.as_deref().filter(|m| is_gitops(m)) {
+            let manager = manager.to_string();
+            self.notice_gitops_reset(shared, view, expected, &manager)
+                .await;
+            return;
+        }
         let cooldown = self.manual_cooldown();
         self.memory.manual_until = Some(Instant::now() + cooldown);
         shared
@@ -451,6 +497,7 @@ impl TargetTask {
             action: "error".into(),
             updated_at: shared.now(),
             error: Some(error.to_string()),
+            floor: None,
         });
         TickOutcome::Failed(error.to_string())
     }
