@@ -3,6 +3,7 @@
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
+mod deletion_cost;
 mod error;
 mod events;
 mod floor;
@@ -12,6 +13,9 @@ mod pods;
 
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
+};
+pub use deletion_cost::{
+    CostMark, DELETION_COST_ANNOTATION, PRESCALE_COST_ANNOTATION, cost_mark, cost_patch,
 };
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};

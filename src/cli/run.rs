@@ -43,6 +43,11 @@ pub struct RunArgs {
     /// Shutdown (tick in flight, Lease release) must finish within this.
     #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// A namespaced install: watch only these namespaces (comma-separated), where its Roles
+    /// grant access (deploy/overlays/namespaced); a target elsewhere is refused. Default:
+    /// the whole cluster (a ClusterRole).
+    #[arg(long, value_delimiter = ',', value_name = "NS,...")]
+    pub namespaces: Vec<String>,
 }
 
 /// Why `prescale run` stopped with an error.
@@ -174,6 +179,7 @@ async fn run_async(args: RunArgs) -> CliResult {
         reload_quiet: args.reload_debounce,
         grace: args.shutdown_grace,
         clock: crate::controller::system_clock(),
+        namespaces: (!args.namespaces.is_empty()).then_some(args.namespaces),
     };
     run_controller(opts, shutdown_rx).await?;
     Ok(())

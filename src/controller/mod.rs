@@ -3,6 +3,8 @@
 
 mod accounting;
 mod clock;
+mod deletion_cost;
+mod deletion_order;
 mod events_limit;
 mod floor;
 mod floor_plan;
@@ -12,12 +14,15 @@ mod intent;
 mod observe;
 mod report;
 mod runtime;
+mod scope;
 mod supervisor;
 mod surfaces;
 mod tick;
 mod writers;
 
 pub use clock::{Clock, system_clock};
+pub use deletion_cost::{MarkError, in_flight_source};
+pub use deletion_order::{CostPlan, FIRST_COST, PodFacts, plan_costs};
 pub use events_limit::{Direction, EventLimiter, Verdict};
 pub use floor::FloorReport;
 pub use floor_plan::{FloorPlan, OwnerEdit, plan_floor};
@@ -29,6 +34,7 @@ pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
 pub use report::{Reports, TargetReport};
 pub use runtime::{RunError, RunOptions, SourceFactory, fixed_source, run};
+pub use scope::check_namespaces;
 pub use supervisor::{Applied, Supervisor};
 pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;

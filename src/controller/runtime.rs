@@ -1,6 +1,7 @@
 //! `prescale run` as a library call: load the config, start leader election, the targets,
 //! the admin server and the config watcher, apply reloads, and shut down in order.
 
+use super::scope::check_namespaces;
 use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
 use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
@@ -42,6 +43,10 @@ pub struct RunOptions {
     pub grace: Duration,
     /// The wall clock ([`super::system_clock`] but in tests).
     pub clock: Clock,
+    /// The namespaces a namespaced install watches (`--namespaces`); `None`: the whole
+    /// cluster. HPAs and ScaledObjects are watched there only, and a target elsewhere is
+    /// refused.
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -69,6 +74,7 @@ pub enum RunError {
 pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
+        .and_then(|()| check_namespaces(&config, opts.namespaces.as_deref()))
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
     let source = (opts.source)(&config).map_err(RunError::Config)?;
 
@@ -120,8 +126,11 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
 
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) =
-        AutoscalerCache::start(opts.client.clone(), None, stop_rx.clone());
+    let (autoscalers, cache_tasks) = AutoscalerCache::start(
+        opts.client.clone(),
+        opts.namespaces.as_deref(),
+        stop_rx.clone(),
+    );
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {
@@ -158,6 +167,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         config_path: opts.config_path,
         source: opts.source,
         pod: opts.pod,
+        namespaces: opts.namespaces,
     };
 
     loop {
@@ -223,6 +233,7 @@ struct ReloadOptions {
     config_path: PathBuf,
     source: SourceFactory,
     pod: Option<ObjectReference>,
+    namespaces: Option<Vec<String>>,
 }
 
 /// Apply a reloaded config, or reject it with a metric, a log line and an Event; the config
@@ -237,6 +248,7 @@ async fn apply_reload(
     let path = opts.config_path.display().to_string();
     let checked = match reloaded {
         Reloaded::Valid(c) => check_one_writer(&c)
+            .and_then(|()| check_namespaces(&c, opts.namespaces.as_deref()))
             .map(|()| c)
             .map_err(|e| format!("{path}: {e}")),
         Reloaded::Invalid(e) => Err(e),

@@ -94,7 +94,7 @@ impl Supervisor {
 
     fn start(&mut self, config: TargetConfig) {
         let name = config.name.clone();
-        self.shared.health.target_started(&name);
+        self.shared.health.target_started(&name, config.interval);
         let (config_tx, config_rx) = watch::channel(config.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = self.shared.clone();
@@ -234,7 +234,7 @@ async fn run_target(
                     tracing::warn!(target_name = %name, took_s = took.as_secs_f64(), interval_s = task.config.interval.as_secs_f64(), "tick took longer than the interval; skipping missed ticks");
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
-                shared.health.target_ticked(&name);
+                shared.health.target_ticked(&name, task.config.interval);
             }
         }
     }

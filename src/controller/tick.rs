@@ -324,6 +324,20 @@ impl TargetTask {
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
                 Intent::Hold(h) => break TickOutcome::Held(h),
                 Intent::Write { from, to } => {
+                    // Work-aware scale-down: the pods to remove first are marked before
+                    // the write, or the write waits (a refused mark is not worked around).
+                    if to < from
+                        && self.config.pod_deletion_cost.enabled
+                        && let Err(e) = self
+                            .mark_pods_for_scale_down(shared, &view, from - to)
+                            .await
+                    {
+                        self.count_error(shared, "deletion_cost");
+                        self.note_write_failure(&e.source);
+                        tracing::warn!(target_name = %self.config.name, error = %e, "scale-down not written");
+                        error = Some(e.to_string());
+                        break TickOutcome::Failed(e.to_string());
+                    }
                     match shared
                         .cluster
                         .scale(&target, to, &view.resource_version)

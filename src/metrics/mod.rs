@@ -39,7 +39,7 @@ pub use sources::{Sources, scrapes_pods, source_of};
 pub use staleness::check_fresh;
 pub use state_log::{StateLog, Transition};
 
-use crate::config::TargetConfig;
+use crate::config::{MetricSource, TargetConfig};
 use futures::future::BoxFuture;
 use std::time::SystemTime;
 
@@ -93,6 +93,27 @@ pub trait MetricsSource: Send + Sync {
     /// Forget what the source remembers about a target that was removed or reconfigured.
     fn forget(&self, target: &str) {
         let _ = target;
+    }
+
+    /// Each pod's own value of `source` (a gauge scraped from every pod: in-flight work),
+    /// in the order of `pods`, to order the pods of a scale-down. A source that cannot read
+    /// single pods (the default) answers an error for each.
+    fn per_pod<'a>(
+        &'a self,
+        source: &'a MetricSource,
+        pods: &'a [PodEndpoint],
+    ) -> BoxFuture<'a, Vec<Reading>> {
+        let _ = source;
+        let n = pods.len();
+        Box::pin(async move {
+            vec![
+                Err(MetricError::PodList {
+                    deployment: String::new(),
+                    detail: "this metrics source does not read single pods".into(),
+                });
+                n
+            ]
+        })
     }
 }
 

@@ -5,8 +5,8 @@
 use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::{
-    Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoints, StateLog,
-    TargetReadings, check_fresh, empty_as_zero, unix_seconds,
+    Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoint, PodEndpoints,
+    StateLog, TargetReadings, check_fresh, empty_as_zero, unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
@@ -223,6 +223,47 @@ impl MetricsSource for Sources {
 
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
+    }
+
+    fn per_pod<'a>(
+        &'a self,
+        source: &'a MetricSource,
+        pods: &'a [PodEndpoint],
+    ) -> BoxFuture<'a, Vec<Result<f64, MetricError>>> {
+        Box::pin(async move {
+            let MetricSource::Scrape {
+                from: ScrapeFrom::Pods { port, path, scheme },
+                metric,
+                labels,
+                aggregate,
+                quantile,
+            } = source
+            else {
+                let e = MetricError::PodList {
+                    deployment: String::new(),
+                    detail: "the metric is not scraped from every pod (`scrape: {pods: ...}`)"
+                        .into(),
+                };
+                return vec![Err(e); pods.len()];
+            };
+            let listed = PodEndpoints {
+                deployment: String::new(),
+                listed: Ok(pods.to_vec()),
+            };
+            let endpoints = match listed.urls(*port, path, *scheme) {
+                Ok(e) => e,
+                Err(e) => return vec![Err(e); pods.len()],
+            };
+            let spec = ScrapeSpec {
+                metric,
+                labels,
+                aggregate: *aggregate,
+                quantile: *quantile,
+            };
+            self.scrape
+                .gauge_per_instance(&endpoints, &spec, SystemTime::now())
+                .await
+        })
     }
 }
 

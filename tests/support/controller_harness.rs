@@ -94,6 +94,7 @@ pub async fn start_clocked(
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
+        namespaces: None,
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {
