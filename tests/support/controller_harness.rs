@@ -60,6 +60,36 @@ pub async fn start_clocked(
     factory: Option<prescale::controller::SourceFactory>,
     clock: prescale::controller::Clock,
 ) -> Running {
+    start_all(api, yaml, lease, factory, clock, None).await
+}
+
+/// A namespaced install (`--namespaces`): watches and accepts targets in `namespaces` only.
+pub async fn start_namespaced(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    namespaces: &[&str],
+) -> Running {
+    let namespaces = namespaces.iter().map(|n| n.to_string()).collect();
+    start_all(
+        api,
+        yaml,
+        lease,
+        None,
+        prescale::controller::system_clock(),
+        Some(namespaces),
+    )
+    .await
+}
+
+async fn start_all(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    clock: prescale::controller::Clock,
+    namespaces: Option<Vec<String>>,
+) -> Running {
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -94,7 +124,7 @@ pub async fn start_clocked(
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
-        namespaces: None,
+        namespaces,
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {

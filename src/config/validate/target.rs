@@ -51,7 +51,23 @@ pub fn resolve_target(
     };
     warn_forecast_blind(&target, &path, cx);
     warn_deletion_cost_unused(&target, &path, cx);
+    warn_keda_floor_minimum(&target, &path, cx);
     target
+}
+
+/// Under a ScaledObject, prescale's own `minReplicas` is a floor at all times: one that
+/// scales to zero would be held at that minimum.
+fn warn_keda_floor_minimum(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    if t.actuation == crate::config::Actuation::KedaMinReplicaCount && t.min_replicas > 0 {
+        cx.warn(
+            &format!("{path}.actuation"),
+            format!(
+                "target \"{}\" raises the ScaledObject's minReplicaCount to at least its own minReplicas ({}) at all times, so a ScaledObject that scales to zero never does",
+                t.name, t.min_replicas
+            ),
+            "set `minReplicas: 0` on the target to raise the floor by demand only",
+        );
+    }
 }
 
 /// Queue depth alone shows the backlog but not how fast work arrives: the forecast learns
