@@ -342,6 +342,16 @@ impl ApiDouble {
             .collect()
     }
 
+    /// Set an annotation on a pod (someone else's, not through a request).
+    pub fn with_pod_annotation(&self, ns: &str, name: &str, key: &str, value: &str) {
+        self.with(|s| {
+            if let Some(mut p) = s.get("pods", ns, name) {
+                p["metadata"]["annotations"][key] = json!(value);
+                s.store("pods", ns, name, p);
+            }
+        });
+    }
+
     /// A pod of Deployment `deployment` created at `created` (RFC 3339), ready or not.
     pub fn put_pod_created(
         &self,
