@@ -93,6 +93,7 @@ pub const API_CALLS: &[ApiCall] = &[
         scope: Scope::Cluster,
         feature: Feature::Core,
     },
+    // Only while KEDA is installed ([`DISCOVERY`] says whether it is).
     ApiCall {
         group: "keda.sh",
         resource: "scaledobjects",
@@ -176,3 +177,8 @@ pub fn calls_of(
         .flat_map(|c| c.verbs.iter().map(move |v| (c.group, c.resource, *v)))
         .collect()
 }
+/// API discovery paths prescale reads (non-resource URLs). Kubernetes grants them to every
+/// authenticated user through the built-in `system:discovery` ClusterRole, so `deploy/`
+/// grants nothing for them. Whether KEDA is installed is found here, every few minutes
+/// while it is not, instead of failing ScaledObject lists.
+pub const DISCOVERY: &[&str] = &["/apis/keda.sh/v1alpha1"];

@@ -1,19 +1,19 @@
-//! [`AutoscalerCache`]: the HPAs and KEDA ScaledObjects of the whole cluster, kept by two
-//! watches started once and shared by every target, so the per-tick conflict check reads
-//! memory instead of listing both resources for every active target on every tick (at
-//! 1,000 targets every 15 s that would be ~130 list calls a second).
+//! [`AutoscalerCache`]: the HPAs and KEDA ScaledObjects of the whole cluster (or of each
+//! watched namespace, in a namespaced install), kept by watches started once and shared by
+//! every target, so the per-tick conflict check reads memory instead of listing both
+//! resources for every active target on every tick (at 1,000 targets every 15 s that would
+//! be ~130 list calls a second). A cache is trusted once synced and until its watch has
+//! been failing for `WatchSettings::stale_after`.
 
+use super::cache_watch::{WatchHealth, WatchSettings, Watched, keep_watching};
+use super::crd_presence::keep_scaled_objects;
 use super::{ClusterError, OtherAutoscaler};
 use crate::config::ScaleTargetRef;
-use futures::StreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, Event};
-use kube::{Client, Resource};
-use std::fmt::Debug;
-use std::hash::Hash;
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -54,71 +54,78 @@ pub fn scaled_object_targets(so: &DynamicObject, target: &ScaleTargetRef) -> boo
     kind == "Deployment" && r["name"].as_str() == Some(target.name.as_str())
 }
 
-/// Cluster-wide caches of HPAs and ScaledObjects, filled by watches (list once, then
-/// watch from the list's resourceVersion; re-list only when the watch is too old).
+/// Caches of HPAs and ScaledObjects, filled by watches (list once, then watch from the
+/// list's resourceVersion; re-list only when the watch is too old): one pair for the whole
+/// cluster, or one per watched namespace.
 #[derive(Clone)]
 pub struct AutoscalerCache {
     /// One store per watched scope (the cluster, or each watched namespace).
     pub(super) hpas: Vec<Store<HorizontalPodAutoscaler>>,
     pub(super) scaled_objects: Vec<Store<DynamicObject>>,
-    synced: Vec<watch::Receiver<bool>>,
+    hpas_health: Vec<watch::Receiver<WatchHealth>>,
+    scaled_objects_health: Vec<watch::Receiver<WatchHealth>>,
+    stale_after: Duration,
 }
+
+const HPAS: &str = "HorizontalPodAutoscalers (autoscaling/v2)";
+const SCALED_OBJECTS: &str = "ScaledObjects (keda.sh/v1alpha1)";
 
 impl AutoscalerCache {
     /// Start both watches, cluster-wide (`namespaces` is `None`) or one pair per namespace
     /// (a namespaced install, whose RBAC grants nothing cluster-wide); they run until `stop`
-    /// turns true. A watch that fails backs off and retries, keeping its last known state.
-    /// A cluster without KEDA (404 on `scaledobjects`) has no ScaledObjects; the watch keeps
-    /// retrying so KEDA installed later is picked up.
+    /// turns true. A watch that fails backs off and retries, keeping its last known state,
+    /// trusted for `settings.stale_after`. A cluster without KEDA has no ScaledObjects: API
+    /// discovery says so, and is asked again every `settings.crd_recheck` so KEDA installed
+    /// later is picked up.
     pub fn start(
         client: Client,
+        settings: WatchSettings,
         namespaces: Option<&[String]>,
         stop: watch::Receiver<bool>,
     ) -> (Self, Vec<JoinHandle<()>>) {
-        let scopes: Vec<Option<&str>> = match namespaces {
+        let scopes: Vec<Option<String>> = match namespaces {
             None => vec![None],
-            Some(list) => list.iter().map(|n| Some(n.as_str())).collect(),
+            Some(list) => list.iter().map(|n| Some(n.clone())).collect(),
         };
         let ar = scaled_object_resource();
         let mut cache = Self {
             hpas: Vec::new(),
             scaled_objects: Vec::new(),
-            synced: Vec::new(),
+            hpas_health: Vec::new(),
+            scaled_objects_health: Vec::new(),
+            stale_after: settings.stale_after,
         };
         let mut handles = Vec::new();
         for scope in scopes {
-            let (hpa_tx, hpa_synced) = watch::channel(false);
-            let (so_tx, so_synced) = watch::channel(false);
-            let hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
+            let (hpa_tx, hpa_health) = watch::channel(WatchHealth::default());
+            let (so_tx, so_health) = watch::channel(WatchHealth::default());
+            let mut hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
             let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
             cache.hpas.push(hpa_writer.as_reader());
             cache.scaled_objects.push(so_writer.as_reader());
-            cache.synced.extend([hpa_synced, so_synced]);
-            let (hpa_api, so_api) = match scope {
-                None => (Api::all(client.clone()), Api::all_with(client.clone(), &ar)),
-                Some(ns) => (
-                    Api::namespaced(client.clone(), ns),
-                    Api::namespaced_with(client.clone(), ns, &ar),
-                ),
+            cache.hpas_health.push(hpa_health);
+            cache.scaled_objects_health.push(so_health);
+            let hpa_api: Api<HorizontalPodAutoscaler> = match &scope {
+                None => Api::all(client.clone()),
+                Some(ns) => Api::namespaced(client.clone(), ns),
             };
-            handles.push(tokio::spawn(keep_watching(
-                hpa_api,
-                hpa_writer,
-                hpa_tx,
-                Watched {
-                    what: "HorizontalPodAutoscalers (autoscaling/v2)",
-                    absent_means_none: false,
-                },
-                stop.clone(),
-            )));
-            handles.push(tokio::spawn(keep_watching(
-                so_api,
+            let mut hpa_stop = stop.clone();
+            handles.push(tokio::spawn(async move {
+                let watched = Watched {
+                    what: HPAS,
+                    absent_ends: false,
+                    health: &hpa_tx,
+                    settings,
+                };
+                keep_watching(hpa_api, &mut hpa_writer, watched, &mut hpa_stop).await;
+            }));
+            handles.push(tokio::spawn(keep_scaled_objects(
+                client.clone(),
+                ar.clone(),
+                scope,
                 so_writer,
                 so_tx,
-                Watched {
-                    what: "ScaledObjects (keda.sh/v1alpha1)",
-                    absent_means_none: true,
-                },
+                settings,
                 stop.clone(),
             )));
         }
@@ -127,32 +134,60 @@ impl AutoscalerCache {
 
     /// Every cache has been filled from a complete list at least once.
     pub fn is_synced(&self) -> bool {
-        self.synced.iter().all(|s| *s.borrow())
+        self.hpas_health
+            .iter()
+            .chain(&self.scaled_objects_health)
+            .all(|h| h.borrow().synced)
     }
 
     /// Wait until [`AutoscalerCache::is_synced`]; returns at once if it already is (and
     /// never returns if the watches stop before syncing).
     pub async fn wait_synced(&self) {
-        for s in &self.synced {
-            let mut s = s.clone();
-            if s.wait_for(|s| *s).await.is_err() {
+        for h in self.hpas_health.iter().chain(&self.scaled_objects_health) {
+            let mut h = h.clone();
+            if h.wait_for(|h| h.synced).await.is_err() {
                 std::future::pending::<()>().await;
             }
         }
     }
 
+    /// An error when a cache's answer cannot be trusted now: one of its scopes never
+    /// synced, or its watch has been failing for longer than `stale_after`.
+    fn check(&self, what: &str, health: &[watch::Receiver<WatchHealth>]) -> Result<(), ClusterError> {
+        for h in health {
+            let h = *h.borrow();
+            if !h.synced {
+                return Err(ClusterError::NotSynced { what: what.into() });
+            }
+            if let Some(since) = h.failing_since {
+                let failing_for = since.elapsed();
+                if failing_for >= self.stale_after {
+                    return Err(ClusterError::WatchFailing {
+                        what: what.into(),
+                        failing_for,
+                        bound: self.stale_after,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`AutoscalerCache::check`] of both kinds.
+    pub(super) fn trusted(&self) -> Result<(), ClusterError> {
+        self.check(HPAS, &self.hpas_health)?;
+        self.check(SCALED_OBJECTS, &self.scaled_objects_health)
+    }
+
     /// Other autoscalers that target this Deployment, from the caches (no API call). Until
-    /// both caches have synced once the answer is unknown, and an error says so: the caller
-    /// must not write on a guess.
+    /// both caches have synced once, or while a watch has been failing for longer than its
+    /// bound, the answer is unknown and an error says so: the caller must not write on a
+    /// guess.
     pub fn other_autoscalers(
         &self,
         target: &ScaleTargetRef,
     ) -> Result<Vec<OtherAutoscaler>, ClusterError> {
-        if !self.is_synced() {
-            return Err(ClusterError::NotSynced {
-                what: "HorizontalPodAutoscalers and ScaledObjects".into(),
-            });
-        }
+        self.trusted()?;
         let mut found: Vec<OtherAutoscaler> = self
             .hpas
             .iter()
@@ -170,101 +205,6 @@ impl AutoscalerCache {
         // Stable order, so reports and Events do not change with the cache's hash order.
         found.sort_by_key(|o| o.to_string());
         Ok(found)
-    }
-}
-
-/// What one watch is of, for logs, and whether a 404 means "none exist" (a CRD that is
-/// not installed) rather than an error.
-struct Watched {
-    what: &'static str,
-    absent_means_none: bool,
-}
-
-/// The watch failed because the resource does not exist on the API server (404).
-fn resource_absent(e: &watcher::Error) -> bool {
-    match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 404,
-        watcher::Error::WatchError(s) => s.code == 404,
-        _ => false,
-    }
-}
-
-async fn keep_watching<K>(
-    api: Api<K>,
-    mut writer: reflector::store::Writer<K>,
-    synced: watch::Sender<bool>,
-    watched: Watched,
-    mut stop: watch::Receiver<bool>,
-) where
-    K: Resource + Clone + serde::de::DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    let what = watched.what;
-    // The default back-off: 0.8 s doubling to 30 s with jitter, reset after 2 min of health.
-    let stream = watcher::watcher(api, watcher::Config::default())
-        // Only the name, namespace, labels, owners, spec and prescale's own annotations
-        // (the floor it holds) are read: dropping managedFields and the other annotations
-        // (kubectl's last-applied copy) keeps a large cluster's cache small.
-        .modify(|o: &mut K| {
-            let meta = o.meta_mut();
-            meta.managed_fields = None;
-            if let Some(a) = meta.annotations.as_mut() {
-                a.retain(|k, _| k.starts_with(super::PRESCALE_ANNOTATION_PREFIX));
-            }
-        })
-        .default_backoff();
-    let mut stream = std::pin::pin!(stream);
-    // Log a failure once per episode, not on every retry.
-    let mut failing = false;
-    let mut absent = false;
-    loop {
-        let next = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            next = stream.next() => next,
-        };
-        match next {
-            None => return,
-            Some(Ok(event)) => {
-                writer.apply_watcher_event(&event);
-                if matches!(event, Event::InitDone) {
-                    synced.send_replace(true);
-                    tracing::info!(
-                        resource = what,
-                        count = writer.as_reader().len(),
-                        "cache synced"
-                    );
-                }
-                if failing || absent {
-                    tracing::info!(resource = what, "watch recovered");
-                }
-                failing = false;
-                absent = false;
-            }
-            Some(Err(e)) if watched.absent_means_none && resource_absent(&e) => {
-                // The CRD is not installed (or was removed): there are none. Replace the
-                // cache with an empty set, and keep retrying in case it is installed.
-                writer.apply_watcher_event(&Event::Init);
-                writer.apply_watcher_event(&Event::InitDone);
-                synced.send_replace(true);
-                if !absent {
-                    tracing::info!(
-                        resource = what,
-                        "not installed (404); treating as none and retrying with back-off"
-                    );
-                }
-                absent = true;
-            }
-            Some(Err(e)) => {
-                if !failing {
-                    tracing::warn!(resource = what, error = %e, "watch failed; keeping the last known state and retrying with back-off");
-                } else {
-                    tracing::debug!(resource = what, error = %e, "watch failed again");
-                }
-                failing = true;
-            }
-        }
     }
 }
 

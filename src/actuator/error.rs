@@ -54,6 +54,28 @@ pub enum ClusterError {
         /// What the cache holds.
         what: String,
     },
+    /// A watch-backed cache whose watch has been failing for longer than it may be
+    /// trusted: an object created meanwhile (a new HPA) would be missing from it.
+    #[error(
+        "{what}: the watch has been failing for {failing_for:?} (more than {bound:?}); its cache may miss objects created meanwhile, so writes hold until it recovers (check the API server and RBAC: list, watch)"
+    )]
+    WatchFailing {
+        /// What the cache holds.
+        what: String,
+        /// How long the watch has been failing.
+        failing_for: Duration,
+        /// How long a failing watch is still trusted.
+        bound: Duration,
+    },
+    /// The object was read without a `resourceVersion`: a write without one would overwrite
+    /// any concurrent change, so it is never sent; the object is read again.
+    #[error(
+        "{what} was read without a resourceVersion; not writing without one (it would overwrite a concurrent change)"
+    )]
+    NoResourceVersion {
+        /// What was to be written.
+        what: String,
+    },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
     Transport {
@@ -109,6 +131,8 @@ impl ClusterError {
             Self::Timeout { .. } => "timeout",
             Self::Transport { .. } => "transport",
             Self::NotSynced { .. } => "not_synced",
+            Self::WatchFailing { .. } => "watch_failing",
+            Self::NoResourceVersion { .. } => "no_resource_version",
         }
     }
 }

@@ -20,17 +20,14 @@ pub struct FloorCandidates {
 
 impl AutoscalerCache {
     /// The autoscalers of `kind` that target `target`, from the caches. Until the caches
-    /// have synced the answer is unknown, and an error says so.
+    /// have synced, or while a watch has been failing for longer than its bound, the answer
+    /// is unknown and an error says so.
     pub fn floor_candidates(
         &self,
         kind: FloorKind,
         target: &ScaleTargetRef,
     ) -> Result<FloorCandidates, ClusterError> {
-        if !self.is_synced() {
-            return Err(ClusterError::NotSynced {
-                what: "HorizontalPodAutoscalers and ScaledObjects".into(),
-            });
-        }
+        self.trusted()?;
         let objects: Vec<DynamicObject> = match kind {
             FloorKind::Hpa => self
                 .hpas

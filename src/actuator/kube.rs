@@ -81,6 +81,7 @@ impl KubeCluster {
             status_replicas: to_u32(status.and_then(|s| s.replicas)),
             generation: d.metadata.generation.unwrap_or(0),
             observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
+            // Empty when the API server sent none: never written with (see `scale`).
             resource_version: d.metadata.resource_version.clone().unwrap_or_default(),
             paused,
             replicas_owner: d
@@ -98,25 +99,38 @@ impl KubeCluster {
         })
     }
 
-    /// Set `spec.replicas` through the `/scale` subresource with a merge patch that carries
-    /// the `resourceVersion` read this tick, so a concurrent change (a person's `kubectl
-    /// scale`, another writer) makes this write fail with 409 instead of overwriting it.
+    /// Set `spec.replicas` from `from` to `to` through the `/scale` subresource with a merge
+    /// patch that carries the `resourceVersion` read this tick, so a concurrent change (a
+    /// person's `kubectl scale`, another writer, a new leader) makes this write fail with
+    /// 409 instead of overwriting it.
+    ///
+    /// Nothing is sent when `from == to` (a patch that changes nothing is still a request,
+    /// and an audit-log entry), nor without a `resourceVersion`: a patch without one is an
+    /// unconditional write, so the caller reads the Deployment again
+    /// ([`ClusterError::NoResourceVersion`]).
     pub async fn scale(
         &self,
         target: &ScaleTargetRef,
-        replicas: u32,
+        from: u32,
+        to: u32,
         resource_version: &str,
     ) -> Result<(), ClusterError> {
+        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
+        if from == to {
+            return Ok(());
+        }
+        if resource_version.trim().is_empty() {
+            return Err(ClusterError::NoResourceVersion { what });
+        }
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
         let patch = serde_json::json!({
             "metadata": { "resourceVersion": resource_version },
-            "spec": { "replicas": replicas },
+            "spec": { "replicas": to },
         });
         let pp = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
-        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
         with_deadline(
             what,
             self.deadline,

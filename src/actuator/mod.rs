@@ -4,6 +4,8 @@
 
 mod autoscalers;
 mod deletion_cost;
+mod cache_watch;
+mod crd_presence;
 mod error;
 mod events;
 mod floor;
@@ -17,6 +19,7 @@ pub use autoscalers::{
 pub use deletion_cost::{
     CostMark, DELETION_COST_ANNOTATION, PRESCALE_COST_ANNOTATION, cost_mark, cost_patch,
 };
+pub use cache_watch::{WatchHealth, WatchSettings};
 pub use error::ClusterError;
 pub use events::{EventSink, EventSpec};
 pub use floor::{

@@ -4,6 +4,7 @@
 //! `resourceVersion` (a 409 re-reads and plans again). Shadow mode and followers report the
 //! floor they would set from the cached object, with no API call.
 
+use crate::leader::LeadershipLost;
 use super::Shared;
 use super::floor_plan::{FloorPlan, OwnerEdit, plan_floor};
 use super::intent::Hold;
@@ -169,7 +170,18 @@ impl TargetTask {
             let Some(patch) = plan.write.clone() else {
                 return (TickOutcome::Held(Hold::Unchanged), None);
             };
-            match shared.cluster.patch_floor(&fresh, &patch).await {
+            // Written under this term's token, like a /scale write: not sent, or cancelled
+            // in flight, once the term ends.
+            let written = match shared.leader.token() {
+                Some(mut token) => token.guard(shared.cluster.patch_floor(&fresh, &patch)).await,
+                None => Err(LeadershipLost),
+            };
+            let Ok(written) = written else {
+                self.count_floor_write(shared, "cancelled");
+                tracing::warn!(target_name = %self.config.name, object = %fresh, "not writing the floor: this instance stopped leading");
+                return (TickOutcome::Held(Hold::Follower), None);
+            };
+            match written {
                 Ok(_) => {
                     self.count_floor_write(shared, "ok");
                     self.memory.write_failures = 0;

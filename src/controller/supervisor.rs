@@ -235,6 +235,7 @@ async fn run_target(
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
                 shared.health.target_ticked(&name, task.config.interval);
+                shared.reports.tick_finished(&name);
             }
         }
     }

@@ -24,6 +24,7 @@ pub const BLOCK_KINDS: &[&str] = &[
     "scaledobject",
     "paused",
     "manual_scale",
+    "unsynced",
     "backoff",
     "no_autoscaler",
     "gitops",
@@ -313,46 +314,78 @@ impl TargetTask {
         let mut conflicts = 0;
         let mut error = None;
         let outcome = loop {
+            // The write is made under this term's token: checked against the clock right
+            // before sending, and cancelled if the term ends while it is in flight.
+            let mut token = shared.leader.token();
             let guards = Guards {
-                leader: shared.is_leader(),
+                leader: token.is_some(),
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
                 gitops_conflict: self.memory.gitops.holding(Instant::now()),
-                backoff: check_failed || self.memory.skip_writes > 0,
+                unsynced: check_failed,
+                backoff: self.memory.skip_writes > 0,
             };
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
                 Intent::Hold(h) => break TickOutcome::Held(h),
                 Intent::Write { from, to } => {
+                    let Some(token) = token.as_mut() else {
+                        self.count_write(shared, "cancelled");
+                        tracing::warn!(target_name = %self.config.name, from, to, "not writing: this instance stopped leading");
+                        break TickOutcome::Held(Hold::Follower);
+                    };
                     // Work-aware scale-down: the pods to remove first are marked before
-                    // the write, or the write waits (a refused mark is not worked around).
-                    if to < from
-                        && self.config.pod_deletion_cost.enabled
-                        && let Err(e) = self
-                            .mark_pods_for_scale_down(shared, &view, from - to)
-                            .await
-                    {
-                        self.count_error(shared, "deletion_cost");
-                        self.note_write_failure(&e.source);
-                        tracing::warn!(target_name = %self.config.name, error = %e, "scale-down not written");
-                        error = Some(e.to_string());
-                        break TickOutcome::Failed(e.to_string());
+                    // the write (under the same term's token), or the write waits (a
+                    // refused mark is not worked around).
+                    if to < from && self.config.pod_deletion_cost.enabled {
+                        let marked = token
+                            .guard(self.mark_pods_for_scale_down(shared, &view, from - to))
+                            .await;
+                        match marked {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                self.count_error(shared, "deletion_cost");
+                                self.note_write_failure(&e.source);
+                                tracing::warn!(target_name = %self.config.name, error = %e, "scale-down not written");
+                                error = Some(e.to_string());
+                                break TickOutcome::Failed(e.to_string());
+                            }
+                            Err(lost) => {
+                                self.count_write(shared, "cancelled");
+                                tracing::warn!(target_name = %self.config.name, from, to, error = %lost, "not marking pods: this instance stopped leading");
+                                break TickOutcome::Held(Hold::Follower);
+                            }
+                        }
                     }
-                    match shared
-                        .cluster
-                        .scale(&target, to, &view.resource_version)
-                        .await
-                    {
+                    let written = token
+                        .guard(
+                            shared
+                                .cluster
+                                .scale(&target, from, to, &view.resource_version),
+                        )
+                        .await;
+                    let written = match written {
+                        Ok(written) => written,
+                        Err(lost) => {
+                            self.count_write(shared, "cancelled");
+                            tracing::warn!(target_name = %self.config.name, from, to, error = %lost, "not writing: this instance stopped leading");
+                            break TickOutcome::Held(Hold::Follower);
+                        }
+                    };
+                    match written {
                         Ok(()) => {
                             self.count_write(shared, "ok");
                             self.memory.expected_replicas = Some(to);
                             self.memory.write_failures = 0;
                             break TickOutcome::Scaled { from, to };
                         }
-                        Err(ClusterError::Conflict { .. }) if conflicts < CONFLICT_RETRIES => {
+                        Err(
+                            e @ (ClusterError::Conflict { .. }
+                            | ClusterError::NoResourceVersion { .. }),
+                        ) if conflicts < CONFLICT_RETRIES => {
                             conflicts += 1;
-                            self.count_write(shared, "conflict");
-                            tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
+                            self.count_write(shared, e.label());
+                            tracing::info!(target_name = %self.config.name, error = %e, "re-reading the Deployment and deciding again");
                             match shared.cluster.read_deployment(&target).await {
                                 Ok(v) => view = v,
                                 Err(e) => {
@@ -512,6 +545,7 @@ impl TargetTask {
             updated_at: shared.now(),
             error: Some(error.to_string()),
             floor: None,
+            ticks: 0,
         });
         TickOutcome::Failed(error.to_string())
     }

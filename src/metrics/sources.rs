@@ -6,7 +6,7 @@ use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::{
     Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoint, PodEndpoints,
-    StateLog, TargetReadings, check_fresh, empty_as_zero, unix_seconds,
+    StateLog, TargetReadings, check_fresh, empty_as_zero, reject_negative, unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
@@ -158,6 +158,9 @@ impl Sources {
         {
             evaluation.value = Err(stale);
         }
+        if let Ok(value) = evaluation.value {
+            evaluation.value = reject_negative(&describe(source), value);
+        }
         Some(evaluation)
     }
 
@@ -264,6 +267,21 @@ impl MetricsSource for Sources {
                 .gauge_per_instance(&endpoints, &spec, SystemTime::now())
                 .await
         })
+    }
+}
+
+/// The source as errors name it: the PromQL query, or the scraped metric with its labels.
+fn describe(source: &MetricSource) -> String {
+    match source {
+        MetricSource::Promql { query, .. } => query.clone(),
+        MetricSource::Scrape { metric, labels, .. } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            if labels.is_empty() {
+                metric.clone()
+            } else {
+                format!("{metric}{{{}}}", labels.join(","))
+            }
+        }
     }
 }
 
