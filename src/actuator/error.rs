@@ -54,6 +54,18 @@ pub enum ClusterError {
         /// What the cache holds.
         what: String,
     },
+    /// A watch-backed cache whose watch has been failing too long to be trusted.
+    #[error(
+        "{what}: the cache's watch has been failing for {for_s}s ({error}); not deciding on a state that old"
+    )]
+    Stale {
+        /// What the cache holds.
+        what: String,
+        /// Seconds since the watch started failing.
+        for_s: u64,
+        /// The watch's last error.
+        error: String,
+    },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
     Transport {
@@ -109,6 +121,7 @@ impl ClusterError {
             Self::Timeout { .. } => "timeout",
             Self::Transport { .. } => "transport",
             Self::NotSynced { .. } => "not_synced",
+            Self::Stale { .. } => "stale",
         }
     }
 }

@@ -1,20 +1,27 @@
-//! The controller's edge to the cluster: read a Deployment, find other autoscalers that own
-//! it (from watch-backed caches), write replicas through `/scale`, and publish Events. Only the calls listed in
+//! The controller's edge to the cluster: read a Deployment (from watch-backed caches, or a
+//! GET per tick), find other autoscalers that own it (from watch-backed caches), write
+//! replicas through `/scale`, and publish Events. Only the calls listed in
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
 mod error;
 mod events;
 mod kube;
+mod namespaced_cache;
 mod pods;
+mod reads;
+mod watched_reads;
 
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
 };
 pub use error::ClusterError;
-pub use events::{EventSink, EventSpec};
-pub use kube::KubeCluster;
+pub use events::{EventLimits, EventSink, EventSpec, Validity};
+pub use kube::{KubeCluster, view_of};
+pub use namespaced_cache::{NamespacedCache, STALE_AFTER};
 pub use pods::{ready_endpoint, selector_query};
+pub use reads::{ClusterReads, DirectReads, Followed};
+pub use watched_reads::{PodEntry, WatchedReads};
 
 /// What a tick needs to know about a Deployment.
 #[derive(Debug, Clone, PartialEq)]

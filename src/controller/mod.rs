@@ -3,6 +3,7 @@
 
 mod accounting;
 mod clock;
+mod cpu_time;
 mod health;
 mod intent;
 mod observe;
@@ -18,12 +19,12 @@ pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
 pub use report::{Reports, TargetReport};
-pub use runtime::{RunError, RunOptions, SourceFactory, fixed_source, run};
+pub use runtime::{ReadMode, RunError, RunOptions, SourceFactory, fixed_source, run};
 pub use supervisor::{Applied, Supervisor};
 pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
-use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
+use crate::actuator::{AutoscalerCache, ClusterReads, EventSink, KubeCluster};
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
@@ -32,8 +33,10 @@ use tokio::sync::watch;
 
 /// What every target's task shares.
 pub struct Shared {
-    /// Reads and writes to the cluster.
+    /// Writes to the cluster, and the fresh read after a 409.
     pub cluster: KubeCluster,
+    /// Where ticks read their Deployments and pods (watch-backed caches by default).
+    pub reads: Arc<dyn ClusterReads>,
     /// HPAs and ScaledObjects, watched once for all targets (the conflict check).
     pub autoscalers: AutoscalerCache,
     /// Kubernetes Events (published by the leader only).

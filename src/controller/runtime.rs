@@ -3,7 +3,10 @@
 
 use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
-use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster};
+use crate::actuator::{
+    AutoscalerCache, ClusterReads, DirectReads, EventLimits, EventSink, EventSpec, KubeCluster,
+    WatchedReads,
+};
 use crate::config::Config;
 use crate::leader::{LeaderElector, LeaseSettings};
 use crate::live_report::LiveReports;
@@ -42,6 +45,22 @@ pub struct RunOptions {
     pub grace: Duration,
     /// The wall clock ([`super::system_clock`] but in tests).
     pub clock: Clock,
+    /// How ticks read Deployments and pods.
+    pub reads: ReadMode,
+    /// How fast Events are published.
+    pub events: EventLimits,
+}
+
+/// How ticks read the Deployments (and pods) of their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReadMode {
+    /// Watch-backed caches of the targets' namespaces: no API call per tick (needs `list`
+    /// and `watch` on Deployments, and on pods for metrics scraped from every pod).
+    #[default]
+    Watch,
+    /// A GET of each Deployment (and a list of its pods) on every tick: needs only `get`
+    /// (and `list` on pods), at one API call per target per tick.
+    Get,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -128,10 +147,22 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             health.set_autoscalers_synced();
         })
     };
+    let cluster = KubeCluster::new(opts.client.clone(), opts.api_deadline);
+    let reads: Arc<dyn ClusterReads> = match opts.reads {
+        ReadMode::Watch => Arc::new(WatchedReads::new(opts.client.clone())),
+        ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
+    };
+    let events = EventSink::new(
+        opts.client.clone(),
+        identity,
+        opts.events,
+        telemetry.clone(),
+    );
     let shared = Arc::new(Shared {
-        cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
+        cluster,
+        reads: reads.clone(),
         autoscalers,
-        events: EventSink::new(opts.client.clone(), identity),
+        events: events.clone(),
         source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
         leader: leader_rx,
@@ -185,6 +216,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
         synced.abort();
         exporting.abort();
+        reads.stop();
+        events.close();
         for task in cache_tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "autoscaler watch ended abnormally");

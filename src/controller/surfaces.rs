@@ -107,31 +107,55 @@ impl TargetTask {
                 })
                 .set(1);
         }
-        self.memory.reason_labels = labels;
 
         let action = match outcome {
             TickOutcome::Scaled { .. } => "scaled".to_string(),
             TickOutcome::Held(h) => format!("hold:{}", h.label()),
             TickOutcome::Failed(_) => "error".to_string(),
         };
-        let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
-        tracing::info!(
-            target_name = %self.config.name,
-            deployment = %deployment_name(&self.config),
-            mode = match self.config.mode {
-                Mode::Shadow => "shadow",
-                Mode::Active => "active",
-            },
-            current = view.replicas,
-            ready = view.ready,
-            recommended = decision.replicas,
-            forecast_rate = decision.forecast_rate,
-            capacity_per_replica = decision.capacity_per_replica,
-            startup_s = decision.startup_s,
-            action = %action,
-            reasons = %reasons_json,
-            "decision"
+        // One info line when the decision changes (what is recommended, what runs, what was
+        // done, which reasons shaped it); the same decision again is logged at debug level
+        // only. `/recommendations` always has the full latest record.
+        let summary = format!(
+            "{}/{}/{action}/{}",
+            decision.replicas,
+            view.replicas,
+            labels.join(",")
         );
+        let changed = self.memory.last_logged.as_deref() != Some(summary.as_str());
+        if changed || tracing::enabled!(tracing::Level::DEBUG) {
+            let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+            macro_rules! decision_line {
+                ($level:ident) => {
+                    tracing::$level!(
+                        target_name = %self.config.name,
+                        deployment = %deployment_name(&self.config),
+                        mode = match self.config.mode {
+                            Mode::Shadow => "shadow",
+                            Mode::Active => "active",
+                        },
+                        current = view.replicas,
+                        ready = view.ready,
+                        recommended = decision.replicas,
+                        forecast_rate = decision.forecast_rate,
+                        capacity_per_replica = decision.capacity_per_replica,
+                        startup_s = decision.startup_s,
+                        action = %action,
+                        reasons = %reasons_json,
+                        "decision"
+                    )
+                };
+            }
+            if changed {
+                decision_line!(info);
+            } else {
+                decision_line!(debug);
+            }
+        }
+        if changed {
+            self.memory.last_logged = Some(summary);
+        }
+        self.memory.reason_labels = labels;
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
             deployment: deployment_name(&self.config),
@@ -248,13 +272,16 @@ impl TargetTask {
         if !shared.is_leader() {
             return;
         }
-        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        let reasons = || serde_json::to_string(&decision.reasons).unwrap_or_default();
         let event = match (self.config.mode, outcome) {
             (Mode::Active, TickOutcome::Scaled { from, to }) => EventSpec {
                 warning: false,
                 reason: "Rescaled".into(),
                 action: "Scale".into(),
-                note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
+                note: format!(
+                    "scaled from {from} to {to} replicas; reasons: {}",
+                    reasons()
+                ),
             },
             (Mode::Shadow, _)
                 if self.memory.last_recommendation_event != Some(decision.replicas) =>
@@ -265,8 +292,11 @@ impl TargetTask {
                     reason: "Recommendation".into(),
                     action: "Recommend".into(),
                     note: format!(
-                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
-                        decision.replicas, view.replicas, view.ready
+                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {}",
+                        decision.replicas,
+                        view.replicas,
+                        view.ready,
+                        reasons()
                     ),
                 }
             }

@@ -2,6 +2,7 @@
 //! an intent, apply it (active leader only), and report it on every surface.
 
 use super::Shared;
+use super::cpu_time::CpuSpan;
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
 use super::report::TargetReport;
@@ -57,6 +58,61 @@ pub(super) struct Memory {
     pub(super) reason_labels: Vec<String>,
     /// The Deployment's `matchExpressions` were reported as ignored (once per target).
     pub(super) warned_match_expressions: bool,
+    /// What prescale knows of the Deployment that a watch cache may not show yet (its own
+    /// write, or a fresh read after a 409).
+    pub(super) ahead_of_cache: Option<AheadOfCache>,
+    /// What the last decision log line at info level said, so an unchanged decision is
+    /// logged at debug level only.
+    pub(super) last_logged: Option<String>,
+}
+
+/// The Deployment as prescale last wrote or read it directly, and the `resourceVersion`s it
+/// knows to be older: a watch cache still showing one of those has not caught up, and is
+/// read as this view instead (it never goes back in time, which would look like someone
+/// else's change of `spec.replicas`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct AheadOfCache {
+    outdated: Vec<String>,
+    view: DeploymentView,
+}
+
+/// Outdated versions remembered at most (a write and a re-read or two within one tick).
+const OUTDATED_KEPT: usize = 4;
+
+impl AheadOfCache {
+    /// `view` (read from a cache) corrected to what prescale knows; `false` when the cache
+    /// has caught up (and this is no longer needed).
+    fn correct(&self, view: &mut DeploymentView) -> bool {
+        if self.outdated.contains(&view.resource_version) {
+            *view = self.view.clone();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Memory {
+    /// `fresh` is newer than version `outdated` (and than any remembered before).
+    fn ahead(&mut self, outdated: &str, fresh: DeploymentView) {
+        let mut known = self
+            .ahead_of_cache
+            .take()
+            .map(|a| a.outdated)
+            .unwrap_or_default();
+        if !known.iter().any(|rv| rv == outdated) {
+            known.push(outdated.to_string());
+        }
+        if known.len() > OUTDATED_KEPT {
+            known.remove(0);
+        }
+        // Never mistake the fresh view itself for an outdated one.
+        known.retain(|rv| *rv != fresh.resource_version || fresh.resource_version == outdated);
+        self.ahead_of_cache = Some(AheadOfCache {
+            outdated: known,
+            view: fresh,
+        });
+    }
 }
 
 /// A target's task state: its config, the decision core's state, the controller's memory,
@@ -196,8 +252,13 @@ impl TargetTask {
     /// Run one tick.
     pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
         let target = self.config.scale_target_ref.clone();
-        let view = match shared.cluster.read_deployment(&target).await {
-            Ok(v) => {
+        let view = match shared.reads.deployment(&target).await {
+            Ok(mut v) => {
+                if let Some(a) = &self.memory.ahead_of_cache
+                    && !a.correct(&mut v)
+                {
+                    self.memory.ahead_of_cache = None;
+                }
                 shared.health.set_kube_answered(true);
                 self.memory.last_failure = None;
                 v
@@ -220,6 +281,7 @@ impl TargetTask {
             PodEndpoints::not_listed(deployment_name(&self.config))
         };
         let readings = source.read_with(&self.config, &pods).await;
+        let cpu = CpuSpan::start();
         let now = shared.now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
@@ -239,10 +301,15 @@ impl TargetTask {
             self.count_error(shared, "metrics");
         }
 
-        // Decide on a copy: after a 409 the decision is made again from the same state with
-        // the Deployment as it is now, so one tick never advances the state twice.
-        let before = self.state.clone();
+        // Keep a copy where a write may follow: after a 409 the decision is made again from
+        // the same state with the Deployment as it is now, so one tick never advances the
+        // state twice. (Shadow targets and followers never write: no copy, which at
+        // thousands of targets is most of a tick's allocation.)
+        let before =
+            (self.config.mode == Mode::Active && shared.is_leader()).then(|| self.state.clone());
         let mut decision = decide(&self.config, &mut self.state, &obs);
+
+        let mut cpu_seconds = cpu.seconds();
 
         let mut others = Vec::new();
         let mut check_failed = false;
@@ -278,25 +345,39 @@ impl TargetTask {
                         .scale(&target, to, &view.resource_version)
                         .await
                     {
-                        Ok(()) => {
+                        Ok(resource_version) => {
                             self.count_write(shared, "ok");
+                            let mut written = view.clone();
+                            written.replicas = to;
+                            written.replicas_owner = Some(FIELD_MANAGER.to_string());
+                            if let Some(rv) = resource_version {
+                                written.resource_version = rv;
+                            }
+                            self.memory.ahead(&view.resource_version, written);
                             self.memory.expected_replicas = Some(to);
                             self.memory.write_failures = 0;
                             break TickOutcome::Scaled { from, to };
                         }
-                        Err(ClusterError::Conflict { .. }) if conflicts < CONFLICT_RETRIES => {
+                        Err(ClusterError::Conflict { .. })
+                            if conflicts < CONFLICT_RETRIES && before.is_some() =>
+                        {
                             conflicts += 1;
                             self.count_write(shared, "conflict");
                             tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
                             match shared.cluster.read_deployment(&target).await {
-                                Ok(v) => view = v,
+                                Ok(v) => {
+                                    self.memory.ahead(&view.resource_version, v.clone());
+                                    view = v;
+                                }
                                 Err(e) => {
                                     error = Some(e.to_string());
                                     break TickOutcome::Failed(e.to_string());
                                 }
                             }
                             self.notice_manual_scale(shared, &view).await;
-                            self.state = before.clone();
+                            if let Some(before) = &before {
+                                self.state = before.clone();
+                            }
                             obs.current = view.replicas;
                             obs.ready = view.ready;
                             decision = decide(&self.config, &mut self.state, &obs);
@@ -328,9 +409,13 @@ impl TargetTask {
             self.memory.skip_writes -= 1;
         }
 
+        let cpu = CpuSpan::start();
         self.account(shared, &obs, &decision, &outcome);
+        // Publishing an Event only queues it: nothing below waits on the network.
         self.report(shared, &obs, &view, &decision, &outcome, &others, error)
             .await;
+        cpu_seconds += cpu.seconds();
+        shared.telemetry.tick_cpu.inc_by(cpu_seconds);
         outcome
     }
 
@@ -346,7 +431,7 @@ impl TargetTask {
             Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the Deployment's selector or scrape a `url`".into())
         } else {
             shared
-                .cluster
+                .reads
                 .ready_pods(&self.config.scale_target_ref.namespace, &view.match_labels)
                 .await
                 .map_err(|e| match e {
@@ -488,6 +573,45 @@ mod tests {
         assert_eq!(task.config.min_replicas, 3);
         assert_eq!(task.memory.expected_replicas, Some(4));
         assert_eq!(task.memory.write_failures, 2);
+    }
+
+    fn view(replicas: u32, rv: &str) -> DeploymentView {
+        DeploymentView {
+            replicas,
+            ready: replicas,
+            status_replicas: replicas,
+            generation: 1,
+            observed_generation: 1,
+            resource_version: rv.into(),
+            paused: false,
+            replicas_owner: Some("kubectl".into()),
+            reference: Default::default(),
+            match_labels: Default::default(),
+            has_match_expressions: false,
+        }
+    }
+
+    #[test]
+    fn a_cache_behind_prescale_never_goes_back_in_time() {
+        let mut memory = Memory::default();
+        // Read 1 replica at version 10 from the cache; the write lost with 409; a GET said
+        // 2 replicas at version 11; the second write made it 3 at version 12.
+        memory.ahead("10", view(2, "11"));
+        let mut written = view(3, "12");
+        written.replicas_owner = Some(FIELD_MANAGER.into());
+        memory.ahead("11", written.clone());
+        let ahead = memory.ahead_of_cache.clone().expect("ahead");
+        for stale in ["10", "11"] {
+            let mut cached = view(1, stale);
+            assert!(ahead.correct(&mut cached));
+            assert_eq!(cached, written, "the cache at {stale} is read as the write");
+        }
+        // The cache caught up (the write itself, or anything after it): read as it is.
+        for caught_up in ["12", "13"] {
+            let mut cached = view(3, caught_up);
+            assert!(!ahead.correct(&mut cached));
+            assert_eq!(cached.resource_version, caught_up);
+        }
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub async fn start_clocked(
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
+        reads: prescale::controller::ReadMode::default(),
+        events: prescale::actuator::EventLimits::default(),
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {
