@@ -11,6 +11,7 @@
 //! Event per target and reason.
 
 use crate::telemetry::{EventLabels, Telemetry};
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -118,16 +119,29 @@ impl EventSink {
         limits: EventLimits,
         telemetry: Arc<Telemetry>,
     ) -> Self {
+        let reporter = Reporter {
+            controller: "prescale".into(),
+            instance,
+        };
+        Self::with_publisher(
+            Arc::new(KubePublisher { client, reporter }),
+            limits,
+            telemetry,
+        )
+    }
+
+    /// A sink whose queue is published through `publisher`.
+    pub fn with_publisher(
+        publisher: Arc<dyn PublishEvent>,
+        limits: EventLimits,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             telemetry,
         });
-        let reporter = Reporter {
-            controller: "prescale".into(),
-            instance,
-        };
-        tokio::spawn(publish_queue(inner.clone(), client, reporter, limits));
+        tokio::spawn(publish_queue(inner.clone(), publisher, limits));
         Self { inner }
     }
 
@@ -233,7 +247,61 @@ impl Bucket {
     }
 }
 
-async fn publish_queue(inner: Arc<Inner>, client: Client, reporter: Reporter, limits: EventLimits) {
+/// Publishes one Event: the Kubernetes API, or a recorder in tests.
+pub trait PublishEvent: Send + Sync {
+    /// Publish `event` about `regarding`; the error says why not.
+    fn publish<'a>(
+        &'a self,
+        regarding: &'a ObjectReference,
+        event: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// `events.k8s.io/v1` Events through kube's recorder.
+struct KubePublisher {
+    client: Client,
+    reporter: Reporter,
+}
+
+impl PublishEvent for KubePublisher {
+    fn publish<'a>(
+        &'a self,
+        regarding: &'a ObjectReference,
+        event: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut note = event.note.clone();
+            if note.len() > 1000 {
+                let mut cut = 1000;
+                while !note.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                note.truncate(cut);
+            }
+            let ev = Event {
+                type_: if event.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: event.reason.clone(),
+                note: Some(note),
+                action: event.action.clone(),
+                secondary: None,
+            };
+            // A recorder per Event: kube's Recorder would fold a repeated reason into a
+            // series (and keep the first note).
+            let recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+            match tokio::time::timeout(PUBLISH_TIMEOUT, recorder.publish(&ev, regarding)).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {}s", PUBLISH_TIMEOUT.as_secs())),
+            }
+        })
+    }
+}
+
+async fn publish_queue(inner: Arc<Inner>, publisher: Arc<dyn PublishEvent>, limits: EventLimits) {
     let mut bucket = Bucket::new(limits);
     loop {
         let next = {
@@ -261,44 +329,12 @@ async fn publish_queue(inner: Arc<Inner>, client: Client, reporter: Reporter, li
             continue;
         }
         bucket.take().await;
-        // A recorder per Event: kube's Recorder would fold a repeated reason into a series.
-        let recorder = Recorder::new(client.clone(), reporter.clone());
-        publish_one(&inner, &recorder, pending).await;
-    }
-}
-
-async fn publish_one(inner: &Inner, recorder: &Recorder, pending: Pending) {
-    let Pending {
-        regarding, event, ..
-    } = pending;
-    let mut note = event.note;
-    if note.len() > 1000 {
-        let mut cut = 1000;
-        while !note.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        note.truncate(cut);
-    }
-    let ev = Event {
-        type_: if event.warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: event.reason.clone(),
-        note: Some(note),
-        action: event.action,
-        secondary: None,
-    };
-    match tokio::time::timeout(PUBLISH_TIMEOUT, recorder.publish(&ev, &regarding)).await {
-        Ok(Ok(())) => inner.count("published"),
-        Ok(Err(e)) => {
-            inner.count("failed");
-            tracing::warn!(reason = %event.reason, error = %e, "publishing Event failed");
-        }
-        Err(_) => {
-            inner.count("failed");
-            tracing::warn!(reason = %event.reason, "publishing Event timed out after 10s");
+        match publisher.publish(&pending.regarding, &pending.event).await {
+            Ok(()) => inner.count("published"),
+            Err(e) => {
+                inner.count("failed");
+                tracing::warn!(reason = %pending.event.reason, error = %e, "publishing Event failed");
+            }
         }
     }
 }
@@ -306,6 +342,102 @@ async fn publish_one(inner: &Inner, recorder: &Recorder, pending: Pending) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what was published and when.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(Instant, String, String)>>);
+
+    impl PublishEvent for Recorded {
+        fn publish<'a>(
+            &'a self,
+            regarding: &'a ObjectReference,
+            event: &'a EventSpec,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            let name = regarding.name.clone().unwrap_or_default();
+            let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            all.push((Instant::now(), name, event.note.clone()));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn about(name: &str) -> ObjectReference {
+        ObjectReference {
+            kind: Some("Deployment".into()),
+            namespace: Some("shop".into()),
+            name: Some(name.into()),
+            ..ObjectReference::default()
+        }
+    }
+
+    fn recommends(n: u32) -> EventSpec {
+        EventSpec {
+            warning: false,
+            reason: "Recommendation".into(),
+            action: "Recommend".into(),
+            note: format!("recommends {n}"),
+        }
+    }
+
+    fn count(t: &Telemetry, result: &str) -> u64 {
+        t.events
+            .get_or_create(&EventLabels {
+                result: result.into(),
+            })
+            .get()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_up_wave_is_published_at_the_rate_and_a_newer_event_replaces_a_pending_one() {
+        let recorded = Arc::new(Recorded::default());
+        let telemetry = Arc::new(Telemetry::new());
+        let limits = EventLimits {
+            per_second: 2.0,
+            burst: 3,
+        };
+        let sink = EventSink::with_publisher(recorded.clone(), limits, telemetry.clone());
+        let t0 = Instant::now();
+        for i in 0..10 {
+            sink.publish(&about(&format!("d{i}")), recommends(1)).await;
+        }
+        // d9's recommendation changes before its turn: one Event, with the new text.
+        sink.publish(&about("d9"), recommends(7)).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let all = recorded.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let names: Vec<&str> = all.iter().map(|(_, n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9"],
+            "in order, once each"
+        );
+        assert_eq!(all[9].2, "recommends 7");
+        // The burst at once, then one every half second.
+        for (i, (at, _, _)) in all.iter().enumerate() {
+            let expected = Duration::from_millis(500 * (i.saturating_sub(2)) as u64);
+            let at = *at - t0;
+            assert!(
+                at >= expected && at <= expected + Duration::from_millis(10),
+                "Event {i} at {at:?}, expected {expected:?}"
+            );
+        }
+        assert_eq!(count(&telemetry, "published"), 10);
+        assert_eq!(count(&telemetry, "coalesced"), 1);
+        assert_eq!(sink.pending(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_no_longer_valid_when_its_turn_comes_is_dropped() {
+        let recorded = Arc::new(Recorded::default());
+        let telemetry = Arc::new(Telemetry::new());
+        let sink =
+            EventSink::with_publisher(recorded.clone(), EventLimits::default(), telemetry.clone());
+        sink.publish_if(&about("lost"), recommends(2), Arc::new(|| false));
+        sink.publish_if(&about("kept"), recommends(2), Arc::new(|| true));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let all = recorded.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].1, "kept");
+        assert_eq!(count(&telemetry, "dropped"), 1);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_bucket_allows_a_burst_then_the_rate() {

@@ -16,7 +16,7 @@ pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
 };
 pub use error::ClusterError;
-pub use events::{EventLimits, EventSink, EventSpec, Validity};
+pub use events::{EventLimits, EventSink, EventSpec, PublishEvent, Validity};
 pub use kube::{KubeCluster, view_of};
 pub use namespaced_cache::{NamespacedCache, STALE_AFTER};
 pub use pods::{ready_endpoint, selector_query};

@@ -60,6 +60,45 @@ pub async fn start_clocked(
     factory: Option<prescale::controller::SourceFactory>,
     clock: prescale::controller::Clock,
 ) -> Running {
+    start_with(
+        api,
+        yaml,
+        Setup {
+            lease,
+            factory,
+            clock: Some(clock),
+            ..Setup::default()
+        },
+    )
+    .await
+}
+
+/// How [`start_with`] runs the controller; `Default` is what [`start`] does.
+#[derive(Default)]
+pub struct Setup {
+    /// Leader election settings (`None`: none, always leading).
+    pub lease: Option<LeaseSettings>,
+    /// The metrics source factory (`None`: the returned `SetMetrics`).
+    pub factory: Option<prescale::controller::SourceFactory>,
+    /// The wall clock (`None`: the system's).
+    pub clock: Option<prescale::controller::Clock>,
+    /// How ticks read Deployments.
+    pub reads: prescale::controller::ReadMode,
+    /// The bearer token the controller's client sends (`None`: `test`), which tells
+    /// instances apart in the API double's records.
+    pub token: Option<String>,
+}
+
+/// Start the controller as `setup` says.
+pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
+    let Setup {
+        lease,
+        factory,
+        clock,
+        reads,
+        token,
+    } = setup;
+    let clock = clock.unwrap_or_else(prescale::controller::system_clock);
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -68,7 +107,9 @@ pub async fn start_clocked(
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
-    let client = api.client(dir.path()).await;
+    let client = api
+        .client_as(dir.path(), token.as_deref().unwrap_or("test"))
+        .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -94,7 +135,7 @@ pub async fn start_clocked(
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
-        reads: prescale::controller::ReadMode::default(),
+        reads,
         events: prescale::actuator::EventLimits::default(),
     };
     let handle = tokio::spawn(run(opts, stop_rx));
