@@ -172,7 +172,7 @@ async fn backfill(sources: &Sources, target: &TargetConfig) -> BackfillProbe {
             "none: a scraped arrival rate has no history; the forecast warms up from live data"
                 .into(),
         ),
-        (Some(MetricSource::Promql { .. }), true) => None,
+        (Some(MetricSource::Promql { .. } | MetricSource::Shared { .. }), true) => None,
     };
     if probe.note.is_some() {
         return probe;
@@ -195,6 +195,18 @@ fn describe(source: &MetricSource) -> String {
             Some(a) => format!("promql: {query} (aggregate: {a:?})"),
             None => format!("promql: {query}"),
         },
+        MetricSource::Shared {
+            name,
+            query,
+            labels,
+            aggregate,
+        } => {
+            let mut text = format!("query: {name} ({query}) match {}", format_selector(labels));
+            if let Some(a) = aggregate {
+                text.push_str(&format!(" (aggregate: {a:?})"));
+            }
+            text
+        }
         MetricSource::Scrape {
             from,
             metric,

@@ -12,6 +12,7 @@ use crate::core::{TargetState, decide};
 use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
+use futures::StreamExt;
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 
@@ -25,8 +26,8 @@ const CONFLICT_RETRIES: u32 = 2;
 /// scale-down stabilisation, long enough for the person to finish what they are doing.
 pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Longest wait for the arrival-rate history when a target starts.
-const WARM_UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest wait for the next chunk of arrival-rate history when a target starts.
+pub const WARM_UP_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Longest back-off after repeated 429/5xx answers, in ticks.
 const MAX_SKIPPED_TICKS: u32 = 16;
@@ -191,23 +192,34 @@ impl TargetTask {
     }
 
     /// Warm the forecaster with the source's arrival-rate history, so the first forecasts
-    /// are not made from nothing. Without history (or when it cannot be had in time) the
-    /// forecaster learns from the ticks as they come.
+    /// are not made from nothing. The history arrives in chunks, oldest first, each fed to
+    /// the forecaster as it comes; when none arrives for [`WARM_UP_STALL`] (a Prometheus
+    /// that is down, or thousands of targets queued for the backfill limit) the target
+    /// starts with what it has and the forecaster learns from the ticks as they come.
     pub async fn warm_up(&mut self, shared: &Shared) {
         let source = shared.source();
-        match tokio::time::timeout(WARM_UP_DEADLINE, source.history(&self.config)).await {
-            Ok(Ok(history)) if history.is_empty() => {}
-            Ok(Ok(history)) => {
-                self.state
-                    .backfill(self.config.interval.as_secs_f64(), &history);
-                tracing::info!(target_name = %self.config.name, samples = history.len(), "forecaster warmed up with arrival-rate history");
+        let config = &self.config;
+        let mut chunks = source.history_stream(config);
+        let mut samples = 0usize;
+        loop {
+            match tokio::time::timeout(WARM_UP_STALL, chunks.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => {
+                    self.state.backfill(chunk.step_s, &chunk.samples);
+                    samples += chunk.samples.len();
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(target_name = %config.name, error = %e, samples, "arrival-rate history incomplete; the forecaster learns from now on");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(target_name = %config.name, stalled_s = WARM_UP_STALL.as_secs(), samples, "arrival-rate history stalled; the forecaster learns from now on");
+                    break;
+                }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(target_name = %self.config.name, error = %e, "no arrival-rate history; the forecaster learns from now on");
-            }
-            Err(_) => {
-                tracing::warn!(target_name = %self.config.name, deadline_s = WARM_UP_DEADLINE.as_secs(), "arrival-rate history not fetched in time; the forecaster learns from now on");
-            }
+        }
+        if samples > 0 {
+            tracing::debug!(target_name = %config.name, samples, "forecaster warmed up with arrival-rate history");
         }
     }
 
