@@ -54,17 +54,20 @@ pub enum ClusterError {
         /// What the cache holds.
         what: String,
     },
-    /// A watch-backed cache whose watch has been failing too long to be trusted.
+    /// A watch-backed cache whose watch keeps failing: it has not synced, or it has been
+    /// failing too long for its last known state to be trusted.
     #[error(
-        "{what}: the cache's watch has been failing for {for_s}s ({error}); not deciding on a state that old"
+        "{what}: the watch has been failing for {for_s}s ({error}); check RBAC (list, watch) and that the API server answers"
     )]
-    Stale {
+    WatchFailing {
         /// What the cache holds.
         what: String,
-        /// Seconds since the watch started failing.
-        for_s: u64,
+        /// The HTTP status the API server answered, when it did (403: RBAC).
+        code: Option<u16>,
         /// The watch's last error.
         error: String,
+        /// Seconds since the watch started failing.
+        for_s: u64,
     },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
@@ -121,7 +124,7 @@ impl ClusterError {
             Self::Timeout { .. } => "timeout",
             Self::Transport { .. } => "transport",
             Self::NotSynced { .. } => "not_synced",
-            Self::Stale { .. } => "stale",
+            Self::WatchFailing { .. } => "watch_failing",
         }
     }
 }

@@ -29,13 +29,36 @@ pub const STALE_AFTER: Duration = Duration::from_secs(60);
 /// Turns an object as the API serves it into what the cache keeps.
 pub type Convert<K, V> = fn(&K) -> V;
 
+/// Why a watch fails: the API server's status code, if it answered, and the error.
+#[derive(Debug, Clone)]
+struct Failure {
+    code: Option<u16>,
+    error: String,
+}
+
+impl Failure {
+    fn of(e: &watcher::Error) -> Self {
+        let code = match e {
+            watcher::Error::InitialListFailed(kube::Error::Api(s))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+            | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some(s.code),
+            watcher::Error::WatchError(s) => Some(s.code),
+            _ => None,
+        };
+        Self {
+            code,
+            error: e.to_string(),
+        }
+    }
+}
+
 /// One namespace's objects and the state of its watch.
 struct Namespace<V> {
     objects: HashMap<String, Arc<V>>,
     /// Filled from a complete list at least once.
     synced: bool,
-    /// Since when the watch has been failing (reset by any event).
-    failing_since: Option<(Instant, String)>,
+    /// Since when the watch has been failing (reset by any event), and why.
+    failing_since: Option<(Instant, Failure)>,
     /// Identifies the watch task that owns this entry, so a stopped task's late events are
     /// ignored.
     epoch: u64,
@@ -173,19 +196,19 @@ where
             what: format!("{} in namespace {namespace}", self.what),
         };
         let n = inner.namespaces.get(namespace).ok_or_else(not_synced)?;
-        if !n.synced {
-            return Err(not_synced());
+        match &n.failing_since {
+            // Never listed, or listed but failing for too long: an error naming the cause.
+            Some((since, failure)) if !n.synced || since.elapsed() > STALE_AFTER => {
+                Err(ClusterError::WatchFailing {
+                    what: format!("{} in namespace {namespace}", self.what),
+                    code: failure.code,
+                    error: failure.error.clone(),
+                    for_s: since.elapsed().as_secs(),
+                })
+            }
+            _ if !n.synced => Err(not_synced()),
+            _ => Ok(n),
         }
-        if let Some((since, error)) = &n.failing_since
-            && since.elapsed() > STALE_AFTER
-        {
-            return Err(ClusterError::Stale {
-                what: format!("{} in namespace {namespace}", self.what),
-                for_s: since.elapsed().as_secs(),
-                error: error.clone(),
-            });
-        }
-        Ok(n)
     }
 
     /// Namespaces followed but not synced yet.
@@ -315,7 +338,7 @@ async fn keep_watching<K, V>(
             Err(e) => {
                 if n.failing_since.is_none() {
                     tracing::warn!(resource = what, namespace = %namespace, error = %e, "watch failed; keeping the last known objects and retrying with back-off");
-                    n.failing_since = Some((Instant::now(), e.to_string()));
+                    n.failing_since = Some((Instant::now(), Failure::of(&e)));
                 } else {
                     tracing::debug!(resource = what, namespace = %namespace, error = %e, "watch failed again");
                 }

@@ -447,8 +447,13 @@ impl TargetTask {
                 .ready_pods(&self.config.scale_target_ref.namespace, &view.match_labels)
                 .await
                 .map_err(|e| match e {
-                    ClusterError::Rejected { code: 403, .. } => {
-                        format!("{e}; grant `list` on pods (see deploy/base/clusterrole.yaml)")
+                    ClusterError::Rejected { code: 403, .. }
+                    | ClusterError::WatchFailing {
+                        code: Some(403), ..
+                    } => {
+                        format!(
+                            "{e}; grant `list` and `watch` on pods (see deploy/base/clusterrole.yaml)"
+                        )
                     }
                     e => e.to_string(),
                 })
