@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Prometheus server that the metric-source tests start on 127.0.0.1
-# (tests/support/prometheus.rs). Idempotent and non-interactive; skips when present.
+# (tests/support/prometheus.rs), and with it `promtool`, which the backtest test uses to load
+# a trace as history (tests/backtest_prometheus.rs). Idempotent and non-interactive; skips
+# when present.
 set -euo pipefail
 
 if command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ]; then

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod actuator;
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod controller;
@@ -20,3 +21,4 @@ pub mod reload;
 pub mod server;
 pub mod simulate;
 pub mod telemetry;
+pub mod tune;

@@ -7,7 +7,7 @@ mod api_double;
 use api_double::{ApiDouble, Fault};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams};
-use prescale::actuator::{AutoscalerCache, ClusterError, KubeCluster};
+use prescale::actuator::{AutoscalerCache, ClusterError, KubeCluster, WatchSettings};
 use prescale::config::ScaleTargetRef;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ async fn a_scale_write_with_a_stale_resource_version_gets_409_and_a_fresh_one_su
     api.scale_by_hand("shop", "web", 4);
 
     let err = cluster
-        .scale(&web(), 5, &stale.resource_version)
+        .scale(&web(), stale.replicas, 5, &stale.resource_version)
         .await
         .expect_err("stale write");
     assert!(matches!(err, ClusterError::Conflict { .. }), "{err}");
@@ -37,11 +37,57 @@ async fn a_scale_write_with_a_stale_resource_version_gets_409_and_a_fresh_one_su
     let fresh = cluster.read_deployment(&web()).await.expect("read");
     assert_eq!((fresh.replicas, fresh.generation), (4, 2));
     cluster
-        .scale(&web(), 5, &fresh.resource_version)
+        .scale(&web(), fresh.replicas, 5, &fresh.resource_version)
         .await
         .expect("fresh write");
     let after = cluster.read_deployment(&web()).await.expect("read");
     assert_eq!((after.replicas, after.ready, after.generation), (5, 5, 3));
+}
+
+#[tokio::test]
+async fn a_write_that_changes_nothing_or_lacks_a_resource_version_is_never_sent() {
+    let api = ApiDouble::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = KubeCluster::new(api.client(dir.path()).await, Duration::from_secs(5));
+    api.put_deployment("shop", "web", 2, 2);
+    let view = cluster.read_deployment(&web()).await.expect("read");
+    cluster
+        .scale(&web(), 2, 2, &view.resource_version)
+        .await
+        .expect("nothing to do");
+    let err = cluster
+        .scale(&web(), 2, 5, "")
+        .await
+        .expect_err("no resourceVersion");
+    assert!(
+        matches!(err, ClusterError::NoResourceVersion { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not writing without one"), "{err}");
+    assert!(api.writes().is_empty(), "{:?}", api.writes());
+    assert_eq!(api.replicas("shop", "web"), Some(2));
+
+    // The double keeps the API server's rule that makes this matter: a patch that changes
+    // nothing leaves the resourceVersion alone, so it would not fence a later writer.
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": view.resource_version },
+        "spec": { "replicas": 2 },
+    });
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(api.client(dir.path()).await, "shop");
+    let scale = deployments
+        .patch_scale(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("no-op patch");
+    assert_eq!(
+        scale.metadata.resource_version.as_deref(),
+        Some(view.resource_version.as_str())
+    );
+    assert!(api.writes().iter().all(|w| w.noop), "{:?}", api.writes());
 }
 
 #[tokio::test]
@@ -88,7 +134,15 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
     let api = ApiDouble::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let (cache, tasks) = AutoscalerCache::start(api.client(dir.path()).await, stop);
+    let settings = WatchSettings {
+        crd_recheck: Duration::from_millis(500),
+        ..WatchSettings::default()
+    };
+    let (cache, tasks) = AutoscalerCache::start(
+        api.watch_client_as(dir.path(), "test").await,
+        settings,
+        stop,
+    );
     api.put_hpa("shop", "other-hpa", "other");
     api.put_hpa("elsewhere", "web-hpa", "web");
     // Not synced yet: the answer would be a guess, so it is an error.
@@ -96,7 +150,7 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
         cache.other_autoscalers(&web()),
         Err(ClusterError::NotSynced { .. })
     ));
-    // No KEDA installed: the ScaledObject list 404s, which means "none".
+    // No KEDA installed: discovery says so, which means "none".
     tokio::time::timeout(Duration::from_secs(10), cache.wait_synced())
         .await
         .expect("synced");
@@ -144,7 +198,7 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
     })
     .await;
 
-    // KEDA installed later: the retrying watch finds it.
+    // KEDA installed later: discovery, checked again, finds it.
     api.put_scaled_object("shop", "web-so", "web");
     eventually(20, "the ScaledObject is seen", || {
         cache
@@ -259,14 +313,19 @@ async fn leases_conflict_on_double_create_and_on_stale_update() {
         .expect("create");
     let again = leases.create(&PostParams::default(), &lease).await;
     assert!(matches!(again, Err(kube::Error::Api(s)) if s.code == 409));
+    let mut renewed = created.clone();
+    renewed.spec = Some(k8s_openapi::api::coordination::v1::LeaseSpec {
+        holder_identity: Some("me".into()),
+        ..Default::default()
+    });
     let updated = leases
-        .replace("l", &PostParams::default(), &created)
+        .replace("l", &PostParams::default(), &renewed)
         .await
         .expect("update with current version");
     assert_ne!(
         updated.metadata.resource_version,
         created.metadata.resource_version
     );
-    let stale = leases.replace("l", &PostParams::default(), &created).await;
+    let stale = leases.replace("l", &PostParams::default(), &renewed).await;
     assert!(matches!(stale, Err(kube::Error::Api(s)) if s.code == 409));
 }

@@ -1,5 +1,9 @@
 //! The reference policies reproduce `shared/bench-reference.json` exactly (relative 1e-6) on
-//! every public trace. Skips, loudly, when `../shared` is absent (a user's machine).
+//! every public trace. Skips, loudly, when `../shared` is absent (a user's machine); fails
+//! then under CI.
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::PathBuf;
 
@@ -12,8 +16,10 @@ fn shared() -> Option<PathBuf> {
     if dir.join("bench-reference.json").exists() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared/bench-reference.json is absent; the reference check needs the shared traces"
+        skip::skip(
+            "reference_policies_match_the_independent_implementation",
+            "../shared/bench-reference.json is absent",
+            "the reference check needs ../shared (the public traces) beside the project",
         );
         None
     }

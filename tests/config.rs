@@ -385,6 +385,69 @@ targets:
 }
 
 #[test]
+fn durations_out_of_their_bounds_are_rejected_where_written() {
+    // `100000000d` of history parsed and passed `check`, then aborted the controller on
+    // allocation; a 1ns interval would tick without pause.
+    let report = report(&format!(
+        "defaults:
+  interval: 50ms
+  forecast: {{ history: 100000000d }}
+targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    interval: 2h
+    startupTime: 90m
+{SCRAPED}"
+    ));
+    assert_problem(
+        &report,
+        2,
+        "defaults.interval",
+        &["`50ms` is shorter than 100ms", "write at least `100ms`"],
+    );
+    assert_problem(
+        &report,
+        3,
+        "defaults.forecast.history",
+        &[
+            "`100000000d` is longer than 90d",
+            "in memory",
+            "write at most `90d`",
+        ],
+    );
+    assert_problem(
+        &report,
+        7,
+        "targets[0].interval",
+        &["`2h` is longer than 1h", "write at most `1h`"],
+    );
+    assert_problem(
+        &report,
+        8,
+        "targets[0].startupTime",
+        &["`90m` is longer than 1h", "write at most `1h`"],
+    );
+}
+
+#[test]
+fn durations_at_their_bounds_are_accepted() {
+    let text = format!(
+        "targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    interval: 100ms
+    startupTime: 1h
+    forecast: {{ history: 90d }}
+{SCRAPED}"
+    );
+    let config = config::parse(&text, ORIGIN).expect("valid");
+    let t = &config.targets[0];
+    assert_eq!(t.interval, Duration::from_millis(100));
+    assert_eq!(t.startup_time, secs(3_600));
+    assert_eq!(t.forecast.history, secs(90 * 86_400));
+}
+
+#[test]
 fn min_replicas_above_max_names_both() {
     let report = report(&format!(
         "defaults:

@@ -1,6 +1,7 @@
 //! The controller against the Kubernetes API double, in-process, through the real kube
 //! client: shadow and active modes, other autoscalers, the paused annotation, a deleted
-//! Deployment, 409 races, 5xx bursts, manual scaling and config reload.
+//! Deployment, 409 races, 5xx bursts, a failing autoscaler watch, manual scaling and config
+//! reload.
 //!
 //! The decision core is a black box here. Until it lands, `decide` keeps the current
 //! replicas within [minReplicas, maxReplicas], so these tests make prescale want a change
@@ -50,8 +51,8 @@ async fn shadow_mode_reports_the_recommendation_everywhere_and_never_writes() {
     })
     .await;
 
-    // Several more ticks: still no write, and the Event is not repeated every tick.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Five more ticks: still no write, and the Event is not repeated every tick.
+    c.more_ticks("web", 5).await;
     assert_eq!(api.replicas(NS, "web"), Some(1));
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
     let recs = api
@@ -91,7 +92,7 @@ async fn active_mode_writes_through_scale_once_and_reports_rescaled() {
         api.event_reasons("web").contains(&"Rescaled".to_string())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    c.more_ticks("web", 4).await;
     // Written once, through the /scale subresource, and not again while unchanged.
     assert_eq!(api.scale_writes(), vec![3]);
     let w = api
@@ -200,7 +201,7 @@ async fn no_write_before_the_autoscaler_caches_have_synced_and_readyz_says_so() 
             && body.contains("caches have not synced")
             && c.recommendation("web")
                 .await
-                .is_some_and(|r| r["recommendedReplicas"] == 3 && r["action"] == "hold:backoff")
+                .is_some_and(|r| r["recommendedReplicas"] == 3 && r["action"] == "hold:unsynced")
     })
     .await;
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
@@ -212,6 +213,62 @@ async fn no_write_before_the_autoscaler_caches_have_synced_and_readyz_says_so() 
     })
     .await;
     eventually(10, "ready", || async { c.get("/readyz").await.0 == 200 }).await;
+    c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_failing_longer_than_its_bound_holds_writes_until_it_sees_the_new_hpa() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    let c = start(&api, &one_target("web", "web", "active", 3)).await;
+    eventually(10, "web scaled to 3", || async {
+        api.replicas(NS, "web") == Some(3)
+    })
+    .await;
+
+    // The API server's watches and HPA lists fail (the harness trusts a failing watch for
+    // 2 s). Meanwhile someone creates an HPA for web, which the cache cannot see.
+    api.cut_watches();
+    api.inject(Fault::status(
+        "GET",
+        "horizontalpodautoscalers",
+        500,
+        10_000,
+    ));
+    api.put_hpa(NS, "web-hpa", "web");
+    // Counted before: the ticks before the caches first synced.
+    let conflicts = "prescale_tick_errors_total{target=\"web\",stage=\"conflicts\"}";
+    let before = c.metric(conflicts).await.unwrap_or(0.0);
+    eventually(10, "the failing watch is no longer trusted", || async {
+        c.metric(conflicts).await.is_some_and(|n| n > before)
+    })
+    .await;
+    // prescale now wants 4, but cannot tell whether web is someone else's: it holds.
+    c.write_config(&one_target("web", "web", "active", 4));
+    eventually(10, "the tick holds as unsynced", || async {
+        c.recommendation("web")
+            .await
+            .is_some_and(|r| r["recommendedReplicas"] == 4 && r["action"] == "hold:unsynced")
+            && c.metric("prescale_write_blocked{target=\"web\",kind=\"unsynced\"}")
+                .await
+                == Some(1.0)
+    })
+    .await;
+    c.more_ticks("web", 3).await;
+    assert_eq!(api.replicas(NS, "web"), Some(3));
+
+    // The API server recovers: the cache lists again, sees the HPA, and prescale leaves
+    // web to it.
+    api.clear_faults();
+    api.restore_watches();
+    eventually(20, "the new HPA is seen", || async {
+        c.recommendation("web")
+            .await
+            .is_some_and(|r| r["action"] == "hold:other_autoscaler")
+    })
+    .await;
+    assert_eq!(api.replicas(NS, "web"), Some(3));
+    assert_eq!(api.scale_writes(), vec![3]);
     c.stop().await.expect("clean stop");
 }
 
@@ -229,7 +286,7 @@ async fn a_paused_deployment_is_not_written_and_is_reported() {
                 == Some(1.0)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    c.more_ticks("web", 3).await;
     assert!(api.scale_writes().is_empty());
     assert_eq!(
         c.recommendation("web").await.expect("report")["action"],
@@ -352,7 +409,7 @@ async fn a_person_who_scales_during_our_write_wins_the_race() {
             == Some(1.0)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    c.more_ticks("web", 3).await;
     assert_eq!(api.replicas(NS, "web"), Some(2));
     let scale: Vec<u16> = api
         .writes()
@@ -418,7 +475,7 @@ async fn a_manual_scale_is_reported_and_not_fought_within_the_cooldown() {
                 .contains(&"ManualScale".to_string())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    c.more_ticks("web", 4).await;
     assert_eq!(api.replicas(NS, "web"), Some(1));
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
     assert_eq!(
@@ -621,7 +678,7 @@ async fn a_reload_that_moves_prometheus_builds_a_new_source_or_is_rejected_whole
             == Some(1.0)
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    c.more_ticks("web", 3).await;
     assert_eq!(api.replicas(NS, "web"), Some(4));
     c.stop().await.expect("clean stop");
 }

@@ -545,8 +545,11 @@ fn capacity_is_learned_from_saturated_ticks_and_the_reactive_proposal_follows() 
         |state: &mut TargetState, t: f64| decide(&c, state, &seen(t, 8, Some(20.0), Some(0.0)));
     let before = arrivals(&mut state, t);
     assert_eq!(proposal(&before, Signal::Reactive), Some(20));
-    // Saturated: a backlog before and after each tick; 8 ready replicas serve 20/s.
-    for _ in 0..150 {
+    // Saturated: a backlog before and after each tick; 8 ready replicas serve 20/s. The
+    // estimate moves a tenth of the way each tick from its hint of 1 (one unsaturated
+    // sample does not raise it: capacity reads the median of recent samples), so it takes
+    // ~250 ticks to be exact enough for ceil(20 / 2.5) to be 8.
+    for _ in 0..250 {
         t += 15.0;
         let obs = Observation {
             t,

@@ -3,7 +3,11 @@
 //! same scores as the Rust bench reports. A user can then trust that a published score is the
 //! score of BENCH.md's model, not of one reading of it.
 //!
-//! Skips, loudly, when `../shared` (the public traces) or `python3` is absent.
+//! Skips, loudly, when `../shared` (the public traces) or `python3` is absent; fails then
+//! under CI.
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,29 +29,33 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn traces_dir() -> Option<PathBuf> {
+/// The public traces and a `python3` to run `tools/rescore.py`, or `None` after saying
+/// which is missing (a failure under CI).
+fn traces_and_python(test: &str) -> Option<PathBuf> {
     let dir = manifest_dir().join("../shared/traces");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: ../shared/traces is absent; the independent re-scoring needs the public traces"
+    if !dir.is_dir() {
+        skip::skip(
+            test,
+            "../shared/traces is absent",
+            "the independent re-scoring needs the public traces in ../shared beside the project",
         );
-        None
+        return None;
     }
-}
-
-fn python_present() -> bool {
-    let ok = Command::new("python3")
+    let python = Command::new("python3")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED: python3 is absent; tools/rescore.py cannot run");
+    if !python {
+        skip::skip(
+            test,
+            "python3 is absent, so tools/rescore.py cannot run",
+            "install python3 (`.ci/install-rescore.sh`)",
+        );
+        return None;
     }
-    ok
+    Some(dir)
 }
 
 /// Write the schedule a run applied as `t,desired`, one row per tick.
@@ -160,10 +168,11 @@ fn check(p: Pending) {
 
 #[test]
 fn non_default_parameters_mean_the_same_to_both_implementations() {
-    let Some(dir) = traces_dir() else { return };
-    if !python_present() {
+    let Some(dir) =
+        traces_and_python("non_default_parameters_mean_the_same_to_both_implementations")
+    else {
         return;
-    }
+    };
     // A start-up that is not a whole number of ticks, bounds that bind, a shorter horizon
     // and an explicit warm-up: every parameter the rescorer is told must be read the same way.
     let params = BenchParams {
@@ -206,10 +215,11 @@ fn non_default_parameters_mean_the_same_to_both_implementations() {
 
 #[test]
 fn prescale_and_hpa_schedules_rescored_independently_give_the_same_scores() {
-    let Some(dir) = traces_dir() else { return };
-    if !python_present() {
+    let Some(dir) =
+        traces_and_python("prescale_and_hpa_schedules_rescored_independently_give_the_same_scores")
+    else {
         return;
-    }
+    };
     let params = BenchParams::default();
     let started = std::time::Instant::now();
     let mut pending = Vec::new();

@@ -13,6 +13,8 @@ mod controller_harness;
 mod exporter;
 #[path = "support/metrics_double.rs"]
 mod metrics_double;
+#[path = "support/skip.rs"]
+mod skip;
 
 use api_double::ApiDouble;
 use controller_harness::{Running, eventually, start_full};
@@ -111,13 +113,14 @@ async fn errors(c: &Running, metric: &str, reason: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
-/// Two exporters on 127.0.0.2 and 127.0.0.3 with one port, or `None` (with a message) when
-/// this machine does not route those loopback addresses.
-fn two_pods() -> Option<(Exporter, Exporter)> {
+/// Two exporters on 127.0.0.2 and 127.0.0.3 with one port, or `None` (skipped loudly, a
+/// failure under CI) when this machine does not route those loopback addresses.
+fn two_pods(test: &str) -> Option<(Exporter, Exporter)> {
+    let fix = "this test needs all of 127.0.0.0/8 routed to lo (Linux does so by default)";
     let a = match Exporter::start_at("127.0.0.2:0".parse().expect("address")) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("SKIPPED: cannot bind 127.0.0.2 ({e}); this test needs 127.0.0.0/8 on lo");
+            skip::skip(test, &format!("cannot bind 127.0.0.2 ({e})"), fix);
             return None;
         }
     };
@@ -125,7 +128,7 @@ fn two_pods() -> Option<(Exporter, Exporter)> {
     match Exporter::start_at(addr) {
         Ok(b) => Some((a, b)),
         Err(e) => {
-            eprintln!("SKIPPED: cannot bind {addr} ({e}); this test needs 127.0.0.0/8 on lo");
+            skip::skip(test, &format!("cannot bind {addr} ({e})"), fix);
             None
         }
     }
@@ -133,7 +136,7 @@ fn two_pods() -> Option<(Exporter, Exporter)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ready_pod_is_scraped_and_combined() {
-    let Some((a, b)) = two_pods() else {
+    let Some((a, b)) = two_pods("every_ready_pod_is_scraped_and_combined") else {
         return;
     };
     for pod in [&a, &b] {

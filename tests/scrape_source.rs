@@ -341,6 +341,31 @@ async fn garbage_wrong_names_and_wrong_types_are_clear_errors() {
 }
 
 #[tokio::test]
+async fn a_negative_gauge_is_a_metric_error_not_a_zero() {
+    let exporter = Exporter::start();
+    let mut t = target("docs", Duration::from_secs(15));
+    t.metrics.queue_depth = Some(scrape(&exporter.url(), "queue_depth", None));
+    exporter.set_queue_depth(-4.0);
+    let e = sources()
+        .read_at(&t, at(0))
+        .await
+        .queue_depth
+        .expect("configured")
+        .expect_err("negative");
+    assert_eq!(e.reason(), "negative");
+    assert!(
+        e.to_string()
+            .contains("`queue_depth{queue=\"docs\"}` evaluated to -4"),
+        "{e}"
+    );
+    exporter.set_queue_depth(0.0);
+    assert_eq!(
+        sources().read_at(&t, at(0)).await.queue_depth,
+        Some(Ok(0.0))
+    );
+}
+
+#[tokio::test]
 async fn an_endpoint_that_is_down_is_unreachable() {
     let url = {
         let exporter = Exporter::start();

@@ -1,5 +1,9 @@
 //! `prescale simulate` through the built binary: the outputs a user and the README rely on.
-//! Tests that need the public traces skip, loudly, when `../shared` is absent.
+//! Tests that need the public traces skip, loudly, when `../shared` is absent (and fail
+//! then under CI).
+
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -31,12 +35,16 @@ fn json(args: &[&str]) -> Value {
     value
 }
 
-fn shared() -> Option<PathBuf> {
+fn shared(test: &str) -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
     if dir.join("bench-reference.json").exists() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: ../shared is absent; this test needs the public traces");
+        skip::skip(
+            test,
+            "../shared is absent",
+            "this test needs the public traces in ../shared beside the project",
+        );
         None
     }
 }
@@ -63,7 +71,11 @@ const SCORES: [&str; 5] = [
 
 #[test]
 fn json_reports_the_policy_and_the_references_as_the_reference_implementation_does() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) =
+        shared("json_reports_the_policy_and_the_references_as_the_reference_implementation_does")
+    else {
+        return;
+    };
     let trace = shared.join("traces/worldcup98_2days.csv");
     let got = json(&["--trace", path(&trace), "--json"]);
     let text = std::fs::read_to_string(shared.join("bench-reference.json")).unwrap();
@@ -213,7 +225,10 @@ fn plot_writes_an_svg_of_the_run() {
 
 #[test]
 fn all_traces_prints_the_results_table_with_the_peers_and_the_goal() {
-    let Some(shared) = shared() else { return };
+    let Some(shared) = shared("all_traces_prints_the_results_table_with_the_peers_and_the_goal")
+    else {
+        return;
+    };
     let traces = shared.join("traces");
     let reference = shared.join("bench-reference.json");
     let out = prescale(&[
@@ -251,5 +266,91 @@ fn all_traces_prints_the_results_table_with_the_peers_and_the_goal() {
             holt["cost_vs_oracle"].as_f64().unwrap()
         );
         assert!(row.contains(&cell), "{name}: {cell} not in {row}");
+    }
+}
+
+#[test]
+fn all_traces_computes_the_peers_in_the_run_and_compares_them_with_the_reference() {
+    let Some(shared) =
+        shared("all_traces_computes_the_peers_in_the_run_and_compares_them_with_the_reference")
+    else {
+        return;
+    };
+    // One short trace (2 days: no Holt-Winters fit before 48 h, so a quick run).
+    let dir = tempfile::tempdir().unwrap();
+    let trace = "worldcup98_2days";
+    std::fs::copy(
+        shared.join("traces").join(format!("{trace}.csv")),
+        dir.path().join(format!("{trace}.csv")),
+    )
+    .unwrap();
+    let reference = shared.join("bench-reference.json");
+    let args = [
+        "--all-traces",
+        path(dir.path()),
+        "--reference",
+        path(&reference),
+        "--peers",
+        "computed",
+    ];
+    let out = prescale(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("Peers (seasonal-naive, holt-winters) computed in this run."));
+    assert!(table.contains("Peers computed in this run beside --reference"));
+    assert!(!table.contains("Warning:"), "{table}");
+    for peer in ["seasonal-naive", "holt-winters"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {trace} | {peer} |")))
+            .unwrap_or_else(|| panic!("no comparison row for {peer} in\n{table}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], cells[4], "computed and reference agree: {row}");
+    }
+
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let report = json(&with_json);
+    assert_eq!(report["peer_source"], "computed");
+    let row = &report["traces"][0];
+    let want = &serde_json::from_str::<Value>(&std::fs::read_to_string(&reference).unwrap())
+        .unwrap()["traces"][trace]["policies"];
+    for peer in ["seasonal-naive", "holt-winters"] {
+        for score in SCORES {
+            close(
+                &format!("{peer} {score}"),
+                &row["computed_peers"][peer][score],
+                &want[peer][score],
+            );
+        }
+        assert_eq!(
+            row["peers"][peer]["scale_events"],
+            want[peer]["scale_events"]
+        );
+    }
+    assert_eq!(report["peer_checks"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn a_peer_is_a_policy_of_its_own() {
+    let Some(shared) = shared("a_peer_is_a_policy_of_its_own") else {
+        return;
+    };
+    let trace = shared.join("traces/worldcup98_2days.csv");
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("bench-reference.json")).unwrap(),
+    )
+    .unwrap();
+    let got = json(&[
+        "--trace",
+        path(&trace),
+        "--policy",
+        "seasonal-naive",
+        "--json",
+    ]);
+    assert_eq!(got["policy"], "seasonal-naive");
+    let want = &reference["traces"]["worldcup98_2days"]["policies"]["seasonal-naive"];
+    for score in SCORES {
+        close(score, &got[score], &want[score]);
     }
 }

@@ -288,6 +288,7 @@ pub fn measure() -> PerTarget {
                 action: "hold:shadow".into(),
                 updated_at: 1_700_000_000.0,
                 error: None,
+                ticks: 5760,
             });
         }
         (in_use() - before) as f64 / N as f64

@@ -1,19 +1,18 @@
 //! [`AutoscalerCache`]: the HPAs and KEDA ScaledObjects of the whole cluster, kept by two
 //! watches started once and shared by every target, so the per-tick conflict check reads
 //! memory instead of listing both resources for every active target on every tick (at
-//! 1,000 targets every 15 s that would be ~130 list calls a second).
+//! 1,000 targets every 15 s that would be ~130 list calls a second). A cache is trusted
+//! once synced and until its watch has been failing for `WatchSettings::stale_after`.
 
+use super::cache_watch::{WatchHealth, WatchSettings, Watched, keep_watching};
+use super::crd_presence::keep_scaled_objects;
 use super::{ClusterError, OtherAutoscaler};
 use crate::config::ScaleTargetRef;
-use futures::StreamExt;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, Event};
-use kube::{Client, Resource};
-use std::fmt::Debug;
-use std::hash::Hash;
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -60,84 +59,113 @@ pub fn scaled_object_targets(so: &DynamicObject, target: &ScaleTargetRef) -> boo
 pub struct AutoscalerCache {
     hpas: Store<HorizontalPodAutoscaler>,
     scaled_objects: Store<DynamicObject>,
-    hpas_synced: watch::Receiver<bool>,
-    scaled_objects_synced: watch::Receiver<bool>,
+    hpas_health: watch::Receiver<WatchHealth>,
+    scaled_objects_health: watch::Receiver<WatchHealth>,
+    stale_after: Duration,
 }
+
+const HPAS: &str = "HorizontalPodAutoscalers (autoscaling/v2)";
+const SCALED_OBJECTS: &str = "ScaledObjects (keda.sh/v1alpha1)";
 
 impl AutoscalerCache {
     /// Start both watches; they run until `stop` turns true. A watch that fails backs off
-    /// and retries, keeping its last known state. A cluster without KEDA (404 on
-    /// `scaledobjects`) has no ScaledObjects; the watch keeps retrying so KEDA installed
-    /// later is picked up.
-    pub fn start(client: Client, stop: watch::Receiver<bool>) -> (Self, Vec<JoinHandle<()>>) {
-        let (hpa_tx, hpas_synced) = watch::channel(false);
-        let (so_tx, scaled_objects_synced) = watch::channel(false);
-        let hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
+    /// and retries, keeping its last known state, trusted for `settings.stale_after`. A
+    /// cluster without KEDA has no ScaledObjects: API discovery says so, and is asked again
+    /// every `settings.crd_recheck` so KEDA installed later is picked up.
+    pub fn start(
+        client: Client,
+        settings: WatchSettings,
+        stop: watch::Receiver<bool>,
+    ) -> (Self, Vec<JoinHandle<()>>) {
+        let (hpa_tx, hpas_health) = watch::channel(WatchHealth::default());
+        let (so_tx, scaled_objects_health) = watch::channel(WatchHealth::default());
+        let mut hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
         let hpas = hpa_writer.as_reader();
         let ar = scaled_object_resource();
         let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
         let scaled_objects = so_writer.as_reader();
+        let hpa_client = client.clone();
+        let mut hpa_stop = stop.clone();
         let handles = vec![
-            tokio::spawn(keep_watching(
-                Api::all(client.clone()),
-                hpa_writer,
-                hpa_tx,
-                Watched {
-                    what: "HorizontalPodAutoscalers (autoscaling/v2)",
-                    absent_means_none: false,
-                },
-                stop.clone(),
-            )),
-            tokio::spawn(keep_watching(
-                Api::all_with(client, &ar),
-                so_writer,
-                so_tx,
-                Watched {
-                    what: "ScaledObjects (keda.sh/v1alpha1)",
-                    absent_means_none: true,
-                },
-                stop,
+            tokio::spawn(async move {
+                let watched = Watched {
+                    what: HPAS,
+                    absent_ends: false,
+                    health: &hpa_tx,
+                    settings,
+                };
+                keep_watching(
+                    Api::all(hpa_client),
+                    &mut hpa_writer,
+                    watched,
+                    &mut hpa_stop,
+                )
+                .await;
+            }),
+            tokio::spawn(keep_scaled_objects(
+                client, ar, so_writer, so_tx, settings, stop,
             )),
         ];
         let cache = Self {
             hpas,
             scaled_objects,
-            hpas_synced,
-            scaled_objects_synced,
+            hpas_health,
+            scaled_objects_health,
+            stale_after: settings.stale_after,
         };
         (cache, handles)
     }
 
     /// Both caches have been filled from a complete list at least once.
     pub fn is_synced(&self) -> bool {
-        *self.hpas_synced.borrow() && *self.scaled_objects_synced.borrow()
+        self.hpas_health.borrow().synced && self.scaled_objects_health.borrow().synced
     }
 
     /// Wait until [`AutoscalerCache::is_synced`]; returns at once if it already is (and
     /// never returns if the watches stop before syncing).
     pub async fn wait_synced(&self) {
-        let mut hpas = self.hpas_synced.clone();
-        let mut sos = self.scaled_objects_synced.clone();
-        if hpas.wait_for(|s| *s).await.is_err() {
+        let mut hpas = self.hpas_health.clone();
+        let mut sos = self.scaled_objects_health.clone();
+        if hpas.wait_for(|h| h.synced).await.is_err() {
             std::future::pending::<()>().await;
         }
-        if sos.wait_for(|s| *s).await.is_err() {
+        if sos.wait_for(|h| h.synced).await.is_err() {
             std::future::pending::<()>().await;
         }
     }
 
+    /// An error when a cache's answer cannot be trusted now: never synced, or its watch
+    /// has been failing for longer than `stale_after`.
+    fn check(&self, what: &str, health: &watch::Receiver<WatchHealth>) -> Result<(), ClusterError> {
+        let h = *health.borrow();
+        if !h.synced {
+            return Err(ClusterError::NotSynced { what: what.into() });
+        }
+        if let Some(since) = h.failing_since {
+            let failing_for = since.elapsed();
+            if failing_for >= self.stale_after {
+                return Err(ClusterError::WatchFailing {
+                    what: what.into(),
+                    code: None,
+                    error: None,
+                    failing_for,
+                    bound: self.stale_after,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Other autoscalers that target this Deployment, from the caches (no API call). Until
-    /// both caches have synced once the answer is unknown, and an error says so: the caller
-    /// must not write on a guess.
+    /// both caches have synced once, or while a watch has been failing for longer than its
+    /// bound, the answer is unknown and an error says so: the caller must not write on a
+    /// guess.
     pub fn other_autoscalers(
         &self,
         target: &ScaleTargetRef,
     ) -> Result<Vec<OtherAutoscaler>, ClusterError> {
-        if !self.is_synced() {
-            return Err(ClusterError::NotSynced {
-                what: "HorizontalPodAutoscalers and ScaledObjects".into(),
-            });
-        }
+        self.check(HPAS, &self.hpas_health)?;
+        self.check(SCALED_OBJECTS, &self.scaled_objects_health)?;
         let mut found: Vec<OtherAutoscaler> = self
             .hpas
             .state_filter(|h| hpa_targets(h, target))
@@ -155,98 +183,6 @@ impl AutoscalerCache {
         // Stable order, so reports and Events do not change with the cache's hash order.
         found.sort_by_key(|o| o.to_string());
         Ok(found)
-    }
-}
-
-/// What one watch is of, for logs, and whether a 404 means "none exist" (a CRD that is
-/// not installed) rather than an error.
-struct Watched {
-    what: &'static str,
-    absent_means_none: bool,
-}
-
-/// The watch failed because the resource does not exist on the API server (404).
-fn resource_absent(e: &watcher::Error) -> bool {
-    match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 404,
-        watcher::Error::WatchError(s) => s.code == 404,
-        _ => false,
-    }
-}
-
-async fn keep_watching<K>(
-    api: Api<K>,
-    mut writer: reflector::store::Writer<K>,
-    synced: watch::Sender<bool>,
-    watched: Watched,
-    mut stop: watch::Receiver<bool>,
-) where
-    K: Resource + Clone + serde::de::DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone,
-{
-    let what = watched.what;
-    // The default back-off: 0.8 s doubling to 30 s with jitter, reset after 2 min of health.
-    let stream = watcher::watcher(api, watcher::Config::default())
-        // Only the name, namespace and spec are read: dropping managedFields and
-        // annotations (kubectl's last-applied copy) keeps a large cluster's cache small.
-        .modify(|o: &mut K| {
-            let meta = o.meta_mut();
-            meta.managed_fields = None;
-            meta.annotations = None;
-        })
-        .default_backoff();
-    let mut stream = std::pin::pin!(stream);
-    // Log a failure once per episode, not on every retry.
-    let mut failing = false;
-    let mut absent = false;
-    loop {
-        let next = tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
-            next = stream.next() => next,
-        };
-        match next {
-            None => return,
-            Some(Ok(event)) => {
-                writer.apply_watcher_event(&event);
-                if matches!(event, Event::InitDone) {
-                    synced.send_replace(true);
-                    tracing::info!(
-                        resource = what,
-                        count = writer.as_reader().len(),
-                        "cache synced"
-                    );
-                }
-                if failing || absent {
-                    tracing::info!(resource = what, "watch recovered");
-                }
-                failing = false;
-                absent = false;
-            }
-            Some(Err(e)) if watched.absent_means_none && resource_absent(&e) => {
-                // The CRD is not installed (or was removed): there are none. Replace the
-                // cache with an empty set, and keep retrying in case it is installed.
-                writer.apply_watcher_event(&Event::Init);
-                writer.apply_watcher_event(&Event::InitDone);
-                synced.send_replace(true);
-                if !absent {
-                    tracing::info!(
-                        resource = what,
-                        "not installed (404); treating as none and retrying with back-off"
-                    );
-                }
-                absent = true;
-            }
-            Some(Err(e)) => {
-                if !failing {
-                    tracing::warn!(resource = what, error = %e, "watch failed; keeping the last known state and retrying with back-off");
-                } else {
-                    tracing::debug!(resource = what, error = %e, "watch failed again");
-                }
-                failing = true;
-            }
-        }
     }
 }
 

@@ -54,20 +54,35 @@ pub enum ClusterError {
         /// What the cache holds.
         what: String,
     },
-    /// A watch-backed cache whose watch keeps failing: it has not synced, or it has been
-    /// failing too long for its last known state to be trusted.
+    /// A watch-backed cache whose watch keeps failing: it never synced, or it has been
+    /// failing for longer than it may be trusted (an object created meanwhile, such as a new
+    /// HPA, would be missing from it).
     #[error(
-        "{what}: the watch has been failing for {for_s}s ({error}); check RBAC (list, watch) and that the API server answers"
+        "{what}: the watch has been failing for {}s (trusted for {}s){}; its cache may miss objects created meanwhile, so writes hold until it recovers (check the API server and RBAC: list, watch)",
+        .failing_for.as_secs(),
+        .bound.as_secs(),
+        .error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
     )]
     WatchFailing {
         /// What the cache holds.
         what: String,
         /// The HTTP status the API server answered, when it did (403: RBAC).
         code: Option<u16>,
-        /// The watch's last error.
-        error: String,
-        /// Seconds since the watch started failing.
-        for_s: u64,
+        /// The watch's last error, when known.
+        error: Option<String>,
+        /// How long the watch has been failing.
+        failing_for: Duration,
+        /// How long a failing watch is still trusted.
+        bound: Duration,
+    },
+    /// The object was read without a `resourceVersion`: a write without one would overwrite
+    /// any concurrent change, so it is never sent; the object is read again.
+    #[error(
+        "{what} was read without a resourceVersion; not writing without one (it would overwrite a concurrent change)"
+    )]
+    NoResourceVersion {
+        /// What was to be written.
+        what: String,
     },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
@@ -125,6 +140,7 @@ impl ClusterError {
             Self::Transport { .. } => "transport",
             Self::NotSynced { .. } => "not_synced",
             Self::WatchFailing { .. } => "watch_failing",
+            Self::NoResourceVersion { .. } => "no_resource_version",
         }
     }
 }

@@ -68,27 +68,40 @@ impl KubeCluster {
         Ok(view_of(&d))
     }
 
-    /// Set `spec.replicas` through the `/scale` subresource with a merge patch that carries
-    /// the `resourceVersion` read this tick, so a concurrent change (a person's `kubectl
-    /// scale`, another writer) makes this write fail with 409 instead of overwriting it.
-    /// Returns the Deployment's `resourceVersion` after the write (from the returned Scale),
-    /// by which a watch cache that has not caught up with the write yet is recognised.
+    /// Set `spec.replicas` from `from` to `to` through the `/scale` subresource with a merge
+    /// patch that carries the `resourceVersion` read this tick, so a concurrent change (a
+    /// person's `kubectl scale`, another writer, a new leader) makes this write fail with
+    /// 409 instead of overwriting it. Returns the Deployment's `resourceVersion` after the
+    /// write (from the returned Scale), by which a watch cache that has not caught up with
+    /// the write yet is recognised.
+    ///
+    /// Nothing is sent when `from == to` (a patch that changes nothing is still a request,
+    /// and an audit-log entry): `Ok(None)`; nor without a `resourceVersion`: a patch without
+    /// one is an unconditional write, so the caller reads the Deployment again
+    /// ([`ClusterError::NoResourceVersion`]).
     pub async fn scale(
         &self,
         target: &ScaleTargetRef,
-        replicas: u32,
+        from: u32,
+        to: u32,
         resource_version: &str,
     ) -> Result<Option<String>, ClusterError> {
+        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
+        if from == to {
+            return Ok(None);
+        }
+        if resource_version.trim().is_empty() {
+            return Err(ClusterError::NoResourceVersion { what });
+        }
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
         let patch = serde_json::json!({
             "metadata": { "resourceVersion": resource_version },
-            "spec": { "replicas": replicas },
+            "spec": { "replicas": to },
         });
         let pp = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
-        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
         with_deadline(
             what,
             self.deadline,

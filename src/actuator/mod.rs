@@ -4,6 +4,8 @@
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
+mod cache_watch;
+mod crd_presence;
 mod error;
 mod events;
 mod kube;
@@ -15,6 +17,7 @@ mod watched_reads;
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
 };
+pub use cache_watch::{WatchHealth, WatchSettings};
 pub use error::ClusterError;
 pub use events::{EventLimits, EventSink, EventSpec, PublishEvent, Validity};
 pub use kube::{KubeCluster, view_of};

@@ -202,8 +202,9 @@ where
                 Err(ClusterError::WatchFailing {
                     what: format!("{} in namespace {namespace}", self.what),
                     code: failure.code,
-                    error: failure.error.clone(),
-                    for_s: since.elapsed().as_secs(),
+                    error: Some(failure.error.clone()),
+                    failing_for: since.elapsed(),
+                    bound: STALE_AFTER,
                 })
             }
             _ if !n.synced => Err(not_synced()),

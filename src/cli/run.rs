@@ -1,9 +1,9 @@
 //! `prescale run`: the controller in a cluster (in-cluster config, or `KUBECONFIG` outside).
 
 use super::CliResult;
-use crate::actuator::EventLimits;
+use crate::actuator::{EventLimits, WatchSettings};
 use crate::controller::{ReadMode, RunOptions, run as run_controller};
-use crate::leader::LeaseSettings;
+use crate::leader::{LeaseSettings, LeaseSettingsError};
 use crate::telemetry::init_tracing;
 use k8s_openapi::api::core::v1::ObjectReference;
 use std::path::PathBuf;
@@ -26,10 +26,11 @@ pub struct RunArgs {
     /// Run without leader election (a single local instance that always acts).
     #[arg(long)]
     pub no_leader_election: bool,
-    /// How long the Lease holds without renewal.
+    /// How long the Lease holds without renewal (whole seconds: the Lease records it so).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
-    /// A leader that cannot renew for this long steps down.
+    /// The leader stops acting this long after the start of its last successful renewal,
+    /// whatever request is in flight.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub renew_deadline: Duration,
     /// Time between attempts to acquire or renew the Lease.
@@ -86,17 +87,8 @@ pub enum RunCliError {
     #[error("--events-per-second must be a positive number, got {0}; e.g. `--events-per-second 5`")]
     EventRate(f64),
     /// The Lease timings cannot keep one leader at a time.
-    #[error(
-        "--lease-duration ({lease:?}) must be longer than --renew-deadline ({renew:?}), which must be longer than --retry-period ({retry:?}): a leader must step down before its Lease can pass on"
-    )]
-    LeaseTimings {
-        /// --lease-duration.
-        lease: Duration,
-        /// --renew-deadline.
-        renew: Duration,
-        /// --retry-period.
-        retry: Duration,
-    },
+    #[error(transparent)]
+    Lease(#[from] LeaseSettingsError),
     /// The signal handler could not be installed.
     #[error("cannot install the SIGTERM handler: {0}")]
     Signal(std::io::Error),
@@ -123,19 +115,27 @@ async fn run_async(args: RunArgs) -> CliResult {
     if !(args.events_per_second.is_finite() && args.events_per_second > 0.0) {
         return Err(RunCliError::EventRate(args.events_per_second).into());
     }
-    if !(args.lease_duration > args.renew_deadline && args.renew_deadline > args.retry_period) {
-        return Err(RunCliError::LeaseTimings {
-            lease: args.lease_duration,
-            renew: args.renew_deadline,
-            retry: args.retry_period,
+    // The Lease timings are checked before anything else.
+    if !args.no_leader_election {
+        LeaseSettings {
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+            ..LeaseSettings::new(args.lease_name.clone(), String::new(), String::new())
         }
-        .into());
+        .validate()
+        .map_err(RunCliError::Lease)?;
     }
     // kube is built with rustls on ring; make ring the process-wide provider for TLS.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunCliError::Kube)?;
+        .map_err(|e| RunCliError::Kube(kube::Error::InferConfig(e)))?;
+    // The watches get a client without kube's built-in retries (see RunOptions).
+    let mut watch_config = config.clone();
+    watch_config.default_retry = false;
+    let watch_client = kube::Client::try_from(watch_config).map_err(RunCliError::Kube)?;
+    let client = kube::Client::try_from(config).map_err(RunCliError::Kube)?;
     let admin = tokio::net::TcpListener::bind(&args.admin_addr)
         .await
         .map_err(|source| RunCliError::Bind {
@@ -181,6 +181,7 @@ async fn run_async(args: RunArgs) -> CliResult {
         config_path: args.config,
         load: crate::reload::loader(crate::config::load),
         client,
+        watch_client,
         source: Arc::new(|config: &crate::config::Config| {
             crate::metrics::Sources::new(config)
                 .map(|s| Arc::new(s) as Arc<dyn crate::metrics::MetricsSource>)
@@ -188,6 +189,7 @@ async fn run_async(args: RunArgs) -> CliResult {
         }),
         admin,
         lease,
+        autoscaler_watch: WatchSettings::default(),
         pod,
         api_deadline: args.api_timeout,
         reload_quiet: args.reload_debounce,

@@ -6,6 +6,7 @@ mod all_traces;
 mod decisions;
 mod error;
 mod evaluate;
+mod peers;
 mod progress;
 mod summary;
 
@@ -13,8 +14,9 @@ use std::error::Error;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-pub use all_traces::{PEERS, Report, meets_goal};
+pub use all_traces::{PEERS, PeerScores, Report, meets_goal};
 pub use error::SimulateError;
+pub use peers::{EXACT_PEER_TOLERANCE, PeerCheck, PeerSource};
 pub use summary::{LoadInfo, Summary, TraceLabel};
 
 use super::CliResult;
@@ -69,6 +71,11 @@ pub struct SimulateArgs {
     /// With --all-traces: shared/bench-reference.json, to add the peers' scores and the goal.
     #[arg(long, value_name = "FILE", requires = "all_traces")]
     pub reference: Option<PathBuf>,
+    /// With --all-traces: where the predictive peers' scores come from: `reference` (the
+    /// --reference file's) or `computed` (run seasonal-naive and holt-winters on every trace,
+    /// at any parameters; with --reference too, the two are compared).
+    #[arg(long, value_enum, value_name = "SOURCE", default_value_t = PeerSource::Reference, requires = "all_traces")]
+    pub peers: PeerSource,
 }
 
 /// The bench parameters as flags, with BENCH.md's defaults.
@@ -146,7 +153,8 @@ pub fn run(args: SimulateArgs) -> CliResult {
         None => TargetConfig::default(),
     };
     if let Some(dir) = &args.all_traces {
-        let report = all_traces::report(dir, args.reference.as_deref(), params, &config)?;
+        let report =
+            all_traces::report(dir, args.reference.as_deref(), args.peers, params, &config)?;
         if args.json {
             emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         } else {
@@ -234,6 +242,9 @@ fn run_one(
             policy: &results.chosen,
             oracle: bench.oracle(),
             window: args.plot_window,
+            baseline: None,
+            origin: None,
+            scored: None,
         })?;
         write(path, "--plot", svg.as_bytes())?;
     }

@@ -1,11 +1,12 @@
 //! A validated [`Config`] written back in the file's own vocabulary, every key explicit:
 //! what `prescale check` shows. Reading it back gives the same [`Config`].
 
+use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
-    RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast, RawMetricSource,
-    RawMetrics, RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape,
-    RawSharedQuery, RawSlo, RawTarget,
+    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast,
+    RawHistoryQuery, RawMetricSource, RawMetrics, RawPods, RawPolicy, RawPrometheus,
+    RawScaleTargetRef, RawScalingRules, RawScrape, RawSharedQuery, RawSlo, RawTarget,
 };
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
@@ -71,6 +72,7 @@ fn target(t: &TargetConfig) -> RawTarget {
             name: t.scale_target_ref.name.clone(),
         },
         metrics: metrics(&t.metrics),
+        backtest: backtest(&t.backtest),
         mode: Some(t.mode),
         interval: Some(t.interval.into()),
         min_replicas: Some(t.min_replicas),
@@ -178,4 +180,24 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             ..RawMetricSource::default()
         },
     }
+}
+
+/// Only the queries written in the file: the defaults depend on the Deployment and the
+/// metrics, which the effective settings already show.
+fn backtest(b: &BacktestQueries) -> Option<RawBacktest> {
+    let query = |q: &Option<HistoryQuery>| {
+        q.as_ref().map(|q| RawHistoryQuery {
+            promql: q.query.clone(),
+            aggregate: q.aggregate,
+        })
+    };
+    let raw = RawBacktest {
+        replicas: query(&b.replicas),
+        ready_replicas: query(&b.ready_replicas),
+        queue_depth: query(&b.queue_depth),
+        arrival_rate: query(&b.arrival_rate),
+        completions: query(&b.completions),
+        wait_p95: query(&b.wait_p95),
+    };
+    (raw != RawBacktest::default()).then_some(raw)
 }

@@ -8,6 +8,7 @@
 //! keys and wrong types stop here, one at a time), `locate` (where each key was written),
 //! `validate` (merge `defaults:` into each target, check every value, collect all problems).
 
+mod backtest;
 mod decode;
 mod duration;
 mod effective;
@@ -20,6 +21,7 @@ mod suggest;
 mod types;
 mod validate;
 
+pub use backtest::{BacktestQueries, HistoryQuery, QueryOrigin};
 pub use duration::{DurationText, format_duration, parse_duration};
 pub use effective::effective;
 pub use error::{ConfigError, Problem, Report};

@@ -93,6 +93,8 @@ pub struct TargetConfig {
     pub forecast: ForecastConfig,
     /// Where each signal comes from.
     pub metrics: MetricsConfig,
+    /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
+    pub backtest: super::BacktestQueries,
 }
 
 /// Namespace and name of the scaled Deployment.
@@ -395,6 +397,7 @@ impl Default for TargetConfig {
             },
             forecast: ForecastConfig::default(),
             metrics: MetricsConfig::default(),
+            backtest: super::BacktestQueries::default(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure, so every rule about when prescale may touch a workload is tested without a
 //! cluster: shadow mode, followers, a paused Deployment, another autoscaler, a person's
-//! recent `kubectl scale`, a back-off after 429/5xx, and "nothing to change".
+//! recent `kubectl scale`, an unknown answer about other autoscalers, a back-off after
+//! 429/5xx, and "nothing to change".
 
 use crate::config::Mode;
 
@@ -20,6 +21,9 @@ pub enum Hold {
     OtherAutoscaler,
     /// Someone changed `spec.replicas` recently; not fought within the cooldown.
     ManualScale,
+    /// Whether another autoscaler owns the Deployment is unknown: the HPA/ScaledObject
+    /// caches have not synced, or their watch has been failing for too long to trust.
+    Unsynced,
     /// The API server answered 429/5xx recently.
     Backoff,
     /// The recommendation equals `spec.replicas`.
@@ -35,6 +39,7 @@ impl Hold {
             Self::Paused => "paused",
             Self::OtherAutoscaler => "other_autoscaler",
             Self::ManualScale => "manual_scale",
+            Self::Unsynced => "unsynced",
             Self::Backoff => "backoff",
             Self::Unchanged => "unchanged",
         }
@@ -66,6 +71,8 @@ pub struct Guards {
     pub other_autoscaler: bool,
     /// A manual scale happened within the cooldown.
     pub manual_cooldown: bool,
+    /// The other-autoscaler check has no trustworthy answer.
+    pub unsynced: bool,
     /// Backing off after 429/5xx.
     pub backoff: bool,
 }
@@ -86,6 +93,8 @@ pub fn plan(mode: Mode, guards: Guards, current: u32, recommended: u32) -> Inten
         Some(Hold::Unchanged)
     } else if guards.manual_cooldown {
         Some(Hold::ManualScale)
+    } else if guards.unsynced {
+        Some(Hold::Unsynced)
     } else if guards.backoff {
         Some(Hold::Backoff)
     } else {
@@ -144,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn other_autoscaler_paused_manual_and_backoff_each_block_a_write() {
+    fn other_autoscaler_paused_manual_unsynced_and_backoff_each_block_a_write() {
         let cases = [
             (
                 Guards {
@@ -166,6 +175,13 @@ mod tests {
                     ..leader()
                 },
                 Hold::ManualScale,
+            ),
+            (
+                Guards {
+                    unsynced: true,
+                    ..leader()
+                },
+                Hold::Unsynced,
             ),
             (
                 Guards {

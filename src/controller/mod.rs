@@ -25,11 +25,11 @@ pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
 use crate::actuator::{AutoscalerCache, ClusterReads, EventSink, KubeCluster};
+use crate::leader::Leadership;
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// What every target's task shares.
 pub struct Shared {
@@ -46,8 +46,8 @@ pub struct Shared {
     pub source: std::sync::RwLock<Arc<dyn MetricsSource>>,
     /// All `prescale_*` metrics.
     pub telemetry: Arc<Telemetry>,
-    /// `true` while this instance holds the leader Lease.
-    pub leader: watch::Receiver<bool>,
+    /// Whether this instance leads now, and the tokens writes are made under.
+    pub leader: Leadership,
     /// Latest decision per target, for `/recommendations`.
     pub reports: Reports,
     /// Readiness facts for `/readyz`.
@@ -77,9 +77,8 @@ impl Shared {
         (self.clock)()
     }
 
-    /// Whether this instance holds the leader Lease now. Returns a plain `bool` so no
-    /// borrow of the watch channel is held across an `.await`.
+    /// Whether this instance leads at this instant (its renew deadline not passed).
     pub fn is_leader(&self) -> bool {
-        *self.leader.borrow()
+        self.leader.is_leader()
     }
 }

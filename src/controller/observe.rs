@@ -2,7 +2,7 @@
 
 use crate::actuator::DeploymentView;
 use crate::core::Observation;
-use crate::metrics::{MetricError, Reading, TargetReadings};
+use crate::metrics::{MetricError, Reading, TargetReadings, not_a_number, reject_negative};
 
 /// A failed metric read, named for the metric it belongs to.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,16 +18,18 @@ fn take(
     reading: &Option<Reading>,
     failures: &mut Vec<MetricFailure>,
 ) -> Option<f64> {
-    match reading {
-        None => None,
-        Some(Ok(v)) if v.is_finite() => Some(*v),
-        // Sources never report NaN for missing, but a non-finite value must not reach the core.
-        Some(Ok(_)) => None,
-        Some(Err(e)) => {
-            failures.push(MetricFailure {
-                metric,
-                error: e.clone(),
-            });
+    // Sources report NaN and negative values as errors; a source that does not (the trait
+    // is pluggable) gets the same treatment here, so neither reaches the core as a number.
+    let checked = match reading {
+        None => return None,
+        Some(Ok(v)) if !v.is_finite() => Err(not_a_number(metric, &v.to_string(), *v)),
+        Some(Ok(v)) => reject_negative(metric, *v),
+        Some(Err(e)) => Err(e.clone()),
+    };
+    match checked {
+        Ok(v) => Some(v),
+        Err(error) => {
+            failures.push(MetricFailure { metric, error });
             None
         }
     }
@@ -80,18 +82,29 @@ mod tests {
     }
 
     #[test]
-    fn failed_and_non_finite_readings_become_none_and_failures_are_named() {
+    fn failed_non_finite_and_negative_readings_become_none_and_failures_are_named() {
         let readings = TargetReadings {
             queue_depth: Some(Err(MetricError::Stale { age_s: 99.0 })),
             arrival_rate: Some(Ok(f64::NAN)),
             completion_rate: Some(Ok(2.5)),
-            wait_s: None,
+            wait_s: Some(Ok(-1.0)),
         };
         let (obs, failures) = observation(0.0, &view(1, 1), &readings);
         assert_eq!(obs.queue_depth, None);
         assert_eq!(obs.arrival_rate, None);
         assert_eq!(obs.completion_rate, Some(2.5));
-        assert_eq!(failures.len(), 1);
-        assert_eq!(failures[0].metric, "queueDepth");
+        assert_eq!(obs.wait_s, None);
+        let named: Vec<(&str, &str)> = failures
+            .iter()
+            .map(|f| (f.metric, f.error.reason()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("queueDepth", "stale"),
+                ("arrivalRate", "not_a_number"),
+                ("waitP95", "negative")
+            ]
+        );
     }
 }

@@ -34,6 +34,9 @@ pub struct TargetReport {
     pub updated_at: f64,
     /// The error that cut the last tick short, if any.
     pub error: Option<String>,
+    /// Ticks finished since the target started on this instance, leader or not (so a
+    /// follower's progress can be seen too: per-target metrics are the leader's alone).
+    pub ticks: u64,
 }
 
 /// Latest report per target, shared by the target tasks (writers) and the admin server.
@@ -48,7 +51,16 @@ impl Reports {
         // A poisoned lock only means a writer panicked mid-insert of a plain map; the map is
         // still usable, and a report must never take the controller down.
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        map.insert(report.target.clone(), report);
+        let ticks = map.get(&report.target).map_or(0, |r| r.ticks);
+        map.insert(report.target.clone(), TargetReport { ticks, ..report });
+    }
+
+    /// Count a finished tick of `target` (one that reported).
+    pub fn tick_finished(&self, target: &str) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = map.get_mut(target) {
+            r.ticks += 1;
+        }
     }
 
     /// Forget a removed target.

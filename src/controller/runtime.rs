@@ -5,10 +5,10 @@ use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
 use crate::actuator::{
     AutoscalerCache, ClusterReads, DirectReads, EventLimits, EventSink, EventSpec, KubeCluster,
-    WatchedReads,
+    WatchSettings, WatchedReads,
 };
 use crate::config::Config;
-use crate::leader::{LeaderElector, LeaseSettings};
+use crate::leader::{LeaderElector, Leadership, LeaseSettings, LeaseSettingsError};
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
@@ -35,6 +35,13 @@ pub struct RunOptions {
     pub admin: tokio::net::TcpListener,
     /// Leader election settings; `None` runs as the only instance (always leader).
     pub lease: Option<LeaseSettings>,
+    /// The client of the HPA and ScaledObject watches: built without kube's own retry of
+    /// 429/503/504 (`Config::default_retry = false`), which would hide a failing watch for
+    /// minutes inside one request; the watches retry with their own back-off instead.
+    pub watch_client: kube::Client,
+    /// How the HPA and ScaledObject watches retry, when a failing one stops being
+    /// trusted, and how often a missing KEDA is looked for.
+    pub autoscaler_watch: WatchSettings,
     /// This instance's own Pod (for Events about the controller itself, e.g. a rejected config).
     pub pod: Option<ObjectReference>,
     /// Deadline of each Kubernetes API call.
@@ -81,11 +88,17 @@ pub enum RunError {
     /// The config directory cannot be watched.
     #[error(transparent)]
     Watch(#[from] crate::reload::ReloadError),
+    /// The Lease timings cannot keep one leader at a time.
+    #[error(transparent)]
+    Lease(#[from] LeaseSettingsError),
 }
 
 /// Run the controller until `shutdown` turns true; then finish the ticks in flight,
 /// release the Lease and return.
 pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Result<(), RunError> {
+    if let Some(lease) = &opts.lease {
+        lease.validate()?;
+    }
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
@@ -106,7 +119,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let live_reports = LiveReports::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let (leader_tx, leader_rx) = watch::channel(false);
+    let (mut leader_tx, leader_rx) = crate::leader::channel();
     // Events name this instance: the Lease identity, or the Pod's name without election.
     let identity = opts
         .lease
@@ -127,7 +140,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             (Some(tokio::spawn(e.run(stop_rx.clone()))), None)
         }
         None => {
-            leader_tx.send_replace(true);
+            leader_tx.lead_always();
             telemetry.is_leader.set(1);
             (None, Some(leader_tx))
         }
@@ -135,11 +148,15 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
 
     // Per-target series are exported while leading. Set before any target ticks (without
     // election this instance leads from the start), then follow the Lease.
-    telemetry.set_exporting_targets(*leader_rx.borrow());
+    telemetry.set_exporting_targets(leader_rx.is_leader());
     let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
 
     // One watch per resource for the whole controller, not one list per target per tick.
-    let (autoscalers, cache_tasks) = AutoscalerCache::start(opts.client.clone(), stop_rx.clone());
+    let (autoscalers, cache_tasks) = AutoscalerCache::start(
+        opts.watch_client.clone(),
+        opts.autoscaler_watch,
+        stop_rx.clone(),
+    );
     let synced = {
         let (cache, health) = (autoscalers.clone(), health.clone());
         tokio::spawn(async move {
@@ -149,7 +166,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     };
     let cluster = KubeCluster::new(opts.client.clone(), opts.api_deadline);
     let reads: Arc<dyn ClusterReads> = match opts.reads {
-        ReadMode::Watch => Arc::new(WatchedReads::new(opts.client.clone())),
+        // Like the autoscaler watches: no retry hidden inside one request.
+        ReadMode::Watch => Arc::new(WatchedReads::new(opts.watch_client.clone())),
         ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
     };
     let events = EventSink::new(
@@ -240,11 +258,12 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
 }
 
 /// Export per-target series exactly while this instance leads.
-async fn export_while_leading(mut leader: watch::Receiver<bool>, telemetry: Arc<Telemetry>) {
+async fn export_while_leading(mut leader: Leadership, telemetry: Arc<Telemetry>) {
     loop {
-        let leading = *leader.borrow_and_update();
-        telemetry.set_exporting_targets(leading);
-        if leader.changed().await.is_err() {
+        // Every renewal and every step-down (the renew deadline's timer included) publishes
+        // a change; an unchanged answer leaves the series alone.
+        telemetry.set_exporting_targets(leader.is_leader());
+        if !leader.changed().await {
             return;
         }
     }

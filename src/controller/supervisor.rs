@@ -265,6 +265,7 @@ async fn run_target(
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
                 shared.health.target_ticked(&name);
+                shared.reports.tick_finished(&name);
             }
         }
     }

@@ -170,6 +170,7 @@ impl TargetTask {
             action,
             updated_at: shared.now(),
             error,
+            ticks: 0,
         });
 
         self.report_blocks(shared, view, decision, outcome, others)
@@ -213,10 +214,12 @@ impl TargetTask {
         let manual = self.config.mode == Mode::Active
             && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
         let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
+        let unsynced = matches!(outcome, TickOutcome::Held(Hold::Unsynced));
         let t = &shared.telemetry;
         for kind in BLOCK_KINDS {
             let on = active.iter().any(|(k, _)| k == kind)
                 || (*kind == "manual_scale" && manual)
+                || (*kind == "unsynced" && unsynced)
                 || (*kind == "backoff" && backoff);
             let labels = WarningLabels {
                 target: self.labels(),

@@ -9,6 +9,7 @@ use super::report::TargetReport;
 use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
+use crate::leader::LeadershipLost;
 use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
@@ -17,7 +18,14 @@ use std::collections::BTreeSet;
 use tokio::time::Instant;
 
 /// Label values of `prescale_write_blocked{kind}`.
-pub const BLOCK_KINDS: &[&str] = &["hpa", "scaledobject", "paused", "manual_scale", "backoff"];
+pub const BLOCK_KINDS: &[&str] = &[
+    "hpa",
+    "scaledobject",
+    "paused",
+    "manual_scale",
+    "unsynced",
+    "backoff",
+];
 
 /// Re-reads after a 409 before giving up until the next tick.
 const CONFLICT_RETRIES: u32 = 2;
@@ -342,21 +350,39 @@ impl TargetTask {
         let mut conflicts = 0;
         let mut error = None;
         let outcome = loop {
+            // The write is made under this term's token: checked against the clock right
+            // before sending, and cancelled if the term ends while it is in flight.
+            let mut token = shared.leader.token();
             let guards = Guards {
-                leader: shared.is_leader(),
+                leader: token.is_some(),
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
-                backoff: check_failed || self.memory.skip_writes > 0,
+                unsynced: check_failed,
+                backoff: self.memory.skip_writes > 0,
             };
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
                 Intent::Hold(h) => break TickOutcome::Held(h),
                 Intent::Write { from, to } => {
-                    match shared
-                        .cluster
-                        .scale(&target, to, &view.resource_version)
-                        .await
-                    {
+                    let written = match token.as_mut() {
+                        Some(token) => {
+                            let write =
+                                shared
+                                    .cluster
+                                    .scale(&target, from, to, &view.resource_version);
+                            token.guard(write).await
+                        }
+                        None => Err(LeadershipLost),
+                    };
+                    let written = match written {
+                        Ok(written) => written,
+                        Err(lost) => {
+                            self.count_write(shared, "cancelled");
+                            tracing::warn!(target_name = %self.config.name, from, to, error = %lost, "not writing: this instance stopped leading");
+                            break TickOutcome::Held(Hold::Follower);
+                        }
+                    };
+                    match written {
                         Ok(resource_version) => {
                             self.count_write(shared, "ok");
                             let mut written = view.clone();
@@ -370,12 +396,13 @@ impl TargetTask {
                             self.memory.write_failures = 0;
                             break TickOutcome::Scaled { from, to };
                         }
-                        Err(ClusterError::Conflict { .. })
-                            if conflicts < CONFLICT_RETRIES && before.is_some() =>
-                        {
+                        Err(
+                            e @ (ClusterError::Conflict { .. }
+                            | ClusterError::NoResourceVersion { .. }),
+                        ) if conflicts < CONFLICT_RETRIES && before.is_some() => {
                             conflicts += 1;
-                            self.count_write(shared, "conflict");
-                            tracing::info!(target_name = %self.config.name, "409 on /scale: re-reading the Deployment and deciding again");
+                            self.count_write(shared, e.label());
+                            tracing::info!(target_name = %self.config.name, error = %e, "re-reading the Deployment and deciding again");
                             match shared.cluster.read_deployment(&target).await {
                                 Ok(v) => {
                                     self.memory.ahead(&view.resource_version, v.clone());
@@ -553,6 +580,7 @@ impl TargetTask {
             action: "error".into(),
             updated_at: shared.now(),
             error: Some(error.to_string()),
+            ticks: 0,
         });
         TickOutcome::Failed(error.to_string())
     }

@@ -1,6 +1,16 @@
 //! The election loop: acquire, renew, step down, release.
+//!
+//! As client-go's `renew`, each attempt (the Lease read and its update) runs under one
+//! deadline, not one per call: a leader's attempt may last until its leadership ends, a
+//! follower's for the renew deadline. Leadership ends at the start of the last successful
+//! renewal plus the renew deadline: a timer steps down at that instant whatever is in
+//! flight, and writers check the same instant themselves ([`super::LeaderToken`]). The
+//! start of the attempt is the safe side: the API server recorded the renewal after it, and
+//! another instance counts the Lease's duration from when it saw the renewal, later still.
 
+use super::leadership::LeadershipSender;
 use super::protocol::{Observed, may_acquire};
+use super::settings::LeaseSettings;
 use crate::actuator::ClusterError;
 use crate::controller::Health;
 use crate::telemetry::Telemetry;
@@ -13,42 +23,12 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::{Duration, Instant};
 
-/// Where the Lease is and how it is held.
-#[derive(Debug, Clone)]
-pub struct LeaseSettings {
-    /// Lease name (`prescale-leader`).
-    pub name: String,
-    /// The controller's own namespace.
-    pub namespace: String,
-    /// This instance's identity (the Pod name).
-    pub identity: String,
-    /// How long a Lease holds without renewal (client-go: 15 s).
-    pub lease_duration: Duration,
-    /// A leader that cannot renew for this long steps down (client-go: 10 s).
-    pub renew_deadline: Duration,
-    /// Time between attempts to acquire or renew (client-go: 2 s).
-    pub retry_period: Duration,
-}
-
-impl LeaseSettings {
-    /// client-go's defaults for `name` in `namespace`, held as `identity`.
-    pub fn new(name: String, namespace: String, identity: String) -> Self {
-        Self {
-            name,
-            namespace,
-            identity,
-            lease_duration: Duration::from_secs(15),
-            renew_deadline: Duration::from_secs(10),
-            retry_period: Duration::from_secs(2),
-        }
-    }
-}
-
-/// Runs the election and publishes `true` on its channel while this instance leads.
+/// Runs the election and publishes on its [`LeadershipSender`] whether, and until when,
+/// this instance leads.
 pub struct LeaderElector {
     api: Api<Lease>,
     settings: LeaseSettings,
-    leader: watch::Sender<bool>,
+    leader: LeadershipSender,
     telemetry: Arc<Telemetry>,
     health: Arc<Health>,
     observed: Option<Observed>,
@@ -66,16 +46,18 @@ fn now_micro() -> MicroTime {
     MicroTime(Timestamp::now())
 }
 
+/// `leaseDurationSeconds` (the settings are validated to whole seconds).
 fn seconds(d: Duration) -> i32 {
     i32::try_from(d.as_secs()).unwrap_or(i32::MAX).max(1)
 }
 
 impl LeaderElector {
-    /// An elector that reports leadership on `leader`.
+    /// An elector that reports leadership on `leader`. `settings` should have passed
+    /// [`LeaseSettings::validate`].
     pub fn new(
         client: Client,
         settings: LeaseSettings,
-        leader: watch::Sender<bool>,
+        leader: LeadershipSender,
         telemetry: Arc<Telemetry>,
         health: Arc<Health>,
     ) -> Self {
@@ -93,27 +75,20 @@ impl LeaderElector {
         format!("Lease {}/{}", self.settings.namespace, self.settings.name)
     }
 
+    /// One API call of an attempt; the attempt's deadline bounds it (see [`Self::run`]).
     async fn call<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ClusterError> {
-        // A call that outlives the renew deadline is as good as failed.
-        match tokio::time::timeout(self.settings.renew_deadline, f).await {
-            Ok(Ok(v)) => {
+        match f.await {
+            Ok(v) => {
                 self.health.set_kube_answered(true);
                 Ok(v)
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 let e = ClusterError::from_kube(self.what(), e);
                 self.health.set_kube_answered(e.api_answered());
                 Err(e)
-            }
-            Err(_) => {
-                self.health.set_kube_answered(false);
-                Err(ClusterError::Timeout {
-                    what: self.what(),
-                    after: self.settings.renew_deadline,
-                })
             }
         }
     }
@@ -208,50 +183,104 @@ impl LeaderElector {
         self.observed = Some(Observed::update(self.observed.take(), &rv, Instant::now()));
     }
 
-    fn set_leader(&self, leading: bool) {
-        let was = self.leader.send_replace(leading);
-        self.telemetry.is_leader.set(i64::from(leading));
-        if leading && !was {
+    /// Lead until `until` (a renewal, or a newly gained term).
+    fn lead_until(&mut self, until: Instant) {
+        let was = self.leader.is_leading(Instant::now());
+        self.leader.lead_until(until);
+        self.telemetry.is_leader.set(1);
+        if !was {
             self.telemetry.leader_transitions.inc();
             tracing::info!(identity = %self.settings.identity, lease = %self.what(), "became leader");
-        } else if !leading && was {
-            tracing::warn!(identity = %self.settings.identity, lease = %self.what(), "lost leadership");
         }
     }
 
-    /// Run until `stop` turns true, then release the Lease if held.
+    /// Stop leading; `why` is logged (a warning) when this ends a term.
+    fn step_down(&mut self, why: &str) {
+        let was = matches!(self.leader.term(), super::Term::Leading { .. });
+        self.leader.step_down();
+        self.telemetry.is_leader.set(0);
+        if was {
+            tracing::warn!(identity = %self.settings.identity, lease = %self.what(), why, "lost leadership");
+        }
+    }
+
+    /// Stop leading on shutdown (logged as the normal event it is).
+    fn step_down_to_stop(&mut self) {
+        if matches!(self.leader.term(), super::Term::Leading { .. }) {
+            tracing::info!(identity = %self.settings.identity, lease = %self.what(), "stepping down to shut down");
+        }
+        self.leader.step_down();
+        self.telemetry.is_leader.set(0);
+    }
+
+    /// When the current term ends, if leading.
+    fn leading_until(&self) -> Option<Instant> {
+        match self.leader.term() {
+            super::Term::Leading { until, .. } => until,
+            super::Term::Follower => None,
+        }
+    }
+
+    /// Run until `stop` turns true, then step down and release the Lease if held.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let mut last_renewal: Option<Instant> = None;
+        let renew_deadline = self.settings.renew_deadline;
         loop {
-            match self.try_acquire_or_renew().await {
-                Ok(Attempt::Holding) => {
-                    last_renewal = Some(Instant::now());
-                    self.set_leader(true);
+            let started = Instant::now();
+            // One deadline for the whole attempt: a leader's ends with its leadership, a
+            // follower's after the renew deadline.
+            let deadline = self
+                .leading_until()
+                .unwrap_or(started + renew_deadline)
+                .min(started + renew_deadline);
+            let attempt = tokio::time::timeout_at(deadline, self.try_acquire_or_renew()).await;
+            match attempt {
+                Ok(Ok(Attempt::Holding)) => {
+                    let until = started + renew_deadline;
+                    if Instant::now() < until {
+                        self.lead_until(until);
+                    }
                 }
-                Ok(Attempt::HeldByOther) => {
-                    last_renewal = None;
-                    self.set_leader(false);
-                }
-                Err(e) => {
+                Ok(Ok(Attempt::HeldByOther)) => self.step_down("another instance holds the Lease"),
+                Ok(Err(e)) => {
                     tracing::warn!(lease = %self.what(), error = %e, "leader election attempt failed");
-                    // A leader that cannot renew within the deadline steps down before its
-                    // Lease can expire and another instance takes over.
-                    let overdue =
-                        last_renewal.is_none_or(|t| t.elapsed() >= self.settings.renew_deadline);
-                    if overdue {
-                        self.set_leader(false);
+                }
+                Err(_) => {
+                    self.health.set_kube_answered(false);
+                    tracing::warn!(lease = %self.what(), deadline_s = (deadline - started).as_secs_f64(), "leader election attempt got no answer before its deadline");
+                }
+            }
+            // Until the next attempt, step down the instant leadership ends.
+            let next = Instant::now() + self.settings.retry_period;
+            loop {
+                let ends = self.leading_until().filter(|u| *u < next);
+                tokio::select! {
+                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+                        self.shut_down().await;
+                        return;
+                    }
+                    () = tokio::time::sleep_until(next) => break,
+                    () = tokio::time::sleep_until(ends.unwrap_or(next)), if ends.is_some() => {
+                        self.step_down("the renew deadline passed without a successful renewal");
                     }
                 }
             }
-            tokio::select! {
-                _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
-                _ = tokio::time::sleep(self.settings.retry_period) => {}
+        }
+    }
+
+    /// Step down first (so nothing acts on a Lease another instance may take at once),
+    /// then release it if this instance held it.
+    async fn shut_down(&mut self) {
+        let held = self.leader.is_leading(Instant::now());
+        self.step_down_to_stop();
+        if held {
+            let deadline = self.settings.renew_deadline;
+            if tokio::time::timeout(deadline, self.release())
+                .await
+                .is_err()
+            {
+                tracing::warn!(lease = %self.what(), "releasing the Lease got no answer in time; it expires on its own");
             }
         }
-        if *self.leader.borrow() {
-            self.release().await;
-        }
-        self.set_leader(false);
     }
 
     /// Give the Lease up so a follower takes over at once instead of after its expiry.

@@ -1,9 +1,21 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics: only
 //! the leader writes to workloads and publishes Events; followers keep computing so that a
 //! hand-over is warm.
+//!
+//! Never two writers: the leader stops acting at the start of its last successful renewal
+//! plus the renew deadline, before any other instance may take the Lease (lease duration
+//! after it saw that renewal). A timer steps down at that instant, a writer checks it
+//! against the monotonic clock right before sending ([`LeaderToken`]), and a write in
+//! flight is cancelled when it passes. A write that reached the API server before that
+//! still carries the `resourceVersion` it was decided on, so it loses with 409 against any
+//! write of a newer leader.
 
 mod elector;
+mod leadership;
 mod protocol;
+mod settings;
 
-pub use elector::{LeaderElector, LeaseSettings};
+pub use elector::LeaderElector;
+pub use leadership::{LeaderToken, Leadership, LeadershipLost, LeadershipSender, Term, channel};
 pub use protocol::{Observed, may_acquire};
+pub use settings::{LeaseSettings, LeaseSettingsError};

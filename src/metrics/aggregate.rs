@@ -40,7 +40,9 @@ pub fn reduce(
     let values = series.iter().map(|s| s.value);
     Ok(match aggregate {
         Some(Aggregate::Max) => values.fold(f64::NEG_INFINITY, f64::max),
-        Some(Aggregate::Sum) | None => values.sum(),
+        // Saturating: a sum of huge finite values stays the largest finite number rather
+        // than becoming an infinity that would read as "not a number".
+        Some(Aggregate::Sum) | None => values.sum::<f64>().clamp(f64::MIN, f64::MAX),
     })
 }
 
@@ -83,6 +85,12 @@ mod tests {
         let both = [s("a", 1.0), s("b", 3.0)];
         assert_eq!(reduce("q", &both, Some(Aggregate::Sum)), Ok(4.0));
         assert_eq!(reduce("q", &both, Some(Aggregate::Max)), Ok(3.0));
+    }
+
+    #[test]
+    fn a_sum_of_huge_values_saturates_instead_of_becoming_infinite() {
+        let huge = [s("a", f64::MAX), s("b", f64::MAX)];
+        assert_eq!(reduce("q", &huge, Some(Aggregate::Sum)), Ok(f64::MAX));
     }
 
     #[test]

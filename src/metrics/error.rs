@@ -109,6 +109,28 @@ pub enum MetricError {
         /// What commonly causes it.
         hint: String,
     },
+    /// The value is below zero: no queue depth, rate or wait is. Never clamped to zero,
+    /// which would read as "no demand" and let prescale scale down.
+    #[error(
+        "`{query}` evaluated to {value}, and a queue depth, rate or wait cannot be negative; if the query subtracts series sampled at different times wrap it in clamp_min(..., 0), otherwise fix the query (a counter needs rate())"
+    )]
+    Negative {
+        /// The PromQL query, or the scraped metric.
+        query: String,
+        /// The value read.
+        value: f64,
+    },
+    /// The answer is larger than prescale reads: it stops reading at the cap instead of
+    /// holding an unbounded body in memory.
+    #[error("the answer of {url} is larger than {cap_bytes} bytes; {hint}")]
+    TooLarge {
+        /// The URL asked.
+        url: String,
+        /// The cap, bytes.
+        cap_bytes: usize,
+        /// What usually causes it and what to do.
+        hint: String,
+    },
     /// The bearer token or basic-auth password file could not be read.
     #[error("cannot read credentials file {path}: {detail}")]
     CredentialsFile {
@@ -219,6 +241,8 @@ impl MetricError {
             Self::NoData { .. } | Self::NoMatchingSeries { .. } => "no_data",
             Self::MultipleSeries { .. } => "multiple_series",
             Self::NotANumber { .. } => "not_a_number",
+            Self::Negative { .. } => "negative",
+            Self::TooLarge { .. } => "too_large",
             Self::CredentialsFile { .. } => "credentials_file",
             Self::ClientConfig { .. } => "client_config",
             Self::MetricNotFound { .. } => "metric_not_found",

@@ -10,6 +10,7 @@
 //!   [`MetricError::Stale`]. For PromQL, Prometheus's own staleness handling applies to the
 //!   series (a raw selector may return a sample up to its lookback delta, 5 minutes by
 //!   default, old; `rate()`/`*_over_time()` over a short window avoid that).
+//! - A negative value is [`MetricError::Negative`], never a number ([`reject_negative`]).
 //! - Every failure is a [`MetricError`] with a stable [`MetricError::reason`] for
 //!   `prescale_metric_errors_total{target,metric,reason}` ([`TargetReadings::errors`] lists
 //!   them per tick); [`StateLog`] logs them once per change of state.
@@ -17,9 +18,11 @@
 //!   [`crate::core::Observation`], a failed metric becoming `None`.
 
 mod aggregate;
+mod body;
 mod error;
 mod http_error;
 mod kind;
+mod negative;
 mod pods;
 pub mod prometheus;
 mod readings;
@@ -30,9 +33,11 @@ mod staleness;
 mod state_log;
 pub mod tls;
 
-pub use aggregate::{SeriesValue, reduce};
+pub use aggregate::{SeriesValue, not_a_number, reduce};
+pub use body::BodyCap;
 pub use error::MetricError;
 pub use kind::MetricKind;
+pub use negative::reject_negative;
 pub use pods::{PodEndpoint, PodEndpoints};
 pub use sources::{Sources, scrapes_pods, source_of};
 pub use staleness::check_fresh;

@@ -7,7 +7,7 @@ use super::scrape::{ScrapeSource, ScrapeSpec};
 use super::shared::{HistoryWant, SharedBackfill, SharedInstant, Want};
 use super::{
     Evaluation, History, HistoryChunk, MetricError, MetricKind, MetricsSource, PodEndpoints,
-    StateLog, TargetReadings, check_fresh, unix_seconds,
+    StateLog, TargetReadings, check_fresh, reject_negative, unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
@@ -181,6 +181,9 @@ impl Sources {
         {
             evaluation.value = Err(stale);
         }
+        if let Ok(value) = evaluation.value {
+            evaluation.value = reject_negative(&describe(source), value);
+        }
         Some(evaluation)
     }
 
@@ -291,6 +294,31 @@ impl MetricsSource for Sources {
 
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
+    }
+}
+
+/// The source as errors name it: the PromQL query (a shared query's, with the labels that
+/// pick this target's series), or the scraped metric with its labels.
+fn describe(source: &MetricSource) -> String {
+    match source {
+        MetricSource::Promql { query, .. } => query.clone(),
+        MetricSource::Shared {
+            name,
+            query,
+            labels,
+            ..
+        } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("queries.{name} ({query}) {{{}}}", labels.join(","))
+        }
+        MetricSource::Scrape { metric, labels, .. } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            if labels.is_empty() {
+                metric.clone()
+            } else {
+                format!("{metric}{{{}}}", labels.join(","))
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! One bench run of a named policy, scored beside the oracle.
 
-use super::policies::{Hpa, HpaMetric, Oracle, PolicyName, Prescale, Static};
+use super::policies::{
+    HoltWinters, Hpa, HpaMetric, Oracle, PolicyName, Prescale, SeasonalNaive, Static,
+};
 use super::{BenchParams, BenchPolicy, Load, Run, Scores, run_observed, score};
 use crate::config::TargetConfig;
 
@@ -28,6 +30,8 @@ pub fn policy<'a>(
             HpaMetric::QueueAverage(KEDA_QUEUE_PER_REPLICA),
             params,
         )),
+        PolicyName::SeasonalNaive => Box::new(SeasonalNaive::new(load, params)),
+        PolicyName::HoltWinters => Box::new(HoltWinters::new(params)),
     }
 }
 

@@ -82,6 +82,22 @@ impl Load {
         })
     }
 
+    /// A load observed in the workload's own units (a backtest's arrivals, documents/s per
+    /// tick): not rescaled (`k = 1`), no warm-up (the caller chooses the ticks it scores).
+    pub fn observed(tick: f64, rates: Vec<f64>) -> Load {
+        let r99 = percentile_linear(&rates, 0.99);
+        let max_rate = rates.iter().copied().fold(0.0, f64::max);
+        Load {
+            tick,
+            end_s: rates.len() as f64 * tick,
+            rates,
+            warmup_s: 0.0,
+            r99,
+            k: 1.0,
+            max_rate,
+        }
+    }
+
     /// Number of ticks in the horizon.
     pub fn ticks(&self) -> usize {
         self.rates.len()

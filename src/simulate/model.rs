@@ -46,6 +46,49 @@ pub struct Run {
     pub cum_departures: Vec<f64>,
     /// The desired count applied at each tick (after the bounds).
     pub desired: Vec<u32>,
+    /// Pods at t = 0, before the first decision (1 on the bench).
+    pub initial_pods: u32,
+}
+
+/// The state a run starts from. BENCH.md starts every run from [`Start::BENCH`]; a backtest
+/// starts from what the workload had when its replay begins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Start {
+    /// Pods at t = 0, all ready.
+    pub pods: u32,
+    /// Documents already waiting at t = 0 (they count as arrived at 0: their own waits are
+    /// not scored, but every later document queues behind them).
+    pub backlog: f64,
+    /// Arrivals of the tick before t = 0, which the first decision observes.
+    pub arrivals_before: f64,
+}
+
+impl Start {
+    /// BENCH.md's initial state: one ready pod, nothing waiting, nothing arrived before.
+    pub const BENCH: Start = Start {
+        pods: 1,
+        backlog: 0.0,
+        arrivals_before: 0.0,
+    };
+}
+
+/// How a run is set up beyond the load, the parameters and the policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setup<'a> {
+    /// The state at t = 0.
+    pub start: Start,
+    /// Ready pods of each tick as they were observed, in place of the model's start-up delay
+    /// (to score a schedule that really ran with its real readiness); each is capped at the
+    /// pods of its tick. `None`: new pods are ready `startup` after the decision (BENCH.md).
+    pub ready: Option<&'a [u32]>,
+}
+
+impl Setup<'_> {
+    /// BENCH.md's setup.
+    pub const BENCH: Setup<'static> = Setup {
+        start: Start::BENCH,
+        ready: None,
+    };
 }
 
 /// Simulate `policy` on `load` with `params`.
@@ -58,6 +101,18 @@ pub fn run_observed(
     load: &Load,
     params: &BenchParams,
     policy: &mut dyn BenchPolicy,
+    progress: impl FnMut(usize),
+) -> Run {
+    run_with(load, params, policy, &Setup::BENCH, progress)
+}
+
+/// The model from `setup`'s start state (and with its observed readiness, if any), calling
+/// `progress(j)` every 4096 ticks. With [`Setup::BENCH`] this is BENCH.md's run exactly.
+pub fn run_with(
+    load: &Load,
+    params: &BenchParams,
+    policy: &mut dyn BenchPolicy,
+    setup: &Setup<'_>,
     mut progress: impl FnMut(usize),
 ) -> Run {
     let ticks = load.ticks();
@@ -70,11 +125,12 @@ pub fn run_observed(
         cum_arrivals: Vec::with_capacity(ticks + 1),
         cum_departures: Vec::with_capacity(ticks + 1),
         desired: Vec::with_capacity(ticks),
+        initial_pods: setup.start.pods,
     };
+    let mut backlog = setup.start.backlog;
     out.cum_arrivals.push(0.0);
-    out.cum_departures.push(0.0);
-    let mut pods = Pods::initial();
-    let mut backlog = 0.0;
+    out.cum_departures.push(-backlog);
+    let mut pods = Pods::all_ready(setup.start.pods);
     let mut dequeue = FirstReach::default();
     for j in 0..ticks {
         if j % 4096 == 0 {
@@ -85,9 +141,17 @@ pub fn run_observed(
             tick: j,
             t,
             queue_depth: backlog,
-            arrivals: if j == 0 { 0.0 } else { out.arrivals[j - 1] },
+            arrivals: if j == 0 {
+                setup.start.arrivals_before
+            } else {
+                out.arrivals[j - 1]
+            },
             completions: if j == 0 { 0.0 } else { out.served[j - 1] },
-            ready: if j == 0 { 1 } else { out.ready[j - 1] },
+            ready: if j == 0 {
+                setup.start.pods
+            } else {
+                out.ready[j - 1]
+            },
             pods: pods.total(),
             wait_s: t - dequeue.time(&out.cum_arrivals, out.cum_departures[j], tick),
         };
@@ -95,7 +159,10 @@ pub fn run_observed(
             .decide(&obs)
             .clamp(params.min_replicas, params.max_replicas);
         pods.scale_to(desired, t, params.startup);
-        let ready = pods.ready_at(t);
+        let ready = match setup.ready.and_then(|r| r.get(j)) {
+            Some(&observed) => observed.min(pods.total()),
+            None => pods.ready_at(t),
+        };
         let arrivals = tick * load.rates[j];
         let served = (backlog + arrivals).min(tick * (params.mu * ready as f64));
         backlog = backlog + arrivals - served;

@@ -39,6 +39,19 @@ impl Default for BenchParams {
     }
 }
 
+impl BenchParams {
+    /// Tell a target's config what BENCH.md lets a policy be told: the bounds, the tick,
+    /// the start-up time, the SLO and the per-replica capacity (its starting hint).
+    pub fn tell(&self, config: &mut crate::config::TargetConfig) {
+        config.min_replicas = self.min_replicas;
+        config.max_replicas = self.max_replicas;
+        config.interval = std::time::Duration::from_secs_f64(self.tick);
+        config.startup_time = std::time::Duration::from_secs_f64(self.startup);
+        config.slo.queue_wait = std::time::Duration::from_secs_f64(self.slo_wait);
+        config.capacity.per_replica = self.mu;
+    }
+}
+
 /// Every `ceil` in BENCH.md: `ceil(x - 1e-9)`, so float noise never adds a replica.
 pub fn bench_ceil(x: f64) -> f64 {
     (x - 1e-9).ceil()

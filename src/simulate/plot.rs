@@ -82,6 +82,15 @@ pub struct PlotInput<'a> {
     pub oracle: &'a Evaluation,
     /// Part of the horizon to plot; `None`: all of it.
     pub window: Option<DayWindow>,
+    /// A second schedule drawn beside the policy (a backtest's "what ran"), ready replicas
+    /// and wait; `None`: none.
+    pub baseline: Option<&'a Evaluation>,
+    /// What t = 0 is, for the time axis (e.g. `2024-05-01 00:00 UTC`); `None`: the start of
+    /// the trace.
+    pub origin: Option<String>,
+    /// Ticks that are scored; the others (a backtest's gaps) are shaded. `None`: the
+    /// warm-up alone is unscored.
+    pub scored: Option<&'a [bool]>,
 }
 
 /// Draw the plot as an SVG document.
@@ -102,10 +111,11 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
         });
     }
     // Hours read better than fractions of a day for a window of a few days.
+    let origin = input.origin.as_deref().unwrap_or("the start of the trace");
     let (unit_s, unit) = if end_day - start_day <= 3.0 {
-        (3600.0, "hours from the start of the trace")
+        (3600.0, format!("hours from {origin}"))
     } else {
-        (DAY_S, "days from the start of the trace")
+        (DAY_S, format!("days from {origin}"))
     };
     let series = Downsampler {
         first,
@@ -119,6 +129,18 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
     let oracle = series.max_per_bucket(|j| input.oracle.run.ready[j] as f64);
     let tick_waits = waits(&input.policy.run, load);
     let wait = series.max_per_bucket(|j| tick_waits[j].max(0.0));
+    let baseline = input.baseline.map(|b| {
+        let b_waits = waits(&b.run, load);
+        (
+            b.policy.clone(),
+            series.max_per_bucket(|j| b.run.ready[j] as f64),
+            series.max_per_bucket(|j| b_waits[j].max(0.0)),
+        )
+    });
+    let unscored = input
+        .scored
+        .map(|scored| series.runs(|j| !scored[j]))
+        .unwrap_or_default();
     let x_range = series.x(first)..series.x(last);
 
     let mut svg = String::new();
@@ -130,8 +152,9 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
             .map_err(draw)?;
         let (upper, lower) = root.split_vertically(HEIGHT * 11 / 20);
 
-        let top = peak(&[&demand, &ready, &oracle]).max(1.0) * 1.1;
-        let mut chart = panel(&upper, x_range.clone(), top, unit, "replicas")?;
+        let baseline_ready = baseline.as_ref().map_or(&[][..], |(_, r, _)| r.as_slice());
+        let top = peak(&[&demand, &ready, &oracle, baseline_ready]).max(1.0) * 1.1;
+        let mut chart = panel(&upper, x_range.clone(), top, &unit, "replicas")?;
         // The warm-up is simulated but not scored: shade it so a reader does not judge it.
         let warmup_end = (load.warmup_s / unit_s).min(x_range.end);
         let shade = RGBColor(255, 243, 205);
@@ -147,16 +170,31 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
                     Rectangle::new([(x, y - 5), (x + 20, y + 5)], shade.filled())
                 });
         }
+        let gap = RGBColor(250, 210, 210);
+        if !unscored.is_empty() {
+            chart
+                .draw_series(
+                    unscored
+                        .iter()
+                        .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, top)], gap.filled())),
+                )
+                .map_err(draw)?
+                .label("no data (not scored)")
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], gap.filled()));
+        }
         let grey = RGBColor(200, 200, 200);
         chart
             .draw_series(AreaSeries::new(demand.iter().copied(), 0.0, grey.filled()))
             .map_err(draw)?
             .label("load (replicas needed, λ/μ)")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], grey.filled()));
-        let lines: [(&Points, RGBColor, String); 2] = [
-            (&oracle, RGBColor(40, 160, 60), "oracle ready".into()),
-            (&ready, BLUE, format!("{} ready", input.policy.policy)),
-        ];
+        let orange = RGBColor(230, 120, 20);
+        let mut lines: Vec<(&Points, RGBColor, String)> = Vec::with_capacity(3);
+        if let Some((name, points, _)) = &baseline {
+            lines.push((points, orange, format!("{name} ready")));
+        }
+        lines.push((&oracle, RGBColor(40, 160, 60), "oracle ready".into()));
+        lines.push((&ready, BLUE, format!("{} ready", input.policy.policy)));
         for (points, color, label) in lines {
             chart
                 .draw_series(LineSeries::new(
@@ -176,8 +214,19 @@ pub fn render_svg(input: &PlotInput) -> Result<String, PlotError> {
             .map_err(draw)?;
 
         let slo = input.params.slo_wait;
-        let top = peak(&[&wait]).max(2.0 * slo) * 1.1;
-        let mut chart = panel(&lower, x_range.clone(), top, unit, "queue wait, s")?;
+        let baseline_wait = baseline.as_ref().map_or(&[][..], |(_, _, w)| w.as_slice());
+        let top = peak(&[&wait, baseline_wait]).max(2.0 * slo) * 1.1;
+        let mut chart = panel(&lower, x_range.clone(), top, &unit, "queue wait, s")?;
+        if let Some((name, _, points)) = &baseline {
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    orange.stroke_width(2),
+                ))
+                .map_err(draw)?
+                .label(format!("{name} wait (max per point)"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange));
+        }
         chart
             .draw_series(LineSeries::new(wait.iter().copied(), BLUE.stroke_width(2)))
             .map_err(draw)?
@@ -236,7 +285,7 @@ fn draw(e: impl std::fmt::Display) -> PlotError {
 /// A downsampled series: (x in the plot's unit, value).
 type Points = Vec<(f64, f64)>;
 
-fn peak(series: &[&Points]) -> f64 {
+fn peak(series: &[&[(f64, f64)]]) -> f64 {
     series
         .iter()
         .flat_map(|s| s.iter().map(|(_, y)| *y))
@@ -267,6 +316,26 @@ impl Downsampler {
                 (self.x(start), y)
             })
             .collect()
+    }
+
+    /// The stretches `[from, to)` of ticks where `pick` holds, in the plot's unit.
+    fn runs(&self, pick: impl Fn(usize) -> bool) -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        let mut open: Option<usize> = None;
+        for j in self.first..self.last {
+            match (pick(j), open) {
+                (true, None) => open = Some(j),
+                (false, Some(from)) => {
+                    out.push((self.x(from), self.x(j)));
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(from) = open {
+            out.push((self.x(from), self.x(self.last)));
+        }
+        out
     }
 }
 
@@ -301,5 +370,19 @@ mod tests {
         assert_eq!(points.len(), MAX_POINTS);
         assert_eq!(points[0], (0.0, 2.0));
         assert_eq!(points[1], (3.0, 100.0), "a one-tick spike survives");
+    }
+
+    #[test]
+    fn runs_are_the_stretches_picked() {
+        let d = Downsampler {
+            first: 0,
+            last: 10,
+            tick: 15.0,
+            unit_s: 15.0,
+        };
+        assert_eq!(
+            d.runs(|j| (2..4).contains(&j) || j >= 8),
+            vec![(2.0, 4.0), (8.0, 10.0)]
+        );
     }
 }

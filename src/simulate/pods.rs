@@ -11,9 +11,14 @@ pub struct Pods {
 impl Pods {
     /// One pod, ready at t = 0 (BENCH.md's initial state).
     pub fn initial() -> Self {
+        Self::all_ready(1)
+    }
+
+    /// `n` pods, all ready at t = 0.
+    pub fn all_ready(n: u32) -> Self {
         Pods {
-            groups: vec![(0.0, 1)],
-            total: 1,
+            groups: if n == 0 { Vec::new() } else { vec![(0.0, n)] },
+            total: n,
         }
     }
 

@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -43,12 +42,12 @@ fn render_all() -> Option<BTreeMap<&'static str, Vec<Value>>> {
         .is_err()
     {
         if std::env::var(SKIP_ENV).as_deref() == Ok("1") {
-            // Straight to stderr: the test harness captures `eprintln!` of passing tests,
-            // and a skip must not be silent.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPING the deploy manifest tests: kubectl is not installed and \
-                 {SKIP_ENV}=1. deploy/ is NOT checked by this run."
+            crate::skip::skip(
+                "the deploy manifest tests",
+                &format!(
+                    "kubectl is not installed and {SKIP_ENV}=1; deploy/ is NOT checked by this run"
+                ),
+                "run .ci/install-deploy.sh to install kubectl",
             );
             return None;
         }

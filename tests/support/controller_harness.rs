@@ -4,6 +4,7 @@
 
 use super::api_double::ApiDouble;
 use super::metrics_double::SetMetrics;
+use prescale::actuator::WatchSettings;
 use prescale::controller::{RunError, RunOptions, run};
 use prescale::leader::LeaseSettings;
 use std::net::SocketAddr;
@@ -34,6 +35,17 @@ pub async fn start(api: &ApiDouble, yaml: &str) -> Running {
     start_full(api, yaml, None, None).await
 }
 
+/// The autoscaler watches' timings in tests: KEDA looked for twice a second, retries
+/// from 200 ms, a failing watch trusted for 2 s.
+pub fn test_watch_settings() -> WatchSettings {
+    WatchSettings {
+        stale_after: Duration::from_secs(2),
+        crd_recheck: Duration::from_millis(500),
+        backoff_min: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(2),
+    }
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
@@ -42,12 +54,14 @@ pub async fn start_full(
     lease: Option<LeaseSettings>,
     factory: Option<prescale::controller::SourceFactory>,
 ) -> Running {
-    start_clocked(
+    start_with(
         api,
         yaml,
-        lease,
-        factory,
-        prescale::controller::system_clock(),
+        Setup {
+            lease,
+            factory,
+            ..Setup::default()
+        },
     )
     .await
 }
@@ -73,6 +87,33 @@ pub async fn start_clocked(
     .await
 }
 
+/// [`start_full`], authenticating to the API double with `token` (the writer's identity
+/// in its write log), with the autoscaler watches' timings `watch` and a deadline of
+/// `api_deadline` for each Kubernetes API call.
+pub async fn start_as(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    factory: Option<prescale::controller::SourceFactory>,
+    token: &str,
+    watch: WatchSettings,
+    api_deadline: Duration,
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        Setup {
+            lease,
+            factory,
+            token: Some(token.to_string()),
+            watch: Some(watch),
+            api_deadline: Some(api_deadline),
+            ..Setup::default()
+        },
+    )
+    .await
+}
+
 /// How [`start_with`] runs the controller; `Default` is what [`start`] does.
 #[derive(Default)]
 pub struct Setup {
@@ -87,6 +128,10 @@ pub struct Setup {
     /// The bearer token the controller's client sends (`None`: `test`), which tells
     /// instances apart in the API double's records.
     pub token: Option<String>,
+    /// The autoscaler watches' timings (`None`: [`test_watch_settings`]).
+    pub watch: Option<WatchSettings>,
+    /// The deadline of each Kubernetes API call (`None`: 2 s).
+    pub api_deadline: Option<Duration>,
 }
 
 /// Start the controller as `setup` says.
@@ -97,8 +142,13 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         clock,
         reads,
         token,
+        watch,
+        api_deadline,
     } = setup;
     let clock = clock.unwrap_or_else(prescale::controller::system_clock);
+    let token = token.as_deref().unwrap_or("test");
+    let watch = watch.unwrap_or_else(test_watch_settings);
+    let api_deadline = api_deadline.unwrap_or(Duration::from_secs(2));
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -107,9 +157,8 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, yaml).expect("write config");
-    let client = api
-        .client_as(dir.path(), token.as_deref().unwrap_or("test"))
-        .await;
+    let client = api.client_as(dir.path(), token).await;
+    let watch_client = api.watch_client_as(dir.path(), token).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind admin");
@@ -121,9 +170,11 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         config_path: config_path.clone(),
         load: prescale::reload::loader(prescale::config::load),
         client,
+        watch_client,
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
         admin: listener,
         lease,
+        autoscaler_watch: watch,
         pod: Some(k8s_openapi::api::core::v1::ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
@@ -131,7 +182,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
             namespace: Some("prescale".into()),
             ..Default::default()
         }),
-        api_deadline: Duration::from_secs(2),
+        api_deadline,
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
@@ -184,13 +235,13 @@ impl Running {
         sample(&body, series)
     }
 
-    /// Ticks `target` has finished (the count of its tick-duration histogram).
+    /// Ticks `target` has finished on this instance, leader or follower (from
+    /// `/recommendations`: per-target metrics are exported by the leader only).
     pub async fn ticks(&self, target: &str) -> f64 {
-        self.metric(&format!(
-            "prescale_tick_duration_seconds_count{{target=\"{target}\"}}"
-        ))
-        .await
-        .unwrap_or(0.0)
+        self.recommendation(target)
+            .await
+            .and_then(|r| r["ticks"].as_f64())
+            .unwrap_or(0.0)
     }
 
     /// Wait until `target` has finished `n` more ticks (instead of sleeping for "a few").

@@ -6,6 +6,7 @@
 
 pub mod exporter;
 pub mod prometheus;
+pub mod skip;
 
 use prescale::config::{MetricSource, PrometheusConfig, TargetConfig};
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
-//! `prescale simulate --all-traces DIR [--reference FILE]`: prescale beside the reference
-//! policies (and the peers of `bench-reference.json`) on every trace of a directory, as the
-//! Markdown table of the README.
+//! `prescale simulate --all-traces DIR [--reference FILE] [--peers computed]`: prescale beside
+//! the reference policies (and the predictive peers, from `bench-reference.json` or computed
+//! in the run) on every trace of a directory, as the Markdown table of the README.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::error::SimulateError;
 use super::evaluate::{Chosen, evaluate, ticks_per_load};
+use super::peers::{self, PeerCheck, PeerSource};
 use super::progress::Progress;
 use super::summary::LoadInfo;
 use super::{load_trace, scored_load};
@@ -26,13 +27,16 @@ pub const PEERS: [&str; 2] = ["seasonal-naive", "holt-winters"];
 /// last bits.
 const TIE: f64 = 1e-9;
 
-/// A peer's scores, from the reference file.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// A peer's scores, from the reference file or computed in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PeerScores {
     /// Arrival-weighted fraction of late documents.
     pub late_fraction: f64,
     /// Replica-hours relative to the oracle.
     pub cost_vs_oracle: f64,
+    /// Decisions that changed the pod count (when known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_events: Option<u64>,
 }
 
 /// One trace's row.
@@ -46,8 +50,12 @@ pub struct TraceRow {
     pub prescale: Scores,
     /// The reference policies' scores, by name.
     pub references: BTreeMap<String, Scores>,
-    /// The peers' scores by name, when the reference file has this trace.
+    /// The peers' scores by name: computed in the run, or from the reference file when it
+    /// has this trace.
     pub peers: BTreeMap<String, PeerScores>,
+    /// The peers' full scores, when computed in the run.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub computed_peers: BTreeMap<String, Scores>,
     /// Whether prescale is no later and no costlier than the best peer (None: no peers).
     pub meets_goal: Option<bool>,
 }
@@ -59,12 +67,19 @@ pub struct Report {
     pub params: BenchParams,
     /// One row per trace, by file name.
     pub traces: Vec<TraceRow>,
+    /// Where the peers' scores come from.
+    pub peer_source: PeerSource,
+    /// Computed peers beside `--reference`'s, when both are there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub peer_checks: Vec<PeerCheck>,
 }
 
-/// Run prescale and the references on every `*.csv` in `dir`.
+/// Run prescale and the references (and the peers, when `peer_source` says so) on every
+/// `*.csv` in `dir`.
 pub fn report(
     dir: &Path,
     reference: Option<&Path>,
+    peer_source: PeerSource,
     params: BenchParams,
     config: &TargetConfig,
 ) -> Result<Report, SimulateError> {
@@ -80,20 +95,49 @@ pub fn report(
     for trace in &traces {
         loads.push(scored_load(trace, &params)?);
     }
-    let total: u64 = loads.iter().map(|l| ticks_per_load(l.ticks())).sum();
+    let peer_runs = match peer_source {
+        PeerSource::Reference => 0,
+        PeerSource::Computed => PolicyName::PEERS.len() as u64,
+    };
+    let total: u64 = loads
+        .iter()
+        .map(|l| ticks_per_load(l.ticks()) + peer_runs * l.ticks() as u64)
+        .sum();
     let progress = Progress::new(total);
-    let mut done = 0;
+    // The peers first, several traces at once; then the rest, one trace after the other.
+    let mut computed = match peer_source {
+        PeerSource::Reference => Vec::new(),
+        PeerSource::Computed => {
+            progress.trace("peers");
+            peers::compute_all(&loads, params, config, &progress)
+        }
+    }
+    .into_iter();
+    let mut done = peer_runs * loads.iter().map(|l| l.ticks() as u64).sum::<u64>();
     let mut rows = Vec::with_capacity(traces.len());
+    let mut peer_checks = Vec::new();
     for ((path, trace), load) in files.iter().zip(&traces).zip(&loads) {
         let name = stem(path);
         progress.trace(&name);
         let bench = Bench::new(load, params);
         let chosen = Chosen::Named(PolicyName::Prescale);
         let results = evaluate(&bench, chosen, config, &progress, &mut done);
-        let peers = reference
+        let reference_peers = reference
             .as_ref()
             .map(|r| peer_scores(r, &name))
             .unwrap_or_default();
+        let (peers, computed_peers) = match peer_source {
+            PeerSource::Reference => (reference_peers, BTreeMap::new()),
+            PeerSource::Computed => {
+                let computed = computed.next().unwrap_or_default();
+                peer_checks.extend(peers::check(&name, &computed, &reference_peers));
+                let scores = computed
+                    .iter()
+                    .map(|(n, s)| (n.clone(), PeerScores::from(s)))
+                    .collect();
+                (scores, computed)
+            }
+        };
         let meets_goal = meets_goal(&results.chosen.scores, &peers);
         rows.push(TraceRow {
             trace: name,
@@ -105,6 +149,7 @@ pub fn report(
                 .map(|(n, e)| (n.as_str().to_string(), e.scores))
                 .collect(),
             peers,
+            computed_peers,
             meets_goal,
         });
     }
@@ -112,6 +157,8 @@ pub fn report(
     Ok(Report {
         params,
         traces: rows,
+        peer_source,
+        peer_checks,
     })
 }
 
@@ -135,6 +182,12 @@ impl Report {
             self.params.mu, self.params.peak_replicas, self.params.startup, self.params.slo_wait
         );
         if with_peers {
+            if self.peer_source == PeerSource::Computed {
+                let _ = writeln!(
+                    out,
+                    "Peers (seasonal-naive, holt-winters) computed in this run."
+                );
+            }
             let _ = writeln!(
                 out,
                 "Goal: prescale no later than the better peer and no costlier than the cheaper peer."
@@ -171,6 +224,7 @@ impl Report {
             }
             let _ = writeln!(out, "| {} | {} |", row.trace, cells.join(" | "));
         }
+        out.push_str(&peers::markdown(&self.peer_checks));
         out
     }
 }
@@ -305,6 +359,7 @@ fn peer_scores(reference: &Value, trace: &str) -> BTreeMap<String, PeerScores> {
                 PeerScores {
                     late_fraction: p["late_fraction"].as_f64()?,
                     cost_vs_oracle: p["cost_vs_oracle"].as_f64()?,
+                    scale_events: p["scale_events"].as_u64(),
                 },
             ))
         })
@@ -331,6 +386,7 @@ mod tests {
             PeerScores {
                 late_fraction: late,
                 cost_vs_oracle: cost,
+                scale_events: None,
             },
         )
     }

@@ -42,6 +42,14 @@ impl Progress {
         }
     }
 
+    /// Count `ticks` more as done (for runs on several threads, which cannot share a
+    /// position).
+    pub fn add(&self, ticks: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(ticks);
+        }
+    }
+
     /// Name the trace being simulated (for a run over several traces).
     pub fn trace(&self, name: &str) {
         if let Some(bar) = &self.bar {

@@ -6,9 +6,11 @@
 //! `flatten` does not combine with that, a target's overrides are spelled out by
 //! [`settings_struct!`] rather than flattened from [`RawSettings`].
 
+mod backtest;
 mod metrics;
 mod settings;
 
+pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use settings::{
     RawBehavior, RawCapacity, RawFallback, RawForecast, RawPolicy, RawScalingRules, RawSlo,
@@ -166,6 +168,10 @@ settings_struct! {
     /// or in `defaults.metrics`.
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
+    /// Optional: the defaults read kube-state-metrics and the metrics' own PromQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<RawBacktest>,
 }
 
 impl RawTarget {

@@ -10,12 +10,14 @@ use std::time::Duration;
 /// HPA rejects a stabilisation window over an hour.
 const MAX_WINDOW: DurationRule = DurationRule {
     positive: false,
+    min: None,
     max: Some((Duration::from_secs(3_600), "Kubernetes HPA's limit")),
 };
 
 /// HPA rejects a policy period of zero or over 30 minutes.
 const PERIOD: DurationRule = DurationRule {
     positive: true,
+    min: None,
     max: Some((Duration::from_secs(1_800), "Kubernetes HPA's limit")),
 };
 

@@ -36,19 +36,17 @@ pub struct Cx<'a> {
 pub struct DurationRule {
     /// Reject `0s`.
     pub positive: bool,
+    /// Reject anything shorter (other than a `0s` that `positive` allows), with why.
+    pub min: Option<(Duration, &'static str)>,
     /// Reject anything longer, with why (e.g. "Kubernetes HPA's limit").
     pub max: Option<(Duration, &'static str)>,
 }
 
 impl DurationRule {
-    /// Any duration, `0s` included.
-    pub const ANY: Self = Self {
-        positive: false,
-        max: None,
-    };
     /// Longer than zero.
     pub const POSITIVE: Self = Self {
         positive: true,
+        min: None,
         max: None,
     };
 }
@@ -110,6 +108,18 @@ impl<'a> Cx<'a> {
                 &picked.path,
                 "must be longer than 0s",
                 "write a positive duration, e.g. `15s`",
+            );
+            return None;
+        }
+        if let Some((min, why)) = rule.min
+            && duration < min
+            && !duration.is_zero()
+        {
+            let min = format_duration(min);
+            self.error(
+                &picked.path,
+                format!("`{}` is shorter than {min} ({why})", picked.value.0),
+                format!("write at least `{min}`"),
             );
             return None;
         }

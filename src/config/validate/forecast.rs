@@ -4,6 +4,19 @@ use super::context::{Bounds, Cx, DurationRule, Picked, QUANTILE};
 use super::layers::Layers;
 use crate::config::raw::RawForecast;
 use crate::config::types::ForecastConfig;
+use std::time::Duration;
+
+/// `history`: kept in memory for every target (288 five-minute buckets of 4 bytes a day),
+/// and fetched from Prometheus when a target starts. 90 days is 101 KiB per target and more
+/// than the weekly model uses; an unbounded value would be allocated at once and abort.
+const HISTORY: DurationRule = DurationRule {
+    positive: true,
+    min: None,
+    max: Some((
+        Duration::from_secs(90 * 86_400),
+        "history is held in memory for every target; the weekly model needs a few weeks",
+    )),
+};
 
 /// `targetUtilization`: utilisation above 1 would plan for overload.
 const UTILIZATION: Bounds = Bounds {
@@ -30,7 +43,7 @@ pub fn resolve_forecast(layers: &Layers<'_>, cx: &mut Cx<'_>) -> ForecastConfig 
             .map_or(base.enabled, |p| *p.value),
         history: pick
             .key("history", |f| f.history.as_ref())
-            .and_then(|p| cx.duration(&p, DurationRule::POSITIVE))
+            .and_then(|p| cx.duration(&p, HISTORY))
             .unwrap_or(base.history),
         target_utilization: pick
             .key("targetUtilization", |f| f.target_utilization.as_ref())

@@ -1,6 +1,7 @@
 //! Raw configuration to validated [`Config`]: merge `defaults:` into each target, check every
 //! value, and collect every problem (not just the first) with its key path and line.
 
+mod backtest;
 mod behavior;
 mod context;
 mod forecast;
@@ -141,7 +142,8 @@ fn check_queries_used(queries: &queries::Queries, targets: &[TargetConfig], cx: 
 
 /// `prometheus:` is required when a target uses PromQL (an error naming each place that
 /// does, a target's own metric or `defaults.metrics`) and pointless otherwise (a warning).
-/// Returns whether any target uses PromQL.
+/// Returns whether any target uses PromQL, for its metrics or for reading its history
+/// (`backtest:`).
 fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
     let default_keys: Vec<String> = raw
         .defaults
@@ -187,12 +189,15 @@ fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
             cx.error(&format!("defaults.metrics.{key}"), message, hint);
         }
     }
-    if raw.prometheus.is_some() && !uses_promql {
+    // `backtest:` queries read history from Prometheus too (only `prescale backtest` and
+    // `prescale tune` do, so their absence is not an error for the controller).
+    let reads_history = raw.targets.iter().any(|t| t.backtest.is_some());
+    if raw.prometheus.is_some() && !uses_promql && !reads_history {
         cx.warn(
             "prometheus",
             "no target uses PromQL, so `prometheus:` is unused",
-            "remove it, or give a metric a `promql:` query",
+            "remove it, or give a metric a `promql:` query (or a target `backtest:` queries to read its history)",
         );
     }
-    uses_promql
+    uses_promql || reads_history
 }

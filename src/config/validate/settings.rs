@@ -6,6 +6,33 @@ use super::context::{Bounds, Cx, DurationRule};
 use super::forecast::resolve_forecast;
 use super::layers::Layers;
 use crate::config::types::{Capacity, Fallback, FallbackBehavior, Slo, TargetConfig};
+use std::time::Duration;
+
+/// `interval`: each tick reads the Deployment and every metric, so a very short interval
+/// only spends CPU and API requests (and the history's 5-minute buckets gain nothing), and
+/// one over an hour cannot follow a daily pattern's ramps.
+const INTERVAL: DurationRule = DurationRule {
+    positive: true,
+    min: Some((
+        Duration::from_millis(100),
+        "every tick reads the Deployment and every metric; real workloads use 5s to 60s",
+    )),
+    max: Some((
+        Duration::from_secs(3_600),
+        "a longer interval cannot follow a daily pattern's ramps",
+    )),
+};
+
+/// `startupTime`: the forecast covers the lead time bucket by bucket, and a pod that takes
+/// over an hour to start is beyond what a forecast of arrivals can plan for.
+const STARTUP_TIME: DurationRule = DurationRule {
+    positive: false,
+    min: None,
+    max: Some((
+        Duration::from_secs(3_600),
+        "the longest lead time the forecast plans for",
+    )),
+};
 
 /// `capacity.perReplica`: any positive, finite throughput.
 const THROUGHPUT: Bounds = Bounds {
@@ -29,13 +56,13 @@ pub fn resolve_settings(layers: &Layers<'_>, cx: &mut Cx<'_>) -> TargetConfig {
             .map_or(base.mode, |p| *p.value),
         interval: layers
             .pick("interval", |s| s.interval.as_ref())
-            .and_then(|p| cx.duration(&p, DurationRule::POSITIVE))
+            .and_then(|p| cx.duration(&p, INTERVAL))
             .unwrap_or(base.interval),
         min_replicas,
         max_replicas,
         startup_time: layers
             .pick("startupTime", |s| s.startup_time.as_ref())
-            .and_then(|p| cx.duration(&p, DurationRule::ANY))
+            .and_then(|p| cx.duration(&p, STARTUP_TIME))
             .unwrap_or(base.startup_time),
         slo: Slo {
             queue_wait: layers

@@ -1,5 +1,6 @@
 //! One entry of `targets:`: its name, Deployment, metrics and effective settings.
 
+use super::backtest::resolve_backtest;
 use super::context::Cx;
 use super::layers::Layers;
 use super::metrics::resolve_metrics;
@@ -70,6 +71,7 @@ pub fn resolve_target(
             inherited.queries,
             cx,
         ),
+        backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
         ..settings
     }
 }

@@ -5,6 +5,7 @@ use super::PromApi;
 use super::auth::Credentials;
 use super::decode::{self, InstantResult, RangeResult};
 use crate::config::PrometheusConfig;
+use crate::metrics::body::{BodyCap, read_capped};
 use crate::metrics::http_error::transport_error;
 use crate::metrics::{MetricError, tls};
 use futures::future::BoxFuture;
@@ -19,6 +20,13 @@ const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// At most this much of an error body is kept for messages.
 const BODY_EXCERPT: usize = 300;
+/// Largest answer read from Prometheus. prescale's queries return one number per target
+/// or a backfill chunk of at most 10,000 points; an answer past 16 MiB selects far more
+/// than was meant, and is cut off while it streams.
+pub const MAX_ANSWER: BodyCap = BodyCap {
+    bytes: 16 * 1024 * 1024,
+    hint: "the query selects far more series or points than prescale needs: aggregate it to one series (sum(...), or `aggregate: sum|max`) or narrow its label matchers",
+};
 
 /// A client for one Prometheus server, shared by all targets.
 #[derive(Debug, Clone)]
@@ -148,10 +156,7 @@ impl PromClient {
             .await
             .map_err(|e| self.transport_error(url_text, &e))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(url_text, &e))?;
+        let body = read_capped(response, url_text, MAX_ANSWER, self.timeout).await?;
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(MetricError::Unauthorized {
                 url: url_text.to_string(),

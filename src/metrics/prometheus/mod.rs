@@ -7,7 +7,7 @@ mod decode;
 
 pub use auth::{Credentials, SecretFile};
 pub use backfill::{MAX_POINTS_PER_QUERY, backfill, backfill_chunks, plan_chunks};
-pub use client::PromClient;
+pub use client::{MAX_ANSWER, PromClient};
 pub use decode::{
     InstantResult, InstantSeries, Labels, RangeResult, RangeSeries, decode_instant, decode_range,
     format_labels, parse_value,

@@ -1,5 +1,6 @@
 //! GET a `/metrics` page.
 
+use crate::metrics::body::{BodyCap, read_capped};
 use crate::metrics::http_error::transport_error;
 use crate::metrics::{MetricError, tls};
 use std::time::Duration;
@@ -7,8 +8,12 @@ use std::time::Duration;
 /// Longest a scrape may take; a `/metrics` page that needs longer is broken.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Largest page accepted, so a wrong URL (a file download) cannot exhaust memory.
-const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest page accepted, so a wrong URL (a file download) cannot exhaust memory; the cap
+/// holds while the page streams.
+pub const MAX_PAGE: BodyCap = BodyCap {
+    bytes: 32 * 1024 * 1024,
+    hint: "check the URL points at a /metrics endpoint (a page this large is a download, or an exporter with a cardinality problem)",
+};
 
 /// An HTTP client for scraping text-exposition endpoints.
 #[derive(Debug, Clone)]
@@ -42,7 +47,7 @@ impl ScrapeClient {
             .await
             .map_err(unreachable)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(unreachable)?;
+        let body = read_capped(response, url, MAX_PAGE, SCRAPE_TIMEOUT).await?;
         if !status.is_success() {
             return Err(MetricError::HttpStatus {
                 url: url.to_string(),
@@ -50,16 +55,7 @@ impl ScrapeClient {
                 body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
             });
         }
-        if body.len() > MAX_PAGE_BYTES {
-            return Err(MetricError::BadExposition {
-                url: url.to_string(),
-                detail: format!(
-                    "the page is {} bytes, more than {MAX_PAGE_BYTES}",
-                    body.len()
-                ),
-            });
-        }
-        String::from_utf8(body.to_vec()).map_err(|e| MetricError::BadExposition {
+        String::from_utf8(body).map_err(|e| MetricError::BadExposition {
             url: url.to_string(),
             detail: format!("the page is not UTF-8 ({e})"),
         })

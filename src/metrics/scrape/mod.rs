@@ -14,7 +14,7 @@ mod histogram;
 
 pub use counter_rate::{CounterPoint, counter_rate};
 pub use exposition::{Page, format_selector, parse, select};
-pub use fetch::{SCRAPE_TIMEOUT, ScrapeClient};
+pub use fetch::{MAX_PAGE, SCRAPE_TIMEOUT, ScrapeClient};
 pub use histogram::{Bucket, bucket_increases, histogram_quantile};
 
 use super::{Evaluation, MetricError};

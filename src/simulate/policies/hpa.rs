@@ -1,4 +1,8 @@
 //! `hpa` and `keda-queue`: the Kubernetes HPA algorithm with its default behaviour.
+//!
+//! Its two halves are separate so the predictive peers (`seasonal-naive`, `holt-winters`) can
+//! put their own floor between them: [`HpaMetric::raw`] is the metric's recommendation,
+//! [`DefaultBehavior`] the stabilisation and limits that follow it.
 
 use std::collections::VecDeque;
 
@@ -13,34 +17,17 @@ pub enum HpaMetric {
     QueueAverage(f64),
 }
 
-/// kube-controller-manager's `normalizeDesiredReplicasWithBehaviors` with the default
-/// behaviour: 300 s scale-down stabilisation, scale-up limited to `max(2 * pods, pods + 4)`.
-pub struct Hpa {
-    metric: HpaMetric,
-    mu: f64,
-    tick: f64,
-    recommendations: VecDeque<(f64, u32)>,
-}
-
 const TOLERANCE: f64 = 0.1;
 const DOWN_WINDOW_S: f64 = 300.0;
 
-impl Hpa {
-    /// An HPA on `metric`.
-    pub fn new(metric: HpaMetric, params: &BenchParams) -> Self {
-        Hpa {
-            metric,
-            mu: params.mu,
-            tick: params.tick,
-            recommendations: VecDeque::new(),
-        }
-    }
-
-    fn raw(&self, obs: &BenchObservation) -> u32 {
+impl HpaMetric {
+    /// The raw recommendation (BENCH.md, `hpa` and `keda-queue`): `pods` within the 0.1
+    /// tolerance, otherwise the metric's ratio applied.
+    pub fn raw(self, obs: &BenchObservation, params: &BenchParams) -> u32 {
         let pods = obs.pods;
-        match self.metric {
+        match self {
             HpaMetric::Utilization(target) => {
-                let u = obs.completions / (self.tick * self.mu * obs.ready as f64);
+                let u = obs.completions / (params.tick * params.mu * obs.ready as f64);
                 if (u / target - 1.0).abs() <= TOLERANCE {
                     pods
                 } else {
@@ -59,18 +46,25 @@ impl Hpa {
     }
 }
 
-impl BenchPolicy for Hpa {
-    fn decide(&mut self, obs: &BenchObservation) -> u32 {
-        let raw = self.raw(obs);
-        self.recommendations.push_back((obs.t, raw));
+/// kube-controller-manager's `normalizeDesiredReplicasWithBehaviors` with the default
+/// behaviour: 300 s scale-down stabilisation, scale-up limited to `max(2 * pods, pods + 4)`.
+/// Every raw recommendation it is given is recorded, whatever produced it.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultBehavior {
+    recommendations: VecDeque<(f64, u32)>,
+}
+
+impl DefaultBehavior {
+    /// Record `raw` at `t` and return the count the HPA would set with `pods` existing.
+    pub fn apply(&mut self, t: f64, pods: u32, raw: u32) -> u32 {
+        self.recommendations.push_back((t, raw));
         while let Some(&(at, _)) = self.recommendations.front() {
-            if at <= obs.t - DOWN_WINDOW_S {
+            if at <= t - DOWN_WINDOW_S {
                 self.recommendations.pop_front();
             } else {
                 break;
             }
         }
-        let pods = obs.pods;
         let stabilized = if raw < pods {
             let window_max = self
                 .recommendations
@@ -83,5 +77,30 @@ impl BenchPolicy for Hpa {
             raw
         };
         stabilized.min((2 * pods).max(pods + 4))
+    }
+}
+
+/// The HPA on one metric with the default behaviour.
+pub struct Hpa {
+    metric: HpaMetric,
+    params: BenchParams,
+    behavior: DefaultBehavior,
+}
+
+impl Hpa {
+    /// An HPA on `metric`.
+    pub fn new(metric: HpaMetric, params: &BenchParams) -> Self {
+        Hpa {
+            metric,
+            params: *params,
+            behavior: DefaultBehavior::default(),
+        }
+    }
+}
+
+impl BenchPolicy for Hpa {
+    fn decide(&mut self, obs: &BenchObservation) -> u32 {
+        let raw = self.metric.raw(obs, &self.params);
+        self.behavior.apply(obs.t, obs.pods, raw)
     }
 }

@@ -13,12 +13,7 @@ pub struct Prescale {
 impl Prescale {
     /// prescale with `config`, told what BENCH.md lets a policy be told.
     pub fn new(mut config: TargetConfig, params: &BenchParams) -> Self {
-        config.min_replicas = params.min_replicas;
-        config.max_replicas = params.max_replicas;
-        config.interval = std::time::Duration::from_secs_f64(params.tick);
-        config.startup_time = std::time::Duration::from_secs_f64(params.startup);
-        config.slo.queue_wait = std::time::Duration::from_secs_f64(params.slo_wait);
-        config.capacity.per_replica = params.mu;
+        params.tell(&mut config);
         let state = TargetState::new(&config);
         Prescale { config, state }
     }

@@ -104,6 +104,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let fault =
         store
             .lock()
@@ -119,18 +124,24 @@ async fn handle(
             tokio::time::sleep(d).await;
             Err(ApiFailure::new(504, "Timeout", "injected delay"))
         }
+        Some(FaultKind::DelayThenServe(d)) => {
+            // Held while the request waits, so tests can wait for it to be answered or
+            // dropped (a client that gives up closes the connection, and hyper drops this).
+            let _delayed = Delayed::start(&store, token.clone());
+            tokio::time::sleep(d).await;
+            // Served below, under the one lock that also records it.
+            return serve_and_record(&store, &method, &uri, &body_json, &content_type, token);
+        }
         Some(FaultKind::ConcurrentScale(replicas)) => {
-            let mut s = store.lock().expect("store lock");
             if let Some(t) = parse(&path)
                 && let (Some(ns), Some(name)) = (&t.ns, &t.name)
             {
-                s.scale_by_hand(ns, name, replicas);
+                store
+                    .lock()
+                    .expect("store lock")
+                    .scale_by_hand(ns, name, replicas);
             }
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            serve(&mut s, &method, &uri, &body_json, content_type)
+            return serve_and_record(&store, &method, &uri, &body_json, &content_type, token);
         }
         None if method == Method::GET && is_watch(&uri) => {
             let watched = super::watch::start(&store, &uri);
@@ -138,33 +149,99 @@ async fn handle(
                 Ok(_) => 200,
                 Err(f) => f.code,
             };
-            record(&store, &method, &uri, code, token);
+            record(
+                &mut store.lock().expect("store lock"),
+                &method,
+                &uri,
+                code,
+                token,
+            );
             return match watched {
                 Ok(r) => r,
                 Err(f) => status_response(f),
             };
         }
         None => {
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let mut s = store.lock().expect("store lock");
-            serve(&mut s, &method, &uri, &body_json, content_type)
+            return serve_and_record(&store, &method, &uri, &body_json, &content_type, token);
         }
     };
+    let mut s = store.lock().expect("store lock");
+    answer(&mut s, &method, &uri, body_json, resp, token)
+}
+
+/// A request held by [`FaultKind::DelayThenServe`]: counted in
+/// [`Store::delayed_in_flight`] until dropped (answered, or abandoned by the client).
+struct Delayed {
+    store: Shared,
+    token: Option<String>,
+}
+
+impl Delayed {
+    fn start(store: &Shared, token: Option<String>) -> Self {
+        store
+            .lock()
+            .expect("store lock")
+            .delayed_in_flight
+            .push(token.clone());
+        Self {
+            store: store.clone(),
+            token,
+        }
+    }
+}
+
+impl Drop for Delayed {
+    fn drop(&mut self) {
+        let mut s = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = s.delayed_in_flight.iter().position(|t| *t == self.token) {
+            s.delayed_in_flight.remove(i);
+        }
+    }
+}
+
+/// Serve a request and record it under one hold of the lock, so the recorded order of
+/// writes is the order in which they were applied.
+fn serve_and_record(
+    store: &Shared,
+    method: &Method,
+    uri: &Uri,
+    body: &Value,
+    content_type: &str,
+    token: Option<String>,
+) -> Response {
+    let mut s = store.lock().expect("store lock");
+    s.last_write_noop = false;
+    let resp = if method == Method::GET && is_discovery(uri.path()) {
+        discovery(&s, uri.path())
+    } else {
+        serve(&mut s, method, uri, body, content_type)
+    };
+    answer(&mut s, method, uri, body.clone(), resp, token)
+}
+
+/// Record a request (and, for a write, its body and outcome) and turn it into a response.
+fn answer(
+    s: &mut Store,
+    method: &Method,
+    uri: &Uri,
+    body: Value,
+    resp: Result<(u16, Value), ApiFailure>,
+    token: Option<String>,
+) -> Response {
     let code = match &resp {
         Ok((c, _)) => *c,
         Err(f) => f.code,
     };
-    record(&store, &method, &uri, code, token.clone());
+    record(s, method, uri, code, token.clone());
     if method != Method::GET {
-        store.lock().expect("store lock").writes.push(Write {
+        let noop = code < 300 && s.last_write_noop;
+        s.writes.push(Write {
             method: method.to_string(),
-            path: path.clone(),
-            body: body_json,
+            path: uri.path().to_string(),
+            body,
             status: code,
             token,
+            noop,
         });
     }
     match resp {
@@ -177,6 +254,52 @@ async fn handle(
     }
 }
 
+/// `GET /apis/GROUP/VERSION`: API discovery of one group version.
+fn is_discovery(path: &str) -> bool {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(segs.as_slice(), ["apis", _, _])
+}
+
+/// The `APIResourceList` of a group version the double serves; 404 for one it does not
+/// (KEDA's `keda.sh/v1alpha1` while KEDA is not installed).
+fn discovery(s: &Store, path: &str) -> Result<(u16, Value), ApiFailure> {
+    let group_version = path.trim_matches('/').trim_start_matches("apis/");
+    let resources: Vec<Value> = [
+        "deployments",
+        "horizontalpodautoscalers",
+        "scaledobjects",
+        "leases",
+        "events",
+    ]
+    .into_iter()
+    .filter(|r| resource_info(r).is_some_and(|(v, _)| v == group_version))
+    .filter(|r| *r != "scaledobjects" || s.keda_installed)
+    .map(|r| {
+        let kind = resource_info(r)
+            .map(|(_, list)| list.trim_end_matches("List"))
+            .unwrap_or_default();
+        json!({
+            "name": r, "singularName": "", "namespaced": true, "kind": kind,
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+        })
+    })
+    .collect();
+    if resources.is_empty() {
+        return Err(ApiFailure::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        ));
+    }
+    Ok((
+        200,
+        json!({
+            "kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": group_version, "resources": resources,
+        }),
+    ))
+}
+
 /// `?watch=true` (or `1`): a watch of the collection.
 pub fn is_watch(uri: &Uri) -> bool {
     uri.query()
@@ -185,8 +308,8 @@ pub fn is_watch(uri: &Uri) -> bool {
         .any(|kv| kv == "watch=true" || kv == "watch=1")
 }
 
-fn record(store: &Shared, method: &Method, uri: &Uri, status: u16, token: Option<String>) {
-    store.lock().expect("store lock").requests.push(Request {
+fn record(s: &mut Store, method: &Method, uri: &Uri, status: u16, token: Option<String>) {
+    s.requests.push(Request {
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().unwrap_or("").to_string(),

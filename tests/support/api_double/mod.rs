@@ -11,10 +11,17 @@
 //! - Events (create, merge patch).
 //! - Pods to list, by namespace and an equality `labelSelector` (`k=v,k2=v2`), with
 //!   `podIP`, the `Ready` condition and `deletionTimestamp` set by the test.
-//! - Injectable faults (any status code, or a delayed answer) matched by method and path.
-//! - Every write request is recorded with its answer, so tests assert exactly what was
-//!   written; every request of any kind is recorded too ([`ApiDouble::requests`]), with
-//!   the RBAC check it needs ([`Request::rbac`]).
+//! - Discovery of a group version (`GET /apis/GROUP/VERSION`), 404 for KEDA's while it is
+//!   not installed.
+//! - Injectable faults (any status code, a delayed 504, or a request served late) matched
+//!   by method, path and the client's token.
+//! - Every write request is recorded with its answer and the writer's identity (its bearer
+//!   token), in the order the writes were applied, so tests assert exactly what was written
+//!   and by whom ([`ApiDouble::assert_never_two_writers`]); every request of any kind is
+//!   recorded too ([`ApiDouble::requests`]), with the RBAC check it needs
+//!   ([`Request::rbac`]).
+//! - An update or patch that changes nothing keeps the resourceVersion, as the API server's
+//!   no-op updates do.
 #![allow(dead_code, unused_imports)]
 
 mod http;
@@ -24,8 +31,22 @@ mod watch;
 
 pub use store::{Fault, FaultKind, Request, Write};
 
+/// A `/scale` patch the API server applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleWrite {
+    /// `/apis/apps/v1/namespaces/NS/deployments/NAME`.
+    pub deployment: String,
+    /// The writer's bearer token (its identity).
+    pub writer: String,
+    /// `spec.replicas` written.
+    pub replicas: u32,
+    /// The patch changed nothing.
+    pub noop: bool,
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use store::Store;
 
 /// A running API double. Dropping it stops nothing: the server lives as long as the test's
@@ -69,13 +90,24 @@ impl ApiDouble {
 
     /// A real kube client that authenticates with `token` (to tell instances apart).
     pub async fn client_as(&self, dir: &Path, token: &str) -> kube::Client {
+        kube::Client::try_from(self.config_as(dir, token).await).expect("client")
+    }
+
+    /// A real kube client without kube's built-in retries of 429/503/504, as prescale's
+    /// watches use.
+    pub async fn watch_client_as(&self, dir: &Path, token: &str) -> kube::Client {
+        let mut config = self.config_as(dir, token).await;
+        config.default_retry = false;
+        kube::Client::try_from(config).expect("client")
+    }
+
+    async fn config_as(&self, dir: &Path, token: &str) -> kube::Config {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let path = self.write_kubeconfig(dir, token);
         let kc = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
-            .expect("config from kubeconfig");
-        kube::Client::try_from(config).expect("client")
+            .expect("config from kubeconfig")
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
@@ -174,6 +206,18 @@ impl ApiDouble {
         self.with(|s| s.faults.push(fault));
     }
 
+    /// The next `method` request of the client with `token` on a path containing `path`
+    /// is served only after `delay` ([`FaultKind::DelayThenServe`]).
+    pub fn serve_late(&self, token: &str, method: &'static str, path: &str, delay: Duration) {
+        self.inject(Fault {
+            method: Some(method),
+            path_contains: path.into(),
+            kind: FaultKind::DelayThenServe(delay),
+            times: 1,
+            token: Some(token.into()),
+        });
+    }
+
     /// Remove every injected fault.
     pub fn clear_faults(&self) {
         self.with(|s| s.faults.clear());
@@ -182,6 +226,89 @@ impl ApiDouble {
     /// Every write request so far, in order, with its answer's status.
     pub fn writes(&self) -> Vec<Write> {
         self.with(|s| s.writes.clone())
+    }
+
+    /// Requests held by [`FaultKind::DelayThenServe`] that are neither answered nor given
+    /// up on by the client yet: all of them, or those of the client with `token`.
+    pub fn delayed_in_flight(&self, token: Option<&str>) -> usize {
+        self.with(|s| {
+            s.delayed_in_flight
+                .iter()
+                .filter(|t| token.is_none() || t.as_deref() == token)
+                .count()
+        })
+    }
+
+    /// Every `/scale` patch the API server applied (2xx), in the order applied: the
+    /// Deployment's path, the writer's token, the replicas written and whether it changed
+    /// nothing.
+    pub fn applied_scale_writes(&self) -> Vec<ScaleWrite> {
+        self.writes()
+            .into_iter()
+            .filter(|w| w.method == "PATCH" && w.path.ends_with("/scale") && w.status < 300)
+            .map(|w| ScaleWrite {
+                deployment: w.path.trim_end_matches("/scale").to_string(),
+                writer: w.token.unwrap_or_default(),
+                replicas: w.body["spec"]["replicas"].as_u64().unwrap_or(0) as u32,
+                noop: w.noop,
+            })
+            .collect()
+    }
+
+    /// Never two writers. For every Deployment, once a replica's write has been applied,
+    /// another replica's write is applied only if that replica took the leader Lease after
+    /// it (so `a a b b`, and `a b a` with a taking the Lease back after b's write, pass;
+    /// an old leader's write landing after the new leader's first write fails). And no
+    /// applied `/scale` patch changed nothing (prescale never sends one). The write log
+    /// holds Lease updates and `/scale` patches in the order they were applied, with the
+    /// writer's token, which the tests set equal to its Lease identity. Panics with the log.
+    pub fn assert_never_two_writers(&self) {
+        let log: Vec<Write> = self.writes();
+        let scale = self.applied_scale_writes();
+        // Where in the log each identity last took the Lease (the holder changed to it).
+        let mut holder: Option<String> = None;
+        let mut took_lease: std::collections::BTreeMap<String, usize> = Default::default();
+        // Per Deployment: the current run's writer and where its first write is.
+        let mut runs: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+        for (i, w) in log.iter().enumerate() {
+            if w.status >= 300 {
+                continue;
+            }
+            if w.path.contains("/leases/") || (w.method == "POST" && w.path.ends_with("/leases")) {
+                let now = w.body["spec"]["holderIdentity"]
+                    .as_str()
+                    .map(str::to_string);
+                if now != holder
+                    && let Some(h) = &now
+                {
+                    took_lease.insert(h.clone(), i);
+                }
+                holder = now;
+                continue;
+            }
+            if !(w.method == "PATCH" && w.path.ends_with("/scale")) {
+                continue;
+            }
+            assert!(
+                !w.noop,
+                "a /scale patch that changed nothing was sent: {scale:#?}"
+            );
+            let writer = w.token.clone().unwrap_or_default();
+            let deployment = w.path.trim_end_matches("/scale").to_string();
+            match runs.get(&deployment) {
+                Some((current, _)) if *current == writer => {}
+                Some((current, first)) => {
+                    assert!(
+                        took_lease.get(&writer).is_some_and(|at| at > first),
+                        "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since: two writers. /scale writes: {scale:#?}"
+                    );
+                    runs.insert(deployment, (writer, i));
+                }
+                None => {
+                    runs.insert(deployment, (writer, i));
+                }
+            }
+        }
     }
 
     /// Successful `/scale` patches: the replica counts prescale set, in order.

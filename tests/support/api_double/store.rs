@@ -17,6 +17,9 @@ pub struct Write {
     pub status: u16,
     /// The bearer token the client sent: tells apart instances given different kubeconfigs.
     pub token: Option<String>,
+    /// The write succeeded but changed nothing (the API server then keeps the
+    /// resourceVersion and writes nothing to etcd).
+    pub noop: bool,
 }
 
 /// A recorded request of any method, reads and watches included: what RBAC would check.
@@ -93,8 +96,13 @@ pub struct Change {
 pub enum FaultKind {
     /// Answer with this status and a `Status` body (429 also sends `Retry-After: 1`).
     Status(u16),
-    /// Answer 504 only after this delay (a hung API server).
+    /// Answer 504 only after this delay (a hung API server); the request is not served.
     Delay(Duration),
+    /// Serve the request normally, but only after this delay (a slow API server, or a
+    /// request held up on the network): a write is applied when the delay ends, with the
+    /// ordinary resourceVersion rules as they are then. Counted by
+    /// [`Store::delayed_in_flight`] until it is answered or the client gives up on it.
+    DelayThenServe(Duration),
     /// Just before serving the request, a person scales the Deployment named in the path
     /// to this many replicas: a real race, which the request then loses (or not) by the
     /// double's ordinary resourceVersion rules.
@@ -163,6 +171,11 @@ pub struct Store {
     pub keda_installed: bool,
     /// Status follows spec on every scale.
     pub instant_rollout: bool,
+    /// Set by a write that changed nothing (read when the write is recorded).
+    pub last_write_noop: bool,
+    /// Requests held by [`FaultKind::DelayThenServe`], by bearer token, not yet answered
+    /// or given up on by the client.
+    pub delayed_in_flight: Vec<Option<String>>,
 }
 
 impl Default for Store {
@@ -179,6 +192,8 @@ impl Default for Store {
             faults: Vec::new(),
             keda_installed: false,
             instant_rollout: true,
+            last_write_noop: false,
+            delayed_in_flight: Vec::new(),
         }
     }
 }
@@ -418,7 +433,25 @@ impl Store {
         } else {
             generation
         });
-        Ok(self.store(resource, ns, name, obj))
+        Ok(self.store_unless_unchanged(resource, ns, name, &stored, obj))
+    }
+
+    /// Store `obj` unless it equals `stored` but for its resourceVersion: as the API server,
+    /// an update that changes nothing is a no-op that keeps the resourceVersion.
+    fn store_unless_unchanged(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        stored: &Value,
+        mut obj: Value,
+    ) -> Value {
+        obj["metadata"]["resourceVersion"] = stored["metadata"]["resourceVersion"].clone();
+        if obj == *stored {
+            self.last_write_noop = true;
+            return obj;
+        }
+        self.store(resource, ns, name, obj)
     }
 
     /// PATCH (merge patch); 409 when the patch carries a stale resourceVersion.
@@ -443,7 +476,7 @@ impl Store {
         if obj["spec"] != stored["spec"] {
             obj["metadata"]["generation"] = json!(generation + 1);
         }
-        Ok(self.store(resource, ns, name, obj))
+        Ok(self.store_unless_unchanged(resource, ns, name, &stored, obj))
     }
 
     /// The Deployment's `Scale` (`autoscaling/v1`).
@@ -490,16 +523,19 @@ impl Store {
         };
         let rollout = self.instant_rollout;
         let mut d = self.get("deployments", ns, name).expect("checked above");
-        if d["spec"]["replicas"] != json!(replicas) {
-            d["spec"]["replicas"] = json!(replicas);
-            own_replicas(&mut d, manager, Some("scale"));
-            let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
-            d["metadata"]["generation"] = json!(generation + 1);
-            d["status"]["observedGeneration"] = json!(generation + 1);
-            if rollout {
-                d["status"]["replicas"] = json!(replicas);
-                d["status"]["readyReplicas"] = json!(replicas);
-            }
+        if d["spec"]["replicas"] == json!(replicas) {
+            // Nothing changes: the API server writes nothing and keeps the resourceVersion.
+            self.last_write_noop = true;
+            return self.scale_of(ns, name);
+        }
+        d["spec"]["replicas"] = json!(replicas);
+        own_replicas(&mut d, manager, Some("scale"));
+        let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
+        d["metadata"]["generation"] = json!(generation + 1);
+        d["status"]["observedGeneration"] = json!(generation + 1);
+        if rollout {
+            d["status"]["replicas"] = json!(replicas);
+            d["status"]["readyReplicas"] = json!(replicas);
         }
         self.store("deployments", ns, name, d);
         self.scale_of(ns, name)
