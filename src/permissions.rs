@@ -66,12 +66,13 @@ pub enum Scope {
 /// Every API call the controller makes.
 pub const API_CALLS: &[ApiCall] = &[
     // Each tick reads its target's Deployment (replicas, status, the pause annotation, the
-    // resourceVersion its write carries). One `get` per target per tick, no cache: a watch
-    // of every Deployment in the cluster would cost more than it saves.
+    // resourceVersion its write carries) from a cache kept by one list-then-watch per
+    // namespace that has targets (`--cluster-reads watch`, the default); a `get` re-reads it
+    // after a 409, and reads it on every tick with `--cluster-reads get`.
     ApiCall {
         group: "apps",
         resource: "deployments",
-        verbs: &["get"],
+        verbs: &["get", "list", "watch"],
         scope: Scope::Cluster,
         feature: Feature::Core,
     },
@@ -127,13 +128,14 @@ pub const API_CALLS: &[ApiCall] = &[
         scope: Scope::OwnNamespace,
         feature: Feature::Core,
     },
-    // Metrics scraped from every ready pod (`scrape: {pods: ...}`): each tick of such a
-    // target lists its Deployment's pods by the selector's matchLabels, in the target's
-    // namespace, to find their IPs and readiness. Targets without such metrics never list.
+    // Metrics scraped from every ready pod (`scrape: {pods: ...}`): the pods of the
+    // namespaces of such targets are kept by a list-then-watch (their IPs, labels and
+    // readiness); with `--cluster-reads get` each tick lists the Deployment's pods by its
+    // selector's matchLabels instead. Namespaces without such targets are never listed.
     ApiCall {
         group: "",
         resource: "pods",
-        verbs: &["list"],
+        verbs: &["list", "watch"],
         scope: Scope::Cluster,
         feature: Feature::PodMetrics,
     },

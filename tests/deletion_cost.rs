@@ -60,10 +60,38 @@ fn marked_before_scaling_to(api: &ApiDouble, to: u32) -> bool {
 async fn not_ready_then_newest_pods_are_marked_before_the_scale_down_and_only_then() {
     let api = ApiDouble::start().await;
     api.put_deployment(NS, "web", 4, 4);
-    api.put_pod_created(NS, "web-old-1", "web", "10.0.0.1", true, "2026-01-01T00:00:00Z");
-    api.put_pod_created(NS, "web-old-2", "web", "10.0.0.2", true, "2026-01-01T01:00:00Z");
-    api.put_pod_created(NS, "web-starting", "web", "10.0.0.3", false, "2026-01-01T02:00:00Z");
-    api.put_pod_created(NS, "web-new", "web", "10.0.0.4", true, "2026-01-01T03:00:00Z");
+    api.put_pod_created(
+        NS,
+        "web-old-1",
+        "web",
+        "10.0.0.1",
+        true,
+        "2026-01-01T00:00:00Z",
+    );
+    api.put_pod_created(
+        NS,
+        "web-old-2",
+        "web",
+        "10.0.0.2",
+        true,
+        "2026-01-01T01:00:00Z",
+    );
+    api.put_pod_created(
+        NS,
+        "web-starting",
+        "web",
+        "10.0.0.3",
+        false,
+        "2026-01-01T02:00:00Z",
+    );
+    api.put_pod_created(
+        NS,
+        "web-new",
+        "web",
+        "10.0.0.4",
+        true,
+        "2026-01-01T03:00:00Z",
+    );
     // Someone protects old-1 with their own cost: prescale leaves it alone.
     api.with_pod_annotation(NS, "web-old-1", DELETION_COST_ANNOTATION, "1000");
     let yaml = format!(
@@ -119,8 +147,19 @@ async fn not_ready_then_newest_pods_are_marked_before_the_scale_down_and_only_th
         api.replicas(NS, "web") == Some(3)
     })
     .await;
-    assert_eq!(api.pod_patches().len(), patches_before, "a scale-up marks nothing");
-    api.put_pod_created(NS, "web-newer", "web", "10.0.0.5", true, "2026-01-02T00:00:00Z");
+    assert_eq!(
+        api.pod_patches().len(),
+        patches_before,
+        "a scale-up marks nothing"
+    );
+    api.put_pod_created(
+        NS,
+        "web-newer",
+        "web",
+        "10.0.0.5",
+        true,
+        "2026-01-02T00:00:00Z",
+    );
 
     // 3 -> 2: the newest ready pod goes first.
     c.metrics.set("web", 0.0, 2.0);
@@ -204,7 +243,11 @@ async fn with_per_pod_work_the_least_busy_pods_go_first() {
         api.replicas(NS, "web") == Some(1)
     })
     .await;
-    assert_eq!(cost(&api, "web-b").as_deref(), Some("-1000"), "idle goes first");
+    assert_eq!(
+        cost(&api, "web-b").as_deref(),
+        Some("-1000"),
+        "idle goes first"
+    );
     assert_eq!(cost(&api, "web-c").as_deref(), Some("-999"));
     assert_eq!(cost(&api, "web-a"), None, "the busy pod is kept");
     assert!(marked_before_scaling_to(&api, 1), "{:?}", api.writes());

@@ -197,8 +197,8 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 /// `_count` are as the encoder writes them).
 fn exported_names() -> BTreeSet<String> {
     use prescale::telemetry::{
-        MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, ScheduleLabels, StageLabels,
-        TargetLabels, WarningLabels,
+        EventLabels, MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, ScheduleLabels,
+        StageLabels, TargetLabels, WarningLabels,
     };
     let t = Telemetry::new();
     t.set_exporting_targets(true);
@@ -283,6 +283,14 @@ fn exported_names() -> BTreeSet<String> {
         .inc();
     t.is_leader.set(1);
     t.leader_transitions.inc();
+    t.events
+        .get_or_create(&EventLabels {
+            result: "published".into(),
+        })
+        .inc();
+    t.events_pending.set(0);
+    t.tick_lag.observe(0.002);
+    t.tick_cpu.inc_by(0.001);
 
     let text = t.encode();
     for name in Telemetry::registered_names() {

@@ -153,7 +153,11 @@ impl AutoscalerCache {
 
     /// An error when a cache's answer cannot be trusted now: one of its scopes never
     /// synced, or its watch has been failing for longer than `stale_after`.
-    fn check(&self, what: &str, health: &[watch::Receiver<WatchHealth>]) -> Result<(), ClusterError> {
+    fn check(
+        &self,
+        what: &str,
+        health: &[watch::Receiver<WatchHealth>],
+    ) -> Result<(), ClusterError> {
         for h in health {
             let h = *h.borrow();
             if !h.synced {
@@ -164,6 +168,8 @@ impl AutoscalerCache {
                 if failing_for >= self.stale_after {
                     return Err(ClusterError::WatchFailing {
                         what: what.into(),
+                        code: None,
+                        error: None,
                         failing_for,
                         bound: self.stale_after,
                     });

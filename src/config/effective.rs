@@ -6,21 +6,46 @@ use super::duration::DurationText;
 use super::raw::{
     RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
     RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPodDeletionCost, RawPods,
-    RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo, RawTarget,
+    RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape, RawSharedQuery,
+    RawSlo, RawTarget,
 };
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
     ScrapeFrom, TargetConfig,
 };
+use std::collections::BTreeMap;
 
 /// The effective configuration with every key spelled out (no `defaults:`: each target
 /// carries its merged settings).
 pub fn effective(config: &Config) -> RawConfig {
     RawConfig {
         prometheus: config.prometheus.as_ref().map(prometheus),
+        queries: shared_queries(config),
         defaults: None,
         targets: config.targets.iter().map(target).collect(),
     }
+}
+
+/// The shared queries the targets use, by name.
+fn shared_queries(config: &Config) -> BTreeMap<String, RawSharedQuery> {
+    let mut queries = BTreeMap::new();
+    for t in &config.targets {
+        let m = &t.metrics;
+        for source in [&m.queue_depth, &m.arrival_rate, &m.completions, &m.wait_p95]
+            .into_iter()
+            .flatten()
+        {
+            if let MetricSource::Shared { name, query, .. } = source {
+                queries.insert(
+                    name.clone(),
+                    RawSharedQuery {
+                        promql: query.clone(),
+                    },
+                );
+            }
+        }
+    }
+    queries
 }
 
 fn prometheus(p: &PrometheusConfig) -> RawPrometheus {
@@ -128,7 +153,18 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             promql: Some(query.clone()),
             aggregate: *aggregate,
             ignore_null_values: Some(*ignore_null_values),
-            scrape: None,
+            ..RawMetricSource::default()
+        },
+        MetricSource::Shared {
+            name,
+            labels,
+            aggregate,
+            ..
+        } => RawMetricSource {
+            query: Some(name.clone()),
+            match_labels: labels.clone(),
+            aggregate: *aggregate,
+            ..RawMetricSource::default()
         },
         MetricSource::Scrape {
             from,
@@ -137,9 +173,6 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             aggregate,
             quantile,
         } => RawMetricSource {
-            promql: None,
-            aggregate: None,
-            ignore_null_values: None,
             scrape: Some(RawScrape {
                 url: match from {
                     ScrapeFrom::Url(url) => Some(url.clone()),
@@ -158,6 +191,7 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
                 aggregate: *aggregate,
                 quantile: *quantile,
             }),
+            ..RawMetricSource::default()
         },
     }
 }

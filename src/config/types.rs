@@ -334,6 +334,18 @@ pub enum MetricSource {
         /// is a missing metric.
         ignore_null_values: bool,
     },
+    /// A target's series in the result of a shared query (`queries:`), which runs once per
+    /// interval for every target that uses it.
+    Shared {
+        /// The shared query's name (its key under `queries:`).
+        name: String,
+        /// Its PromQL.
+        query: String,
+        /// The labels (and values) this target's series carry, `${...}` substituted.
+        labels: std::collections::BTreeMap<String, String>,
+        /// How to reduce several matching series; `None` makes that an error.
+        aggregate: Option<Aggregate>,
+    },
     /// A text-exposition endpoint scraped directly.
     Scrape {
         /// Where the `/metrics` page is: one URL, or every ready pod of the target.

@@ -4,7 +4,6 @@
 //! `resourceVersion` (a 409 re-reads and plans again). Shadow mode and followers report the
 //! floor they would set from the cached object, with no API call.
 
-use crate::leader::LeadershipLost;
 use super::Shared;
 use super::floor_plan::{FloorPlan, OwnerEdit, plan_floor};
 use super::intent::Hold;
@@ -14,6 +13,7 @@ use crate::actuator::{
 };
 use crate::config::Mode;
 use crate::core::Decision;
+use crate::leader::LeadershipLost;
 use crate::telemetry::ResultLabels;
 use k8s_openapi::api::core::v1::ObjectReference;
 
@@ -173,7 +173,11 @@ impl TargetTask {
             // Written under this term's token, like a /scale write: not sent, or cancelled
             // in flight, once the term ends.
             let written = match shared.leader.token() {
-                Some(mut token) => token.guard(shared.cluster.patch_floor(&fresh, &patch)).await,
+                Some(mut token) => {
+                    token
+                        .guard(shared.cluster.patch_floor(&fresh, &patch))
+                        .await
+                }
                 None => Err(LeadershipLost),
             };
             let Ok(written) = written else {

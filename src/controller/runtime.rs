@@ -4,7 +4,10 @@
 use super::scope::check_namespaces;
 use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
-use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster, WatchSettings};
+use crate::actuator::{
+    AutoscalerCache, ClusterReads, DirectReads, EventLimits, EventSink, EventSpec, KubeCluster,
+    WatchSettings, WatchedReads,
+};
 use crate::config::Config;
 use crate::leader::{LeaderElector, Leadership, LeaseSettings, LeaseSettingsError};
 use crate::live_report::LiveReports;
@@ -54,6 +57,22 @@ pub struct RunOptions {
     /// cluster. HPAs and ScaledObjects are watched there only, and a target elsewhere is
     /// refused.
     pub namespaces: Option<Vec<String>>,
+    /// How ticks read Deployments and pods.
+    pub reads: ReadMode,
+    /// How fast Events are published.
+    pub events: EventLimits,
+}
+
+/// How ticks read the Deployments (and pods) of their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReadMode {
+    /// Watch-backed caches of the targets' namespaces: no API call per tick (needs `list`
+    /// and `watch` on Deployments, and on pods for metrics scraped from every pod).
+    #[default]
+    Watch,
+    /// A GET of each Deployment (and a list of its pods) on every tick: needs only `get`
+    /// (and `list` on pods), at one API call per target per tick.
+    Get,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -152,10 +171,23 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             health.set_autoscalers_synced();
         })
     };
+    let cluster = KubeCluster::new(opts.client.clone(), opts.api_deadline);
+    let reads: Arc<dyn ClusterReads> = match opts.reads {
+        // Like the autoscaler watches: no retry hidden inside one request.
+        ReadMode::Watch => Arc::new(WatchedReads::new(opts.watch_client.clone())),
+        ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
+    };
+    let events = EventSink::new(
+        opts.client.clone(),
+        identity,
+        opts.events,
+        telemetry.clone(),
+    );
     let shared = Arc::new(Shared {
-        cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
+        cluster,
+        reads: reads.clone(),
         autoscalers,
-        events: EventSink::new(opts.client.clone(), identity),
+        events: events.clone(),
         source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
         leader: leader_rx,
@@ -210,6 +242,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
         synced.abort();
         exporting.abort();
+        reads.stop();
+        events.close();
         for task in cache_tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "autoscaler watch ended abnormally");

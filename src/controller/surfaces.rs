@@ -2,11 +2,10 @@
 //! line, and Kubernetes Events (leader only, on changes, not every tick).
 
 use super::Shared;
-use super::events_limit::Verdict;
 use super::intent::Hold;
 use super::report::TargetReport;
 use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
-use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler};
+use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler, Verdict};
 use crate::config::Mode;
 use crate::core::{Decision, Observation, Reason};
 use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
@@ -134,7 +133,6 @@ impl TargetTask {
                 })
                 .set(1);
         }
-        self.memory.reason_labels = labels;
 
         let floor = self.memory.floor.clone();
         set_or_remove_count(&t.floor_replicas, &l, floor.as_ref().map(|f| f.floor));
@@ -152,24 +150,49 @@ impl TargetTask {
             TickOutcome::Held(h) => format!("hold:{}", h.label()),
             TickOutcome::Failed(_) => "error".to_string(),
         };
-        let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
-        tracing::info!(
-            target_name = %self.config.name,
-            deployment = %deployment_name(&self.config),
-            mode = match self.config.mode {
-                Mode::Shadow => "shadow",
-                Mode::Active => "active",
-            },
-            current = view.replicas,
-            ready = view.ready,
-            recommended = decision.replicas,
-            forecast_rate = decision.forecast_rate,
-            capacity_per_replica = decision.capacity_per_replica,
-            startup_s = decision.startup_s,
-            action = %action,
-            reasons = %reasons_json,
-            "decision"
+        // One info line when the decision changes (what is recommended, what runs, what was
+        // done, which reasons shaped it); the same decision again is logged at debug level
+        // only. `/recommendations` always has the full latest record.
+        let summary = format!(
+            "{}/{}/{action}/{}",
+            decision.replicas,
+            view.replicas,
+            labels.join(",")
         );
+        let changed = self.memory.last_logged.as_deref() != Some(summary.as_str());
+        if changed || tracing::enabled!(tracing::Level::DEBUG) {
+            let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+            macro_rules! decision_line {
+                ($level:ident) => {
+                    tracing::$level!(
+                        target_name = %self.config.name,
+                        deployment = %deployment_name(&self.config),
+                        mode = match self.config.mode {
+                            Mode::Shadow => "shadow",
+                            Mode::Active => "active",
+                        },
+                        current = view.replicas,
+                        ready = view.ready,
+                        recommended = decision.replicas,
+                        forecast_rate = decision.forecast_rate,
+                        capacity_per_replica = decision.capacity_per_replica,
+                        startup_s = decision.startup_s,
+                        action = %action,
+                        reasons = %reasons_json,
+                        "decision"
+                    )
+                };
+            }
+            if changed {
+                decision_line!(info);
+            } else {
+                decision_line!(debug);
+            }
+        }
+        if changed {
+            self.memory.last_logged = Some(summary);
+        }
+        self.memory.reason_labels = labels;
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
             deployment: deployment_name(&self.config),
@@ -279,8 +302,11 @@ impl TargetTask {
 
     /// `Recommendation` (shadow) when the recommendation changes, `Rescaled` (active) when
     /// prescale wrote `/scale`, `FloorRaised` / `FloorLowered` / `FloorReturned` when it
-    /// wrote a floor; at most one per `events.minInterval` unless the direction changes
-    /// (`events_limit.rs`). Only the leader publishes.
+    /// wrote a floor. Only the leader publishes. Events are rate-limited in two steps, one
+    /// design ([`crate::actuator::EventSink`]): per target here, at most one per
+    /// `events.minInterval` unless the direction changes (an unchanged value never), like
+    /// Kubernetes' event aggregation; then the sink's queue, at most `--events-per-second`
+    /// for the whole controller, coalescing what is still pending per object and reason.
     async fn publish_decision_event(
         &mut self,
         shared: &Shared,
@@ -291,11 +317,35 @@ impl TargetTask {
         if !shared.is_leader() {
             return;
         }
+        let value = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { to, .. })
+            | (Mode::Active, TickOutcome::Floored { to, .. }) => *to,
+            (Mode::Shadow, _) => decision.replicas,
+            _ => return,
+        };
+        let suppressed =
+            match self
+                .memory
+                .events
+                .check(value, Instant::now(), self.config.events.min_interval)
+            {
+                Verdict::Unchanged => return,
+                Verdict::Suppress => {
+                    shared
+                        .telemetry
+                        .events_suppressed
+                        .get_or_create(&self.labels())
+                        .inc();
+                    return;
+                }
+                Verdict::Publish { suppressed } => suppressed,
+            };
+        // Built only for an Event that is published: at thousands of targets, serializing
+        // every tick's reasons would cost more than the decision.
         let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
         let floor = self.memory.floor.clone();
-        let (value, regarding, event) = match (self.config.mode, outcome) {
+        let (regarding, mut event) = match (self.config.mode, outcome) {
             (Mode::Active, TickOutcome::Scaled { from, to }) => (
-                *to,
                 &view.reference,
                 EventSpec {
                     warning: false,
@@ -317,7 +367,6 @@ impl TargetTask {
                     ("FloorLowered", format!("lowered from {from} to {to}"))
                 };
                 (
-                    *to,
                     &f.reference,
                     EventSpec {
                         warning: false,
@@ -336,7 +385,7 @@ impl TargetTask {
                     },
                 )
             }
-            (Mode::Shadow, _) => {
+            _ => {
                 let floor_note = floor
                     .as_ref()
                     .map(|f| {
@@ -347,7 +396,6 @@ impl TargetTask {
                     })
                     .unwrap_or_default();
                 (
-                    decision.replicas,
                     &view.reference,
                     EventSpec {
                         warning: false,
@@ -360,33 +408,15 @@ impl TargetTask {
                     },
                 )
             }
-            _ => return,
         };
-        match self
-            .memory
-            .events
-            .check(value, Instant::now(), self.config.events.min_interval)
-        {
-            Verdict::Unchanged => {}
-            Verdict::Suppress => {
-                shared
-                    .telemetry
-                    .events_suppressed
-                    .get_or_create(&self.labels())
-                    .inc();
-            }
-            Verdict::Publish { suppressed } => {
-                let mut event = event;
-                if suppressed > 0 {
-                    event.note = format!(
-                        "{} ({suppressed} smaller change(s) since the last Event not published: events.minInterval)",
-                        event.note
-                    );
-                }
-                let regarding = regarding.clone();
-                shared.events.publish(&regarding, event).await;
-            }
+        if suppressed > 0 {
+            event.note = format!(
+                "{} ({suppressed} smaller change(s) since the last Event not published: events.minInterval)",
+                event.note
+            );
         }
+        let regarding = regarding.clone();
+        shared.events.publish(&regarding, event).await;
     }
 }
 

@@ -22,12 +22,13 @@ mod body;
 mod error;
 mod http_error;
 mod kind;
-mod null_values;
 mod negative;
+mod null_values;
 mod pods;
 pub mod prometheus;
 mod readings;
 pub mod scrape;
+pub mod shared;
 mod sources;
 mod staleness;
 mod state_log;
@@ -37,8 +38,8 @@ pub use aggregate::{SeriesValue, not_a_number, reduce};
 pub use body::BodyCap;
 pub use error::MetricError;
 pub use kind::MetricKind;
-pub use null_values::empty_as_zero;
 pub use negative::reject_negative;
+pub use null_values::empty_as_zero;
 pub use pods::{PodEndpoint, PodEndpoints};
 pub use sources::{Sources, scrapes_pods, source_of};
 pub use staleness::check_fresh;
@@ -46,6 +47,7 @@ pub use state_log::{StateLog, Transition};
 
 use crate::config::{MetricSource, TargetConfig};
 use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
 use std::time::SystemTime;
 
 /// One metric's reading this tick.
@@ -54,6 +56,16 @@ pub type Reading = Result<f64, MetricError>;
 /// Arrival-rate history for the forecaster: `(Unix seconds, arrivals per second)` at the
 /// target's interval, oldest first; periods without data are absent.
 pub type History = Vec<(f64, f64)>;
+
+/// A stretch of history as it arrives: samples, oldest first, each the mean arrival rate
+/// over the `step_s` seconds ending at its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryChunk {
+    /// Seconds each sample covers.
+    pub step_s: f64,
+    /// `(Unix seconds, arrivals per second)`.
+    pub samples: History,
+}
 
 /// A target's readings for one tick. `None`: the metric is not configured for the target.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +105,25 @@ pub trait MetricsSource: Send + Sync {
     ) -> BoxFuture<'a, Result<History, MetricError>> {
         let _ = target;
         Box::pin(async { Ok(History::new()) })
+    }
+
+    /// Arrival-rate history of `target` up to now as it arrives, oldest first (the
+    /// forecaster warms chunk by chunk, and a long history is never held whole). The default
+    /// is [`MetricsSource::history`] as one chunk at the target's interval.
+    fn history_stream<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
+        let step_s = target.interval.as_secs_f64();
+        futures::stream::once(self.history(target))
+            .filter_map(move |history| async move {
+                match history {
+                    Ok(samples) if samples.is_empty() => None,
+                    Ok(samples) => Some(Ok(HistoryChunk { step_s, samples })),
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .boxed()
     }
 
     /// Forget what the source remembers about a target that was removed or reconfigured.

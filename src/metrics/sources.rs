@@ -4,18 +4,30 @@
 
 use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
+use super::shared::{HistoryWant, SharedBackfill, SharedInstant, Want};
 use super::{
-    Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoint, PodEndpoints,
-    StateLog, TargetReadings, check_fresh, empty_as_zero, reject_negative, unix_seconds,
+    Evaluation, History, HistoryChunk, MetricError, MetricKind, MetricsSource, PodEndpoint,
+    PodEndpoints, StateLog, TargetReadings, check_fresh, empty_as_zero, reject_negative,
+    unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Semaphore;
+
+/// Range queries of history backfills in flight at once, across all targets: start-up
+/// backfills never take more of Prometheus (or of `maxConcurrentQueries`) than this, so the
+/// ticks' own queries keep flowing while thousands of targets warm up.
+pub const BACKFILL_CONCURRENCY: usize = 2;
 
 /// Reads targets' metrics from Prometheus and `/metrics` endpoints.
 pub struct Sources {
     prometheus: Option<Arc<dyn PromApi>>,
+    shared: Option<SharedInstant>,
+    shared_backfill: Option<Arc<SharedBackfill>>,
+    backfill_limit: Arc<Semaphore>,
     scrape: ScrapeSource,
     log: StateLog,
 }
@@ -41,8 +53,14 @@ impl Sources {
 
     /// Sources using `api` for PromQL metrics (e.g. a batching implementation).
     pub fn with_prometheus_api(api: Option<Arc<dyn PromApi>>) -> Result<Self, MetricError> {
+        let backfill_limit = Arc::new(Semaphore::new(BACKFILL_CONCURRENCY));
         Ok(Self {
+            shared: api.clone().map(SharedInstant::new),
+            shared_backfill: api
+                .clone()
+                .map(|api| Arc::new(SharedBackfill::new(api, backfill_limit.clone()))),
             prometheus: api,
+            backfill_limit,
             scrape: ScrapeSource::new()?,
             log: StateLog::default(),
         })
@@ -119,6 +137,24 @@ impl Sources {
                 }
                 None => Evaluation::failed(MetricError::NoPrometheus),
             },
+            MetricSource::Shared {
+                name,
+                query,
+                labels,
+                aggregate,
+            } => match &self.shared {
+                Some(shared) => {
+                    let want = Want {
+                        name,
+                        query,
+                        labels,
+                        aggregate: *aggregate,
+                        interval: target.interval,
+                    };
+                    shared.evaluate(&want, now).await
+                }
+                None => Evaluation::failed(MetricError::NoPrometheus),
+            },
             MetricSource::Scrape {
                 from,
                 metric,
@@ -164,34 +200,74 @@ impl Sources {
         Some(evaluation)
     }
 
-    /// Arrival-rate history for `target` up to `end`: `forecast.history` of it at the
-    /// target's interval, oldest first, fetched with range queries in chunks under
-    /// Prometheus's points limit. Empty when the arrival rate is scraped (a `/metrics`
-    /// endpoint has no history), not configured, or the forecast is disabled.
+    /// Arrival-rate history for `target` up to `end`: `forecast.history` of it, oldest first,
+    /// fetched with range queries in chunks under Prometheus's points limit; at the target's
+    /// interval for its own query, in 5-minute means for a shared query. Empty when the
+    /// arrival rate is scraped (a `/metrics` endpoint has no history), not configured, or
+    /// the forecast is disabled.
     pub async fn backfill(
         &self,
         target: &TargetConfig,
         end: SystemTime,
     ) -> Result<History, MetricError> {
+        let mut all = History::new();
+        let mut chunks = self.history_chunks(target, end);
+        while let Some(chunk) = chunks.next().await {
+            all.extend(chunk?.samples);
+        }
+        Ok(all)
+    }
+
+    /// [`Self::backfill`] as it arrives, chunk by chunk, oldest first; a shared query's
+    /// history comes in one batch with every target starting at the same time. Range
+    /// queries of backfills are limited to [`BACKFILL_CONCURRENCY`] at once.
+    pub fn history_chunks<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+        end: SystemTime,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
         if !target.forecast.enabled {
-            return Ok(History::new());
+            return futures::stream::empty().boxed();
         }
         match &target.metrics.arrival_rate {
             Some(MetricSource::Promql {
                 query, aggregate, ..
-            }) => {
-                let api = self.prometheus.as_ref().ok_or(MetricError::NoPrometheus)?;
-                prometheus::backfill(
+            }) => match &self.prometheus {
+                Some(api) => prometheus::backfill_chunks(
                     api.as_ref(),
                     query,
                     *aggregate,
                     unix_seconds(end),
                     target.forecast.history,
                     target.interval,
-                )
-                .await
-            }
-            Some(MetricSource::Scrape { .. }) | None => Ok(History::new()),
+                    Some(&self.backfill_limit),
+                ),
+                None => futures::stream::once(async { Err(MetricError::NoPrometheus) }).boxed(),
+            },
+            Some(MetricSource::Shared {
+                name,
+                query,
+                labels,
+                aggregate,
+            }) => match &self.shared_backfill {
+                Some(batches) => {
+                    let want = HistoryWant {
+                        name: name.clone(),
+                        query: query.clone(),
+                        labels: labels.clone(),
+                        aggregate: *aggregate,
+                        history: target.forecast.history,
+                        interval: target.interval,
+                    };
+                    let rx = batches.join(want, end);
+                    futures::stream::unfold(rx, |mut rx| async move {
+                        rx.recv().await.map(|chunk| (chunk, rx))
+                    })
+                    .boxed()
+                }
+                None => futures::stream::once(async { Err(MetricError::NoPrometheus) }).boxed(),
+            },
+            Some(MetricSource::Scrape { .. }) | None => futures::stream::empty().boxed(),
         }
     }
 
@@ -222,6 +298,13 @@ impl MetricsSource for Sources {
         target: &'a TargetConfig,
     ) -> BoxFuture<'a, Result<History, MetricError>> {
         Box::pin(self.backfill(target, SystemTime::now()))
+    }
+
+    fn history_stream<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
+        self.history_chunks(target, SystemTime::now())
     }
 
     fn forget(&self, target: &str) {
@@ -270,10 +353,20 @@ impl MetricsSource for Sources {
     }
 }
 
-/// The source as errors name it: the PromQL query, or the scraped metric with its labels.
+/// The source as errors name it: the PromQL query (a shared query's, with the labels that
+/// pick this target's series), or the scraped metric with its labels.
 fn describe(source: &MetricSource) -> String {
     match source {
         MetricSource::Promql { query, .. } => query.clone(),
+        MetricSource::Shared {
+            name,
+            query,
+            labels,
+            ..
+        } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("queries.{name} ({query}) {{{}}}", labels.join(","))
+        }
         MetricSource::Scrape { metric, labels, .. } => {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
             if labels.is_empty() {

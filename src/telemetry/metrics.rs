@@ -114,6 +114,15 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// `{result}` of an Event: `published`, `failed`, `coalesced` (replaced by a newer one about
+/// the same object and reason before it was sent) or `dropped` (leadership moved on, or
+/// shutdown).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// What became of the Event.
+    pub result: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 type FloatCounter = Counter<f64, AtomicU64>;
 type TickHistogram = Family<TargetLabels, Histogram, fn() -> Histogram>;
@@ -258,6 +267,14 @@ telemetry! {
         is_leader: Gauge = Gauge::default(), "is_leader";
         /// Times this instance acquired the leader Lease.
         leader_transitions: Counter = Counter::default(), "leader_transitions";
+        /// Kubernetes Events, by result (published, failed, coalesced, dropped).
+        events: Family<EventLabels, Counter> = Family::default(), "events";
+        /// Events queued for publishing (at most one per object and reason).
+        events_pending: Gauge = Gauge::default(), "events_pending";
+        /// How late a target's tick started after its scheduled time.
+        tick_lag: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)), "tick_lag_seconds";
+        /// CPU time of the ticks' decisions and bookkeeping (the decision core, the live report, metrics, reports and logs; no waiting on the network), summed over targets.
+        tick_cpu: FloatCounter = FloatCounter::default(), "tick_cpu_seconds";
     }
 }
 

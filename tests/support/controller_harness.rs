@@ -142,6 +142,8 @@ pub struct Setup {
     pub factory: Option<prescale::controller::SourceFactory>,
     /// The wall clock (`None`: the system's).
     pub clock: Option<prescale::controller::Clock>,
+    /// How ticks read Deployments.
+    pub reads: prescale::controller::ReadMode,
     /// The bearer token the controller's client sends (`None`: `test`), which tells
     /// instances apart in the API double's records.
     pub token: Option<String>,
@@ -159,6 +161,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         lease,
         factory,
         clock,
+        reads,
         token,
         watch,
         api_deadline,
@@ -206,6 +209,8 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         grace: Duration::from_secs(10),
         clock,
         namespaces,
+        reads,
+        events: prescale::actuator::EventLimits::default(),
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {

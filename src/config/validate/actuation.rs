@@ -4,6 +4,7 @@
 use super::context::{Cx, DurationRule, Picked};
 use super::layers::Layers;
 use super::metrics::resolve_source;
+use super::queries::Queries;
 use crate::config::locate::join;
 use crate::config::raw::RawMetricSource;
 use crate::config::types::{
@@ -37,7 +38,8 @@ pub fn resolve_pod_deletion_cost(layers: &Layers<'_>, cx: &mut Cx<'_>) -> PodDel
 }
 
 fn in_flight(picked: &Picked<'_, RawMetricSource>, cx: &mut Cx<'_>) -> Option<MetricSource> {
-    let source = resolve_source(picked.value, &picked.path, cx)?;
+    // A per-pod metric is scraped from each pod: no shared query to refer to.
+    let source = resolve_source(picked.value, &picked.path, &Queries::new(), cx)?;
     match &source {
         MetricSource::Scrape {
             from: ScrapeFrom::Pods { .. },
@@ -79,6 +81,7 @@ pub fn resolve_events(layers: &Layers<'_>, cx: &mut Cx<'_>) -> EventsConfig {
                     &p,
                     DurationRule {
                         positive: false,
+                        min: None,
                         max: Some((MAX_EVENT_INTERVAL, "a decision Event at least once a day")),
                     },
                 )

@@ -5,17 +5,31 @@ use super::context::Cx;
 use super::layers::Layers;
 use super::metrics::resolve_metrics;
 use super::names::{DNS_HINT, dns_label_problem, dns_subdomain_problem};
+use super::queries::Queries;
 use super::settings::resolve_settings;
+use super::template::Vars;
 use crate::config::raw::{RawSettings, RawTarget};
-use crate::config::types::{ScaleTargetRef, TargetConfig};
+use crate::config::types::{MetricsConfig, ScaleTargetRef, TargetConfig};
+
+/// What every target inherits: `defaults:`, its metrics checked once, and the shared
+/// queries.
+pub struct Inherited<'a> {
+    /// `defaults:` as written.
+    pub defaults: Option<&'a RawSettings>,
+    /// `defaults.metrics`, checked, `${...}` not yet substituted.
+    pub metrics: Option<&'a MetricsConfig>,
+    /// `queries:`, checked.
+    pub queries: &'a Queries,
+}
 
 /// The effective configuration of `targets[index]`, its settings over `defaults`.
 pub fn resolve_target(
     raw: &RawTarget,
     index: usize,
-    defaults: Option<&RawSettings>,
+    inherited: &Inherited<'_>,
     cx: &mut Cx<'_>,
 ) -> TargetConfig {
+    let defaults = inherited.defaults;
     let path = format!("targets[{index}]");
     name_check(
         cx,
@@ -45,7 +59,18 @@ pub fn resolve_target(
             namespace: reference.namespace.clone(),
             name: reference.name.clone(),
         },
-        metrics: resolve_metrics(&raw.metrics, &path, &raw.name, cx),
+        metrics: resolve_metrics(
+            &raw.metrics,
+            inherited.metrics,
+            &path,
+            &Vars {
+                namespace: &reference.namespace,
+                name: &reference.name,
+                target: &raw.name,
+            },
+            inherited.queries,
+            cx,
+        ),
         backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
         ..settings
     };

@@ -1,6 +1,8 @@
-//! Rate limits for decision Events (`Recommendation`, `Rescaled`, `FloorRaised`...), in the
-//! spirit of Kubernetes' own event aggregation: a reader of `kubectl get events` wants to
-//! see each turn of the load, not one Event per tick on a ramp.
+//! The per-stream step of Event rate limiting (the other is [`super::EventSink`]'s queue,
+//! which bounds the whole controller's rate): which of one target's decision Events
+//! (`Recommendation`, `Rescaled`, `FloorRaised`...) are worth publishing, in the spirit of
+//! Kubernetes' own event aggregation: a reader of `kubectl get events` wants to see each
+//! turn of the load, not one Event per tick on a ramp.
 //!
 //! An Event is published when the value moves in a new direction (the first move, up after
 //! down, down after up), or when `min_interval` has passed since the last one published;
