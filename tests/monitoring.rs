@@ -276,6 +276,20 @@ fn exported_names() -> BTreeSet<String> {
         })
         .set(1);
     t.manual_scale.get_or_create(&target).inc();
+    for gauge in [&t.floor_replicas, &t.floor_owner_replicas] {
+        gauge.get_or_create(&target).set(2);
+    }
+    for counter in [&t.floor_writes, &t.pod_deletion_cost_writes] {
+        counter
+            .get_or_create(&ResultLabels {
+                target: target.clone(),
+                result: "ok".into(),
+            })
+            .inc();
+    }
+    for counter in [&t.gitops_resets, &t.events_suppressed] {
+        counter.get_or_create(&target).inc();
+    }
     t.config_reload
         .get_or_create(&ReloadLabels {
             result: "applied".into(),
