@@ -1,9 +1,43 @@
-//! The Kubernetes API calls prescale makes: the one list that `deploy/`'s RBAC is tested
-//! against (`tests/deploy_manifests.rs`), so the ClusterRole grants exactly what the code
-//! uses and nothing more. `tests/api_calls.rs` drives the controller through every path
-//! that touches the API and checks the calls it makes equal this list, both ways.
+//! The Kubernetes API calls prescale makes, per feature: the one list that `deploy/`'s RBAC
+//! is tested against (`tests/deploy_manifests.rs`), so each overlay grants exactly what the
+//! features it enables use and nothing more. `tests/api_calls.rs` drives the controller in
+//! each mode and checks the calls it makes equal this list, both ways.
+//!
+//! Every install grants the [`Feature::Core`] calls; an overlay (or a component in your own
+//! overlay) adds the calls of each feature it enables: pods listed only where metrics are
+//! scraped from every pod or pod deletion costs are written, HPAs and ScaledObjects patched
+//! only where prescale raises their floor.
 
-/// One group of API calls on one resource.
+/// What a group of calls is for. An install grants [`Feature::Core`] and the features its
+/// config uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    /// Every install: read targets, write `/scale`, watch HPAs and ScaledObjects (the
+    /// conflict check), Events, the leader Lease.
+    Core,
+    /// Metrics scraped from every ready pod (`scrape: {pods: ...}`): list the target's pods.
+    /// Overlay `deploy/overlays/pod-metrics` (component `deploy/components/pod-metrics`).
+    PodMetrics,
+    /// Work-aware scale-down (`podDeletionCost.enabled`): list the target's pods and
+    /// annotate the ones to remove first. Overlay `deploy/overlays/pod-deletion-cost`.
+    PodDeletionCost,
+    /// A floor under an HPA or ScaledObject (`actuation: hpaMinReplicas` or
+    /// `kedaMinReplicaCount`): read and patch the autoscaler that targets the Deployment.
+    /// Overlay `deploy/overlays/autoscaler-floor`.
+    AutoscalerFloor,
+}
+
+impl Feature {
+    /// Every feature, [`Feature::Core`] first.
+    pub const ALL: [Feature; 4] = [
+        Feature::Core,
+        Feature::PodMetrics,
+        Feature::PodDeletionCost,
+        Feature::AutoscalerFloor,
+    ];
+}
+
+/// One group of API calls on one resource, for one feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiCall {
     /// API group (`""` for the core group).
@@ -12,14 +46,18 @@ pub struct ApiCall {
     pub resource: &'static str,
     /// Verbs used.
     pub verbs: &'static [&'static str],
-    /// Cluster-wide (ClusterRole) or only in prescale's own namespace (Role).
+    /// Where the calls are made.
     pub scope: Scope,
+    /// The feature that makes them.
+    pub feature: Feature,
 }
 
 /// Where a permission is granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// In every namespace the targets live in: a ClusterRole.
+    /// In every namespace the targets live in: a ClusterRole, or in a namespaced install
+    /// (`deploy/overlays/namespaced`, `prescale run --namespaces`) a Role in each watched
+    /// namespace.
     Cluster,
     /// Only in prescale's own namespace: a Role.
     OwnNamespace,
@@ -28,13 +66,15 @@ pub enum Scope {
 /// Every API call the controller makes.
 pub const API_CALLS: &[ApiCall] = &[
     // Each tick reads its target's Deployment (replicas, status, the pause annotation, the
-    // resourceVersion its write carries). One `get` per target per tick, no cache: a watch
-    // of every Deployment in the cluster would cost more than it saves.
+    // resourceVersion its write carries) from a cache kept by one list-then-watch per
+    // namespace that has targets (`--cluster-reads watch`, the default); a `get` re-reads it
+    // after a 409, and reads it on every tick with `--cluster-reads get`.
     ApiCall {
         group: "apps",
         resource: "deployments",
-        verbs: &["get"],
+        verbs: &["get", "list", "watch"],
         scope: Scope::Cluster,
+        feature: Feature::Core,
     },
     // Active mode writes `spec.replicas` with a merge patch of the scale subresource only
     // (the patch returns the Scale; it is never read on its own).
@@ -43,22 +83,16 @@ pub const API_CALLS: &[ApiCall] = &[
         resource: "deployments/scale",
         verbs: &["patch"],
         scope: Scope::Cluster,
+        feature: Feature::Core,
     },
-    // Metrics scraped from every ready pod (`scrape: {pods: ...}`): each tick of such a
-    // target lists its Deployment's pods by the selector's matchLabels, in the target's
-    // namespace, to find their IPs and readiness. Targets without such metrics never list.
-    ApiCall {
-        group: "",
-        resource: "pods",
-        verbs: &["list"],
-        scope: Scope::Cluster,
-    },
-    // Conflict detection: one cluster-wide list-then-watch each, shared by all targets.
+    // Conflict detection, and finding the HPA or ScaledObject a floor goes under: one
+    // list-then-watch each (cluster-wide, or per watched namespace), shared by all targets.
     ApiCall {
         group: "autoscaling",
         resource: "horizontalpodautoscalers",
         verbs: &["list", "watch"],
         scope: Scope::Cluster,
+        feature: Feature::Core,
     },
     // Only while KEDA is installed ([`DISCOVERY`] says whether it is).
     ApiCall {
@@ -66,14 +100,25 @@ pub const API_CALLS: &[ApiCall] = &[
         resource: "scaledobjects",
         verbs: &["list", "watch"],
         scope: Scope::Cluster,
+        feature: Feature::Core,
     },
     // Events are always created afresh (never folded into a series with a patch): see
-    // `actuator::EventSink`.
+    // `actuator::EventSink`. About targets in their namespaces...
     ApiCall {
         group: "events.k8s.io",
         resource: "events",
         verbs: &["create"],
         scope: Scope::Cluster,
+        feature: Feature::Core,
+    },
+    // ...and about prescale's own Pod (`ConfigRejected`) in its own namespace, which a
+    // namespaced install does not otherwise cover.
+    ApiCall {
+        group: "events.k8s.io",
+        resource: "events",
+        verbs: &["create"],
+        scope: Scope::OwnNamespace,
+        feature: Feature::Core,
     },
     // Leader election: read the Lease, create it, renew / take over / release it.
     ApiCall {
@@ -81,9 +126,59 @@ pub const API_CALLS: &[ApiCall] = &[
         resource: "leases",
         verbs: &["get", "create", "update"],
         scope: Scope::OwnNamespace,
+        feature: Feature::Core,
+    },
+    // Metrics scraped from every ready pod (`scrape: {pods: ...}`): the pods of the
+    // namespaces of such targets are kept by a list-then-watch (their IPs, labels and
+    // readiness); with `--cluster-reads get` each tick lists the Deployment's pods by its
+    // selector's matchLabels instead. Namespaces without such targets are never listed.
+    ApiCall {
+        group: "",
+        resource: "pods",
+        verbs: &["list", "watch"],
+        scope: Scope::Cluster,
+        feature: Feature::PodMetrics,
+    },
+    // Work-aware scale-down: before a scale-down, list the Deployment's pods and set
+    // `controller.kubernetes.io/pod-deletion-cost` on the ones to remove first (a merge
+    // patch of their annotations, nothing else).
+    ApiCall {
+        group: "",
+        resource: "pods",
+        verbs: &["list", "patch"],
+        scope: Scope::Cluster,
+        feature: Feature::PodDeletionCost,
+    },
+    // A floor under the autoscaler in charge: read it fresh (its annotations and
+    // managedFields tell the owner's value and who changed it), then merge-patch
+    // `spec.minReplicas` / `spec.minReplicaCount` with its resourceVersion.
+    ApiCall {
+        group: "autoscaling",
+        resource: "horizontalpodautoscalers",
+        verbs: &["get", "patch"],
+        scope: Scope::Cluster,
+        feature: Feature::AutoscalerFloor,
+    },
+    ApiCall {
+        group: "keda.sh",
+        resource: "scaledobjects",
+        verbs: &["get", "patch"],
+        scope: Scope::Cluster,
+        feature: Feature::AutoscalerFloor,
     },
 ];
 
+/// The calls of `features` (duplicates merged by the caller's set), in `scope` or any.
+pub fn calls_of(
+    features: &[Feature],
+    scope: Option<Scope>,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    API_CALLS
+        .iter()
+        .filter(|c| features.contains(&c.feature) && scope.is_none_or(|s| c.scope == s))
+        .flat_map(|c| c.verbs.iter().map(move |v| (c.group, c.resource, *v)))
+        .collect()
+}
 /// API discovery paths prescale reads (non-resource URLs). Kubernetes grants them to every
 /// authenticated user through the built-in `system:discovery` ClusterRole, so `deploy/`
 /// grants nothing for them. Whether KEDA is installed is found here, every few minutes

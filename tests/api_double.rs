@@ -141,6 +141,7 @@ async fn the_autoscaler_cache_follows_hpas_and_scaled_objects_through_watches() 
     let (cache, tasks) = AutoscalerCache::start(
         api.watch_client_as(dir.path(), "test").await,
         settings,
+        None,
         stop,
     );
     api.put_hpa("shop", "other-hpa", "other");

@@ -59,6 +59,7 @@ async fn without_keda_discovery_is_asked_every_recheck_and_scaled_objects_are_ne
     let (cache, tasks) = AutoscalerCache::start(
         api.watch_client_as(dir.path(), "test").await,
         settings,
+        None,
         stop,
     );
     tokio::time::timeout(Duration::from_secs(10), cache.wait_synced())
@@ -142,6 +143,7 @@ async fn a_failing_watch_backs_off_and_past_its_bound_the_cache_answers_with_an_
     let (cache, tasks) = AutoscalerCache::start(
         api.watch_client_as(dir.path(), "test").await,
         settings,
+        None,
         stop,
     );
     eventually(20, "five attempts", || attempts(&api) >= 5).await;

@@ -426,9 +426,10 @@ async fn a_hung_api_server_times_out_and_one_failing_target_does_not_stall_anoth
     let api = ApiDouble::start().await;
     api.put_deployment(NS, "slow", 1, 1);
     api.put_deployment(NS, "fast", 1, 1);
+    // Ticks read Deployments from a watch cache; the write is the call that hangs.
     api.inject(Fault {
-        method: Some("GET"),
-        path_contains: "/deployments/slow".into(),
+        method: Some("PATCH"),
+        path_contains: "/deployments/slow/scale".into(),
         kind: FaultKind::Delay(Duration::from_secs(30)),
         times: 100,
         token: None,

@@ -528,6 +528,7 @@ fn a_metric_the_target_does_not_configure_is_not_missing() {
     c.metrics.arrival_rate = Some(prescale::config::MetricSource::Promql {
         query: "sum(rate(documents_total[1m]))".into(),
         aggregate: None,
+        ignore_null_values: false,
     });
     let mut state = TargetState::new(&c);
     for i in 1..=5 {

@@ -81,6 +81,7 @@ fn source() -> MetricSource {
     MetricSource::Promql {
         query: "q".into(),
         aggregate: None,
+        ignore_null_values: false,
     }
 }
 

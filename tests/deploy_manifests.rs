@@ -12,7 +12,7 @@ mod render;
 #[path = "support/skip.rs"]
 mod skip;
 
-use prescale::permissions::{API_CALLS, Scope};
+use prescale::permissions::{API_CALLS, Feature, Scope};
 use render::{KUSTOMIZATIONS, named, of_kind, str_at};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,9 +23,24 @@ const SERVICE_ACCOUNT: &str = "prescale";
 /// (API group, resource) -> verbs.
 type Grants = BTreeMap<(String, String), BTreeSet<String>>;
 
-fn expected_grants(scope: Scope) -> Grants {
+/// The features whose calls an install grants: every install the core ones, a feature's
+/// overlay those of its feature too.
+fn features_of(dir: &str) -> Vec<Feature> {
+    let feature = match dir {
+        "deploy/overlays/pod-metrics" => Some(Feature::PodMetrics),
+        "deploy/overlays/pod-deletion-cost" => Some(Feature::PodDeletionCost),
+        "deploy/overlays/autoscaler-floor" => Some(Feature::AutoscalerFloor),
+        _ => None,
+    };
+    std::iter::once(Feature::Core).chain(feature).collect()
+}
+
+fn expected_grants(scope: Scope, features: &[Feature]) -> Grants {
     let mut grants = Grants::new();
-    for call in API_CALLS.iter().filter(|c| c.scope == scope) {
+    for call in API_CALLS
+        .iter()
+        .filter(|c| c.scope == scope && features.contains(&c.feature))
+    {
         grants
             .entry((call.group.to_owned(), call.resource.to_owned()))
             .or_default()
@@ -179,8 +194,8 @@ fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
         assert_eq!(roles.len(), 1, "{dir}: one ClusterRole");
         assert_eq!(
             granted(roles[0]),
-            expected_grants(Scope::Cluster),
-            "{dir}: ClusterRole rules must equal the Cluster entries of API_CALLS"
+            expected_grants(Scope::Cluster, &features_of(dir)),
+            "{dir}: ClusterRole rules must equal the Cluster entries of API_CALLS for its features"
         );
         assert_bound_to_service_account(docs, "ClusterRoleBinding", roles[0]);
     }
@@ -197,7 +212,7 @@ fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
         assert_eq!(controller(docs)["metadata"]["namespace"], NAMESPACE);
         assert_eq!(
             granted(roles[0]),
-            expected_grants(Scope::OwnNamespace),
+            expected_grants(Scope::OwnNamespace, &features_of(dir)),
             "{dir}: Role rules must equal the OwnNamespace entries of API_CALLS"
         );
         assert_bound_to_service_account(docs, "RoleBinding", roles[0]);

@@ -197,8 +197,8 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 /// `_count` are as the encoder writes them).
 fn exported_names() -> BTreeSet<String> {
     use prescale::telemetry::{
-        MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, ScheduleLabels, StageLabels,
-        TargetLabels, WarningLabels,
+        EventLabels, MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, ScheduleLabels,
+        StageLabels, TargetLabels, WarningLabels,
     };
     let t = Telemetry::new();
     t.set_exporting_targets(true);
@@ -276,6 +276,20 @@ fn exported_names() -> BTreeSet<String> {
         })
         .set(1);
     t.manual_scale.get_or_create(&target).inc();
+    for gauge in [&t.floor_replicas, &t.floor_owner_replicas] {
+        gauge.get_or_create(&target).set(2);
+    }
+    for counter in [&t.floor_writes, &t.pod_deletion_cost_writes] {
+        counter
+            .get_or_create(&ResultLabels {
+                target: target.clone(),
+                result: "ok".into(),
+            })
+            .inc();
+    }
+    for counter in [&t.gitops_resets, &t.events_suppressed] {
+        counter.get_or_create(&target).inc();
+    }
     t.config_reload
         .get_or_create(&ReloadLabels {
             result: "applied".into(),
@@ -283,6 +297,14 @@ fn exported_names() -> BTreeSet<String> {
         .inc();
     t.is_leader.set(1);
     t.leader_transitions.inc();
+    t.events
+        .get_or_create(&EventLabels {
+            result: "published".into(),
+        })
+        .inc();
+    t.events_pending.set(0);
+    t.tick_lag.observe(0.002);
+    t.tick_cpu.inc_by(0.001);
 
     let text = t.encode();
     for name in Telemetry::registered_names() {

@@ -12,6 +12,11 @@
 //!    writing, stops it.
 //!
 //! (A leader paused with SIGSTOP or killed mid-tick is `tests/process.rs`.)
+//!
+//! Both controllers read their Deployment with a GET every tick (`ReadMode::Get`, `prescale
+//! run --cluster-reads get`) so that the read of step 2 can be held up; with the default
+//! watch caches a tick reads memory, and its only request to the API server before a write
+//! is the write itself, which step 1 covers.
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
@@ -21,7 +26,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{Running, eventually, one_target, start_as, test_watch_settings};
+use controller_harness::{Running, Setup, eventually, one_target, start_with, test_watch_settings};
 use prescale::leader::LeaseSettings;
 use std::time::Duration;
 
@@ -37,16 +42,19 @@ fn lease(identity: &str) -> LeaseSettings {
 }
 
 async fn start(api: &ApiDouble, identity: &str, min: u32) -> Running {
-    start_as(
+    start_with(
         api,
         &one_target("web", "web", "active", min),
-        Some(lease(identity)),
-        None,
-        identity,
-        test_watch_settings(),
-        // The API calls' deadline is production's: longer than the delays below, so a
-        // held-up request is answered late rather than given up on.
-        Duration::from_secs(10),
+        Setup {
+            lease: Some(lease(identity)),
+            token: Some(identity.to_string()),
+            watch: Some(test_watch_settings()),
+            // The API calls' deadline is production's: longer than the delays below, so a
+            // held-up request is answered late rather than given up on.
+            api_deadline: Some(Duration::from_secs(10)),
+            reads: prescale::controller::ReadMode::Get,
+            ..Setup::default()
+        },
     )
     .await
 }

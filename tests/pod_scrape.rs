@@ -218,13 +218,37 @@ async fn every_ready_pod_is_scraped_and_combined() {
     })
     .await;
 
-    // The pods cannot be listed (RBAC without `list` on pods): the metric is missing, with
-    // a reason of its own.
-    api.inject(api_double::Fault::status("GET", "/pods", 403, 1000));
-    readings_until(&last, "the pod list refused", |r| {
-        matches!(&r.queue_depth, Some(Err(e)) if e.reason() == "pod_list"
-            && e.to_string().contains("403") && e.to_string().contains("grant `list` on pods"))
-    })
-    .await;
     c.stop().await.expect("clean stop");
+}
+
+/// Pods that cannot be listed (RBAC without `list`/`watch` on pods) make the metric missing,
+/// with a reason of its own and what to grant: from the watch cache (the default) and from
+/// the list of each tick (`--cluster-reads get`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_pod_list_is_its_own_reason_and_says_what_to_grant() {
+    for reads in [
+        prescale::controller::ReadMode::Watch,
+        prescale::controller::ReadMode::Get,
+    ] {
+        let api = ApiDouble::start().await;
+        api.put_deployment(NS, "workers", 1, 1);
+        api.inject(api_double::Fault::status("GET", "/pods", 403, 100_000));
+        let last = Arc::new(Mutex::new(TargetReadings::default()));
+        let source = Recorded {
+            inner: Sources::new(&Config::default()).expect("sources"),
+            last: last.clone(),
+        };
+        let setup = controller_harness::Setup {
+            factory: Some(prescale::controller::fixed_source(Arc::new(source))),
+            reads,
+            ..controller_harness::Setup::default()
+        };
+        let c = controller_harness::start_with(&api, &config(9), setup).await;
+        readings_until(&last, "the pod list refused", |r| {
+            matches!(&r.queue_depth, Some(Err(e)) if e.reason() == "pod_list"
+                && e.to_string().contains("403") && e.to_string().contains("grant `list` and `watch` on pods"))
+        })
+        .await;
+        c.stop().await.expect("clean stop");
+    }
 }

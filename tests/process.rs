@@ -114,6 +114,9 @@ fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
         .args(["--lease-duration", "4s", "--renew-deadline", "3s"])
         .args(["--retry-period", "300ms", "--shutdown-grace", "10s"])
         .args(["--reload-debounce", "100ms"])
+        // A GET of the Deployment every tick, so that a read can be held up mid-tick (with
+        // the default watch caches a tick's only request before a write is the write).
+        .args(["--cluster-reads", "get"])
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", identity)
         .env("POD_NAMESPACE", "prescale")

@@ -152,6 +152,7 @@ async fn several_series_are_an_error_naming_their_labels_unless_aggregated() {
         t.metrics.queue_depth = Some(MetricSource::Promql {
             query: r#"queue_depth{job="exporter"}"#.into(),
             aggregate: Some(aggregate),
+            ignore_null_values: false,
         });
         let e = sources
             .evaluate(&t, MetricKind::QueueDepth, SystemTime::now())

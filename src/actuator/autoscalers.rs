@@ -1,8 +1,9 @@
-//! [`AutoscalerCache`]: the HPAs and KEDA ScaledObjects of the whole cluster, kept by two
-//! watches started once and shared by every target, so the per-tick conflict check reads
-//! memory instead of listing both resources for every active target on every tick (at
-//! 1,000 targets every 15 s that would be ~130 list calls a second). A cache is trusted
-//! once synced and until its watch has been failing for `WatchSettings::stale_after`.
+//! [`AutoscalerCache`]: the HPAs and KEDA ScaledObjects of the whole cluster (or of each
+//! watched namespace, in a namespaced install), kept by watches started once and shared by
+//! every target, so the per-tick conflict check reads memory instead of listing both
+//! resources for every active target on every tick (at 1,000 targets every 15 s that would
+//! be ~130 list calls a second). A cache is trusted once synced and until its watch has
+//! been failing for `WatchSettings::stale_after`.
 
 use super::cache_watch::{WatchHealth, WatchSettings, Watched, keep_watching};
 use super::crd_presence::keep_scaled_objects;
@@ -53,14 +54,16 @@ pub fn scaled_object_targets(so: &DynamicObject, target: &ScaleTargetRef) -> boo
     kind == "Deployment" && r["name"].as_str() == Some(target.name.as_str())
 }
 
-/// Cluster-wide caches of HPAs and ScaledObjects, filled by watches (list once, then
-/// watch from the list's resourceVersion; re-list only when the watch is too old).
+/// Caches of HPAs and ScaledObjects, filled by watches (list once, then watch from the
+/// list's resourceVersion; re-list only when the watch is too old): one pair for the whole
+/// cluster, or one per watched namespace.
 #[derive(Clone)]
 pub struct AutoscalerCache {
-    hpas: Store<HorizontalPodAutoscaler>,
-    scaled_objects: Store<DynamicObject>,
-    hpas_health: watch::Receiver<WatchHealth>,
-    scaled_objects_health: watch::Receiver<WatchHealth>,
+    /// One store per watched scope (the cluster, or each watched namespace).
+    pub(super) hpas: Vec<Store<HorizontalPodAutoscaler>>,
+    pub(super) scaled_objects: Vec<Store<DynamicObject>>,
+    hpas_health: Vec<watch::Receiver<WatchHealth>>,
+    scaled_objects_health: Vec<watch::Receiver<WatchHealth>>,
     stale_after: Duration,
 }
 
@@ -68,90 +71,118 @@ const HPAS: &str = "HorizontalPodAutoscalers (autoscaling/v2)";
 const SCALED_OBJECTS: &str = "ScaledObjects (keda.sh/v1alpha1)";
 
 impl AutoscalerCache {
-    /// Start both watches; they run until `stop` turns true. A watch that fails backs off
-    /// and retries, keeping its last known state, trusted for `settings.stale_after`. A
-    /// cluster without KEDA has no ScaledObjects: API discovery says so, and is asked again
-    /// every `settings.crd_recheck` so KEDA installed later is picked up.
+    /// Start both watches, cluster-wide (`namespaces` is `None`) or one pair per namespace
+    /// (a namespaced install, whose RBAC grants nothing cluster-wide); they run until `stop`
+    /// turns true. A watch that fails backs off and retries, keeping its last known state,
+    /// trusted for `settings.stale_after`. A cluster without KEDA has no ScaledObjects: API
+    /// discovery says so, and is asked again every `settings.crd_recheck` so KEDA installed
+    /// later is picked up.
     pub fn start(
         client: Client,
         settings: WatchSettings,
+        namespaces: Option<&[String]>,
         stop: watch::Receiver<bool>,
     ) -> (Self, Vec<JoinHandle<()>>) {
-        let (hpa_tx, hpas_health) = watch::channel(WatchHealth::default());
-        let (so_tx, scaled_objects_health) = watch::channel(WatchHealth::default());
-        let mut hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
-        let hpas = hpa_writer.as_reader();
+        let scopes: Vec<Option<String>> = match namespaces {
+            None => vec![None],
+            Some(list) => list.iter().map(|n| Some(n.clone())).collect(),
+        };
         let ar = scaled_object_resource();
-        let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
-        let scaled_objects = so_writer.as_reader();
-        let hpa_client = client.clone();
-        let mut hpa_stop = stop.clone();
-        let handles = vec![
-            tokio::spawn(async move {
+        let mut cache = Self {
+            hpas: Vec::new(),
+            scaled_objects: Vec::new(),
+            hpas_health: Vec::new(),
+            scaled_objects_health: Vec::new(),
+            stale_after: settings.stale_after,
+        };
+        let mut handles = Vec::new();
+        for scope in scopes {
+            let (hpa_tx, hpa_health) = watch::channel(WatchHealth::default());
+            let (so_tx, so_health) = watch::channel(WatchHealth::default());
+            let mut hpa_writer = reflector::store::Writer::<HorizontalPodAutoscaler>::default();
+            let so_writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+            cache.hpas.push(hpa_writer.as_reader());
+            cache.scaled_objects.push(so_writer.as_reader());
+            cache.hpas_health.push(hpa_health);
+            cache.scaled_objects_health.push(so_health);
+            let hpa_api: Api<HorizontalPodAutoscaler> = match &scope {
+                None => Api::all(client.clone()),
+                Some(ns) => Api::namespaced(client.clone(), ns),
+            };
+            let mut hpa_stop = stop.clone();
+            handles.push(tokio::spawn(async move {
                 let watched = Watched {
                     what: HPAS,
                     absent_ends: false,
                     health: &hpa_tx,
                     settings,
                 };
-                keep_watching(
-                    Api::all(hpa_client),
-                    &mut hpa_writer,
-                    watched,
-                    &mut hpa_stop,
-                )
-                .await;
-            }),
-            tokio::spawn(keep_scaled_objects(
-                client, ar, so_writer, so_tx, settings, stop,
-            )),
-        ];
-        let cache = Self {
-            hpas,
-            scaled_objects,
-            hpas_health,
-            scaled_objects_health,
-            stale_after: settings.stale_after,
-        };
+                keep_watching(hpa_api, &mut hpa_writer, watched, &mut hpa_stop).await;
+            }));
+            handles.push(tokio::spawn(keep_scaled_objects(
+                client.clone(),
+                ar.clone(),
+                scope,
+                so_writer,
+                so_tx,
+                settings,
+                stop.clone(),
+            )));
+        }
         (cache, handles)
     }
 
-    /// Both caches have been filled from a complete list at least once.
+    /// Every cache has been filled from a complete list at least once.
     pub fn is_synced(&self) -> bool {
-        self.hpas_health.borrow().synced && self.scaled_objects_health.borrow().synced
+        self.hpas_health
+            .iter()
+            .chain(&self.scaled_objects_health)
+            .all(|h| h.borrow().synced)
     }
 
     /// Wait until [`AutoscalerCache::is_synced`]; returns at once if it already is (and
     /// never returns if the watches stop before syncing).
     pub async fn wait_synced(&self) {
-        let mut hpas = self.hpas_health.clone();
-        let mut sos = self.scaled_objects_health.clone();
-        if hpas.wait_for(|h| h.synced).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        if sos.wait_for(|h| h.synced).await.is_err() {
-            std::future::pending::<()>().await;
+        for h in self.hpas_health.iter().chain(&self.scaled_objects_health) {
+            let mut h = h.clone();
+            if h.wait_for(|h| h.synced).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 
-    /// An error when a cache's answer cannot be trusted now: never synced, or its watch
-    /// has been failing for longer than `stale_after`.
-    fn check(&self, what: &str, health: &watch::Receiver<WatchHealth>) -> Result<(), ClusterError> {
-        let h = *health.borrow();
-        if !h.synced {
-            return Err(ClusterError::NotSynced { what: what.into() });
-        }
-        if let Some(since) = h.failing_since {
-            let failing_for = since.elapsed();
-            if failing_for >= self.stale_after {
-                return Err(ClusterError::WatchFailing {
-                    what: what.into(),
-                    failing_for,
-                    bound: self.stale_after,
-                });
+    /// An error when a cache's answer cannot be trusted now: one of its scopes never
+    /// synced, or its watch has been failing for longer than `stale_after`.
+    fn check(
+        &self,
+        what: &str,
+        health: &[watch::Receiver<WatchHealth>],
+    ) -> Result<(), ClusterError> {
+        for h in health {
+            let h = *h.borrow();
+            if !h.synced {
+                return Err(ClusterError::NotSynced { what: what.into() });
+            }
+            if let Some(since) = h.failing_since {
+                let failing_for = since.elapsed();
+                if failing_for >= self.stale_after {
+                    return Err(ClusterError::WatchFailing {
+                        what: what.into(),
+                        code: None,
+                        error: None,
+                        failing_for,
+                        bound: self.stale_after,
+                    });
+                }
             }
         }
         Ok(())
+    }
+
+    /// [`AutoscalerCache::check`] of both kinds.
+    pub(super) fn trusted(&self) -> Result<(), ClusterError> {
+        self.check(HPAS, &self.hpas_health)?;
+        self.check(SCALED_OBJECTS, &self.scaled_objects_health)
     }
 
     /// Other autoscalers that target this Deployment, from the caches (no API call). Until
@@ -162,18 +193,17 @@ impl AutoscalerCache {
         &self,
         target: &ScaleTargetRef,
     ) -> Result<Vec<OtherAutoscaler>, ClusterError> {
-        self.check(HPAS, &self.hpas_health)?;
-        self.check(SCALED_OBJECTS, &self.scaled_objects_health)?;
+        self.trusted()?;
         let mut found: Vec<OtherAutoscaler> = self
             .hpas
-            .state_filter(|h| hpa_targets(h, target))
             .iter()
+            .flat_map(|store| store.state_filter(|h| hpa_targets(h, target)))
             .map(|h| OtherAutoscaler::Hpa(h.metadata.name.clone().unwrap_or_default()))
             .collect();
         found.extend(
             self.scaled_objects
-                .state_filter(|so| scaled_object_targets(so, target))
                 .iter()
+                .flat_map(|store| store.state_filter(|so| scaled_object_targets(so, target)))
                 .map(|so| {
                     OtherAutoscaler::ScaledObject(so.metadata.name.clone().unwrap_or_default())
                 }),

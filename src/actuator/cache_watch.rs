@@ -137,12 +137,15 @@ where
 {
     let what = watched.what;
     let stream = watcher::watcher(api, watcher::Config::default())
-        // Only the name, namespace and spec are read: dropping managedFields and
-        // annotations (kubectl's last-applied copy) keeps a large cluster's cache small.
+        // Only the name, namespace, labels, owners, spec and prescale's own annotations
+        // (the floor it holds) are read: dropping managedFields and the other annotations
+        // (kubectl's last-applied copy) keeps a large cluster's cache small.
         .modify(|o: &mut K| {
             let meta = o.meta_mut();
             meta.managed_fields = None;
-            meta.annotations = None;
+            if let Some(a) = meta.annotations.as_mut() {
+                a.retain(|k, _| k.starts_with(super::PRESCALE_ANNOTATION_PREFIX));
+            }
         });
     let mut stream = std::pin::pin!(stream);
     let mut backoff = Backoff::new(watched.settings.backoff_min, watched.settings.backoff_max);

@@ -41,6 +41,7 @@ async fn discover(client: &Client, ar: &ApiResource) -> Result<Presence, String>
 pub async fn keep_scaled_objects(
     client: Client,
     ar: ApiResource,
+    namespace: Option<String>,
     mut writer: reflector::store::Writer<DynamicObject>,
     health: watch::Sender<WatchHealth>,
     settings: WatchSettings,
@@ -81,7 +82,10 @@ pub async fn keep_scaled_objects(
                 health: &health,
                 settings,
             };
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            let api: Api<DynamicObject> = match &namespace {
+                None => Api::all_with(client.clone(), &ar),
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+            };
             match keep_watching(api, &mut writer, watched, &mut stop).await {
                 Ended::Stopped => return,
                 // Not served any more (404): the CRD was removed, which is the absent state

@@ -54,14 +54,22 @@ pub enum ClusterError {
         /// What the cache holds.
         what: String,
     },
-    /// A watch-backed cache whose watch has been failing for longer than it may be
-    /// trusted: an object created meanwhile (a new HPA) would be missing from it.
+    /// A watch-backed cache whose watch keeps failing: it never synced, or it has been
+    /// failing for longer than it may be trusted (an object created meanwhile, such as a new
+    /// HPA, would be missing from it).
     #[error(
-        "{what}: the watch has been failing for {failing_for:?} (more than {bound:?}); its cache may miss objects created meanwhile, so writes hold until it recovers (check the API server and RBAC: list, watch)"
+        "{what}: the watch has been failing for {}s (trusted for {}s){}; its cache may miss objects created meanwhile, so writes hold until it recovers (check the API server and RBAC: list, watch)",
+        .failing_for.as_secs(),
+        .bound.as_secs(),
+        .error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
     )]
     WatchFailing {
         /// What the cache holds.
         what: String,
+        /// The HTTP status the API server answered, when it did (403: RBAC).
+        code: Option<u16>,
+        /// The watch's last error, when known.
+        error: Option<String>,
         /// How long the watch has been failing.
         failing_for: Duration,
         /// How long a failing watch is still trusted.

@@ -65,48 +65,19 @@ impl KubeCluster {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
         let what = format!("Deployment {}/{}", target.namespace, target.name);
         let d = with_deadline(what, self.deadline, api.get(&target.name)).await?;
-        let paused = d
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(PAUSED_ANNOTATION))
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas);
-        let selector = d.spec.as_ref().map(|s| &s.selector);
-        let status = d.status.as_ref();
-        Ok(DeploymentView {
-            // The API server defaults an unset spec.replicas to 1.
-            replicas: spec_replicas.map(|r| r.max(0) as u32).unwrap_or(1),
-            ready: to_u32(status.and_then(|s| s.ready_replicas)),
-            status_replicas: to_u32(status.and_then(|s| s.replicas)),
-            generation: d.metadata.generation.unwrap_or(0),
-            observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
-            // Empty when the API server sent none: never written with (see `scale`).
-            resource_version: d.metadata.resource_version.clone().unwrap_or_default(),
-            paused,
-            replicas_owner: d
-                .metadata
-                .managed_fields
-                .as_deref()
-                .and_then(replicas_owner),
-            reference: d.object_ref(&()),
-            match_labels: selector
-                .and_then(|s| s.match_labels.clone())
-                .unwrap_or_default(),
-            has_match_expressions: selector
-                .and_then(|s| s.match_expressions.as_ref())
-                .is_some_and(|e| !e.is_empty()),
-        })
+        Ok(view_of(&d))
     }
 
     /// Set `spec.replicas` from `from` to `to` through the `/scale` subresource with a merge
     /// patch that carries the `resourceVersion` read this tick, so a concurrent change (a
     /// person's `kubectl scale`, another writer, a new leader) makes this write fail with
-    /// 409 instead of overwriting it.
+    /// 409 instead of overwriting it. Returns the Deployment's `resourceVersion` after the
+    /// write (from the returned Scale), by which a watch cache that has not caught up with
+    /// the write yet is recognised.
     ///
     /// Nothing is sent when `from == to` (a patch that changes nothing is still a request,
-    /// and an audit-log entry), nor without a `resourceVersion`: a patch without one is an
-    /// unconditional write, so the caller reads the Deployment again
+    /// and an audit-log entry): `Ok(None)`; nor without a `resourceVersion`: a patch without
+    /// one is an unconditional write, so the caller reads the Deployment again
     /// ([`ClusterError::NoResourceVersion`]).
     pub async fn scale(
         &self,
@@ -114,10 +85,10 @@ impl KubeCluster {
         from: u32,
         to: u32,
         resource_version: &str,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<Option<String>, ClusterError> {
         let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
         if from == to {
-            return Ok(());
+            return Ok(None);
         }
         if resource_version.trim().is_empty() {
             return Err(ClusterError::NoResourceVersion { what });
@@ -137,6 +108,41 @@ impl KubeCluster {
             api.patch_scale(&target.name, &pp, &Patch::Merge(&patch)),
         )
         .await
-        .map(|_| ())
+        .map(|scale| scale.metadata.resource_version)
+    }
+}
+
+/// What a tick needs to know about Deployment `d` (from a GET or a watch event).
+pub fn view_of(d: &Deployment) -> DeploymentView {
+    let paused = d
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PAUSED_ANNOTATION))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let spec_replicas = d.spec.as_ref().and_then(|s| s.replicas);
+    let selector = d.spec.as_ref().map(|s| &s.selector);
+    let status = d.status.as_ref();
+    DeploymentView {
+        // The API server defaults an unset spec.replicas to 1.
+        replicas: spec_replicas.map(|r| r.max(0) as u32).unwrap_or(1),
+        ready: to_u32(status.and_then(|s| s.ready_replicas)),
+        status_replicas: to_u32(status.and_then(|s| s.replicas)),
+        generation: d.metadata.generation.unwrap_or(0),
+        observed_generation: status.and_then(|s| s.observed_generation).unwrap_or(0),
+        resource_version: d.metadata.resource_version.clone().unwrap_or_default(),
+        paused,
+        replicas_owner: d
+            .metadata
+            .managed_fields
+            .as_deref()
+            .and_then(replicas_owner),
+        reference: d.object_ref(&()),
+        match_labels: selector
+            .and_then(|s| s.match_labels.clone())
+            .unwrap_or_default(),
+        has_match_expressions: selector
+            .and_then(|s| s.match_expressions.as_ref())
+            .is_some_and(|e| !e.is_empty()),
     }
 }

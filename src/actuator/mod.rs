@@ -1,23 +1,43 @@
-//! The controller's edge to the cluster: read a Deployment, find other autoscalers that own
-//! it (from watch-backed caches), write replicas through `/scale`, and publish Events. Only the calls listed in
+//! The controller's edge to the cluster: read a Deployment (from watch-backed caches, or a
+//! GET per tick), find other autoscalers that own it (from watch-backed caches), write
+//! replicas through `/scale`, and publish Events. Only the calls listed in
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
 mod cache_watch;
 mod crd_presence;
+mod deletion_cost;
 mod error;
 mod events;
+mod events_limit;
+mod floor;
+mod floor_cache;
 mod kube;
+mod namespaced_cache;
 mod pods;
+mod reads;
+mod watched_reads;
 
 pub use autoscalers::{
     AutoscalerCache, hpa_targets, scaled_object_resource, scaled_object_targets,
 };
 pub use cache_watch::{WatchHealth, WatchSettings};
+pub use deletion_cost::{
+    CostMark, DELETION_COST_ANNOTATION, PRESCALE_COST_ANNOTATION, cost_mark, cost_patch,
+};
 pub use error::ClusterError;
-pub use events::{EventSink, EventSpec};
-pub use kube::KubeCluster;
+pub use events::{EventLimits, EventSink, EventSpec, PublishEvent, Validity};
+pub use events_limit::{Direction, EventLimiter, Verdict};
+pub use floor::{
+    FLOOR_ANNOTATION, FloorKind, FloorObject, FloorPatch, Held, OWNER_MIN_ANNOTATION, floor_object,
+    floor_targets, keda_owner,
+};
+pub use floor_cache::FloorCandidates;
+pub use kube::{KubeCluster, view_of};
+pub use namespaced_cache::{NamespacedCache, STALE_AFTER};
 pub use pods::{ready_endpoint, selector_query};
+pub use reads::{ClusterReads, DirectReads, Followed};
+pub use watched_reads::{PodEntry, WatchedReads};
 
 /// What a tick needs to know about a Deployment.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,3 +102,6 @@ pub const FIELD_MANAGER: &str = "prescale";
 
 /// The annotation that pauses writes to a Deployment.
 pub const PAUSED_ANNOTATION: &str = "prescale.io/paused";
+
+/// prescale's own annotations start with this.
+pub const PRESCALE_ANNOTATION_PREFIX: &str = "prescale.io/";

@@ -39,14 +39,14 @@ pub fn ready_endpoint(pod: &Pod) -> Option<PodEndpoint> {
 }
 
 impl KubeCluster {
-    /// The ready pods in `namespace` carrying every label of `match_labels` (a Deployment's
+    /// The pods in `namespace` carrying every label of `match_labels` (a Deployment's
     /// selector), sorted by name. (An empty selector matches every pod of the namespace: the
     /// caller does not ask with one.)
-    pub async fn ready_pods(
+    pub async fn list_pods(
         &self,
         namespace: &str,
         match_labels: &BTreeMap<String, String>,
-    ) -> Result<Vec<PodEndpoint>, ClusterError> {
+    ) -> Result<Vec<Pod>, ClusterError> {
         let selector = selector_query(match_labels);
         let api: Api<Pod> = Api::namespaced(self.client().clone(), namespace);
         let params = ListParams::default().labels(&selector);
@@ -56,9 +56,19 @@ impl KubeCluster {
             api.list(&params),
         )
         .await?;
-        let mut pods: Vec<PodEndpoint> = list.items.iter().filter_map(ready_endpoint).collect();
-        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut pods = list.items;
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods)
+    }
+
+    /// The ready pods among [`KubeCluster::list_pods`], sorted by name.
+    pub async fn ready_pods(
+        &self,
+        namespace: &str,
+        match_labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<PodEndpoint>, ClusterError> {
+        let pods = self.list_pods(namespace, match_labels).await?;
+        Ok(pods.iter().filter_map(ready_endpoint).collect())
     }
 }
 

@@ -192,6 +192,7 @@ mod tests {
             Some(crate::config::MetricSource::Promql {
                 query: q.into(),
                 aggregate: None,
+                ignore_null_values: false,
             })
         };
         let mut config = TargetConfig::default();
@@ -287,6 +288,7 @@ mod tests {
         config.metrics.completions = Some(crate::config::MetricSource::Promql {
             query: "c".into(),
             aggregate: None,
+            ignore_null_values: false,
         });
         let learned = learn(&config, &history);
         assert!(learned.capacity_learnable);

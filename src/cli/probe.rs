@@ -172,7 +172,7 @@ async fn backfill(sources: &Sources, target: &TargetConfig) -> BackfillProbe {
             "none: a scraped arrival rate has no history; the forecast warms up from live data"
                 .into(),
         ),
-        (Some(MetricSource::Promql { .. }), true) => None,
+        (Some(MetricSource::Promql { .. } | MetricSource::Shared { .. }), true) => None,
     };
     if probe.note.is_some() {
         return probe;
@@ -191,10 +191,32 @@ async fn backfill(sources: &Sources, target: &TargetConfig) -> BackfillProbe {
 /// A metric's source as a person would write it.
 fn describe(source: &MetricSource) -> String {
     match source {
-        MetricSource::Promql { query, aggregate } => match aggregate {
-            Some(a) => format!("promql: {query} (aggregate: {a:?})"),
-            None => format!("promql: {query}"),
-        },
+        MetricSource::Promql {
+            query,
+            aggregate,
+            ignore_null_values,
+        } => {
+            let mut text = format!("promql: {query}");
+            if let Some(a) = aggregate {
+                text.push_str(&format!(" (aggregate: {a:?})"));
+            }
+            if *ignore_null_values {
+                text.push_str(" (ignoreNullValues: an empty result reads as 0)");
+            }
+            text
+        }
+        MetricSource::Shared {
+            name,
+            query,
+            labels,
+            aggregate,
+        } => {
+            let mut text = format!("query: {name} ({query}) match {}", format_selector(labels));
+            if let Some(a) = aggregate {
+                text.push_str(&format!(" (aggregate: {a:?})"));
+            }
+            text
+        }
         MetricSource::Scrape {
             from,
             metric,

@@ -1,8 +1,8 @@
 //! `prescale run`: the controller in a cluster (in-cluster config, or `KUBECONFIG` outside).
 
 use super::CliResult;
-use crate::actuator::WatchSettings;
-use crate::controller::{RunOptions, run as run_controller};
+use crate::actuator::{EventLimits, WatchSettings};
+use crate::controller::{ReadMode, RunOptions, run as run_controller};
 use crate::leader::{LeaseSettings, LeaseSettingsError};
 use crate::telemetry::init_tracing;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -45,6 +45,23 @@ pub struct RunArgs {
     /// Shutdown (tick in flight, Lease release) must finish within this.
     #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+    /// A namespaced install: watch only these namespaces (comma-separated), where Roles
+    /// grant access instead of the ClusterRole; a target elsewhere is refused. Default: the
+    /// whole cluster (a ClusterRole).
+    #[arg(long, value_delimiter = ',', value_name = "NS,...")]
+    pub namespaces: Vec<String>,
+    /// How ticks read their Deployments (and pods): `watch` keeps watch-backed caches of the
+    /// targets' namespaces (no API call per tick); `get` reads each Deployment with a GET
+    /// every tick (for clusters that grant no list/watch on Deployments).
+    #[arg(long, value_enum, default_value = "watch")]
+    pub cluster_reads: ReadMode,
+    /// Kubernetes Events published per second at most, on average (a queue keeps at most
+    /// one pending Event per object and reason).
+    #[arg(long, default_value = "5")]
+    pub events_per_second: f64,
+    /// Events that may be published at once after a quiet period.
+    #[arg(long, default_value = "50")]
+    pub events_burst: u32,
 }
 
 /// Why `prescale run` stopped with an error.
@@ -71,6 +88,9 @@ pub enum RunCliError {
         "no namespace for the leader Lease: set POD_NAMESPACE (the deploy manifests set it from the downward API) or pass --no-leader-election"
     )]
     NoNamespace,
+    /// The Event rate is not a positive number.
+    #[error("--events-per-second must be a positive number, got {0}; e.g. `--events-per-second 5`")]
+    EventRate(f64),
     /// The Lease timings cannot keep one leader at a time.
     #[error(transparent)]
     Lease(#[from] LeaseSettingsError),
@@ -97,6 +117,9 @@ pub fn run(args: RunArgs) -> CliResult {
 }
 
 async fn run_async(args: RunArgs) -> CliResult {
+    if !(args.events_per_second.is_finite() && args.events_per_second > 0.0) {
+        return Err(RunCliError::EventRate(args.events_per_second).into());
+    }
     // The Lease timings are checked before anything else.
     if !args.no_leader_election {
         LeaseSettings {
@@ -177,6 +200,12 @@ async fn run_async(args: RunArgs) -> CliResult {
         reload_quiet: args.reload_debounce,
         grace: args.shutdown_grace,
         clock: crate::controller::system_clock(),
+        namespaces: (!args.namespaces.is_empty()).then_some(args.namespaces),
+        reads: args.cluster_reads,
+        events: EventLimits {
+            per_second: args.events_per_second,
+            burst: args.events_burst,
+        },
     };
     run_controller(opts, shutdown_rx).await?;
     Ok(())

@@ -66,7 +66,9 @@ impl TargetConfig {
             MetricKind::WaitP95 => self.metrics.wait_p95.as_ref(),
         };
         match source {
-            Some(MetricSource::Promql { query, aggregate }) => Some((
+            Some(MetricSource::Promql {
+                query, aggregate, ..
+            }) => Some((
                 HistoryQuery {
                     query: query.clone(),
                     aggregate: *aggregate,
@@ -150,6 +152,7 @@ mod tests {
         t.metrics.arrival_rate = Some(MetricSource::Promql {
             query: "sum(rate(a_total[1m]))".into(),
             aggregate: None,
+            ignore_null_values: false,
         });
         let (q, origin) = t.history_query(MetricKind::ArrivalRate).unwrap();
         assert_eq!(

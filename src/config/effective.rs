@@ -4,23 +4,48 @@
 use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
-    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawFallback, RawForecast,
-    RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPods, RawPolicy, RawPrometheus,
-    RawScaleTargetRef, RawScalingRules, RawScrape, RawSlo, RawTarget,
+    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
+    RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPodDeletionCost,
+    RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape,
+    RawSharedQuery, RawSlo, RawTarget,
 };
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
     ScrapeFrom, TargetConfig,
 };
+use std::collections::BTreeMap;
 
 /// The effective configuration with every key spelled out (no `defaults:`: each target
 /// carries its merged settings).
 pub fn effective(config: &Config) -> RawConfig {
     RawConfig {
         prometheus: config.prometheus.as_ref().map(prometheus),
+        queries: shared_queries(config),
         defaults: None,
         targets: config.targets.iter().map(target).collect(),
     }
+}
+
+/// The shared queries the targets use, by name.
+fn shared_queries(config: &Config) -> BTreeMap<String, RawSharedQuery> {
+    let mut queries = BTreeMap::new();
+    for t in &config.targets {
+        let m = &t.metrics;
+        for source in [&m.queue_depth, &m.arrival_rate, &m.completions, &m.wait_p95]
+            .into_iter()
+            .flatten()
+        {
+            if let MetricSource::Shared { name, query, .. } = source {
+                queries.insert(
+                    name.clone(),
+                    RawSharedQuery {
+                        promql: query.clone(),
+                    },
+                );
+            }
+        }
+    }
+    queries
 }
 
 fn prometheus(p: &PrometheusConfig) -> RawPrometheus {
@@ -77,6 +102,14 @@ fn target(t: &TargetConfig) -> RawTarget {
             hold_for: t.plan.hold_for.map(Into::into),
             release_tolerance: Some(t.plan.release_tolerance),
         }),
+        actuation: Some(t.actuation),
+        pod_deletion_cost: Some(RawPodDeletionCost {
+            enabled: Some(t.pod_deletion_cost.enabled),
+            in_flight: t.pod_deletion_cost.in_flight.as_ref().map(metric_source),
+        }),
+        events: Some(RawEvents {
+            min_interval: Some(t.events.min_interval.into()),
+        }),
     }
 }
 
@@ -119,10 +152,26 @@ fn metrics(m: &MetricsConfig) -> RawMetrics {
 
 fn metric_source(s: &MetricSource) -> RawMetricSource {
     match s {
-        MetricSource::Promql { query, aggregate } => RawMetricSource {
+        MetricSource::Promql {
+            query,
+            aggregate,
+            ignore_null_values,
+        } => RawMetricSource {
             promql: Some(query.clone()),
             aggregate: *aggregate,
-            scrape: None,
+            ignore_null_values: Some(*ignore_null_values),
+            ..RawMetricSource::default()
+        },
+        MetricSource::Shared {
+            name,
+            labels,
+            aggregate,
+            ..
+        } => RawMetricSource {
+            query: Some(name.clone()),
+            match_labels: labels.clone(),
+            aggregate: *aggregate,
+            ..RawMetricSource::default()
         },
         MetricSource::Scrape {
             from,
@@ -131,8 +180,6 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             aggregate,
             quantile,
         } => RawMetricSource {
-            promql: None,
-            aggregate: None,
             scrape: Some(RawScrape {
                 url: match from {
                     ScrapeFrom::Url(url) => Some(url.clone()),
@@ -151,6 +198,7 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
                 aggregate: *aggregate,
                 quantile: *quantile,
             }),
+            ..RawMetricSource::default()
         },
     }
 }

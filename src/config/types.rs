@@ -97,6 +97,85 @@ pub struct TargetConfig {
     pub metrics: MetricsConfig,
     /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
     pub backtest: super::BacktestQueries,
+    /// How an active target's recommendation reaches the workload.
+    pub actuation: Actuation,
+    /// Work-aware scale-down: mark the pods that should go first.
+    pub pod_deletion_cost: PodDeletionCost,
+    /// How often decision Events are published.
+    pub events: EventsConfig,
+}
+
+/// How an active target acts on its recommendation, named as HPA and KEDA name the field
+/// prescale writes.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Actuation {
+    /// Write `spec.replicas` through the Deployment's `/scale` subresource; refuse while an
+    /// HPA or a ScaledObject targets the Deployment.
+    #[default]
+    Scale,
+    /// Raise the `spec.minReplicas` of the HorizontalPodAutoscaler that targets the
+    /// Deployment to the recommendation (a floor under the HPA), and return it to the
+    /// owner's own value when the recommendation falls back.
+    HpaMinReplicas,
+    /// The same with the `spec.minReplicaCount` of the KEDA ScaledObject that targets the
+    /// Deployment.
+    KedaMinReplicaCount,
+}
+
+impl Actuation {
+    /// The config spelling (`scale`, `hpaMinReplicas`, `kedaMinReplicaCount`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scale => "scale",
+            Self::HpaMinReplicas => "hpaMinReplicas",
+            Self::KedaMinReplicaCount => "kedaMinReplicaCount",
+        }
+    }
+
+    /// Whether prescale writes a floor under another autoscaler rather than `/scale`.
+    pub fn is_floor(self) -> bool {
+        !matches!(self, Self::Scale)
+    }
+}
+
+/// Work-aware scale-down: before a scale-down (active `/scale` mode), the pods that should
+/// go first are annotated with `controller.kubernetes.io/pod-deletion-cost`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PodDeletionCost {
+    /// Off by default.
+    pub enabled: bool,
+    /// Each pod's in-flight work, scraped from every pod (`scrape: {pods: ...}`); `None`:
+    /// the target's `queueDepth` when it is scraped from every pod, else the pods are
+    /// ordered not-ready first, then newest first.
+    pub in_flight: Option<MetricSource>,
+}
+
+/// How often decision Events (`Recommendation`, `Rescaled`, `FloorRaised`...) are
+/// published, like Kubernetes' own event aggregation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventsConfig {
+    /// At most one decision Event per target this often, unless the direction changes (up
+    /// after down, or down after up), which is always published.
+    pub min_interval: Duration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(300),
+        }
+    }
 }
 
 /// Namespace and name of the scaled Deployment.
@@ -286,6 +365,21 @@ pub enum MetricSource {
         query: String,
         /// How to reduce a result with several series; `None` makes that an error.
         aggregate: Option<Aggregate>,
+        /// Read an empty result as 0 (KEDA's `ignoreNullValues`); `false`: an empty result
+        /// is a missing metric.
+        ignore_null_values: bool,
+    },
+    /// A target's series in the result of a shared query (`queries:`), which runs once per
+    /// interval for every target that uses it.
+    Shared {
+        /// The shared query's name (its key under `queries:`).
+        name: String,
+        /// Its PromQL.
+        query: String,
+        /// The labels (and values) this target's series carry, `${...}` substituted.
+        labels: std::collections::BTreeMap<String, String>,
+        /// How to reduce several matching series; `None` makes that an error.
+        aggregate: Option<Aggregate>,
     },
     /// A text-exposition endpoint scraped directly.
     Scrape {
@@ -422,6 +516,9 @@ impl Default for TargetConfig {
             plan: PlanConfig::default(),
             metrics: MetricsConfig::default(),
             backtest: super::BacktestQueries::default(),
+            actuation: Actuation::Scale,
+            pod_deletion_cost: PodDeletionCost::default(),
+            events: EventsConfig::default(),
         }
     }
 }

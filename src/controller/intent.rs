@@ -26,8 +26,14 @@ pub enum Hold {
     Unsynced,
     /// The API server answered 429/5xx recently.
     Backoff,
-    /// The recommendation equals `spec.replicas`.
+    /// The recommendation equals `spec.replicas` (or the floor already in force).
     Unchanged,
+    /// A floor target (`actuation: hpaMinReplicas|kedaMinReplicaCount`) has no autoscaler
+    /// of that kind targeting its Deployment, or several.
+    NoAutoscaler,
+    /// A GitOps tool keeps resetting `spec.replicas` to the value in git: prescale stops
+    /// fighting it until it is told to ignore the field.
+    GitOps,
 }
 
 impl Hold {
@@ -42,6 +48,8 @@ impl Hold {
             Self::Unsynced => "unsynced",
             Self::Backoff => "backoff",
             Self::Unchanged => "unchanged",
+            Self::NoAutoscaler => "no_autoscaler",
+            Self::GitOps => "gitops",
         }
     }
 }
@@ -71,6 +79,8 @@ pub struct Guards {
     pub other_autoscaler: bool,
     /// A manual scale happened within the cooldown.
     pub manual_cooldown: bool,
+    /// A GitOps tool is resetting `spec.replicas` after each write.
+    pub gitops_conflict: bool,
     /// The other-autoscaler check has no trustworthy answer.
     pub unsynced: bool,
     /// Backing off after 429/5xx.
@@ -93,6 +103,8 @@ pub fn plan(mode: Mode, guards: Guards, current: u32, recommended: u32) -> Inten
         Some(Hold::Unchanged)
     } else if guards.manual_cooldown {
         Some(Hold::ManualScale)
+    } else if guards.gitops_conflict {
+        Some(Hold::GitOps)
     } else if guards.unsynced {
         Some(Hold::Unsynced)
     } else if guards.backoff {
@@ -175,6 +187,13 @@ mod tests {
                     ..leader()
                 },
                 Hold::ManualScale,
+            ),
+            (
+                Guards {
+                    gitops_conflict: true,
+                    ..leader()
+                },
+                Hold::GitOps,
             ),
             (
                 Guards {

@@ -3,27 +3,42 @@
 
 mod accounting;
 mod clock;
+mod cpu_time;
+mod deletion_cost;
+mod deletion_order;
+mod floor;
+mod floor_plan;
+mod gitops;
 mod health;
 mod intent;
 mod observe;
 mod report;
 mod runtime;
+mod scope;
 mod supervisor;
 mod surfaces;
 mod tick;
 mod writers;
 
 pub use clock::{Clock, system_clock};
+pub use deletion_cost::{MarkError, in_flight_source};
+pub use deletion_order::{CostPlan, FIRST_COST, PodFacts, plan_costs};
+pub use floor::FloorReport;
+pub use floor_plan::{FloorPlan, OwnerEdit, plan_floor};
+pub use gitops::{
+    FIGHT_HOLD, FIGHT_WINDOW, GITOPS_FIELD_MANAGERS, GitOpsResets, ResetVerdict, is_gitops,
+};
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
 pub use report::{Reports, TargetReport};
-pub use runtime::{RunError, RunOptions, SourceFactory, fixed_source, run};
+pub use runtime::{ReadMode, RunError, RunOptions, SourceFactory, fixed_source, run};
+pub use scope::check_namespaces;
 pub use supervisor::{Applied, Supervisor};
 pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
-use crate::actuator::{AutoscalerCache, EventSink, KubeCluster};
+use crate::actuator::{AutoscalerCache, ClusterReads, EventSink, KubeCluster};
 use crate::leader::Leadership;
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
@@ -32,8 +47,10 @@ use std::sync::Arc;
 
 /// What every target's task shares.
 pub struct Shared {
-    /// Reads and writes to the cluster.
+    /// Writes to the cluster, and the fresh read after a 409.
     pub cluster: KubeCluster,
+    /// Where ticks read their Deployments and pods (watch-backed caches by default).
+    pub reads: Arc<dyn ClusterReads>,
     /// HPAs and ScaledObjects, watched once for all targets (the conflict check).
     pub autoscalers: AutoscalerCache,
     /// Kubernetes Events (published by the leader only).

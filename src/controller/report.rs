@@ -34,6 +34,10 @@ pub struct TargetReport {
     pub updated_at: f64,
     /// The error that cut the last tick short, if any.
     pub error: Option<String>,
+    /// Floor targets: the HPA's or ScaledObject's floor, held or (shadow, followers) that
+    /// would be set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<super::FloorReport>,
     /// Ticks finished since the target started on this instance, leader or not (so a
     /// follower's progress can be seen too: per-target metrics are the leader's alone).
     pub ticks: u64,

@@ -1,9 +1,13 @@
 //! `prescale run` as a library call: load the config, start leader election, the targets,
 //! the admin server and the config watcher, apply reloads, and shut down in order.
 
+use super::scope::check_namespaces;
 use super::writers::check_one_writer;
 use super::{Clock, Health, Reports, Shared, Supervisor};
-use crate::actuator::{AutoscalerCache, EventSink, EventSpec, KubeCluster, WatchSettings};
+use crate::actuator::{
+    AutoscalerCache, ClusterReads, DirectReads, EventLimits, EventSink, EventSpec, KubeCluster,
+    WatchSettings, WatchedReads,
+};
 use crate::config::Config;
 use crate::leader::{LeaderElector, Leadership, LeaseSettings, LeaseSettingsError};
 use crate::live_report::LiveReports;
@@ -49,6 +53,26 @@ pub struct RunOptions {
     pub grace: Duration,
     /// The wall clock ([`super::system_clock`] but in tests).
     pub clock: Clock,
+    /// The namespaces a namespaced install watches (`--namespaces`); `None`: the whole
+    /// cluster. HPAs and ScaledObjects are watched there only, and a target elsewhere is
+    /// refused.
+    pub namespaces: Option<Vec<String>>,
+    /// How ticks read Deployments and pods.
+    pub reads: ReadMode,
+    /// How fast Events are published.
+    pub events: EventLimits,
+}
+
+/// How ticks read the Deployments (and pods) of their targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ReadMode {
+    /// Watch-backed caches of the targets' namespaces: no API call per tick (needs `list`
+    /// and `watch` on Deployments, and on pods for metrics scraped from every pod).
+    #[default]
+    Watch,
+    /// A GET of each Deployment (and a list of its pods) on every tick: needs only `get`
+    /// (and `list` on pods), at one API call per target per tick.
+    Get,
 }
 
 /// Builds the metrics source for a config; the error names what to fix.
@@ -82,6 +106,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     }
     let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
     check_one_writer(&config)
+        .and_then(|()| check_namespaces(&config, opts.namespaces.as_deref()))
         .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
     let source = (opts.source)(&config).map_err(RunError::Config)?;
 
@@ -136,6 +161,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let (autoscalers, cache_tasks) = AutoscalerCache::start(
         opts.watch_client.clone(),
         opts.autoscaler_watch,
+        opts.namespaces.as_deref(),
         stop_rx.clone(),
     );
     let synced = {
@@ -145,10 +171,23 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
             health.set_autoscalers_synced();
         })
     };
+    let cluster = KubeCluster::new(opts.client.clone(), opts.api_deadline);
+    let reads: Arc<dyn ClusterReads> = match opts.reads {
+        // Like the autoscaler watches: no retry hidden inside one request.
+        ReadMode::Watch => Arc::new(WatchedReads::new(opts.watch_client.clone())),
+        ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
+    };
+    let events = EventSink::new(
+        opts.client.clone(),
+        identity,
+        opts.events,
+        telemetry.clone(),
+    );
     let shared = Arc::new(Shared {
-        cluster: KubeCluster::new(opts.client.clone(), opts.api_deadline),
+        cluster,
+        reads: reads.clone(),
         autoscalers,
-        events: EventSink::new(opts.client.clone(), identity),
+        events: events.clone(),
         source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
         leader: leader_rx,
@@ -174,6 +213,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         config_path: opts.config_path,
         source: opts.source,
         pod: opts.pod,
+        namespaces: opts.namespaces,
     };
 
     loop {
@@ -202,6 +242,8 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         }
         synced.abort();
         exporting.abort();
+        reads.stop();
+        events.close();
         for task in cache_tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "autoscaler watch ended abnormally");
@@ -240,6 +282,7 @@ struct ReloadOptions {
     config_path: PathBuf,
     source: SourceFactory,
     pod: Option<ObjectReference>,
+    namespaces: Option<Vec<String>>,
 }
 
 /// Apply a reloaded config, or reject it with a metric, a log line and an Event; the config
@@ -254,6 +297,7 @@ async fn apply_reload(
     let path = opts.config_path.display().to_string();
     let checked = match reloaded {
         Reloaded::Valid(c) => check_one_writer(&c)
+            .and_then(|()| check_namespaces(&c, opts.namespaces.as_deref()))
             .map(|()| c)
             .map_err(|e| format!("{path}: {e}")),
         Reloaded::Invalid(e) => Err(e),

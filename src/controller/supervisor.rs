@@ -6,6 +6,7 @@
 
 use super::Shared;
 use super::tick::{TargetTask, TickOutcome};
+use crate::actuator::Followed;
 use crate::config::{Config, TargetConfig};
 use crate::telemetry::StageLabels;
 use futures::FutureExt;
@@ -52,6 +53,19 @@ impl Supervisor {
     /// finishes its tick in flight), and hand changed settings to the running task.
     pub async fn apply(&mut self, config: &Config) -> Applied {
         let mut applied = Applied::default();
+        // Caches follow the namespaces of the new config before its targets tick; those of
+        // removed targets are dropped after the targets stop (below).
+        let followed = Followed::of(config);
+        let mut both = followed.clone();
+        for r in self.running.values() {
+            let c = r.config.borrow();
+            both.deployments
+                .insert(c.scale_target_ref.namespace.clone());
+            if crate::metrics::scrapes_pods(&c) {
+                both.pods.insert(c.scale_target_ref.namespace.clone());
+            }
+        }
+        self.shared.reads.follow(&both);
         let wanted: BTreeMap<&str, &TargetConfig> = config
             .targets
             .iter()
@@ -75,6 +89,8 @@ impl Supervisor {
             applied.removed.push(name);
         }
 
+        self.shared.reads.follow(&followed);
+
         for (name, target) in wanted {
             match self.running.get(name) {
                 Some(r) if *r.config.borrow() == *target => {}
@@ -94,7 +110,7 @@ impl Supervisor {
 
     fn start(&mut self, config: TargetConfig) {
         let name = config.name.clone();
-        self.shared.health.target_started(&name);
+        self.shared.health.target_started(&name, config.interval);
         let (config_tx, config_rx) = watch::channel(config.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = self.shared.clone();
@@ -146,6 +162,9 @@ fn phase(name: &str, period: std::time::Duration) -> std::time::Duration {
     period.mul_f64((hash % 10_000) as f64 / 10_000.0)
 }
 
+/// Longest wait for a target's namespace to be listed before its first tick.
+const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn ticker(period: std::time::Duration) -> tokio::time::Interval {
     // interval_at keeps ticks on a fixed schedule (no drift from the tick's own duration);
     // Skip drops the ticks a slow tick overran instead of firing them back to back.
@@ -161,14 +180,21 @@ async fn run_target(
     mut stop: watch::Receiver<bool>,
 ) {
     let name = task.config.name.clone();
-    tracing::info!(target_name = %name, "target started");
+    tracing::debug!(target_name = %name, "target started");
+    let namespace = task.config.scale_target_ref.namespace.clone();
+    let ready = async {
+        // The first tick reads the Deployment from the cache: wait for its namespace's list
+        // (bounded: a cache that cannot sync makes each tick fail with the reason instead).
+        let _ = tokio::time::timeout(SYNC_DEADLINE, shared.reads.wait_synced(&namespace)).await;
+        task.warm_up(&shared).await;
+    };
     tokio::select! {
         biased;
         _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
             tracing::info!(target_name = %name, "target stopped before its first tick");
             return;
         }
-        () = task.warm_up(&shared) => {}
+        () = ready => {}
     }
     let mut interval = ticker(task.config.interval);
     // The first tick comes at once (readiness waits for it); the next ones are moved to the
@@ -199,8 +225,12 @@ async fn run_target(
                 unphased = true;
                 tracing::info!(target_name = %name, "target config changed");
             }
-            _ = interval.tick() => {
+            scheduled = interval.tick() => {
                 let started = Instant::now();
+                shared
+                    .telemetry
+                    .tick_lag
+                    .observe(started.saturating_duration_since(scheduled).as_secs_f64());
                 if std::mem::take(&mut unphased) {
                     let p = phase(&name, task.config.interval);
                     if !p.is_zero() {
@@ -234,13 +264,13 @@ async fn run_target(
                     tracing::warn!(target_name = %name, took_s = took.as_secs_f64(), interval_s = task.config.interval.as_secs_f64(), "tick took longer than the interval; skipping missed ticks");
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
-                shared.health.target_ticked(&name);
+                shared.health.target_ticked(&name, task.config.interval);
                 shared.reports.tick_finished(&name);
             }
         }
     }
     task.forget_series(&shared);
-    tracing::info!(target_name = %name, "target stopped");
+    tracing::debug!(target_name = %name, "target stopped");
 }
 
 #[cfg(test)]

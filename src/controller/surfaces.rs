@@ -5,7 +5,7 @@ use super::Shared;
 use super::intent::Hold;
 use super::report::TargetReport;
 use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
-use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler};
+use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler, Verdict};
 use crate::config::Mode;
 use crate::core::{Decision, Observation, Reason};
 use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
@@ -27,6 +27,32 @@ fn set_or_remove(
         None => {
             family.remove(labels);
         }
+    }
+}
+
+/// Set an integer gauge to `value`, or remove it while there is none.
+fn set_or_remove_count(
+    family: &Family<TargetLabels, Gauge>,
+    labels: &TargetLabels,
+    value: Option<u32>,
+) {
+    match value {
+        Some(v) => {
+            family.get_or_create(labels).set(i64::from(v));
+        }
+        None => {
+            family.remove(labels);
+        }
+    }
+}
+
+/// The Event reason for a kind of blocked write.
+fn block_reason(kind: &str) -> &'static str {
+    match kind {
+        "paused" => "Paused",
+        "no_autoscaler" => "NoAutoscaler",
+        "gitops" => "GitOpsConflict",
+        _ => "OtherAutoscaler",
     }
 }
 
@@ -108,31 +134,66 @@ impl TargetTask {
                 })
                 .set(1);
         }
-        self.memory.reason_labels = labels;
 
+        let floor = self.memory.floor.clone();
+        set_or_remove_count(&t.floor_replicas, &l, floor.as_ref().map(|f| f.floor));
+        set_or_remove_count(
+            &t.floor_owner_replicas,
+            &l,
+            floor
+                .as_ref()
+                .map(|f| f.owner_value.unwrap_or(0))
+                .filter(|_| self.config.actuation.is_floor()),
+        );
         let action = match outcome {
             TickOutcome::Scaled { .. } => "scaled".to_string(),
+            TickOutcome::Floored { .. } => "floor_set".to_string(),
             TickOutcome::Held(h) => format!("hold:{}", h.label()),
             TickOutcome::Failed(_) => "error".to_string(),
         };
-        let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
-        tracing::info!(
-            target_name = %self.config.name,
-            deployment = %deployment_name(&self.config),
-            mode = match self.config.mode {
-                Mode::Shadow => "shadow",
-                Mode::Active => "active",
-            },
-            current = view.replicas,
-            ready = view.ready,
-            recommended = decision.replicas,
-            forecast_rate = decision.forecast_rate,
-            capacity_per_replica = decision.capacity_per_replica,
-            startup_s = decision.startup_s,
-            action = %action,
-            reasons = %reasons_json,
-            "decision"
+        // One info line when the decision changes (what is recommended, what runs, what was
+        // done, which reasons shaped it); the same decision again is logged at debug level
+        // only. `/recommendations` always has the full latest record.
+        let summary = format!(
+            "{}/{}/{action}/{}",
+            decision.replicas,
+            view.replicas,
+            labels.join(",")
         );
+        let changed = self.memory.last_logged.as_deref() != Some(summary.as_str());
+        if changed || tracing::enabled!(tracing::Level::DEBUG) {
+            let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+            macro_rules! decision_line {
+                ($level:ident) => {
+                    tracing::$level!(
+                        target_name = %self.config.name,
+                        deployment = %deployment_name(&self.config),
+                        mode = match self.config.mode {
+                            Mode::Shadow => "shadow",
+                            Mode::Active => "active",
+                        },
+                        current = view.replicas,
+                        ready = view.ready,
+                        recommended = decision.replicas,
+                        forecast_rate = decision.forecast_rate,
+                        capacity_per_replica = decision.capacity_per_replica,
+                        startup_s = decision.startup_s,
+                        action = %action,
+                        reasons = %reasons_json,
+                        "decision"
+                    )
+                };
+            }
+            if changed {
+                decision_line!(info);
+            } else {
+                decision_line!(debug);
+            }
+        }
+        if changed {
+            self.memory.last_logged = Some(summary);
+        }
+        self.memory.reason_labels = labels;
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
             deployment: deployment_name(&self.config),
@@ -147,6 +208,7 @@ impl TargetTask {
             action,
             updated_at: shared.now(),
             error,
+            floor,
             ticks: 0,
         });
 
@@ -187,6 +249,9 @@ impl TargetTask {
                 ));
             }
         }
+        // Found by the tick itself (a floor target without its autoscaler, a GitOps tool
+        // resetting replicas); reported in either mode, since shadow would be blocked too.
+        active.extend(self.memory.blocks.iter().cloned());
         // Shadow mode never writes, so nothing is "blocked" there.
         let manual = self.config.mode == Mode::Active
             && self.memory.manual_until.is_some_and(|u| Instant::now() < u);
@@ -218,11 +283,7 @@ impl TargetTask {
                 tracing::warn!(target_name = %self.config.name, kind = %kind, "{note}");
             }
             if leader && !self.memory.reported_blocks.contains(&kind) {
-                let reason = if kind == "paused" {
-                    "Paused"
-                } else {
-                    "OtherAutoscaler"
-                };
+                let reason = block_reason(&kind);
                 shared
                     .events
                     .publish(
@@ -241,7 +302,12 @@ impl TargetTask {
     }
 
     /// `Recommendation` (shadow) when the recommendation changes, `Rescaled` (active) when
-    /// prescale wrote. Only the leader publishes.
+    /// prescale wrote `/scale`, `FloorRaised` / `FloorLowered` / `FloorReturned` when it
+    /// wrote a floor. Only the leader publishes. Events are rate-limited in two steps, one
+    /// design ([`crate::actuator::EventSink`]): per target here, at most one per
+    /// `events.minInterval` unless the direction changes (an unchanged value never), like
+    /// Kubernetes' event aggregation; then the sink's queue, at most `--events-per-second`
+    /// for the whole controller, coalescing what is still pending per object and reason.
     async fn publish_decision_event(
         &mut self,
         shared: &Shared,
@@ -252,31 +318,106 @@ impl TargetTask {
         if !shared.is_leader() {
             return;
         }
-        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
-        let event = match (self.config.mode, outcome) {
-            (Mode::Active, TickOutcome::Scaled { from, to }) => EventSpec {
-                warning: false,
-                reason: "Rescaled".into(),
-                action: "Scale".into(),
-                note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
-            },
-            (Mode::Shadow, _)
-                if self.memory.last_recommendation_event != Some(decision.replicas) =>
-            {
-                self.memory.last_recommendation_event = Some(decision.replicas);
-                EventSpec {
-                    warning: false,
-                    reason: "Recommendation".into(),
-                    action: "Recommend".into(),
-                    note: format!(
-                        "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
-                        decision.replicas, view.replicas, view.ready
-                    ),
-                }
-            }
+        let value = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { to, .. })
+            | (Mode::Active, TickOutcome::Floored { to, .. }) => *to,
+            (Mode::Shadow, _) => decision.replicas,
             _ => return,
         };
-        shared.events.publish(&view.reference, event).await;
+        let suppressed =
+            match self
+                .memory
+                .events
+                .check(value, Instant::now(), self.config.events.min_interval)
+            {
+                Verdict::Unchanged => return,
+                Verdict::Suppress => {
+                    shared
+                        .telemetry
+                        .events_suppressed
+                        .get_or_create(&self.labels())
+                        .inc();
+                    return;
+                }
+                Verdict::Publish { suppressed } => suppressed,
+            };
+        // Built only for an Event that is published: at thousands of targets, serializing
+        // every tick's reasons would cost more than the decision.
+        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        let floor = self.memory.floor.clone();
+        let (regarding, mut event) = match (self.config.mode, outcome) {
+            (Mode::Active, TickOutcome::Scaled { from, to }) => (
+                &view.reference,
+                EventSpec {
+                    warning: false,
+                    reason: "Rescaled".into(),
+                    action: "Scale".into(),
+                    note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
+                },
+            ),
+            (Mode::Active, TickOutcome::Floored { from, to, returned }) => {
+                let Some(f) = floor.as_ref() else { return };
+                let (reason, what) = if *returned {
+                    (
+                        "FloorReturned",
+                        format!("returned to the owner's value {to}"),
+                    )
+                } else if to > from {
+                    ("FloorRaised", format!("raised from {from} to {to}"))
+                } else {
+                    ("FloorLowered", format!("lowered from {from} to {to}"))
+                };
+                (
+                    &f.reference,
+                    EventSpec {
+                        warning: false,
+                        reason: reason.into(),
+                        action: "SetFloor".into(),
+                        note: format!(
+                            "{} {} spec.{} {what} for Deployment {} (prescale recommends {} replicas; the owner's value is {}); reasons: {reasons}",
+                            f.kind,
+                            f.name,
+                            f.field,
+                            deployment_name(&self.config),
+                            decision.replicas,
+                            f.owner_value
+                                .map_or_else(|| "unset".into(), |v| v.to_string()),
+                        ),
+                    },
+                )
+            }
+            _ => {
+                let floor_note = floor
+                    .as_ref()
+                    .map(|f| {
+                        format!(
+                            "; would set {} {} spec.{} to {}",
+                            f.kind, f.name, f.field, f.floor
+                        )
+                    })
+                    .unwrap_or_default();
+                (
+                    &view.reference,
+                    EventSpec {
+                        warning: false,
+                        reason: "Recommendation".into(),
+                        action: "Recommend".into(),
+                        note: format!(
+                            "recommends {} replicas (now {}, {} ready){floor_note}; shadow mode, not applied; reasons: {reasons}",
+                            decision.replicas, view.replicas, view.ready
+                        ),
+                    },
+                )
+            }
+        };
+        if suppressed > 0 {
+            event.note = format!(
+                "{} ({suppressed} smaller change(s) since the last Event not published: events.minInterval)",
+                event.note
+            );
+        }
+        let regarding = regarding.clone();
+        shared.events.publish(&regarding, event).await;
     }
 }
 

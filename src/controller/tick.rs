@@ -2,16 +2,20 @@
 //! an intent, apply it (active leader only), and report it on every surface.
 
 use super::Shared;
+use super::cpu_time::CpuSpan;
+use super::floor::FloorReport;
+use super::floor_plan::OwnerEdit;
+use super::gitops::{GitOpsResets, is_gitops};
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
 use super::report::TargetReport;
-use crate::actuator::{ClusterError, DeploymentView, EventSpec, FIELD_MANAGER};
+use crate::actuator::{ClusterError, DeploymentView, EventLimiter, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
-use crate::leader::LeadershipLost;
 use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
+use futures::StreamExt;
 use std::collections::BTreeSet;
 use tokio::time::Instant;
 
@@ -23,6 +27,8 @@ pub const BLOCK_KINDS: &[&str] = &[
     "manual_scale",
     "unsynced",
     "backoff",
+    "no_autoscaler",
+    "gitops",
 ];
 
 /// Re-reads after a 409 before giving up until the next tick.
@@ -32,11 +38,11 @@ const CONFLICT_RETRIES: u32 = 2;
 /// scale-down stabilisation, long enough for the person to finish what they are doing.
 pub const MANUAL_SCALE_HOLD: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Longest wait for the arrival-rate history when a target starts.
-const WARM_UP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest wait for the next chunk of arrival-rate history when a target starts.
+pub const WARM_UP_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Longest back-off after repeated 429/5xx answers, in ticks.
-const MAX_SKIPPED_TICKS: u32 = 16;
+pub(super) const MAX_SKIPPED_TICKS: u32 = 16;
 
 /// What a target remembers between ticks besides the decision core's state.
 #[derive(Debug, Default)]
@@ -53,8 +59,6 @@ pub(super) struct Memory {
     pub(super) write_failures: u32,
     /// Ticks left to skip writing (back-off).
     pub(super) skip_writes: u32,
-    /// The recommendation last published as an Event (shadow mode).
-    pub(super) last_recommendation_event: Option<u32>,
     /// Blocking conditions already reported by an Event, so each is reported once per episode.
     pub(super) reported_blocks: BTreeSet<String>,
     /// The last tick's failure, so a repeated one is not logged every tick.
@@ -65,6 +69,74 @@ pub(super) struct Memory {
     pub(super) reason_labels: Vec<String>,
     /// The Deployment's `matchExpressions` were reported as ignored (once per target).
     pub(super) warned_match_expressions: bool,
+    /// Rate limit of this target's decision Events.
+    pub(super) events: EventLimiter,
+    /// The floor under the HPA or ScaledObject, this tick (floor targets only).
+    pub(super) floor: Option<FloorReport>,
+    /// The owner's last change of a floor's field that was reported.
+    pub(super) last_owner_edit: Option<OwnerEdit>,
+    /// Conditions found this tick that keep prescale from writing, besides those the
+    /// report derives itself: `(kind, note)`.
+    pub(super) blocks: Vec<(String, String)>,
+    /// Resets of `spec.replicas` by a GitOps tool.
+    pub(super) gitops: GitOpsResets,
+    /// Why writes are left to a GitOps tool, while they are.
+    pub(super) gitops_note: Option<String>,
+    /// What prescale knows of the Deployment that a watch cache may not show yet (its own
+    /// write, or a fresh read after a 409).
+    pub(super) ahead_of_cache: Option<AheadOfCache>,
+    /// What the last decision log line at info level said, so an unchanged decision is
+    /// logged at debug level only.
+    pub(super) last_logged: Option<String>,
+}
+
+/// The Deployment as prescale last wrote or read it directly, and the `resourceVersion`s it
+/// knows to be older: a watch cache still showing one of those has not caught up, and is
+/// read as this view instead (it never goes back in time, which would look like someone
+/// else's change of `spec.replicas`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct AheadOfCache {
+    outdated: Vec<String>,
+    view: DeploymentView,
+}
+
+/// Outdated versions remembered at most (a write and a re-read or two within one tick).
+const OUTDATED_KEPT: usize = 4;
+
+impl AheadOfCache {
+    /// `view` (read from a cache) corrected to what prescale knows; `false` when the cache
+    /// has caught up (and this is no longer needed).
+    fn correct(&self, view: &mut DeploymentView) -> bool {
+        if self.outdated.contains(&view.resource_version) {
+            *view = self.view.clone();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Memory {
+    /// `fresh` is newer than version `outdated` (and than any remembered before).
+    fn ahead(&mut self, outdated: &str, fresh: DeploymentView) {
+        let mut known = self
+            .ahead_of_cache
+            .take()
+            .map(|a| a.outdated)
+            .unwrap_or_default();
+        if !known.iter().any(|rv| rv == outdated) {
+            known.push(outdated.to_string());
+        }
+        if known.len() > OUTDATED_KEPT {
+            known.remove(0);
+        }
+        // Never mistake the fresh view itself for an outdated one.
+        known.retain(|rv| *rv != fresh.resource_version || fresh.resource_version == outdated);
+        self.ahead_of_cache = Some(AheadOfCache {
+            outdated: known,
+            view: fresh,
+        });
+    }
 }
 
 /// A target's task state: its config, the decision core's state, the controller's memory,
@@ -90,6 +162,15 @@ pub enum TickOutcome {
         from: u32,
         /// After.
         to: u32,
+    },
+    /// The floor under the HPA or ScaledObject was changed.
+    Floored {
+        /// The min in force before.
+        from: u32,
+        /// The min in force after.
+        to: u32,
+        /// The floor was returned to the owner's own value.
+        returned: bool,
     },
     /// A recommendation was made and not written.
     Held(Hold),
@@ -143,23 +224,34 @@ impl TargetTask {
     }
 
     /// Warm the forecaster with the source's arrival-rate history, so the first forecasts
-    /// are not made from nothing. Without history (or when it cannot be had in time) the
-    /// forecaster learns from the ticks as they come.
+    /// are not made from nothing. The history arrives in chunks, oldest first, each fed to
+    /// the forecaster as it comes; when none arrives for [`WARM_UP_STALL`] (a Prometheus
+    /// that is down, or thousands of targets queued for the backfill limit) the target
+    /// starts with what it has and the forecaster learns from the ticks as they come.
     pub async fn warm_up(&mut self, shared: &Shared) {
         let source = shared.source();
-        match tokio::time::timeout(WARM_UP_DEADLINE, source.history(&self.config)).await {
-            Ok(Ok(history)) if history.is_empty() => {}
-            Ok(Ok(history)) => {
-                self.state
-                    .backfill(&self.config, self.config.interval.as_secs_f64(), &history);
-                tracing::info!(target_name = %self.config.name, samples = history.len(), "forecaster warmed up with arrival-rate history");
+        let config = &self.config;
+        let mut chunks = source.history_stream(config);
+        let mut samples = 0usize;
+        loop {
+            match tokio::time::timeout(WARM_UP_STALL, chunks.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(chunk))) => {
+                    self.state.backfill(config, chunk.step_s, &chunk.samples);
+                    samples += chunk.samples.len();
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(target_name = %config.name, error = %e, samples, "arrival-rate history incomplete; the forecaster learns from now on");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(target_name = %config.name, stalled_s = WARM_UP_STALL.as_secs(), samples, "arrival-rate history stalled; the forecaster learns from now on");
+                    break;
+                }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(target_name = %self.config.name, error = %e, "no arrival-rate history; the forecaster learns from now on");
-            }
-            Err(_) => {
-                tracing::warn!(target_name = %self.config.name, deadline_s = WARM_UP_DEADLINE.as_secs(), "arrival-rate history not fetched in time; the forecaster learns from now on");
-            }
+        }
+        if samples > 0 {
+            tracing::debug!(target_name = %config.name, samples, "forecaster warmed up with arrival-rate history");
         }
     }
 
@@ -203,9 +295,15 @@ impl TargetTask {
 
     /// Run one tick.
     pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
+        self.memory.blocks.clear();
         let target = self.config.scale_target_ref.clone();
-        let view = match shared.cluster.read_deployment(&target).await {
-            Ok(v) => {
+        let view = match shared.reads.deployment(&target).await {
+            Ok(mut v) => {
+                if let Some(a) = &self.memory.ahead_of_cache
+                    && !a.correct(&mut v)
+                {
+                    self.memory.ahead_of_cache = None;
+                }
                 shared.health.set_kube_answered(true);
                 self.memory.last_failure = None;
                 v
@@ -219,7 +317,16 @@ impl TargetTask {
                 return self.fail(shared, "deployment", &e.to_string());
             }
         };
-        self.notice_manual_scale(shared, &view).await;
+        // Under a floor, spec.replicas is the HPA's or KEDA's to change, not a person's.
+        if !self.config.actuation.is_floor() {
+            self.notice_manual_scale(shared, &view).await;
+            if self.config.mode == Mode::Active
+                && self.memory.gitops.holding(Instant::now())
+                && let Some(note) = &self.memory.gitops_note
+            {
+                self.memory.blocks.push(("gitops".into(), note.clone()));
+            }
+        }
 
         let source = shared.source();
         let pods = if scrapes_pods(&self.config) {
@@ -228,6 +335,7 @@ impl TargetTask {
             PodEndpoints::not_listed(deployment_name(&self.config))
         };
         let readings = source.read_with(&self.config, &pods).await;
+        let cpu = CpuSpan::start();
         let now = shared.now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
@@ -247,10 +355,26 @@ impl TargetTask {
             self.count_error(shared, "metrics");
         }
 
-        // Decide on a copy: after a 409 the decision is made again from the same state with
-        // the Deployment as it is now, so one tick never advances the state twice.
-        let before = self.state.clone();
+        // Keep a copy where a write may follow: after a 409 the decision is made again from
+        // the same state with the Deployment as it is now, so one tick never advances the
+        // state twice. (Shadow targets and followers never write: no copy, which at
+        // thousands of targets is most of a tick's allocation.)
+        let before =
+            (self.config.mode == Mode::Active && shared.is_leader()).then(|| self.state.clone());
         let mut decision = decide(&self.config, &mut self.state, &obs);
+
+        let mut cpu_seconds = cpu.seconds();
+
+        if self.config.actuation.is_floor() {
+            let (outcome, error) = self.act_on_floor(shared, &view, &decision).await;
+            let cpu = CpuSpan::start();
+            self.account(shared, &obs, &decision, &outcome);
+            self.report(shared, &obs, &view, &decision, &outcome, &[], error)
+                .await;
+            cpu_seconds += cpu.seconds();
+            shared.telemetry.tick_cpu.inc_by(cpu_seconds);
+            return outcome;
+        }
 
         let mut others = Vec::new();
         let mut check_failed = false;
@@ -279,22 +403,48 @@ impl TargetTask {
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
+                gitops_conflict: self.memory.gitops.holding(Instant::now()),
                 unsynced: check_failed,
                 backoff: self.memory.skip_writes > 0,
             };
             match plan(self.config.mode, guards, view.replicas, decision.replicas) {
                 Intent::Hold(h) => break TickOutcome::Held(h),
                 Intent::Write { from, to } => {
-                    let written = match token.as_mut() {
-                        Some(token) => {
-                            let write =
-                                shared
-                                    .cluster
-                                    .scale(&target, from, to, &view.resource_version);
-                            token.guard(write).await
-                        }
-                        None => Err(LeadershipLost),
+                    let Some(token) = token.as_mut() else {
+                        self.count_write(shared, "cancelled");
+                        tracing::warn!(target_name = %self.config.name, from, to, "not writing: this instance stopped leading");
+                        break TickOutcome::Held(Hold::Follower);
                     };
+                    // Work-aware scale-down: the pods to remove first are marked before
+                    // the write (under the same term's token), or the write waits (a
+                    // refused mark is not worked around).
+                    if to < from && self.config.pod_deletion_cost.enabled {
+                        let marked = token
+                            .guard(self.mark_pods_for_scale_down(shared, &view, from - to))
+                            .await;
+                        match marked {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                self.count_error(shared, "deletion_cost");
+                                self.note_write_failure(&e.source);
+                                tracing::warn!(target_name = %self.config.name, error = %e, "scale-down not written");
+                                error = Some(e.to_string());
+                                break TickOutcome::Failed(e.to_string());
+                            }
+                            Err(lost) => {
+                                self.count_write(shared, "cancelled");
+                                tracing::warn!(target_name = %self.config.name, from, to, error = %lost, "not marking pods: this instance stopped leading");
+                                break TickOutcome::Held(Hold::Follower);
+                            }
+                        }
+                    }
+                    let written = token
+                        .guard(
+                            shared
+                                .cluster
+                                .scale(&target, from, to, &view.resource_version),
+                        )
+                        .await;
                     let written = match written {
                         Ok(written) => written,
                         Err(lost) => {
@@ -304,8 +454,15 @@ impl TargetTask {
                         }
                     };
                     match written {
-                        Ok(()) => {
+                        Ok(resource_version) => {
                             self.count_write(shared, "ok");
+                            let mut written = view.clone();
+                            written.replicas = to;
+                            written.replicas_owner = Some(FIELD_MANAGER.to_string());
+                            if let Some(rv) = resource_version {
+                                written.resource_version = rv;
+                            }
+                            self.memory.ahead(&view.resource_version, written);
                             self.memory.expected_replicas = Some(to);
                             self.memory.write_failures = 0;
                             break TickOutcome::Scaled { from, to };
@@ -313,19 +470,24 @@ impl TargetTask {
                         Err(
                             e @ (ClusterError::Conflict { .. }
                             | ClusterError::NoResourceVersion { .. }),
-                        ) if conflicts < CONFLICT_RETRIES => {
+                        ) if conflicts < CONFLICT_RETRIES && before.is_some() => {
                             conflicts += 1;
                             self.count_write(shared, e.label());
                             tracing::info!(target_name = %self.config.name, error = %e, "re-reading the Deployment and deciding again");
                             match shared.cluster.read_deployment(&target).await {
-                                Ok(v) => view = v,
+                                Ok(v) => {
+                                    self.memory.ahead(&view.resource_version, v.clone());
+                                    view = v;
+                                }
                                 Err(e) => {
                                     error = Some(e.to_string());
                                     break TickOutcome::Failed(e.to_string());
                                 }
                             }
                             self.notice_manual_scale(shared, &view).await;
-                            self.state = before.clone();
+                            if let Some(before) = &before {
+                                self.state = before.clone();
+                            }
                             obs.current = view.replicas;
                             obs.ready = view.ready;
                             decision = decide(&self.config, &mut self.state, &obs);
@@ -333,18 +495,7 @@ impl TargetTask {
                         Err(e) => {
                             self.count_write(shared, e.label());
                             self.count_error(shared, "scale");
-                            if matches!(
-                                e,
-                                ClusterError::Unavailable { .. }
-                                    | ClusterError::Timeout { .. }
-                                    | ClusterError::Transport { .. }
-                            ) {
-                                self.memory.write_failures += 1;
-                                // Skip 0, 1, 3, 7... ticks: exponential back-off in ticks.
-                                let n = self.memory.write_failures.min(5);
-                                self.memory.skip_writes =
-                                    ((1u32 << (n - 1)) - 1).min(MAX_SKIPPED_TICKS);
-                            }
+                            self.note_write_failure(&e);
                             tracing::warn!(target_name = %self.config.name, error = %e, "scale write failed");
                             error = Some(e.to_string());
                             break TickOutcome::Failed(e.to_string());
@@ -357,9 +508,13 @@ impl TargetTask {
             self.memory.skip_writes -= 1;
         }
 
+        let cpu = CpuSpan::start();
         self.account(shared, &obs, &decision, &outcome);
+        // Publishing an Event only queues it: nothing below waits on the network.
         self.report(shared, &obs, &view, &decision, &outcome, &others, error)
             .await;
+        cpu_seconds += cpu.seconds();
+        shared.telemetry.tick_cpu.inc_by(cpu_seconds);
         outcome
     }
 
@@ -375,12 +530,17 @@ impl TargetTask {
             Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the Deployment's selector or scrape a `url`".into())
         } else {
             shared
-                .cluster
+                .reads
                 .ready_pods(&self.config.scale_target_ref.namespace, &view.match_labels)
                 .await
                 .map_err(|e| match e {
-                    ClusterError::Rejected { code: 403, .. } => {
-                        format!("{e}; grant `list` on pods (see deploy/base/clusterrole.yaml)")
+                    ClusterError::Rejected { code: 403, .. }
+                    | ClusterError::WatchFailing {
+                        code: Some(403), ..
+                    } => {
+                        format!(
+                            "{e}; grant `list` and `watch` on pods (see deploy/base/clusterrole.yaml)"
+                        )
                     }
                     e => e.to_string(),
                 })
@@ -419,6 +579,12 @@ impl TargetTask {
         if view.replicas_owner.as_deref() == Some(FIELD_MANAGER) {
             // Another prescale instance (the leader, seen from a follower, or this
             // instance's predecessor) made the change: not a person's decision.
+            return;
+        }
+        if let Some(manager) = view.replicas_owner.as_deref().filter(|m| is_gitops(m)) {
+            let manager = manager.to_string();
+            self.notice_gitops_reset(shared, view, expected, &manager)
+                .await;
             return;
         }
         let cooldown = self.manual_cooldown();
@@ -480,6 +646,7 @@ impl TargetTask {
             action: "error".into(),
             updated_at: shared.now(),
             error: Some(error.to_string()),
+            floor: None,
             ticks: 0,
         });
         TickOutcome::Failed(error.to_string())
@@ -518,6 +685,45 @@ mod tests {
         assert_eq!(task.config.min_replicas, 3);
         assert_eq!(task.memory.expected_replicas, Some(4));
         assert_eq!(task.memory.write_failures, 2);
+    }
+
+    fn view(replicas: u32, rv: &str) -> DeploymentView {
+        DeploymentView {
+            replicas,
+            ready: replicas,
+            status_replicas: replicas,
+            generation: 1,
+            observed_generation: 1,
+            resource_version: rv.into(),
+            paused: false,
+            replicas_owner: Some("kubectl".into()),
+            reference: Default::default(),
+            match_labels: Default::default(),
+            has_match_expressions: false,
+        }
+    }
+
+    #[test]
+    fn a_cache_behind_prescale_never_goes_back_in_time() {
+        let mut memory = Memory::default();
+        // Read 1 replica at version 10 from the cache; the write lost with 409; a GET said
+        // 2 replicas at version 11; the second write made it 3 at version 12.
+        memory.ahead("10", view(2, "11"));
+        let mut written = view(3, "12");
+        written.replicas_owner = Some(FIELD_MANAGER.into());
+        memory.ahead("11", written.clone());
+        let ahead = memory.ahead_of_cache.clone().expect("ahead");
+        for stale in ["10", "11"] {
+            let mut cached = view(1, stale);
+            assert!(ahead.correct(&mut cached));
+            assert_eq!(cached, written, "the cache at {stale} is read as the write");
+        }
+        // The cache caught up (the write itself, or anything after it): read as it is.
+        for caught_up in ["12", "13"] {
+            let mut cached = view(3, caught_up);
+            assert!(!ahead.correct(&mut cached));
+            assert_eq!(cached.resource_version, caught_up);
+        }
     }
 
     #[test]

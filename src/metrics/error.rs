@@ -207,6 +207,20 @@ pub enum MetricError {
         /// What went wrong and what to do.
         detail: String,
     },
+    /// A shared query's result has no series carrying the target's `match` labels.
+    #[error(
+        "shared query `{name}` has no series with {labels} ({series} series in its result{example}); check the target's `match` against the query's `by (...)` labels"
+    )]
+    NoMatchingSeries {
+        /// The shared query's name.
+        name: String,
+        /// The target's `match` labels, as `{k="v",...}`.
+        labels: String,
+        /// Series in the result.
+        series: usize,
+        /// One series of the result, to compare the labels with.
+        example: String,
+    },
     /// The metric is configured as PromQL but the config has no `prometheus:` section.
     #[error("a `promql:` metric needs a `prometheus:` section with the server's URL")]
     NoPrometheus,
@@ -224,7 +238,7 @@ impl MetricError {
             Self::QueryFailed { .. } => "query_failed",
             Self::BadResponse { .. } => "bad_response",
             Self::UnsupportedResult { .. } => "unsupported_result",
-            Self::NoData { .. } => "no_data",
+            Self::NoData { .. } | Self::NoMatchingSeries { .. } => "no_data",
             Self::MultipleSeries { .. } => "multiple_series",
             Self::NotANumber { .. } => "not_a_number",
             Self::Negative { .. } => "negative",

@@ -23,10 +23,12 @@ mod error;
 mod http_error;
 mod kind;
 mod negative;
+mod null_values;
 mod pods;
 pub mod prometheus;
 mod readings;
 pub mod scrape;
+pub mod shared;
 mod sources;
 mod staleness;
 mod state_log;
@@ -37,13 +39,15 @@ pub use body::BodyCap;
 pub use error::MetricError;
 pub use kind::MetricKind;
 pub use negative::reject_negative;
+pub use null_values::empty_as_zero;
 pub use pods::{PodEndpoint, PodEndpoints};
 pub use sources::{Sources, scrapes_pods, source_of};
 pub use staleness::check_fresh;
 pub use state_log::{StateLog, Transition};
 
-use crate::config::TargetConfig;
+use crate::config::{MetricSource, TargetConfig};
 use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
 use std::time::SystemTime;
 
 /// One metric's reading this tick.
@@ -52,6 +56,16 @@ pub type Reading = Result<f64, MetricError>;
 /// Arrival-rate history for the forecaster: `(Unix seconds, arrivals per second)` at the
 /// target's interval, oldest first; periods without data are absent.
 pub type History = Vec<(f64, f64)>;
+
+/// A stretch of history as it arrives: samples, oldest first, each the mean arrival rate
+/// over the `step_s` seconds ending at its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryChunk {
+    /// Seconds each sample covers.
+    pub step_s: f64,
+    /// `(Unix seconds, arrivals per second)`.
+    pub samples: History,
+}
 
 /// A target's readings for one tick. `None`: the metric is not configured for the target.
 #[derive(Debug, Clone, Default)]
@@ -93,9 +107,49 @@ pub trait MetricsSource: Send + Sync {
         Box::pin(async { Ok(History::new()) })
     }
 
+    /// Arrival-rate history of `target` up to now as it arrives, oldest first (the
+    /// forecaster warms chunk by chunk, and a long history is never held whole). The default
+    /// is [`MetricsSource::history`] as one chunk at the target's interval.
+    fn history_stream<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
+        let step_s = target.interval.as_secs_f64();
+        futures::stream::once(self.history(target))
+            .filter_map(move |history| async move {
+                match history {
+                    Ok(samples) if samples.is_empty() => None,
+                    Ok(samples) => Some(Ok(HistoryChunk { step_s, samples })),
+                    Err(e) => Some(Err(e)),
+                }
+            })
+            .boxed()
+    }
+
     /// Forget what the source remembers about a target that was removed or reconfigured.
     fn forget(&self, target: &str) {
         let _ = target;
+    }
+
+    /// Each pod's own value of `source` (a gauge scraped from every pod: in-flight work),
+    /// in the order of `pods`, to order the pods of a scale-down. A source that cannot read
+    /// single pods (the default) answers an error for each.
+    fn per_pod<'a>(
+        &'a self,
+        source: &'a MetricSource,
+        pods: &'a [PodEndpoint],
+    ) -> BoxFuture<'a, Vec<Reading>> {
+        let _ = source;
+        let n = pods.len();
+        Box::pin(async move {
+            vec![
+                Err(MetricError::PodList {
+                    deployment: String::new(),
+                    detail: "this metrics source does not read single pods".into(),
+                });
+                n
+            ]
+        })
     }
 }
 

@@ -4,18 +4,30 @@
 
 use super::prometheus::{self, PromApi, PromClient};
 use super::scrape::{ScrapeSource, ScrapeSpec};
+use super::shared::{HistoryWant, SharedBackfill, SharedInstant, Want};
 use super::{
-    Evaluation, History, MetricError, MetricKind, MetricsSource, PodEndpoints, StateLog,
-    TargetReadings, check_fresh, reject_negative, unix_seconds,
+    Evaluation, History, HistoryChunk, MetricError, MetricKind, MetricsSource, PodEndpoint,
+    PodEndpoints, StateLog, TargetReadings, check_fresh, empty_as_zero, reject_negative,
+    unix_seconds,
 };
 use crate::config::{Config, MetricSource, ScrapeFrom, TargetConfig};
 use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::Semaphore;
+
+/// Range queries of history backfills in flight at once, across all targets: start-up
+/// backfills never take more of Prometheus (or of `maxConcurrentQueries`) than this, so the
+/// ticks' own queries keep flowing while thousands of targets warm up.
+pub const BACKFILL_CONCURRENCY: usize = 2;
 
 /// Reads targets' metrics from Prometheus and `/metrics` endpoints.
 pub struct Sources {
     prometheus: Option<Arc<dyn PromApi>>,
+    shared: Option<SharedInstant>,
+    shared_backfill: Option<Arc<SharedBackfill>>,
+    backfill_limit: Arc<Semaphore>,
     scrape: ScrapeSource,
     log: StateLog,
 }
@@ -41,8 +53,14 @@ impl Sources {
 
     /// Sources using `api` for PromQL metrics (e.g. a batching implementation).
     pub fn with_prometheus_api(api: Option<Arc<dyn PromApi>>) -> Result<Self, MetricError> {
+        let backfill_limit = Arc::new(Semaphore::new(BACKFILL_CONCURRENCY));
         Ok(Self {
+            shared: api.clone().map(SharedInstant::new),
+            shared_backfill: api
+                .clone()
+                .map(|api| Arc::new(SharedBackfill::new(api, backfill_limit.clone()))),
             prometheus: api,
+            backfill_limit,
             scrape: ScrapeSource::new()?,
             log: StateLog::default(),
         })
@@ -103,8 +121,38 @@ impl Sources {
         // A read slowed down by retries delivers an older value than it started with.
         let started = std::time::Instant::now();
         let mut evaluation = match source {
-            MetricSource::Promql { query, aggregate } => match &self.prometheus {
-                Some(api) => prometheus::evaluate(api.as_ref(), query, *aggregate, now).await,
+            MetricSource::Promql {
+                query,
+                aggregate,
+                ignore_null_values,
+            } => match &self.prometheus {
+                Some(api) => {
+                    let evaluation =
+                        prometheus::evaluate(api.as_ref(), query, *aggregate, now).await;
+                    if *ignore_null_values {
+                        empty_as_zero(evaluation, now)
+                    } else {
+                        evaluation
+                    }
+                }
+                None => Evaluation::failed(MetricError::NoPrometheus),
+            },
+            MetricSource::Shared {
+                name,
+                query,
+                labels,
+                aggregate,
+            } => match &self.shared {
+                Some(shared) => {
+                    let want = Want {
+                        name,
+                        query,
+                        labels,
+                        aggregate: *aggregate,
+                        interval: target.interval,
+                    };
+                    shared.evaluate(&want, now).await
+                }
                 None => Evaluation::failed(MetricError::NoPrometheus),
             },
             MetricSource::Scrape {
@@ -152,32 +200,74 @@ impl Sources {
         Some(evaluation)
     }
 
-    /// Arrival-rate history for `target` up to `end`: `forecast.history` of it at the
-    /// target's interval, oldest first, fetched with range queries in chunks under
-    /// Prometheus's points limit. Empty when the arrival rate is scraped (a `/metrics`
-    /// endpoint has no history), not configured, or the forecast is disabled.
+    /// Arrival-rate history for `target` up to `end`: `forecast.history` of it, oldest first,
+    /// fetched with range queries in chunks under Prometheus's points limit; at the target's
+    /// interval for its own query, in 5-minute means for a shared query. Empty when the
+    /// arrival rate is scraped (a `/metrics` endpoint has no history), not configured, or
+    /// the forecast is disabled.
     pub async fn backfill(
         &self,
         target: &TargetConfig,
         end: SystemTime,
     ) -> Result<History, MetricError> {
+        let mut all = History::new();
+        let mut chunks = self.history_chunks(target, end);
+        while let Some(chunk) = chunks.next().await {
+            all.extend(chunk?.samples);
+        }
+        Ok(all)
+    }
+
+    /// [`Self::backfill`] as it arrives, chunk by chunk, oldest first; a shared query's
+    /// history comes in one batch with every target starting at the same time. Range
+    /// queries of backfills are limited to [`BACKFILL_CONCURRENCY`] at once.
+    pub fn history_chunks<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+        end: SystemTime,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
         if !target.forecast.enabled || target.forecast.history.is_zero() {
-            return Ok(History::new());
+            return futures::stream::empty().boxed();
         }
         match &target.metrics.arrival_rate {
-            Some(MetricSource::Promql { query, aggregate }) => {
-                let api = self.prometheus.as_ref().ok_or(MetricError::NoPrometheus)?;
-                prometheus::backfill(
+            Some(MetricSource::Promql {
+                query, aggregate, ..
+            }) => match &self.prometheus {
+                Some(api) => prometheus::backfill_chunks(
                     api.as_ref(),
                     query,
                     *aggregate,
                     unix_seconds(end),
                     target.forecast.history,
                     target.interval,
-                )
-                .await
-            }
-            Some(MetricSource::Scrape { .. }) | None => Ok(History::new()),
+                    Some(&self.backfill_limit),
+                ),
+                None => futures::stream::once(async { Err(MetricError::NoPrometheus) }).boxed(),
+            },
+            Some(MetricSource::Shared {
+                name,
+                query,
+                labels,
+                aggregate,
+            }) => match &self.shared_backfill {
+                Some(batches) => {
+                    let want = HistoryWant {
+                        name: name.clone(),
+                        query: query.clone(),
+                        labels: labels.clone(),
+                        aggregate: *aggregate,
+                        history: target.forecast.history,
+                        interval: target.interval,
+                    };
+                    let rx = batches.join(want, end);
+                    futures::stream::unfold(rx, |mut rx| async move {
+                        rx.recv().await.map(|chunk| (chunk, rx))
+                    })
+                    .boxed()
+                }
+                None => futures::stream::once(async { Err(MetricError::NoPrometheus) }).boxed(),
+            },
+            Some(MetricSource::Scrape { .. }) | None => futures::stream::empty().boxed(),
         }
     }
 
@@ -210,15 +300,73 @@ impl MetricsSource for Sources {
         Box::pin(self.backfill(target, SystemTime::now()))
     }
 
+    fn history_stream<'a>(
+        &'a self,
+        target: &'a TargetConfig,
+    ) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
+        self.history_chunks(target, SystemTime::now())
+    }
+
     fn forget(&self, target: &str) {
         Sources::forget(self, target);
     }
+
+    fn per_pod<'a>(
+        &'a self,
+        source: &'a MetricSource,
+        pods: &'a [PodEndpoint],
+    ) -> BoxFuture<'a, Vec<Result<f64, MetricError>>> {
+        Box::pin(async move {
+            let MetricSource::Scrape {
+                from: ScrapeFrom::Pods { port, path, scheme },
+                metric,
+                labels,
+                aggregate,
+                quantile,
+            } = source
+            else {
+                let e = MetricError::PodList {
+                    deployment: String::new(),
+                    detail: "the metric is not scraped from every pod (`scrape: {pods: ...}`)"
+                        .into(),
+                };
+                return vec![Err(e); pods.len()];
+            };
+            let listed = PodEndpoints {
+                deployment: String::new(),
+                listed: Ok(pods.to_vec()),
+            };
+            let endpoints = match listed.urls(*port, path, *scheme) {
+                Ok(e) => e,
+                Err(e) => return vec![Err(e); pods.len()],
+            };
+            let spec = ScrapeSpec {
+                metric,
+                labels,
+                aggregate: *aggregate,
+                quantile: *quantile,
+            };
+            self.scrape
+                .gauge_per_instance(&endpoints, &spec, SystemTime::now())
+                .await
+        })
+    }
 }
 
-/// The source as errors name it: the PromQL query, or the scraped metric with its labels.
+/// The source as errors name it: the PromQL query (a shared query's, with the labels that
+/// pick this target's series), or the scraped metric with its labels.
 fn describe(source: &MetricSource) -> String {
     match source {
         MetricSource::Promql { query, .. } => query.clone(),
+        MetricSource::Shared {
+            name,
+            query,
+            labels,
+            ..
+        } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("queries.{name} ({query}) {{{}}}", labels.join(","))
+        }
         MetricSource::Scrape { metric, labels, .. } => {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
             if labels.is_empty() {

@@ -40,12 +40,20 @@ pub struct Recommendations {
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/recommendations", get(recommendations))
         .route("/report", get(report::report))
         .with_state(state)
+}
+
+/// Live while no target's control loop is stuck (`Health::not_live`).
+async fn healthz(State(s): State<AdminState>) -> Response {
+    match s.health.not_live() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+    }
 }
 
 async fn readyz(State(s): State<AdminState>) -> Response {

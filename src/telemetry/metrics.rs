@@ -114,6 +114,15 @@ pub struct ReloadLabels {
     pub result: String,
 }
 
+/// `{result}` of an Event: `published`, `failed`, `coalesced` (replaced by a newer one about
+/// the same object and reason before it was sent) or `dropped` (leadership moved on, or
+/// shutdown).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// What became of the Event.
+    pub result: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 type FloatCounter = Counter<f64, AtomicU64>;
 type TickHistogram = Family<TargetLabels, Histogram, fn() -> Histogram>;
@@ -228,6 +237,18 @@ telemetry! {
         write_blocked: Family<WarningLabels, Gauge> = Family::default(), "write_blocked";
         /// Changes of spec.replicas made by someone other than prescale.
         manual_scale: Family<TargetLabels, Counter> = Family::default(), "manual_scale";
+        /// Floor targets: the HPA's minReplicas or ScaledObject's minReplicaCount prescale holds (active) or would set (shadow).
+        floor_replicas: Family<TargetLabels, Gauge> = Family::default(), "floor_replicas";
+        /// Floor targets: the owner's own minReplicas or minReplicaCount, returned to when the floor falls back.
+        floor_owner_replicas: Family<TargetLabels, Gauge> = Family::default(), "floor_owner_replicas";
+        /// Writes of a floor to an HPA or ScaledObject, by result.
+        floor_writes: Family<ResultLabels, Counter> = Family::default(), "floor_writes";
+        /// Pods annotated with controller.kubernetes.io/pod-deletion-cost before a scale-down, by result.
+        pod_deletion_cost_writes: Family<ResultLabels, Counter> = Family::default(), "pod_deletion_cost_writes";
+        /// Changes of spec.replicas made by a GitOps tool's field manager.
+        gitops_resets: Family<TargetLabels, Counter> = Family::default(), "gitops_resets";
+        /// Decision Events held back by the rate limit (events.minInterval).
+        events_suppressed: Family<TargetLabels, Counter> = Family::default(), "events_suppressed";
         /// Live report: replica-seconds paid for, by schedule (actual: what ran; recommended: what prescale recommends).
         report_replica_seconds: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_replica_seconds";
         /// Live report: documents whose modelled wait is settled, by schedule.
@@ -246,6 +267,14 @@ telemetry! {
         is_leader: Gauge = Gauge::default(), "is_leader";
         /// Times this instance acquired the leader Lease.
         leader_transitions: Counter = Counter::default(), "leader_transitions";
+        /// Kubernetes Events, by result (published, failed, coalesced, dropped).
+        events: Family<EventLabels, Counter> = Family::default(), "events";
+        /// Events queued for publishing (at most one per object and reason).
+        events_pending: Gauge = Gauge::default(), "events_pending";
+        /// How late a target's tick started after its scheduled time.
+        tick_lag: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)), "tick_lag_seconds";
+        /// CPU time of the ticks' decisions and bookkeeping (the decision core, the live report, metrics, reports and logs; no waiting on the network), summed over targets.
+        tick_cpu: FloatCounter = FloatCounter::default(), "tick_cpu_seconds";
     }
 }
 
@@ -293,11 +322,15 @@ impl Telemetry {
     pub fn forget_target(&self, target: &TargetLabels, reasons: &[String]) {
         self.tick_duration.remove(target);
         self.manual_scale.remove(target);
+        self.gitops_resets.remove(target);
+        self.events_suppressed.remove(target);
         for gauge in [
             &self.recommended_replicas,
             &self.current_replicas,
             &self.ready_replicas,
             &self.metrics_missing_ticks,
+            &self.floor_replicas,
+            &self.floor_owner_replicas,
         ] {
             gauge.remove(target);
         }

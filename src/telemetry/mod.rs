@@ -8,6 +8,6 @@ mod metrics;
 
 pub use logging::init_tracing;
 pub use metrics::{
-    MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, SCHEDULES, ScheduleLabels,
-    StageLabels, TargetLabels, Telemetry, WarningLabels,
+    EventLabels, MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, SCHEDULES,
+    ScheduleLabels, StageLabels, TargetLabels, Telemetry, WarningLabels,
 };

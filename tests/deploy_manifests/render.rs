@@ -12,6 +12,9 @@ pub const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/active",
     "deploy/overlays/servicemonitor",
     "deploy/overlays/monitoring",
+    "deploy/overlays/pod-metrics",
+    "deploy/overlays/pod-deletion-cost",
+    "deploy/overlays/autoscaler-floor",
     "deploy/examples",
 ];
 

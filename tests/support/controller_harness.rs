@@ -57,12 +57,11 @@ pub async fn start_full(
     start_with(
         api,
         yaml,
-        lease,
-        factory,
-        "test",
-        test_watch_settings(),
-        Duration::from_secs(2),
-        prescale::controller::system_clock(),
+        Setup {
+            lease,
+            factory,
+            ..Setup::default()
+        },
     )
     .await
 }
@@ -78,12 +77,31 @@ pub async fn start_clocked(
     start_with(
         api,
         yaml,
-        lease,
-        factory,
-        "test",
-        test_watch_settings(),
-        Duration::from_secs(2),
-        clock,
+        Setup {
+            lease,
+            factory,
+            clock: Some(clock),
+            ..Setup::default()
+        },
+    )
+    .await
+}
+
+/// A namespaced install (`--namespaces`): watches and accepts targets in `namespaces` only.
+pub async fn start_namespaced(
+    api: &ApiDouble,
+    yaml: &str,
+    lease: Option<LeaseSettings>,
+    namespaces: &[&str],
+) -> Running {
+    start_with(
+        api,
+        yaml,
+        Setup {
+            lease,
+            namespaces: Some(namespaces.iter().map(|n| n.to_string()).collect()),
+            ..Setup::default()
+        },
     )
     .await
 }
@@ -103,28 +121,56 @@ pub async fn start_as(
     start_with(
         api,
         yaml,
-        lease,
-        factory,
-        token,
-        watch,
-        api_deadline,
-        prescale::controller::system_clock(),
+        Setup {
+            lease,
+            factory,
+            token: Some(token.to_string()),
+            watch: Some(watch),
+            api_deadline: Some(api_deadline),
+            ..Setup::default()
+        },
     )
     .await
 }
 
-/// Every option of the harness.
-#[allow(clippy::too_many_arguments)]
-async fn start_with(
-    api: &ApiDouble,
-    yaml: &str,
-    lease: Option<LeaseSettings>,
-    factory: Option<prescale::controller::SourceFactory>,
-    token: &str,
-    watch: WatchSettings,
-    api_deadline: Duration,
-    clock: prescale::controller::Clock,
-) -> Running {
+/// How [`start_with`] runs the controller; `Default` is what [`start`] does.
+#[derive(Default)]
+pub struct Setup {
+    /// Leader election settings (`None`: none, always leading).
+    pub lease: Option<LeaseSettings>,
+    /// The metrics source factory (`None`: the returned `SetMetrics`).
+    pub factory: Option<prescale::controller::SourceFactory>,
+    /// The wall clock (`None`: the system's).
+    pub clock: Option<prescale::controller::Clock>,
+    /// How ticks read Deployments.
+    pub reads: prescale::controller::ReadMode,
+    /// The bearer token the controller's client sends (`None`: `test`), which tells
+    /// instances apart in the API double's records.
+    pub token: Option<String>,
+    /// The autoscaler watches' timings (`None`: [`test_watch_settings`]).
+    pub watch: Option<WatchSettings>,
+    /// The deadline of each Kubernetes API call (`None`: 2 s).
+    pub api_deadline: Option<Duration>,
+    /// A namespaced install (`--namespaces`); `None`: the whole cluster.
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// Start the controller as `setup` says.
+pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
+    let Setup {
+        lease,
+        factory,
+        clock,
+        reads,
+        token,
+        watch,
+        api_deadline,
+        namespaces,
+    } = setup;
+    let clock = clock.unwrap_or_else(prescale::controller::system_clock);
+    let token = token.as_deref().unwrap_or("test");
+    let watch = watch.unwrap_or_else(test_watch_settings);
+    let api_deadline = api_deadline.unwrap_or(Duration::from_secs(2));
     // Logs go through libtest's capture, shown only for a failing test.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -162,6 +208,9 @@ async fn start_with(
         reload_quiet: Duration::from_millis(100),
         grace: Duration::from_secs(10),
         clock,
+        namespaces,
+        reads,
+        events: prescale::actuator::EventLimits::default(),
     };
     let handle = tokio::spawn(run(opts, stop_rx));
     Running {

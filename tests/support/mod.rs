@@ -55,6 +55,7 @@ pub fn promql(query: &str) -> MetricSource {
     MetricSource::Promql {
         query: query.to_string(),
         aggregate: None,
+        ignore_null_values: false,
     }
 }
 

@@ -24,18 +24,34 @@ pub struct RawMetrics {
     pub wait_p95: Option<RawMetricSource>,
 }
 
-/// One metric's source: exactly one of `promql` and `scrape`.
+/// One metric's source: exactly one of `promql`, `query` and `scrape`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "MetricSource")]
 pub struct RawMetricSource {
-    /// A PromQL instant query (needs the top-level `prometheus:` section).
+    /// A PromQL instant query (needs the top-level `prometheus:` section). May use
+    /// `${namespace}`, `${name}` (the Deployment's) and `${target}` (the target's name), so
+    /// one query under `defaults.metrics` serves every target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promql: Option<String>,
-    /// With `promql`: how to reduce a result of several series (`sum` or `max`); without it
+    /// The name of a shared query (`queries:` at the top level), run once per interval for
+    /// every target that uses it; this target's series are those carrying the labels in
+    /// `match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// With `query`: the labels (and values) of this target's series in the shared query's
+    /// result. Values may use `${namespace}`, `${name}` and `${target}`.
+    #[serde(default, rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    /// With `promql` or `query`: how to reduce several series (`sum` or `max`); without it
     /// several series are an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Aggregate>,
+    /// With `promql`: read an empty result as 0 instead of a missing metric, as KEDA's
+    /// Prometheus scaler's `ignoreNullValues: true` does. Default `false` (an empty result is
+    /// missing: prescale never scales down on it and the fallback applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_null_values: Option<bool>,
     /// A text-exposition endpoint scraped directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape: Option<RawScrape>,

@@ -13,11 +13,12 @@ mod settings;
 pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use settings::{
-    RawBehavior, RawCapacity, RawFallback, RawForecast, RawPlan, RawPolicy, RawScalingRules, RawSlo,
+    RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan, RawPodDeletionCost,
+    RawPolicy, RawScalingRules, RawSlo,
 };
 
 use super::duration::DurationText;
-use super::types::Mode;
+use super::types::{Actuation, Mode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,6 +32,10 @@ pub struct RawConfig {
     /// How to reach Prometheus. Required when any target has a `promql:` metric.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<RawPrometheus>,
+    /// Shared PromQL queries by name: each runs once per interval, and every target that
+    /// refers to it (`metrics.X.query`) takes its own series from the result by labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub queries: BTreeMap<String, RawSharedQuery>,
     /// Settings every target inherits; a target may override any of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<RawSettings>,
@@ -72,6 +77,16 @@ pub struct RawPrometheus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_concurrent_queries: Option<u32>,
+}
+
+/// A PromQL query shared by many targets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "SharedQuery")]
+pub struct RawSharedQuery {
+    /// The query: an instant vector whose series carry the labels targets match on, e.g.
+    /// `sum by (namespace, deployment) (rate(docs_enqueued_total[1m]))`.
+    pub promql: String,
 }
 
 /// HTTP basic auth for Prometheus.
@@ -130,6 +145,17 @@ macro_rules! settings_struct {
             /// How the forecast becomes replicas: the wait aimed at, and calm steps.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub plan: Option<RawPlan>,
+            /// How an active target acts: `scale` (write `spec.replicas` through `/scale`),
+            /// `hpaMinReplicas` (raise the floor of the HPA that targets the Deployment) or
+            /// `kedaMinReplicaCount` (the same for a KEDA ScaledObject). Default `scale`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub actuation: Option<Actuation>,
+            /// Work-aware scale-down: annotate the pods that should go first.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub pod_deletion_cost: Option<RawPodDeletionCost>,
+            /// How often decision Events are published.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub events: Option<RawEvents>,
             $($tail)*
         }
     };
@@ -139,6 +165,11 @@ settings_struct! {
     /// Settings a target inherits from `defaults:` unless it sets them itself.
     #[schemars(rename = "Settings")]
     pub struct RawSettings {}
+    /// Metrics every target inherits, each key on its own (a target's own `metrics.X`
+    /// replaces `X` here). Use `${namespace}`, `${name}` and `${target}` in `promql` and in
+    /// a shared query's `match` so one entry serves every target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<RawMetrics>,
 }
 
 settings_struct! {
@@ -150,7 +181,9 @@ settings_struct! {
         /// The `apps/v1` Deployment to scale.
         pub scale_target_ref: RawScaleTargetRef,
     }
-    /// Where each signal comes from: `queueDepth` and/or `arrivalRate` are required.
+    /// Where each signal comes from: `queueDepth` and/or `arrivalRate` are required, here
+    /// or in `defaults.metrics`.
+    #[serde(default)]
     pub metrics: RawMetrics,
     /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
     /// Optional: the defaults read kube-state-metrics and the metrics' own PromQL.
@@ -173,6 +206,11 @@ impl RawTarget {
             fallback: self.fallback.clone(),
             forecast: self.forecast.clone(),
             plan: self.plan.clone(),
+            actuation: self.actuation,
+            pod_deletion_cost: self.pod_deletion_cost.clone(),
+            events: self.events.clone(),
+            // Metrics are merged key by key (`validate::metrics`), not as one setting.
+            metrics: None,
         }
     }
 }

@@ -145,3 +145,33 @@ pub struct RawPlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_tolerance: Option<f64>,
 }
+
+/// Work-aware scale-down (`controller.kubernetes.io/pod-deletion-cost`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "PodDeletionCost")]
+pub struct RawPodDeletionCost {
+    /// Before a scale-down through `/scale`, annotate the pods that should go first with
+    /// `controller.kubernetes.io/pod-deletion-cost`. Needs `list` and `patch` on pods (the
+    /// `pod-deletion-cost` overlay). Default `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Each pod's in-flight work: a gauge scraped from every pod
+    /// (`{scrape: {pods: {port: 9100}, metric: NAME}}`). Default: the target's `queueDepth`
+    /// when it is scraped from every pod; without either, pods go not-ready first, then
+    /// newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<super::RawMetricSource>,
+}
+
+/// Decision Events (`Recommendation`, `Rescaled`, `FloorRaised`, `FloorReturned`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "Events")]
+pub struct RawEvents {
+    /// At most one decision Event per target this often, except that a change of direction
+    /// (up after down, down after up) is always published. `0s` publishes every change.
+    /// Default `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval: Option<DurationText>,
+}

@@ -2,31 +2,84 @@
 
 use super::context::{Cx, Picked, QUANTILE};
 use super::names::{label_name_problem, metric_name_problem, url_problem};
+use super::queries::Queries;
+use super::template::{Vars, for_target, template_problem};
 use crate::config::locate::join;
 use crate::config::raw::{RawMetricSource, RawMetrics, RawPods, RawScrape};
+use crate::config::suggest::closest;
 use crate::config::types::{Aggregate, MetricSource, MetricsConfig, ScrapeFrom};
 
 /// `scrape.pods.path` when not given.
 pub const DEFAULT_POD_PATH: &str = "/metrics";
 
-/// The checked metrics of the target at `target_path`; `target_name` names it in messages.
+/// The metrics of one target: each key its own (written at `target_path`) or else
+/// inherited from `defaults.metrics` (checked once, in `inherited`), with the target's
+/// variables substituted. `target_name` names it in messages.
 pub fn resolve_metrics(
     raw: &RawMetrics,
+    inherited: Option<&MetricsConfig>,
     target_path: &str,
-    target_name: &str,
+    vars: &Vars<'_>,
+    queries: &Queries,
     cx: &mut Cx<'_>,
 ) -> MetricsConfig {
     let path = join(target_path, "metrics");
-    if raw.queue_depth.is_none() && raw.arrival_rate.is_none() {
+    let own = resolve_templates(raw, &path, queries, cx);
+    let pick = |own: Option<MetricSource>, written: bool, inherited: Option<&MetricSource>| {
+        if written { own } else { inherited.cloned() }.map(|source| for_target(&source, vars))
+    };
+    let empty = MetricsConfig::default();
+    let inherited = inherited.unwrap_or(&empty);
+    let merged = MetricsConfig {
+        queue_depth: pick(
+            own.queue_depth,
+            raw.queue_depth.is_some(),
+            inherited.queue_depth.as_ref(),
+        ),
+        arrival_rate: pick(
+            own.arrival_rate,
+            raw.arrival_rate.is_some(),
+            inherited.arrival_rate.as_ref(),
+        ),
+        completions: pick(
+            own.completions,
+            raw.completions.is_some(),
+            inherited.completions.as_ref(),
+        ),
+        wait_p95: pick(
+            own.wait_p95,
+            raw.wait_p95.is_some(),
+            inherited.wait_p95.as_ref(),
+        ),
+    };
+    let has_demand = raw.queue_depth.is_some()
+        || raw.arrival_rate.is_some()
+        || inherited.queue_depth.is_some()
+        || inherited.arrival_rate.is_some();
+    if !has_demand {
         cx.error(
             &path,
-            format!("target \"{target_name}\" has neither `queueDepth` nor `arrivalRate`"),
+            format!(
+                "target \"{}\" has neither `queueDepth` nor `arrivalRate` (here or in `defaults.metrics`)",
+                vars.target
+            ),
             "add at least one of them, e.g. `queueDepth: {promql: 'sum(my_queue_depth)'}`",
         );
     }
+    merged
+}
+
+/// The metrics written at `path` (a target's, or `defaults.metrics`), checked, with any
+/// `${...}` left for [`for_target`].
+pub fn resolve_templates(
+    raw: &RawMetrics,
+    path: &str,
+    queries: &Queries,
+    cx: &mut Cx<'_>,
+) -> MetricsConfig {
     let mut source = |key: &str, raw: &Option<RawMetricSource>| {
         raw.as_ref()
-            .and_then(|raw| resolve_source(raw, &join(&path, key), cx))
+            .and_then(|raw| resolve_source(raw, &join(path, key), queries, cx))
     };
     MetricsConfig {
         queue_depth: source("queueDepth", &raw.queue_depth),
@@ -36,52 +89,103 @@ pub fn resolve_metrics(
     }
 }
 
-/// The first metric of `raw` that uses PromQL, as its key path below `metrics`.
-pub fn first_promql(raw: &RawMetrics) -> Option<&'static str> {
+/// The metrics of `raw` read from Prometheus (`promql` or a shared `query`), as key paths
+/// below `metrics`.
+pub fn prometheus_keys(raw: &RawMetrics) -> Vec<String> {
     [
-        ("queueDepth.promql", &raw.queue_depth),
-        ("arrivalRate.promql", &raw.arrival_rate),
-        ("completions.promql", &raw.completions),
-        ("waitP95.promql", &raw.wait_p95),
+        ("queueDepth", &raw.queue_depth),
+        ("arrivalRate", &raw.arrival_rate),
+        ("completions", &raw.completions),
+        ("waitP95", &raw.wait_p95),
     ]
     .into_iter()
-    .find(|(_, source)| source.as_ref().is_some_and(|s| s.promql.is_some()))
-    .map(|(key, _)| key)
+    .filter_map(|(key, source)| {
+        let source = source.as_ref()?;
+        if source.promql.is_some() {
+            Some(format!("{key}.promql"))
+        } else if source.query.is_some() {
+            Some(format!("{key}.query"))
+        } else {
+            None
+        }
+    })
+    .collect()
 }
 
-fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {
-    match (&raw.promql, &raw.scrape) {
-        (Some(_), Some(_)) => {
+/// One metric's source at `path`, checked; `queries` are the shared queries it may refer to.
+pub(super) fn resolve_source(
+    raw: &RawMetricSource,
+    path: &str,
+    queries: &Queries,
+    cx: &mut Cx<'_>,
+) -> Option<MetricSource> {
+    let given = [
+        raw.promql.is_some(),
+        raw.query.is_some(),
+        raw.scrape.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() > 1 {
+        let keys: Vec<&str> = ["promql", "query", "scrape"]
+            .into_iter()
+            .zip(given)
+            .filter(|(_, g)| *g)
+            .map(|(k, _)| k)
+            .collect();
+        cx.error(
+            &join(path, keys[1]),
+            format!("has both `{}` and `{}`", keys[0], keys[1]),
+            "keep one of them: a metric comes from one source",
+        );
+        return None;
+    }
+    if !raw.match_labels.is_empty() && raw.query.is_none() {
+        cx.error(
+            &join(path, "match"),
+            "`match` applies to a shared `query` only",
+            "refer to a shared query with `query: NAME`, or remove `match`",
+        );
+        return None;
+    }
+    if let Some(query) = &raw.promql {
+        if query.trim().is_empty() {
             cx.error(
-                &join(path, "scrape"),
-                "has both `promql` and `scrape`",
-                "keep one of them: a metric comes from one source",
+                &join(path, "promql"),
+                "empty query",
+                "write a PromQL query that returns one value, e.g. `sum(my_queue_depth)`",
             );
-            None
+            return None;
         }
-        (None, None) => {
+        if let Some(problem) = template_problem(query) {
+            cx.error(&join(path, "promql"), problem, TEMPLATE_HINT);
+            return None;
+        }
+        return Some(MetricSource::Promql {
+            query: query.clone(),
+            aggregate: raw.aggregate,
+            ignore_null_values: raw.ignore_null_values.unwrap_or(false),
+        });
+    }
+    if let Some(name) = &raw.query {
+        if raw.ignore_null_values.is_some() {
+            cx.error(
+                &join(path, "ignoreNullValues"),
+                "`ignoreNullValues` applies to a target's own `promql` only",
+                "remove it, or give this target its own `promql:` query",
+            );
+            return None;
+        }
+        return resolve_shared(raw, name, path, queries, cx);
+    }
+    match &raw.scrape {
+        None => {
             cx.error(
                 path,
-                "has neither `promql` nor `scrape`",
-                "add `promql: QUERY` or `scrape: {url: http://HOST:PORT/metrics, metric: NAME}`",
+                "has neither `promql`, `query` nor `scrape`",
+                "add `promql: QUERY`, `query: SHARED_QUERY` with `match: {LABEL: VALUE}`, or `scrape: {url: http://HOST:PORT/metrics, metric: NAME}`",
             );
             None
         }
-        (Some(query), None) => {
-            if query.trim().is_empty() {
-                cx.error(
-                    &join(path, "promql"),
-                    "empty query",
-                    "write a PromQL query that returns one value, e.g. `sum(my_queue_depth)`",
-                );
-                return None;
-            }
-            Some(MetricSource::Promql {
-                query: query.clone(),
-                aggregate: raw.aggregate,
-            })
-        }
-        (None, Some(scrape)) => {
+        Some(scrape) => {
             if raw.aggregate.is_some() {
                 cx.error(
                     &join(path, "aggregate"),
@@ -89,9 +193,67 @@ fn resolve_source(raw: &RawMetricSource, path: &str, cx: &mut Cx<'_>) -> Option<
                     "move it inside `scrape:`",
                 );
             }
+            if raw.ignore_null_values.is_some() {
+                cx.error(
+                    &join(path, "ignoreNullValues"),
+                    "`ignoreNullValues` applies to `promql` only",
+                    "remove it: a scraped page without the series is an error, since the page itself says the metric is not exported",
+                );
+            }
             resolve_scrape(scrape, &join(path, "scrape"), cx)
         }
     }
+}
+
+/// What to write instead of a bad `${...}`.
+const TEMPLATE_HINT: &str =
+    "use `${namespace}` and `${name}` (the target's Deployment) or `${target}` (its name)";
+
+fn resolve_shared(
+    raw: &RawMetricSource,
+    name: &str,
+    path: &str,
+    queries: &Queries,
+    cx: &mut Cx<'_>,
+) -> Option<MetricSource> {
+    let mut ok = true;
+    let query = queries.get(name);
+    if query.is_none() {
+        let known: Vec<&str> = queries.keys().map(String::as_str).collect();
+        let hint = match closest(name, &known) {
+            Some(close) => format!("did you mean `{close}`? (shared queries are defined under `queries:` at the top level)"),
+            None if known.is_empty() => "define it under `queries:` at the top level, e.g. `queries: {enqueued: {promql: 'sum by (namespace, deployment) (rate(docs_enqueued_total[1m]))'}}`".to_string(),
+            None => format!("define it under `queries:` or use one of: {}", known.join(", ")),
+        };
+        cx.error(
+            &join(path, "query"),
+            format!("no shared query named \"{name}\""),
+            hint,
+        );
+        ok = false;
+    }
+    let match_path = join(path, "match");
+    for (label, value) in &raw.match_labels {
+        if let Some(problem) = label_name_problem(label) {
+            cx.error(
+                &join(&match_path, label),
+                format!("label name {problem}"),
+                "write a Prometheus label name (letters, digits, `_`), e.g. `deployment`",
+            );
+            ok = false;
+        }
+        if let Some(problem) = template_problem(value) {
+            cx.error(&join(&match_path, label), problem, TEMPLATE_HINT);
+            ok = false;
+        }
+    }
+    let query = query.filter(|_| ok)?;
+    Some(MetricSource::Shared {
+        name: name.to_string(),
+        query: query.clone(),
+        labels: raw.match_labels.clone(),
+        aggregate: raw.aggregate,
+    })
 }
 
 fn resolve_scrape(raw: &RawScrape, path: &str, cx: &mut Cx<'_>) -> Option<MetricSource> {

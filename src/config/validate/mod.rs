@@ -1,6 +1,7 @@
 //! Raw configuration to validated [`Config`]: merge `defaults:` into each target, check every
 //! value, and collect every problem (not just the first) with its key path and line.
 
+mod actuation;
 mod backtest;
 mod behavior;
 mod context;
@@ -10,15 +11,17 @@ mod metrics;
 mod names;
 mod plan;
 mod prometheus;
+mod queries;
 mod settings;
 mod target;
+mod template;
 
 pub use prometheus::{DEFAULT_MAX_CONCURRENT_QUERIES, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 
 use super::error::Problem;
 use super::locate::Positions;
 use super::raw::RawConfig;
-use super::types::{Config, TargetConfig};
+use super::types::{Config, MetricSource, TargetConfig};
 use context::Cx;
 use layers::Layers;
 use std::collections::HashMap;
@@ -34,19 +37,29 @@ pub struct Outcome {
 /// Validate `raw`, pointing at lines through `positions`.
 pub fn validate(raw: &RawConfig, positions: &Positions) -> Outcome {
     let mut cx = Cx::new(positions);
+    let queries = queries::resolve_queries(&raw.queries, &mut cx);
+    let mut default_metrics = None;
     if let Some(defaults) = &raw.defaults {
         // Checked on its own once, so its problems show even when no target inherits them.
         settings::resolve_settings(&Layers::defaults(defaults), &mut cx);
+        default_metrics = defaults
+            .metrics
+            .as_ref()
+            .map(|m| metrics::resolve_templates(m, "defaults.metrics", &queries, &mut cx));
     }
+    let inherited = target::Inherited {
+        defaults: raw.defaults.as_ref(),
+        metrics: default_metrics.as_ref(),
+        queries: &queries,
+    };
     let targets: Vec<_> = raw
         .targets
         .iter()
         .enumerate()
-        .map(|(index, target)| {
-            target::resolve_target(target, index, raw.defaults.as_ref(), &mut cx)
-        })
+        .map(|(index, target)| target::resolve_target(target, index, &inherited, &mut cx))
         .collect();
     check_unique(raw, &mut cx);
+    check_queries_used(&queries, &targets, &mut cx);
     let prometheus = raw
         .prometheus
         .as_ref()
@@ -117,25 +130,75 @@ fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
     }
 }
 
-/// `prometheus:` is required when a target uses PromQL (an error naming each such target)
-/// and pointless otherwise (a warning). Returns whether any target uses PromQL, for its
-/// metrics or for reading its history (`backtest:`).
+/// A shared query no target refers to is a warning (it would never run).
+fn check_queries_used(queries: &queries::Queries, targets: &[TargetConfig], cx: &mut Cx<'_>) {
+    let used: std::collections::BTreeSet<&str> = targets
+        .iter()
+        .flat_map(|t| {
+            let m = &t.metrics;
+            [&m.queue_depth, &m.arrival_rate, &m.completions, &m.wait_p95]
+        })
+        .filter_map(|source| match source {
+            Some(MetricSource::Shared { name, .. }) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for name in queries.keys().filter(|n| !used.contains(n.as_str())) {
+        cx.warn(
+            &format!("queries.{name}"),
+            format!("no target uses the shared query \"{name}\", so it never runs"),
+            "refer to it from a metric (`query: NAME` with `match:`), or remove it",
+        );
+    }
+}
+
+/// `prometheus:` is required when a target uses PromQL (an error naming each place that
+/// does, a target's own metric or `defaults.metrics`) and pointless otherwise (a warning).
+/// Returns whether any target uses PromQL, for its metrics or for reading its history
+/// (`backtest:`).
 fn check_prometheus_needed(raw: &RawConfig, cx: &mut Cx<'_>) -> bool {
+    let default_keys: Vec<String> = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.metrics.as_ref())
+        .map(metrics::prometheus_keys)
+        .unwrap_or_default();
     let mut uses_promql = false;
+    let mut reported_defaults = false;
     for (index, target) in raw.targets.iter().enumerate() {
-        let Some(key) = metrics::first_promql(&target.metrics) else {
-            continue;
+        let own = metrics::prometheus_keys(&target.metrics);
+        // A key the target does not write itself comes from `defaults.metrics`.
+        let written = |key: &str| {
+            let metric = key.split('.').next().unwrap_or(key);
+            [
+                ("queueDepth", target.metrics.queue_depth.is_some()),
+                ("arrivalRate", target.metrics.arrival_rate.is_some()),
+                ("completions", target.metrics.completions.is_some()),
+                ("waitP95", target.metrics.wait_p95.is_some()),
+            ]
+            .iter()
+            .any(|(k, w)| *k == metric && *w)
         };
+        let inherited: Vec<&String> = default_keys.iter().filter(|k| !written(k)).collect();
+        if own.is_empty() && inherited.is_empty() {
+            continue;
+        }
         uses_promql = true;
-        if raw.prometheus.is_none() {
-            cx.error(
-                &format!("targets[{index}].metrics.{key}"),
-                format!(
-                    "target \"{}\" uses PromQL but the file has no `prometheus:` section",
-                    target.name
-                ),
-                "add `prometheus: {url: http://prometheus.monitoring.svc:9090}` at the top level, or use `scrape:`",
-            );
+        if raw.prometheus.is_some() {
+            continue;
+        }
+        let message = format!(
+            "target \"{}\" uses PromQL but the file has no `prometheus:` section",
+            target.name
+        );
+        let hint = "add `prometheus: {url: http://prometheus.monitoring.svc:9090}` at the top level, or use `scrape:`";
+        if let Some(key) = own.first() {
+            cx.error(&format!("targets[{index}].metrics.{key}"), message, hint);
+        } else if let Some(key) = inherited.first()
+            && !reported_defaults
+        {
+            reported_defaults = true;
+            cx.error(&format!("defaults.metrics.{key}"), message, hint);
         }
     }
     // `backtest:` queries read history from Prometheus too (only `prescale backtest` and

@@ -1,6 +1,7 @@
 //! The inheritable settings: merged (target over `defaults:` over built-in) and checked,
 //! including the checks that relate two keys (min/max replicas, static fallback).
 
+use super::actuation::{resolve_actuation, resolve_events, resolve_pod_deletion_cost};
 use super::behavior::resolve_behavior;
 use super::context::{Bounds, Cx, DurationRule};
 use super::forecast::resolve_forecast;
@@ -83,6 +84,9 @@ pub fn resolve_settings(layers: &Layers<'_>, cx: &mut Cx<'_>) -> TargetConfig {
         fallback: resolve_fallback(layers, base.fallback, replicas, cx),
         forecast: resolve_forecast(layers, cx),
         plan: resolve_plan(layers, cx),
+        actuation: resolve_actuation(layers),
+        pod_deletion_cost: resolve_pod_deletion_cost(layers, cx),
+        events: resolve_events(layers, cx),
         ..base
     }
 }

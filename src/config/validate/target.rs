@@ -5,17 +5,31 @@ use super::context::Cx;
 use super::layers::Layers;
 use super::metrics::resolve_metrics;
 use super::names::{DNS_HINT, dns_label_problem, dns_subdomain_problem};
+use super::queries::Queries;
 use super::settings::resolve_settings;
+use super::template::Vars;
 use crate::config::raw::{RawSettings, RawTarget};
-use crate::config::types::{ScaleTargetRef, TargetConfig};
+use crate::config::types::{MetricsConfig, ScaleTargetRef, TargetConfig};
+
+/// What every target inherits: `defaults:`, its metrics checked once, and the shared
+/// queries.
+pub struct Inherited<'a> {
+    /// `defaults:` as written.
+    pub defaults: Option<&'a RawSettings>,
+    /// `defaults.metrics`, checked, `${...}` not yet substituted.
+    pub metrics: Option<&'a MetricsConfig>,
+    /// `queries:`, checked.
+    pub queries: &'a Queries,
+}
 
 /// The effective configuration of `targets[index]`, its settings over `defaults`.
 pub fn resolve_target(
     raw: &RawTarget,
     index: usize,
-    defaults: Option<&RawSettings>,
+    inherited: &Inherited<'_>,
     cx: &mut Cx<'_>,
 ) -> TargetConfig {
+    let defaults = inherited.defaults;
     let path = format!("targets[{index}]");
     name_check(
         cx,
@@ -39,15 +53,82 @@ pub fn resolve_target(
     );
     let own = raw.overrides();
     let settings = resolve_settings(&Layers::target(&raw.name, &own, &path, defaults), cx);
-    TargetConfig {
+    let target = TargetConfig {
         name: raw.name.clone(),
         scale_target_ref: ScaleTargetRef {
             namespace: reference.namespace.clone(),
             name: reference.name.clone(),
         },
-        metrics: resolve_metrics(&raw.metrics, &path, &raw.name, cx),
+        metrics: resolve_metrics(
+            &raw.metrics,
+            inherited.metrics,
+            &path,
+            &Vars {
+                namespace: &reference.namespace,
+                name: &reference.name,
+                target: &raw.name,
+            },
+            inherited.queries,
+            cx,
+        ),
         backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
         ..settings
+    };
+    warn_forecast_blind(&target, &path, cx);
+    warn_deletion_cost_unused(&target, &path, cx);
+    warn_keda_floor_minimum(&target, &path, cx);
+    target
+}
+
+/// Under a ScaledObject, prescale's own `minReplicas` is a floor at all times: one that
+/// scales to zero would be held at that minimum.
+fn warn_keda_floor_minimum(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    if t.actuation == crate::config::Actuation::KedaMinReplicaCount && t.min_replicas > 0 {
+        cx.warn(
+            &format!("{path}.actuation"),
+            format!(
+                "target \"{}\" raises the ScaledObject's minReplicaCount to at least its own minReplicas ({}) at all times, so a ScaledObject that scales to zero never does",
+                t.name, t.min_replicas
+            ),
+            "set `minReplicas: 0` on the target to raise the floor by demand only",
+        );
+    }
+}
+
+/// Queue depth alone shows the backlog but not how fast work arrives: the forecast learns
+/// the daily pattern from arrivals, given directly or derived from completions (arrivals
+/// are the queue's change plus what was completed).
+fn warn_forecast_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    let m = &t.metrics;
+    if t.forecast.enabled
+        && m.queue_depth.is_some()
+        && m.arrival_rate.is_none()
+        && m.completions.is_none()
+    {
+        cx.warn(
+            &format!("{path}.metrics"),
+            format!(
+                "target \"{}\" has `queueDepth` but neither `arrivalRate` nor `completions`: the forecast has no arrivals to learn from, so prescale only reacts to the backlog",
+                t.name
+            ),
+            "add `arrivalRate: {promql: 'sum(rate(docs_enqueued_total[1m]))'}` (documents arriving per second), or `completions: {promql: 'sum(rate(docs_completed_total[1m]))'}`, from which arrivals are derived as the queue's change plus completions",
+        );
+    }
+}
+
+/// Pod deletion costs are written before prescale's own scale-downs through `/scale`; with
+/// a floor under an HPA or ScaledObject, that autoscaler scales down, not prescale.
+fn warn_deletion_cost_unused(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    if t.pod_deletion_cost.enabled && t.actuation.is_floor() {
+        cx.warn(
+            &format!("{path}.podDeletionCost.enabled"),
+            format!(
+                "target \"{}\" raises a floor (`actuation: {}`): its scale-downs are made by that autoscaler, so prescale never marks pods for them",
+                t.name,
+                t.actuation.as_str()
+            ),
+            "remove `podDeletionCost`, or use `actuation: scale`",
+        );
     }
 }
 

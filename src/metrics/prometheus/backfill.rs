@@ -2,11 +2,13 @@
 //! Prometheus's limit of 11,000 points per series, merged into one oldest-first history.
 
 use super::PromApi;
-use super::decode::format_labels;
+use super::decode::{RangeResult, format_labels};
 use crate::config::Aggregate;
-use crate::metrics::{History, MetricError};
+use crate::metrics::{History, HistoryChunk, MetricError};
+use futures::stream::{BoxStream, StreamExt};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Points per range query: under Prometheus's hard limit of 11,000 per series.
 pub const MAX_POINTS_PER_QUERY: u64 = 10_000;
@@ -49,40 +51,87 @@ pub async fn backfill(
     history: Duration,
     step: Duration,
 ) -> Result<History, MetricError> {
+    let mut all = History::new();
+    let mut chunks = backfill_chunks(api, query, aggregate, end, history, step, None);
+    while let Some(chunk) = chunks.next().await {
+        all.extend(chunk?.samples);
+    }
+    Ok(all)
+}
+
+/// [`backfill`] as a stream of chunks, one per range query, oldest first, each as soon as
+/// Prometheus answers; each query first takes a permit of `limit` when given. The stream
+/// ends after the first error.
+pub fn backfill_chunks<'a>(
+    api: &'a dyn PromApi,
+    query: &'a str,
+    aggregate: Option<Aggregate>,
+    end: f64,
+    history: Duration,
+    step: Duration,
+    limit: Option<&'a Semaphore>,
+) -> BoxStream<'a, Result<HistoryChunk, MetricError>> {
+    let windows = plan_chunks(end, history, step, MAX_POINTS_PER_QUERY).into_iter();
+    futures::stream::unfold(Some(windows), move |windows| async move {
+        let mut windows = windows?;
+        let (start, stop) = windows.next()?;
+        let _permit = match limit {
+            Some(limit) => Some(limit.acquire().await.ok()?),
+            None => None,
+        };
+        match api.range(query, start, stop, step).await {
+            Ok(result) => {
+                let chunk = merge_series(&result, query, aggregate, step);
+                let next = chunk.is_ok().then_some(windows);
+                Some((chunk, next))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+    .boxed()
+}
+
+/// One range query's series as one history chunk, combined per timestamp.
+fn merge_series(
+    result: &RangeResult,
+    query: &str,
+    aggregate: Option<Aggregate>,
+    step: Duration,
+) -> Result<HistoryChunk, MetricError> {
+    if result.series.len() > 1 && aggregate.is_none() {
+        return Err(MetricError::MultipleSeries {
+            query: query.to_string(),
+            series: result
+                .series
+                .iter()
+                .map(|s| format_labels(&s.labels))
+                .collect(),
+        });
+    }
     // Keyed by milliseconds so that equal timestamps from different series meet.
     let mut merged: BTreeMap<i64, f64> = BTreeMap::new();
-    for (start, stop) in plan_chunks(end, history, step, MAX_POINTS_PER_QUERY) {
-        let result = api.range(query, start, stop, step).await?;
-        if result.series.len() > 1 && aggregate.is_none() {
-            return Err(MetricError::MultipleSeries {
-                query: query.to_string(),
-                series: result
-                    .series
-                    .iter()
-                    .map(|s| format_labels(&s.labels))
-                    .collect(),
-            });
-        }
-        for series in &result.series {
-            for &(t, v) in &series.points {
-                if !v.is_finite() {
-                    continue;
-                }
-                let key = (t * 1000.0).round() as i64;
-                merged
-                    .entry(key)
-                    .and_modify(|acc| match aggregate {
-                        Some(Aggregate::Max) => *acc = acc.max(v),
-                        _ => *acc += v,
-                    })
-                    .or_insert(v);
+    for series in &result.series {
+        for &(t, v) in &series.points {
+            if !v.is_finite() {
+                continue;
             }
+            let key = (t * 1000.0).round() as i64;
+            merged
+                .entry(key)
+                .and_modify(|acc| match aggregate {
+                    Some(Aggregate::Max) => *acc = acc.max(v),
+                    _ => *acc += v,
+                })
+                .or_insert(v);
         }
     }
-    Ok(merged
-        .into_iter()
-        .map(|(ms, v)| (ms as f64 / 1000.0, v))
-        .collect())
+    Ok(HistoryChunk {
+        step_s: step.as_secs_f64(),
+        samples: merged
+            .into_iter()
+            .map(|(ms, v)| (ms as f64 / 1000.0, v))
+            .collect(),
+    })
 }
 
 #[cfg(test)]

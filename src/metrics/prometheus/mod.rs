@@ -6,7 +6,7 @@ mod client;
 mod decode;
 
 pub use auth::{Credentials, SecretFile};
-pub use backfill::{MAX_POINTS_PER_QUERY, backfill, plan_chunks};
+pub use backfill::{MAX_POINTS_PER_QUERY, backfill, backfill_chunks, plan_chunks};
 pub use client::{MAX_ANSWER, PromClient};
 pub use decode::{
     InstantResult, InstantSeries, Labels, RangeResult, RangeSeries, decode_instant, decode_range,

@@ -11,6 +11,7 @@ mod counter_rate;
 mod exposition;
 mod fetch;
 mod histogram;
+mod per_pod;
 
 pub use counter_rate::{CounterPoint, counter_rate};
 pub use exposition::{Page, format_selector, parse, select};

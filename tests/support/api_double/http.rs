@@ -413,7 +413,9 @@ fn serve(
                 ));
             }
             match sub {
-                None => s.patch(&t.resource, &ns, name, body).map(|v| (200, v)),
+                None => s
+                    .patch_managed(&t.resource, &ns, name, body, &manager)
+                    .map(|v| (200, v)),
                 Some("scale") if t.resource == "deployments" => {
                     s.patch_scale(&ns, name, body, &manager).map(|v| (200, v))
                 }

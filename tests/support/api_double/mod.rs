@@ -8,6 +8,10 @@
 //!   (ScaledObjects 404 while "KEDA is not installed"); lists carry the collection's
 //!   `resourceVersion`, watches stream changes from one (see `watch.rs`).
 //! - Leases with create (409 AlreadyExists) and update (409 on stale resourceVersion).
+//! - Merge patches of any object record their field manager in `managedFields` for each
+//!   spec field they change; HPAs (`minReplicas` defaulted, 1..=`maxReplicas`),
+//!   ScaledObjects (`minReplicaCount` <= `maxReplicaCount`, KEDA's webhook) and Pods
+//!   (metadata only) are validated with 422 (see `managed.rs`).
 //! - Events (create, merge patch).
 //! - Pods to list, by namespace and an equality `labelSelector` (`k=v,k2=v2`), with
 //!   `podIP`, the `Ready` condition and `deletionTimestamp` set by the test.
@@ -26,6 +30,7 @@
 
 mod http;
 mod kubeconfig;
+mod managed;
 mod store;
 mod watch;
 

@@ -216,7 +216,7 @@ impl ApiFailure {
     }
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
@@ -306,7 +306,7 @@ impl Store {
         self.rv.to_string()
     }
 
-    fn store(&mut self, resource: &str, ns: &str, name: &str, mut obj: Value) -> Value {
+    pub(super) fn store(&mut self, resource: &str, ns: &str, name: &str, mut obj: Value) -> Value {
         obj["metadata"]["resourceVersion"] = json!(self.next_rv());
         let kind = match self
             .objects
@@ -386,7 +386,12 @@ impl Store {
         Ok(self.store(resource, ns, &name, obj))
     }
 
-    fn check_rv(&self, stored: &Value, sent: &Value, what: &str) -> Result<(), ApiFailure> {
+    pub(super) fn check_rv(
+        &self,
+        stored: &Value,
+        sent: &Value,
+        what: &str,
+    ) -> Result<(), ApiFailure> {
         match sent["metadata"]["resourceVersion"].as_str() {
             Some(rv) if Some(rv) != stored["metadata"]["resourceVersion"].as_str() => {
                 Err(ApiFailure::new(

@@ -1,0 +1,107 @@
+//! [`WatchedReads`]: Deployments (and, where a target scrapes every ready pod, pods) of the
+//! targets' namespaces, from one list-then-watch per namespace. A tick costs no API call;
+//! writes still carry the `resourceVersion` read, so a cache that lags loses with 409 and
+//! the tick re-reads with a GET.
+
+use super::namespaced_cache::NamespacedCache;
+use super::pods::ready_endpoint;
+use super::reads::{ClusterReads, Followed};
+use super::{ClusterError, DeploymentView, view_of};
+use crate::config::ScaleTargetRef;
+use crate::metrics::PodEndpoint;
+use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use std::collections::BTreeMap;
+
+/// What the pod cache keeps of a pod: its labels (to match a selector) and, when it is
+/// ready to be scraped, its endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodEntry {
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `Some` when the pod has an IP, is not terminating and is `Ready`.
+    pub endpoint: Option<PodEndpoint>,
+}
+
+fn pod_entry(pod: &Pod) -> PodEntry {
+    PodEntry {
+        labels: pod.metadata.labels.clone().unwrap_or_default(),
+        endpoint: ready_endpoint(pod),
+    }
+}
+
+/// Watch-backed reads.
+pub struct WatchedReads {
+    deployments: NamespacedCache<Deployment, DeploymentView>,
+    pods: NamespacedCache<Pod, PodEntry>,
+}
+
+impl WatchedReads {
+    /// Caches that follow no namespace until [`ClusterReads::follow`].
+    pub fn new(client: Client) -> Self {
+        Self {
+            deployments: NamespacedCache::new(client.clone(), "Deployments (apps/v1)", view_of),
+            pods: NamespacedCache::new(client, "Pods (v1)", pod_entry),
+        }
+    }
+
+    /// Deployments and pods kept (for benchmarks and tests).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.deployments.len(), self.pods.len())
+    }
+}
+
+impl ClusterReads for WatchedReads {
+    fn follow(&self, followed: &Followed) {
+        self.deployments.follow(&followed.deployments);
+        self.pods.follow(&followed.pods);
+    }
+
+    fn deployment<'a>(
+        &'a self,
+        target: &'a ScaleTargetRef,
+    ) -> BoxFuture<'a, Result<DeploymentView, ClusterError>> {
+        let found = self
+            .deployments
+            .get(&target.namespace, &target.name)
+            .and_then(|d| {
+                d.map(|d| DeploymentView::clone(&d))
+                    .ok_or_else(|| ClusterError::NotFound {
+                        what: format!("Deployment {}/{}", target.namespace, target.name),
+                    })
+            });
+        Box::pin(async move { found })
+    }
+
+    fn ready_pods<'a>(
+        &'a self,
+        namespace: &'a str,
+        match_labels: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Vec<PodEndpoint>, ClusterError>> {
+        let found = self
+            .pods
+            .filter(namespace, |p| {
+                p.endpoint.is_some() && match_labels.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+            })
+            .map(|pods| {
+                let mut pods: Vec<PodEndpoint> = pods
+                    .into_iter()
+                    .filter_map(|(_, p)| p.endpoint.clone())
+                    .collect();
+                pods.sort_by(|a, b| a.name.cmp(&b.name));
+                pods
+            });
+        Box::pin(async move { found })
+    }
+
+    fn wait_synced<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.deployments.wait_synced(namespace))
+    }
+
+    fn stop(&self) {
+        self.deployments.stop();
+        self.pods.stop();
+    }
+}
