@@ -459,31 +459,6 @@ impl Store {
         self.store(resource, ns, name, obj)
     }
 
-    /// PATCH (merge patch); 409 when the patch carries a stale resourceVersion.
-    pub fn patch(
-        &mut self,
-        resource: &str,
-        ns: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<Value, ApiFailure> {
-        let Some(stored) = self.get(resource, ns, name) else {
-            return Err(ApiFailure::new(
-                404,
-                "NotFound",
-                format!("{resource} \"{name}\" not found"),
-            ));
-        };
-        self.check_rv(&stored, patch, &format!("{resource} \"{name}\""))?;
-        let mut obj = stored.clone();
-        merge_patch(&mut obj, patch);
-        let generation = stored["metadata"]["generation"].as_i64().unwrap_or(1);
-        if obj["spec"] != stored["spec"] {
-            obj["metadata"]["generation"] = json!(generation + 1);
-        }
-        Ok(self.store_unless_unchanged(resource, ns, name, &stored, obj))
-    }
-
     /// The Deployment's `Scale` (`autoscaling/v1`).
     pub fn scale_of(&self, ns: &str, name: &str) -> Result<Value, ApiFailure> {
         let d = self.get("deployments", ns, name).ok_or_else(|| {
