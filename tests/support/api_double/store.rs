@@ -220,26 +220,50 @@ pub(super) fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// Record in `managedFields` that `manager` now owns `spec.replicas` (taking it from
-/// whoever owned it), as the API server does for an Update through `subresource`.
-fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
-    let mut entries = d["metadata"]["managedFields"]
+/// Record in `managedFields` that `manager` now owns `spec.<field>` (taking it from
+/// whoever owned it), as the API server does for an Update, through `subresource` if any.
+pub(super) fn own_spec_field(
+    obj: &mut Value,
+    manager: &str,
+    field: &str,
+    api_version: &Value,
+    subresource: Option<&str>,
+) {
+    let key = format!("f:{field}");
+    let mut entries = obj["metadata"]["managedFields"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     for e in entries.iter_mut() {
         if let Some(spec) = e["fieldsV1"]["f:spec"].as_object_mut() {
-            spec.remove("f:replicas");
+            spec.remove(&key);
         }
     }
-    entries.retain(|e| !(e["manager"] == manager && e["subresource"] == json!(subresource)));
-    entries.push(json!({
-        "manager": manager, "operation": "Update", "apiVersion": "apps/v1",
-        "time": k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).expect("round").to_string(),
-        "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:replicas": {} } },
-        "subresource": subresource,
-    }));
-    d["metadata"]["managedFields"] = json!(entries);
+    let time = k8s_openapi::jiff::Timestamp::now()
+        .round(k8s_openapi::jiff::Unit::Second)
+        .expect("round")
+        .to_string();
+    match entries
+        .iter_mut()
+        .find(|e| e["manager"] == manager && e["subresource"] == json!(subresource))
+    {
+        Some(e) => {
+            e["fieldsV1"]["f:spec"][key] = json!({});
+            e["time"] = json!(time);
+        }
+        None => entries.push(json!({
+            "manager": manager, "operation": "Update", "apiVersion": api_version,
+            "time": time, "fieldsType": "FieldsV1",
+            "fieldsV1": { "f:spec": { key: {} } },
+            "subresource": subresource,
+        })),
+    }
+    obj["metadata"]["managedFields"] = json!(entries);
+}
+
+/// [`own_spec_field`] for a Deployment's `spec.replicas`.
+fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
+    own_spec_field(d, manager, "replicas", &json!("apps/v1"), subresource);
 }
 
 /// RFC 7386 JSON merge patch.
