@@ -10,29 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const ORIGIN: &str = "prescale.yaml";
+#[path = "support/config_problems.rs"]
+mod config_problems;
 
-/// The error report for `text`, which must be rejected.
-fn report(text: &str) -> String {
-    match config::parse(text, ORIGIN) {
-        Ok(config) => panic!("accepted:\n{text}\nas {config:#?}"),
-        Err(error) => error.to_string(),
-    }
-}
-
-/// Assert that `report` has a problem at `line` for key `path` mentioning each of `words`.
-#[track_caller]
-fn assert_problem(report: &str, line: u32, path: &str, words: &[&str]) {
-    let found = report.lines().any(|problem| {
-        problem.starts_with(&format!("{ORIGIN}:{line}:"))
-            && problem.contains(&format!(" {path}: "))
-            && words.iter().all(|word| problem.contains(word))
-    });
-    assert!(
-        found,
-        "expected a problem at line {line} for `{path}` mentioning {words:?}; got:\n{report}"
-    );
-}
+use config_problems::{ORIGIN, assert_problem, report};
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,27 +6,10 @@ use prescale::config::{self, MetricSource};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const ORIGIN: &str = "prescale.yaml";
+#[path = "support/config_problems.rs"]
+mod config_problems;
 
-fn report(text: &str) -> String {
-    match config::parse(text, ORIGIN) {
-        Ok(config) => panic!("accepted:\n{text}\nas {config:#?}"),
-        Err(error) => error.to_string(),
-    }
-}
-
-#[track_caller]
-fn assert_problem(report: &str, line: u32, path: &str, words: &[&str]) {
-    let found = report.lines().any(|problem| {
-        problem.starts_with(&format!("{ORIGIN}:{line}:"))
-            && problem.contains(&format!(" {path}: "))
-            && words.iter().all(|word| problem.contains(word))
-    });
-    assert!(
-        found,
-        "expected a problem at line {line} for `{path}` mentioning {words:?}; got:\n{report}"
-    );
-}
+use config_problems::{ORIGIN, assert_problem, report};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

@@ -12,9 +12,10 @@ mod controller_harness;
 #[path = "support/metrics_double.rs"]
 mod metrics_double;
 
-use api_double::{ApiDouble, Fault};
+use api_double::{ApiDouble, Fault, FaultKind};
 use controller_harness::{HEAD, Running, eventually, start};
 use prescale::actuator::{FLOOR_ANNOTATION, OWNER_MIN_ANNOTATION};
+use std::time::Duration;
 
 const NS: &str = "shop";
 const HPAS: &str = "horizontalpodautoscalers";
@@ -242,6 +243,15 @@ async fn shadow_reports_the_floor_it_would_set_and_a_missing_autoscaler_is_said(
             .replace("name: web\n", "name: api\n")
             .replace("name: web }", "name: api }")
     );
+    // The ScaledObjects cache syncs late: the first ticks cannot know the autoscaler yet,
+    // and the Recommendation Event must still come (with the floor) once they can.
+    api.inject(Fault {
+        method: Some("GET"),
+        path_contains: "/scaledobjects".into(),
+        kind: FaultKind::DelayThenServe(Duration::from_millis(800)),
+        times: 1,
+        token: None,
+    });
     let c = start(&api, &yaml).await;
     // 12 documents/s: above the HPA's maxReplicas of 3.
     c.metrics.set("web", 0.0, 12.0);

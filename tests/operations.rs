@@ -15,19 +15,11 @@ use controller_harness::{HEAD, eventually, one_target, start};
 
 const NS: &str = "shop";
 
+/// The notes of the Events about `object` with `reason`, in creation order.
 fn notes(api: &ApiDouble, object: &str, reason: &str) -> Vec<String> {
-    let mut evs: Vec<_> = api
-        .events()
-        .into_iter()
-        .filter(|e| e["regarding"]["name"] == object && e["reason"] == reason)
-        .collect();
-    evs.sort_by_key(|e| {
-        e["metadata"]["resourceVersion"]
-            .as_str()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    });
-    evs.iter()
+    api.events_about(object)
+        .iter()
+        .filter(|e| e["reason"] == reason)
         .filter_map(|e| e["note"].as_str().map(str::to_string))
         .collect()
 }

@@ -43,22 +43,6 @@ class HpaFloor(rescore.Hpa):
         super().__init__("hpa", p)
         self.p = p
 
-    def hpa_raw(self, obs) -> int:
-        ready = obs["ready"]
-        u = obs["completions"] / (15 * self.mu * ready) if ready > 0 else 0.0
-        if abs(u / 0.7 - 1) <= 0.1:
-            return obs["pods"]
-        return rescore.ceil_(ready * u / 0.7)
-
-    def behave(self, t: float, pods: int, raw: int) -> int:
-        self.history.append((t, raw))
-        while self.history[0][0] <= t - self.WINDOW:
-            self.history.popleft()
-        x = raw
-        if raw < pods:
-            x = min(pods, max(r for _, r in self.history))
-        return min(x, max(2 * pods, pods + 4))
-
 
 class SeasonalNaive(HpaFloor):
     """max(hpa raw, ceil(max rate of the ticks starting in [t - L + startup, t - L + 1800] / mu))."""
@@ -77,7 +61,7 @@ class SeasonalNaive(HpaFloor):
         floor = 0
         if last >= first:
             floor = rescore.ceil_(max(self.rates[first : last + 1]) / self.p.mu)
-        return self.behave(t, obs["pods"], max(self.hpa_raw(obs), floor))
+        return self.behave(t, obs["pods"], max(self.raw(obs), floor))
 
 
 class HoltWinters(HpaFloor):
@@ -111,7 +95,7 @@ class HoltWinters(HpaFloor):
         t = obs["t"]
         if j > 0 and j % 240 == 0 and j // 240 >= 48:
             self.refit(j // 240)
-        raw = self.hpa_raw(obs)
+        raw = self.raw(obs)
         if self.forecast is not None:
             first, rates = self.forecast
             k = int(math.floor((t + self.p.startup) / HOUR)) - first

@@ -212,22 +212,25 @@ class Hpa:
         self.history: collections.deque[tuple[float, int]] = collections.deque()
 
     def decide(self, j: int, obs: dict) -> int:
-        t = obs["t"]
+        return self.behave(obs["t"], obs["pods"], self.raw(obs))
+
+    def raw(self, obs: dict) -> int:
+        """The recommendation before the behaviour: the metric's, with the 10 % tolerance."""
         pods = obs["pods"]
         if self.metric == "hpa":
             ready = obs["ready"]
             u = obs["completions"] / (15 * self.mu * ready) if ready > 0 else 0.0
             if abs(u / 0.7 - 1) <= 0.1:
-                raw = pods
-            else:
-                raw = ceil_(ready * u / 0.7)
-        else:
-            q = obs["queue_depth"]
-            ratio = q / (30 * pods) if pods > 0 else 0.0
-            if abs(ratio - 1) <= 0.1:
-                raw = pods
-            else:
-                raw = ceil_(q / 30)
+                return pods
+            return ceil_(ready * u / 0.7)
+        q = obs["queue_depth"]
+        ratio = q / (30 * pods) if pods > 0 else 0.0
+        if abs(ratio - 1) <= 0.1:
+            return pods
+        return ceil_(q / 30)
+
+    def behave(self, t: float, pods: int, raw: int) -> int:
+        """The 300 s scale-down stabilisation window and the scale-up rate limit."""
         self.history.append((t, raw))
         while self.history[0][0] <= t - self.WINDOW:
             self.history.popleft()

@@ -5,7 +5,7 @@ use super::Shared;
 use super::intent::Hold;
 use super::report::TargetReport;
 use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
-use crate::actuator::{DeploymentView, EventSpec, OtherAutoscaler, Verdict};
+use crate::actuator::{DeploymentView, EventSpec, FloorKind, OtherAutoscaler, Verdict};
 use crate::config::Mode;
 use crate::core::{Decision, Observation, Reason};
 use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
@@ -321,6 +321,16 @@ impl TargetTask {
         let value = match (self.config.mode, outcome) {
             (Mode::Active, TickOutcome::Scaled { to, .. })
             | (Mode::Active, TickOutcome::Floored { to, .. }) => *to,
+            // A floor target's Recommendation names the floor it would set: until the
+            // autoscaler is known (its cache not yet synced, or none found, which is said
+            // by its own Warning) there is nothing worth a first Event, and publishing one
+            // without the floor would leave the unchanged value unsaid afterwards.
+            (Mode::Shadow, _)
+                if FloorKind::of(self.config.actuation).is_some()
+                    && self.memory.floor.is_none() =>
+            {
+                return;
+            }
             (Mode::Shadow, _) => decision.replicas,
             _ => return,
         };

@@ -41,6 +41,17 @@ pub trait PromApi: Send + Sync {
     ) -> BoxFuture<'a, Result<RangeResult, MetricError>>;
 }
 
+/// A series of an instant answer as the reduction and the messages read it.
+impl From<&InstantSeries> for SeriesValue {
+    fn from(s: &InstantSeries) -> Self {
+        SeriesValue {
+            labels: format_labels(&s.labels),
+            value: s.value,
+            raw: s.raw.clone(),
+        }
+    }
+}
+
 /// Evaluate `query` at `at` and reduce it to one value.
 pub async fn evaluate(
     api: &dyn PromApi,
@@ -51,15 +62,7 @@ pub async fn evaluate(
     match api.instant(query, at).await {
         Err(e) => Evaluation::failed(e),
         Ok(result) => {
-            let series: Vec<SeriesValue> = result
-                .series
-                .iter()
-                .map(|s| SeriesValue {
-                    labels: format_labels(&s.labels),
-                    value: s.value,
-                    raw: s.raw.clone(),
-                })
-                .collect();
+            let series: Vec<SeriesValue> = result.series.iter().map(SeriesValue::from).collect();
             // Prometheus stamps instant results with the evaluation time; the oldest one
             // is what staleness is judged on.
             let sample_time = result.series.iter().map(|s| s.t).reduce(f64::min);

@@ -124,14 +124,7 @@ impl SharedInstant {
                 sample_time: None,
             };
         }
-        let series: Vec<SeriesValue> = mine
-            .iter()
-            .map(|s| SeriesValue {
-                labels: format_labels(&s.labels),
-                value: s.value,
-                raw: s.raw.clone(),
-            })
-            .collect();
+        let series: Vec<SeriesValue> = mine.iter().map(|s| SeriesValue::from(*s)).collect();
         let what = format!(
             "{} (shared query `{}`)",
             format_labels(want.labels),

@@ -7,7 +7,7 @@
 //! for HPAs and ScaledObjects with floors, and people and GitOps tools changing fields.
 
 use super::ApiDouble;
-use super::store::{ApiFailure, Store, merge_patch, now};
+use super::store::{ApiFailure, Store, merge_patch, now, own_spec_field};
 use serde_json::{Value, json};
 
 fn invalid(message: String) -> ApiFailure {
@@ -49,40 +49,6 @@ fn validate(resource: &str, obj: &mut Value) -> Result<(), ApiFailure> {
         _ => {}
     }
     Ok(())
-}
-
-/// Record in `managedFields` that `manager` now owns `spec.<field>` (taking it from
-/// whoever owned it), as the API server does for an Update.
-fn own_spec_field(obj: &mut Value, manager: &str, field: &str, api_version: &Value) {
-    let key = format!("f:{field}");
-    let mut entries = obj["metadata"]["managedFields"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for e in entries.iter_mut() {
-        if let Some(spec) = e["fieldsV1"]["f:spec"].as_object_mut() {
-            spec.remove(&key);
-        }
-    }
-    let time = k8s_openapi::jiff::Timestamp::now()
-        .round(k8s_openapi::jiff::Unit::Second)
-        .expect("round")
-        .to_string();
-    match entries
-        .iter_mut()
-        .find(|e| e["manager"] == manager && e["subresource"].is_null())
-    {
-        Some(e) => {
-            e["fieldsV1"]["f:spec"][key] = json!({});
-            e["time"] = json!(time);
-        }
-        None => entries.push(json!({
-            "manager": manager, "operation": "Update", "apiVersion": api_version,
-            "time": time, "fieldsType": "FieldsV1",
-            "fieldsV1": { "f:spec": { key: {} } },
-        })),
-    }
-    obj["metadata"]["managedFields"] = json!(entries);
 }
 
 impl Store {
@@ -145,7 +111,7 @@ impl Store {
             })
             .unwrap_or_default();
         for field in &changed {
-            own_spec_field(&mut obj, manager, field, &api_version);
+            own_spec_field(&mut obj, manager, field, &api_version, None);
         }
         if obj["spec"] != stored["spec"] {
             let generation = stored["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -172,7 +138,13 @@ impl Store {
         });
         let api_version = obj["apiVersion"].clone();
         for field in ["minReplicas", "maxReplicas", "scaleTargetRef"] {
-            own_spec_field(&mut obj, "kubectl-client-side-apply", field, &api_version);
+            own_spec_field(
+                &mut obj,
+                "kubectl-client-side-apply",
+                field,
+                &api_version,
+                None,
+            );
         }
         self.store("horizontalpodautoscalers", ns, name, obj);
     }
@@ -224,7 +196,13 @@ impl Store {
         let api_version = obj["apiVersion"].clone();
         for field in ["minReplicaCount", "maxReplicaCount", "scaleTargetRef"] {
             if !obj["spec"][field].is_null() {
-                own_spec_field(&mut obj, "kubectl-client-side-apply", field, &api_version);
+                own_spec_field(
+                    &mut obj,
+                    "kubectl-client-side-apply",
+                    field,
+                    &api_version,
+                    None,
+                );
             }
         }
         self.store("scaledobjects", ns, name, obj);

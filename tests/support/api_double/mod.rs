@@ -340,8 +340,8 @@ impl ApiDouble {
         self.with(|s| s.list("events", None))
     }
 
-    /// Reasons of the Events about object `name`, in creation order.
-    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+    /// The Events about object `name`, in creation order.
+    pub fn events_about(&self, name: &str) -> Vec<serde_json::Value> {
         let mut evs: Vec<_> = self
             .events()
             .into_iter()
@@ -353,7 +353,13 @@ impl ApiDouble {
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(0)
         });
-        evs.iter()
+        evs
+    }
+
+    /// Reasons of the Events about object `name`, in creation order.
+    pub fn event_reasons(&self, name: &str) -> Vec<String> {
+        self.events_about(name)
+            .iter()
             .filter_map(|e| e["reason"].as_str().map(str::to_string))
             .collect()
     }

@@ -220,26 +220,50 @@ pub(super) fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// Record in `managedFields` that `manager` now owns `spec.replicas` (taking it from
-/// whoever owned it), as the API server does for an Update through `subresource`.
-fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
-    let mut entries = d["metadata"]["managedFields"]
+/// Record in `managedFields` that `manager` now owns `spec.<field>` (taking it from
+/// whoever owned it), as the API server does for an Update, through `subresource` if any.
+pub(super) fn own_spec_field(
+    obj: &mut Value,
+    manager: &str,
+    field: &str,
+    api_version: &Value,
+    subresource: Option<&str>,
+) {
+    let key = format!("f:{field}");
+    let mut entries = obj["metadata"]["managedFields"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     for e in entries.iter_mut() {
         if let Some(spec) = e["fieldsV1"]["f:spec"].as_object_mut() {
-            spec.remove("f:replicas");
+            spec.remove(&key);
         }
     }
-    entries.retain(|e| !(e["manager"] == manager && e["subresource"] == json!(subresource)));
-    entries.push(json!({
-        "manager": manager, "operation": "Update", "apiVersion": "apps/v1",
-        "time": k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).expect("round").to_string(),
-        "fieldsType": "FieldsV1", "fieldsV1": { "f:spec": { "f:replicas": {} } },
-        "subresource": subresource,
-    }));
-    d["metadata"]["managedFields"] = json!(entries);
+    let time = k8s_openapi::jiff::Timestamp::now()
+        .round(k8s_openapi::jiff::Unit::Second)
+        .expect("round")
+        .to_string();
+    match entries
+        .iter_mut()
+        .find(|e| e["manager"] == manager && e["subresource"] == json!(subresource))
+    {
+        Some(e) => {
+            e["fieldsV1"]["f:spec"][key] = json!({});
+            e["time"] = json!(time);
+        }
+        None => entries.push(json!({
+            "manager": manager, "operation": "Update", "apiVersion": api_version,
+            "time": time, "fieldsType": "FieldsV1",
+            "fieldsV1": { "f:spec": { key: {} } },
+            "subresource": subresource,
+        })),
+    }
+    obj["metadata"]["managedFields"] = json!(entries);
+}
+
+/// [`own_spec_field`] for a Deployment's `spec.replicas`.
+fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
+    own_spec_field(d, manager, "replicas", &json!("apps/v1"), subresource);
 }
 
 /// RFC 7386 JSON merge patch.
@@ -457,31 +481,6 @@ impl Store {
             return obj;
         }
         self.store(resource, ns, name, obj)
-    }
-
-    /// PATCH (merge patch); 409 when the patch carries a stale resourceVersion.
-    pub fn patch(
-        &mut self,
-        resource: &str,
-        ns: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<Value, ApiFailure> {
-        let Some(stored) = self.get(resource, ns, name) else {
-            return Err(ApiFailure::new(
-                404,
-                "NotFound",
-                format!("{resource} \"{name}\" not found"),
-            ));
-        };
-        self.check_rv(&stored, patch, &format!("{resource} \"{name}\""))?;
-        let mut obj = stored.clone();
-        merge_patch(&mut obj, patch);
-        let generation = stored["metadata"]["generation"].as_i64().unwrap_or(1);
-        if obj["spec"] != stored["spec"] {
-            obj["metadata"]["generation"] = json!(generation + 1);
-        }
-        Ok(self.store_unless_unchanged(resource, ns, name, &stored, obj))
     }
 
     /// The Deployment's `Scale` (`autoscaling/v1`).
