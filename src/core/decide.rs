@@ -118,26 +118,36 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
 }
 
 /// The arrival rate of the last interval: observed, or where no arrival metric is
-/// configured but the queue and the completions are, what entered the queue (its change
-/// plus what left it).
+/// configured but the queue is, what entered the queue: its change plus what left it.
+/// What left is the completion metric where there is one. Without one, a document or more
+/// still waiting per ready replica means they were busy all interval (they served their
+/// capacity); a shorter queue says only that the documents waiting before left: a lower
+/// bound, as arrivals that idle replicas absorbed leave no trace in the queue.
 fn arrival_rate(
     config: &TargetConfig,
     state: &TargetState,
     obs: &Observation,
     interval: f64,
 ) -> Option<f64> {
-    let derive = config.metrics.arrival_rate.is_none() && config.metrics.queue_depth.is_some();
-    obs.arrival_rate.or_else(|| {
-        if !derive {
-            return None;
+    if obs.arrival_rate.is_some() {
+        return obs.arrival_rate;
+    }
+    let m = &config.metrics;
+    if m.arrival_rate.is_some() || m.queue_depth.is_none() {
+        return None;
+    }
+    let (now, before) = (obs.queue_depth?, state.previous_queue?);
+    let left = match obs.completion_rate {
+        Some(done) => done,
+        None if m.completions.is_some() => return None,
+        // A document or more waiting for every ready replica: they were all busy.
+        None if obs.ready > 0 && now >= f64::from(obs.ready) => {
+            f64::from(obs.ready) * state.capacity.per_replica()
         }
-        let (now, before, done) = (
-            obs.queue_depth?,
-            state.previous_queue?,
-            obs.completion_rate?,
-        );
-        Some(((now - before) / interval + done).max(0.0))
-    })
+        // Otherwise what was waiting left, and what waits now arrived: a lower bound.
+        None => before / interval,
+    };
+    Some(((now - before) / interval + left).max(0.0))
 }
 
 /// Update what the state learns from each observation.
