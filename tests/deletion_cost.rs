@@ -27,6 +27,10 @@ use std::sync::Arc;
 
 const NS: &str = "shop";
 
+/// A target on Deployment `web` at test speed (200 ms ticks, 1 s start-up, 1 s SLO: the
+/// planner sizes for arrivals above capacity within a tick or two, not after the minutes a
+/// default 60 s SLO would let a queue absorb), stepping to exactly what the load needs
+/// (`releaseTolerance: 0`), so each scale-up and scale-down here is one the test chose.
 fn target(metrics: &str, extra: &str) -> String {
     format!(
         "  - name: web
@@ -34,6 +38,8 @@ fn target(metrics: &str, extra: &str) -> String {
     mode: active
     interval: 200ms
     startupTime: 1s
+    slo: {{ queueWait: 1s }}
+    plan: {{ releaseTolerance: 0 }}
     minReplicas: 1
     maxReplicas: 20
     forecast: {{ enabled: false }}
@@ -150,7 +156,8 @@ async fn not_ready_then_newest_pods_are_marked_before_the_scale_down_and_only_th
     assert_eq!(
         api.pod_patches().len(),
         patches_before,
-        "a scale-up marks nothing"
+        "a scale-up marks nothing: {:?}",
+        api.writes()
     );
     api.put_pod_created(
         NS,
@@ -224,14 +231,17 @@ async fn with_per_pod_work_the_least_busy_pods_go_first() {
     api.put_pod(NS, "web-a", "web", "127.0.0.2", true);
     api.put_pod(NS, "web-b", "web", "127.0.0.3", true);
     api.put_pod(NS, "web-c", "web", "127.0.0.4", true);
+    // Nothing arrives (the enqueued counter stands still): what waits is the pods' own work.
     let yaml = target(
         &format!(
-            "      queueDepth:\n        scrape: {{ pods: {{ port: {port} }}, metric: queue_depth, labels: {{ queue: docs }} }}\n"
+            "      queueDepth:\n        scrape: {{ pods: {{ port: {port} }}, metric: queue_depth, labels: {{ queue: docs }} }}\n      arrivalRate:\n        scrape: {{ pods: {{ port: {port} }}, metric: documents_enqueued_total, labels: {{ queue: docs }} }}\n"
         ),
         &format!(
             ", inFlight: {{ scrape: {{ pods: {{ port: {port} }}, metric: queue_depth, labels: {{ queue: docs }} }} }}"
         ),
-    );
+    )
+    // 60 s to wait: the 7 documents drain with one replica within it.
+    .replace("queueWait: 1s", "queueWait: 60s");
     let factory: prescale::controller::SourceFactory = Arc::new(|c: &Config| {
         Sources::new(c)
             .map(|s| Arc::new(s) as Arc<dyn MetricsSource>)

@@ -24,6 +24,11 @@ pub struct TargetReport {
     pub reasons: Vec<Reason>,
     /// Forecast arrival rate over the lead time, documents/s.
     pub forecast_arrival_rate: Option<f64>,
+    /// The forecast plus the margin its errors at the lead-window horizon call for: the
+    /// arrival rate capacity is planned for, documents/s.
+    pub forecast_arrival_rate_upper: Option<f64>,
+    /// The model that forecast: `none` (the recent level), `daily` or `weekly`.
+    pub forecast_model: Option<crate::forecast::Season>,
     /// The lead time the forecast covers: the start-up time in use, seconds.
     pub startup_seconds: Option<f64>,
     /// Learned per-replica capacity, documents/s.

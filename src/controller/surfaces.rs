@@ -62,7 +62,12 @@ fn block_reason(kind: &str) -> &'static str {
 fn reason_label(r: &Reason) -> Option<String> {
     let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
     match r {
-        Reason::Forecast { .. } | Reason::Plan { .. } => None,
+        // The model that forecast (`forecast:daily`): its rate and band are gauges of their own.
+        Reason::Forecast { model, .. } => Some(format!(
+            "forecast:{}",
+            name(serde_json::to_value(model).unwrap_or_default())
+        )),
+        Reason::Plan { .. } => None,
         Reason::Winner { signal } => Some(format!(
             "winner:{}",
             name(serde_json::to_value(signal).unwrap_or_default())
@@ -203,6 +208,8 @@ impl TargetTask {
             recommended_replicas: Some(decision.replicas),
             reasons: decision.reasons.clone(),
             forecast_arrival_rate: decision.forecast_rate,
+            forecast_arrival_rate_upper: decision.forecast_upper,
+            forecast_model: decision.forecast_model,
             startup_seconds: Some(decision.startup_s),
             capacity_per_replica: Some(decision.capacity_per_replica),
             action,
@@ -437,8 +444,13 @@ mod tests {
     use crate::core::{Limit, Signal};
 
     #[test]
-    fn reason_labels_name_the_winner_and_limits_but_not_the_plan() {
+    fn reason_labels_name_the_forecast_model_the_winner_and_limits_but_not_the_plan() {
         let reasons = [
+            Reason::Forecast {
+                model: crate::forecast::Season::Daily,
+                rate: 4.0,
+                upper: 5.0,
+            },
             Reason::Plan {
                 need: 3,
                 step: None,
@@ -454,6 +466,13 @@ mod tests {
             },
         ];
         let labels: Vec<_> = reasons.iter().filter_map(reason_label).collect();
-        assert_eq!(labels, ["winner:backlogDrain", "limited:ScaleUpLimit"]);
+        assert_eq!(
+            labels,
+            [
+                "forecast:daily",
+                "winner:backlogDrain",
+                "limited:ScaleUpLimit"
+            ]
+        );
     }
 }

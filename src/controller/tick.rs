@@ -641,6 +641,8 @@ impl TargetTask {
             recommended_replicas: None,
             reasons: Vec::new(),
             forecast_arrival_rate: None,
+            forecast_arrival_rate_upper: None,
+            forecast_model: None,
             startup_seconds: None,
             capacity_per_replica: None,
             action: "error".into(),
