@@ -1040,7 +1040,7 @@ fn check_prints_the_effective_settings_of_a_valid_file() {
     // Read back, the printed settings are the same configuration (every key merged in).
     let printed = config::parse(&stdout, "stdout").unwrap();
     assert_eq!(printed, config::load(&file).unwrap());
-    for default in ["errorQuantile: 0.99", "missCost: 8", "waitTarget: 0.5"] {
+    for default in ["errorQuantile: 0.99", "missCost: 7", "waitTarget: 0.5"] {
         assert!(
             stdout.contains(default),
             "defaults are spelled out ({default}):\n{stdout}"

@@ -308,7 +308,7 @@ impl Default for ForecastConfig {
             history: Duration::from_secs(14 * 86_400),
             target_utilization: 1.0,
             error_quantile: 0.99,
-            miss_cost: 8.0,
+            miss_cost: 7.0,
         }
     }
 }

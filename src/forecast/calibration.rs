@@ -5,9 +5,10 @@
 //! sampled ticks it predicts the window's maximum; a window later the observed maximum is
 //! known, and the error (in square-root space, where the noise of counts is about the same at
 //! every load) joins a day's worth of errors. The margin is the configured quantile of those
-//! errors, so the model's upper forecast covers the window's maximum that often; and the
-//! model's cost is the mean of that upper forecast, so models compete on what provisioning
-//! with them would cost at the same coverage.
+//! errors (or a lower one, where covering a few more windows costs more capacity than
+//! `missCost` says they are worth); the model's cost is the mean of that upper forecast, and
+//! its record the share of windows it missed, so models compete on the same objective their
+//! margins are chosen by: capacity plus `missCost` times the windows missed.
 
 use std::collections::VecDeque;
 
@@ -21,7 +22,7 @@ pub const ERRORS_TO_COMPETE: usize = 96;
 /// New errors between re-estimates of the margin once the record is full (an hour).
 const MARGIN_EVERY: usize = 24;
 /// Weight of one sample in the cost score: about a day of samples count.
-const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
+pub(crate) const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
 
 /// Predictions waiting for their window to pass, the errors of those that did, and what
 /// follows from them.
@@ -34,6 +35,8 @@ pub struct Calibration {
     new_errors: usize,
     margin: f64,
     cost: Option<f64>,
+    /// Share of settled windows whose maximum the upper forecast missed (about a day's).
+    missed: f64,
     /// Mean square root of the settled predictions, and their mean: what a margin adds to the
     /// capacity, relative to it.
     mean_sqrt: f64,
@@ -83,6 +86,12 @@ impl Calibration {
             self.errors.push_back(error as f32);
             self.new_errors += 1;
             let weight = (1.0 / self.errors.len() as f64).max(COST_ALPHA);
+            let missed = if f64::from(error as f32) > self.margin + 1e-9 {
+                1.0
+            } else {
+                0.0
+            };
+            self.missed += weight * (missed - self.missed);
             self.mean_sqrt += weight * (predicted.sqrt() - self.mean_sqrt);
             self.mean += weight * (predicted - self.mean);
             if self.errors.len() < ERRORS_KEPT || self.new_errors >= MARGIN_EVERY {
@@ -156,6 +165,12 @@ impl Calibration {
     /// Mean of the cost samples: what provisioning with this model has cost.
     pub fn cost(&self) -> Option<f64> {
         self.cost
+    }
+
+    /// Share of the settled windows (about the last day's) whose maximum the upper forecast
+    /// did not cover.
+    pub fn missed(&self) -> f64 {
+        self.missed
     }
 
     /// Forget pending predictions (the window length changed, or the model stopped).

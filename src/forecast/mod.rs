@@ -4,8 +4,9 @@
 //! recent level, a daily and a weekly season). Each model is judged at the horizon it is used
 //! for: the highest rate of the lead window (start-up time plus an interval), the number a
 //! scale-up decision must cover. Its margin is the configured quantile of those errors
-//! ([`Calibration`]), and the model whose calibrated upper forecast has been cheapest forecasts,
-//! so the season is detected from data and only wins where it actually predicts. Every model
+//! ([`Calibration`]), and the model whose calibrated upper forecast has been cheapest, its
+//! missed windows priced at `missCost`, forecasts: the season is detected from data and only
+//! wins where it actually predicts. Every model
 //! forecasts at least what arrived in the last window (persistence), so a rise already seen
 //! is never forecast away.
 
@@ -73,6 +74,9 @@ pub struct Forecaster {
     demand: Demand,
     next_sample: f64,
     chosen: Season,
+    /// Mean upper forecast of the level model (documents/s): the scale that makes the
+    /// models' capacity costs comparable with their missed windows.
+    reference_upper: Option<f64>,
 }
 
 impl Forecaster {
@@ -90,6 +94,7 @@ impl Forecaster {
             demand: Demand::default(),
             next_sample: f64::NEG_INFINITY,
             chosen: Season::None,
+            reference_upper: None,
         }
     }
 
@@ -152,7 +157,9 @@ impl Forecaster {
 
     /// Every model predicts the maximum of the window starting now, and is scored on the
     /// cost of its upper forecast relative to the level model's (the one always present, so
-    /// models that joined later compare on the same ticks).
+    /// models that joined later compare on the same ticks) plus `missCost` times the share of
+    /// windows it missed: the objective its margin is chosen by, so a model that saves
+    /// capacity by missing every morning rise does not win over one that forecasts it.
     fn sample(&mut self, t: f64, window_s: f64, peak: f64) {
         let Some(newest) = self.history.newest() else {
             return;
@@ -172,6 +179,10 @@ impl Forecaster {
             let upper = upper(predicted, m.calibration.margin());
             if i == 0 {
                 reference = Some(upper);
+                self.reference_upper = Some(match self.reference_upper {
+                    Some(r) => r + calibration::COST_ALPHA * (upper - r),
+                    None => upper,
+                });
             }
             let m = &mut self.models[i];
             m.calibration.predict(t, predicted);
@@ -179,11 +190,21 @@ impl Forecaster {
                 m.calibration.add_cost(upper - reference);
             }
         }
+        let miss_cost = self.settings.margin.miss_cost;
+        let scale = self.reference_upper.unwrap_or(0.0);
+        let score = |m: &Model| {
+            let cost = m.calibration.cost()?;
+            if !(miss_cost.is_finite() && scale > 0.0) {
+                // Margins at the coverage quantile: the same coverage, so capacity decides.
+                return Some(cost);
+            }
+            Some(cost / scale + miss_cost * m.calibration.missed())
+        };
         self.chosen = self
             .models
             .iter()
             .filter(|m| m.calibration.errors() >= ERRORS_TO_COMPETE)
-            .filter_map(|m| m.calibration.cost().map(|c| (m.season, c)))
+            .filter_map(|m| score(m).map(|c| (m.season, c)))
             .fold(None, |best: Option<(Season, f64)>, (s, c)| match best {
                 Some((_, b)) if b <= c => best,
                 _ => Some((s, c)),
