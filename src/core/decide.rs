@@ -241,46 +241,19 @@ fn plan(
         ticks(window + step_ahead),
         ticks(window + hold),
     );
-    let path_ticks = hold_ticks + ticks(MAX_HOLD_S);
+    // The path reaches the hold window; a backlog to drain extends it (up to two hours more)
+    // below, so the common tick forecasts no further than it plans.
+    let longest_path = hold_ticks + ticks(MAX_HOLD_S);
 
     let mut path = std::mem::take(&mut state.path);
-    let prediction = if config.forecast.enabled {
-        state
-            .forecaster
-            .upper_path(obs.t, interval, path_ticks, window, &mut path)
-    } else {
-        // Purely reactive: what arrived in the last lead window, held.
-        path.clear();
-        if let Some(peak) = state.forecaster.recent_peak() {
-            path.resize(path_ticks, peak);
-        }
-        None
-    };
-    if path.is_empty() {
-        path.resize(path_ticks, 0.0);
-    }
+    let prediction = fill_path(config, state, obs, interval, hold_ticks, window, &mut path);
     let mut starting = std::mem::take(&mut state.ready_times);
     let pods_starting = obs.current.saturating_sub(obs.ready);
     state
         .starting
         .ready_times(obs.t, interval, pods_starting, lead, &mut starting);
     let per_replica = state.capacity.per_replica() * config.forecast.target_utilization;
-    let start = Start {
-        t: obs.t,
-        interval,
-        lead,
-        per_replica,
-        backlog: obs.queue_depth.unwrap_or(0.0),
-        head_wait: obs.wait_s.unwrap_or_else(|| {
-            obs.queue_depth.unwrap_or(0.0) / (per_replica * f64::from(obs.ready.max(1)))
-        }),
-        ready: obs.ready.min(obs.current),
-        starting: &starting,
-        arrivals: &path,
-    };
     let target_wait = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
-    let tolerance =
-        |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
     let (lo, hi) = (
         config.min_replicas,
         config.max_replicas.max(config.min_replicas),
@@ -299,18 +272,34 @@ fn plan(
     // Where a backlog will be there when new pods are, count the documents until the most
     // pods would have drained it: otherwise every choice looks equally late, and the fewest
     // pods would win while the queue grows.
-    let backlog = backlog_at_lead(&start);
+    let backlog = backlog_at_lead(&start_at(
+        obs,
+        interval,
+        lead,
+        per_replica,
+        &starting,
+        &path,
+    ));
     let surplus = f64::from(hi) * per_replica - lead_rate;
     let drain_ticks = if backlog > 0.0 && surplus > 0.0 {
         ticks((backlog / surplus).min(MAX_HOLD_S))
     } else {
         0
     };
-    let need_ticks = (need_ticks + drain_ticks).min(path.len());
+    let need_ticks = (need_ticks + drain_ticks).min(longest_path);
+    if need_ticks > path.len() {
+        // The same forecast from `t`, further out: the first ticks are unchanged.
+        fill_path(config, state, obs, interval, need_ticks, window, &mut path);
+    }
+    let start = start_at(obs, interval, lead, per_replica, &starting, &path);
+    let need_ticks = need_ticks.min(path.len());
+    let tolerance =
+        |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
     let need = fewest_pods(
         &start,
         lo,
         hi,
+        serve,
         need_ticks,
         target_wait,
         tolerance(need_ticks),
@@ -321,6 +310,7 @@ fn plan(
             &start,
             need,
             hi,
+            need,
             step_ticks,
             target_wait,
             tolerance(step_ticks),
@@ -339,6 +329,7 @@ fn plan(
             &start,
             need,
             current,
+            need,
             hold_ticks,
             target_wait,
             tolerance(hold_ticks),
@@ -369,6 +360,59 @@ fn plan(
         signal,
         prediction,
     }
+}
+
+/// Where the queue starts from at `obs.t`, with `arrivals` ahead.
+fn start_at<'a>(
+    obs: &Observation,
+    interval: f64,
+    lead: f64,
+    per_replica: f64,
+    starting: &'a [(f64, u32)],
+    arrivals: &'a [f64],
+) -> Start<'a> {
+    Start {
+        t: obs.t,
+        interval,
+        lead,
+        per_replica,
+        backlog: obs.queue_depth.unwrap_or(0.0),
+        head_wait: obs.wait_s.unwrap_or_else(|| {
+            obs.queue_depth.unwrap_or(0.0) / (per_replica * f64::from(obs.ready.max(1)))
+        }),
+        ready: obs.ready.min(obs.current),
+        starting,
+        arrivals,
+    }
+}
+
+/// The upper forecast arrival rate of each of `ticks` ticks from `obs.t` into `path` (what
+/// arrived in the last lead window, held, when the forecast is off; zeros before anything
+/// was seen), and the forecast's summary over the lead `window` when there is one.
+fn fill_path(
+    config: &TargetConfig,
+    state: &TargetState,
+    obs: &Observation,
+    interval: f64,
+    ticks: usize,
+    window: f64,
+    path: &mut Vec<f64>,
+) -> Option<Prediction> {
+    let prediction = if config.forecast.enabled {
+        state
+            .forecaster
+            .upper_path(obs.t, interval, ticks, window, path)
+    } else {
+        path.clear();
+        if let Some(peak) = state.forecaster.recent_peak() {
+            path.resize(ticks, peak);
+        }
+        None
+    };
+    if path.is_empty() {
+        path.resize(ticks, 0.0);
+    }
+    prediction
 }
 
 /// Replicas serving `rate` documents/s at `per_replica` each (BENCH.md's `ceil`).

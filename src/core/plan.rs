@@ -45,17 +45,25 @@ const BACKLOG_PARTS: usize = 4;
 /// Documents predicted to wait longer than `target_wait` with `desired` pods held from now,
 /// among the backlog and the arrivals of the first `ticks` ticks.
 pub fn late_documents(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> f64 {
-    simulate(start, desired, ticks, target_wait).0
+    simulate(start, desired, ticks, target_wait, f64::INFINITY).0
 }
 
 /// The backlog predicted when pods asked for now would be ready, if none is asked for.
 pub fn backlog_at_lead(start: &Start) -> f64 {
     let ticks = ((start.lead / start.interval).ceil() as usize).max(1);
-    simulate(start, start.pods(), ticks, f64::INFINITY).1
+    simulate(start, start.pods(), ticks, f64::INFINITY, f64::INFINITY).1
 }
 
-/// Run the queue forward: the late documents, and the backlog after `ticks` ticks.
-fn simulate(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> (f64, f64) {
+/// Run the queue forward: the late documents, and the backlog after `ticks` ticks. Stops
+/// early (the backlog then unknown) once more than `enough_late` documents are late: a
+/// search only asks whether a count stays within a bound.
+fn simulate(
+    start: &Start,
+    desired: u32,
+    ticks: usize,
+    target_wait: f64,
+    enough_late: f64,
+) -> (f64, f64) {
     let ticks = ticks.min(start.arrivals.len());
     let pods = start.pods();
     let i = start.interval;
@@ -149,6 +157,9 @@ fn simulate(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> (f64
             arrived_before += amount;
             next_tick += 1;
         }
+        if late > enough_late {
+            return (late, f64::NAN);
+        }
     }
     // Whatever is still waiting at the end has waited past the target.
     let end = start.t + (ticks + extra) as f64 * i;
@@ -166,11 +177,15 @@ fn simulate(start: &Start, desired: u32, ticks: usize, target_wait: f64) -> (f64
 }
 
 /// The fewest pods in `lo..=hi` whose late documents over `ticks` are no more than `hi`'s
-/// plus `tolerance`: what the most pods could save, at the least cost.
+/// plus `tolerance`: what the most pods could save, at the least cost. The search starts
+/// at `guess` (where the answer usually is: what the arrivals need) and gallops outwards,
+/// so a tick costs a few queue runs rather than a bisection of the whole range; late
+/// documents never rise with more pods, so the answer is the same wherever it starts.
 pub fn fewest_pods(
     start: &Start,
     lo: u32,
     hi: u32,
+    guess: u32,
     ticks: usize,
     target_wait: f64,
     tolerance: f64,
@@ -179,20 +194,61 @@ pub fn fewest_pods(
         return hi;
     }
     let floor = late_documents(start, hi, ticks, target_wait) + tolerance;
-    let (mut lo, mut hi) = (lo, hi);
-    if late_documents(start, lo, ticks, target_wait) <= floor {
-        return lo;
-    }
-    // Invariant: `lo` is not enough, `hi` is.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if late_documents(start, mid, ticks, target_wait) <= floor {
-            hi = mid;
+    let enough = |n: u32| simulate(start, n, ticks, target_wait, floor).0 <= floor;
+    // Invariant: `good` is enough; `bad` (when set) is not, and every count below it isn't.
+    let (mut bad, mut good): (Option<u32>, u32) = (None, hi);
+    let first = guess.clamp(lo, hi);
+    if first < hi {
+        if enough(first) {
+            good = first;
         } else {
-            lo = mid;
+            bad = Some(first);
         }
     }
-    hi
+    let mut step = 1u32;
+    match bad {
+        // Gallop down from `good` until a count is not enough (or `lo` is).
+        None => loop {
+            if good == lo {
+                return lo;
+            }
+            let next = good.saturating_sub(step).max(lo);
+            if enough(next) {
+                good = next;
+                step = step.saturating_mul(2);
+            } else {
+                bad = Some(next);
+                break;
+            }
+        },
+        // Gallop up from `bad` until a count is enough (`hi` is).
+        Some(b) => {
+            let mut b = b;
+            loop {
+                let next = b.saturating_add(step).min(hi);
+                if next == hi {
+                    break;
+                }
+                if enough(next) {
+                    good = next;
+                    break;
+                }
+                b = next;
+                step = step.saturating_mul(2);
+            }
+            bad = Some(b);
+        }
+    }
+    let mut bad = bad.unwrap_or(lo);
+    while good - bad > 1 {
+        let mid = bad + (good - bad) / 2;
+        if enough(mid) {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+    }
+    good
 }
 
 #[cfg(test)]
@@ -223,7 +279,7 @@ mod tests {
         let arrivals = vec![4.0; 40];
         let s = start(&arrivals, &[], 4, 0.0);
         assert_eq!(late_documents(&s, 4, 20, 30.0), 0.0);
-        assert_eq!(fewest_pods(&s, 1, 50, 20, 30.0, 0.0), 4);
+        assert_eq!(fewest_pods(&s, 1, 50, 1, 20, 30.0, 0.0), 4);
     }
 
     #[test]
@@ -235,7 +291,7 @@ mod tests {
         let s = start(&arrivals, &[], 4, 0.0);
         let most = late_documents(&s, 50, 20, 30.0);
         assert!(most > 0.0);
-        let n = fewest_pods(&s, 1, 50, 20, 30.0, 0.0);
+        let n = fewest_pods(&s, 1, 50, 1, 20, 30.0, 0.0);
         assert!(n > 10 && n < 50, "{n}");
         assert!(late_documents(&s, n - 1, 20, 30.0) > most);
     }
@@ -248,9 +304,9 @@ mod tests {
         // 4 ready + 4 starting serve 8/s once the starting ones are ready: a short queue
         // builds for 30 s, well within a 60 s target, so no more are asked for; without
         // the starting ones, new pods come only after the 90 s lead and more are needed.
-        let with = fewest_pods(&s, 1, 50, 20, 60.0, 0.0);
+        let with = fewest_pods(&s, 1, 50, 1, 20, 60.0, 0.0);
         assert!(with <= 8, "{with}");
-        let without = fewest_pods(&start(&arrivals, &[], 4, 0.0), 1, 50, 20, 60.0, 0.0);
+        let without = fewest_pods(&start(&arrivals, &[], 4, 0.0), 1, 50, 1, 20, 60.0, 0.0);
         assert!(without > with, "{without} vs {with}");
     }
 
@@ -262,11 +318,11 @@ mod tests {
         arrivals.extend(vec![20.0; 32]);
         let s = start(&arrivals, &[], 20, 0.0);
         // (The 30 s target absorbs a little of it: 18 of the 20 serve the rise.)
-        let held = fewest_pods(&s, 1, 20, 20, 30.0, 0.0);
+        let held = fewest_pods(&s, 1, 20, 1, 20, 30.0, 0.0);
         assert!(held >= 18, "{held}");
         // With a lead of 15 s, they can be released and asked for again in time.
         let quick = Start { lead: 15.0, ..s };
-        assert!(fewest_pods(&quick, 1, 20, 4, 30.0, 0.0) < held);
+        assert!(fewest_pods(&quick, 1, 20, 1, 4, 30.0, 0.0) < held);
     }
 
     #[test]
