@@ -74,10 +74,11 @@ fn tune_searches_on_the_first_part_reports_the_held_back_part_and_prints_pasteab
     assert_eq!(
         knobs,
         [
+            "forecast.missCost",
             "forecast.errorQuantile",
-            "forecast.targetUtilization",
-            "behavior.scaleDown.stabilizationWindow",
-            "behavior.scaleDownCooldown"
+            "plan.waitTarget",
+            "plan.releaseTolerance",
+            "forecast.targetUtilization"
         ]
     );
 

@@ -371,6 +371,10 @@ pub fn text(r: &TuneReport) -> String {
     if !r.met_on_holdout {
         out.push_str("warning: on the held-back part the tuned knobs are later than asked: the choice does not carry over; try a lower --max-late or a longer window\n");
     }
+    let (t, c) = (&r.tuned.holdout, &r.current.holdout);
+    if !unchanged && t.replica_hours > c.replica_hours && t.late_fraction >= c.late_fraction {
+        out.push_str("warning: on the held-back part the tuned knobs cost more than the current ones and are no more punctual: keep the current knobs (the tuning part does not describe the rest; try a longer window)\n");
+    }
     out.push_str(&format!(
         "\npaste into target {} (merge with its own forecast: and behavior: keys):\n{}",
         r.target, r.snippet

@@ -44,7 +44,7 @@ impl Knob {
 pub const KNOBS: &[Knob] = &[
     Knob {
         path: "forecast.missCost",
-        values: &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        values: &[1.0, 2.0, 4.0, 7.0, 16.0, 32.0],
         unit: Unit::Number,
         get: |c| c.forecast.miss_cost,
         set: |c, v| c.forecast.miss_cost = v,

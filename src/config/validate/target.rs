@@ -97,7 +97,8 @@ fn warn_keda_floor_minimum(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
 
 /// Queue depth alone shows the backlog but not how fast work arrives: the forecast learns
 /// the daily pattern from arrivals, given directly or derived from completions (arrivals
-/// are the queue's change plus what was completed).
+/// are the queue's change plus what was completed); from the queue alone they are seen only
+/// while the replicas are busy.
 fn warn_forecast_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
     let m = &t.metrics;
     if t.forecast.enabled
@@ -108,7 +109,7 @@ fn warn_forecast_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
         cx.warn(
             &format!("{path}.metrics"),
             format!(
-                "target \"{}\" has `queueDepth` but neither `arrivalRate` nor `completions`: the forecast has no arrivals to learn from, so prescale only reacts to the backlog",
+                "target \"{}\" has `queueDepth` but neither `arrivalRate` nor `completions`: arrivals are inferred from the queue, and seen only while every replica is busy, so the forecast learns the load late and prescale mostly reacts to the backlog",
                 t.name
             ),
             "add `arrivalRate: {promql: 'sum(rate(docs_enqueued_total[1m]))'}` (documents arriving per second), or `completions: {promql: 'sum(rate(docs_completed_total[1m]))'}`, from which arrivals are derived as the queue's change plus completions",
