@@ -283,6 +283,8 @@ pub fn measure() -> PerTarget {
                 recommended_replicas: Some(5),
                 reasons: Vec::new(),
                 forecast_arrival_rate: Some(2.0),
+                forecast_arrival_rate_upper: Some(2.4),
+                forecast_model: Some(prescale::forecast::Season::Daily),
                 startup_seconds: Some(90.0),
                 capacity_per_replica: Some(1.0),
                 action: "hold:shadow".into(),

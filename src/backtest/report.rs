@@ -224,7 +224,7 @@ impl TargetReport {
         let _ = writeln!(
             out,
             "model: {} documents/s per ready replica ({}), new pods ready after {} ({}), SLO {}",
-            trim_float(m.capacity_per_replica),
+            significant(m.capacity_per_replica),
             m.capacity_source.describe("--capacity"),
             duration(m.startup_s),
             m.startup_source.describe("--startup"),
@@ -390,6 +390,17 @@ fn trim_float(v: f64) -> String {
     }
 }
 
+/// A measured rate to four significant figures (`63.55`, `0.1067`), whole numbers as they are.
+fn significant(v: f64) -> String {
+    if v.fract() == 0.0 || !v.is_finite() || v == 0.0 {
+        return trim_float(v);
+    }
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let text = format!("{v:.decimals$}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
+}
+
 /// Whole seconds as the config writes durations (`90s`, `12h`), others as `97.5 s`.
 fn duration(seconds: f64) -> String {
     if seconds.fract() == 0.0 {
@@ -403,6 +414,15 @@ fn duration(seconds: f64) -> String {
 mod tests {
     use super::*;
     use crate::core::{Limit, Signal};
+
+    #[test]
+    fn measured_rates_read_to_four_significant_figures() {
+        assert_eq!(significant(63.55461201912048), "63.55");
+        assert_eq!(significant(0.10666666), "0.1067");
+        assert_eq!(significant(1234.5678), "1235");
+        assert_eq!(significant(64.0), "64");
+        assert_eq!(significant(2.5), "2.5");
+    }
 
     #[test]
     fn tables_align_and_reasons_read_compactly() {
