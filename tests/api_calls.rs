@@ -6,6 +6,11 @@
 //! reload),
 //! every request the API double receives is mapped to the RBAC check it needs, and the set
 //! of those checks must equal `API_CALLS`: no call that RBAC would forbid, no grant unused.
+//!
+//! The namespaced install (`deploy/overlays/namespaced`) is checked against its rendered
+//! RBAC itself: run with that overlay's `--namespaces`, every request the controller makes
+//! must be allowed by the overlay's Roles in the request's namespace (nothing cluster-wide),
+//! and every rule of those Roles must be used.
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
@@ -13,9 +18,15 @@ mod api_double;
 mod controller_harness;
 #[path = "support/metrics_double.rs"]
 mod metrics_double;
+#[path = "deploy_manifests/rbac.rs"]
+mod rbac;
+#[path = "deploy_manifests/render.rs"]
+mod render;
+#[path = "support/skip.rs"]
+mod skip;
 
-use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{HEAD, eventually, start_full, target};
+use api_double::{ApiDouble, Fault, FaultKind, Request};
+use controller_harness::{HEAD, Setup, eventually, start_full, start_with, target};
 use prescale::leader::LeaseSettings;
 use prescale::permissions::{API_CALLS, DISCOVERY, Feature, Scope};
 use std::collections::BTreeSet;
@@ -51,25 +62,103 @@ fn lease_writes(api: &ApiDouble, method: &str) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
-    let api = ApiDouble::start().await;
-    api.put_deployment(NS, "shadowed", 1, 1);
-    api.put_deployment(NS, "written", 1, 1);
-    api.put_deployment(NS, "with-hpa", 1, 1);
-    api.put_deployment(NS, "with-so", 1, 1);
-    api.put_hpa(NS, "hpa", "with-hpa");
-    api.put_scaled_object(NS, "so", "with-so");
+/// Leader election for the test: fast, in `namespace`.
+fn lease_in(namespace: &str) -> LeaseSettings {
+    LeaseSettings {
+        lease_duration: Duration::from_millis(3000),
+        renew_deadline: Duration::from_millis(2000),
+        retry_period: Duration::from_millis(100),
+        ..LeaseSettings::new(
+            "prescale-leader".into(),
+            namespace.into(),
+            "prescale-0".into(),
+        )
+    }
+}
+
+/// The core paths of targets in `ns`: a shadow target, an active write, an HPA's and a
+/// ScaledObject's target, and a write that loses with 409 and re-reads. Returns their
+/// config entries (targets named `{ns}-{deployment}`).
+fn core_paths(api: &ApiDouble, ns: &str) -> String {
+    for name in ["shadowed", "written", "with-hpa", "with-so", "conflicted"] {
+        api.put_deployment(ns, name, 1, 1);
+    }
+    api.put_hpa(ns, "hpa", "with-hpa");
+    api.put_scaled_object(ns, "so", "with-so");
     // A person scales it just before prescale's write arrives: the write loses with 409 and
     // the tick re-reads the Deployment with a GET (the only GET: ticks read a watch cache).
-    api.put_deployment(NS, "conflicted", 1, 1);
     api.inject(Fault {
         method: Some("PATCH"),
-        path_contains: "/deployments/conflicted/scale".into(),
+        path_contains: format!("/namespaces/{ns}/deployments/conflicted/scale"),
         kind: FaultKind::ConcurrentScale(2),
         times: 1,
         token: None,
     });
+    [
+        ("shadowed", "shadow"),
+        ("written", "active"),
+        ("with-hpa", "active"),
+        ("with-so", "active"),
+        ("conflicted", "active"),
+    ]
+    .iter()
+    .map(|(name, mode)| {
+        target(&format!("{ns}-{name}"), name, mode, 3)
+            .replace("namespace: shop,", &format!("namespace: {ns},"))
+    })
+    .collect()
+}
+
+/// Every path of [`core_paths`] in `ns` has been taken.
+fn core_paths_taken(api: &ApiDouble, ns: &str) -> bool {
+    let events = api.events();
+    let has = |object: &str, reason: &str| {
+        events.iter().any(|e| {
+            e["regarding"]["namespace"] == ns
+                && e["regarding"]["name"] == object
+                && e["reason"] == reason
+        })
+    };
+    api.replicas(ns, "written") == Some(3)
+        && has("shadowed", "Recommendation")
+        && has("written", "Rescaled")
+        && has("with-hpa", "OtherAutoscaler")
+        && has("with-so", "OtherAutoscaler")
+        && api.requests().iter().any(|r| {
+            r.method == "GET"
+                && r.path == format!("/apis/apps/v1/namespaces/{ns}/deployments/conflicted")
+        })
+}
+
+/// The namespace a request is made in (`None`: cluster-wide, e.g. a list across all
+/// namespaces), by the API server's path conventions.
+fn namespace_of(request: &Request) -> Option<String> {
+    let segs: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", _, "namespaces", ns, _, ..] | ["apis", _, _, "namespaces", ns, _, ..] => {
+            Some((*ns).to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Requests outside any resource are only the discovery paths every authenticated user may
+/// read (the built-in system:discovery ClusterRole).
+fn assert_only_discovery_outside_resources(requests: &[Request]) {
+    let unmapped: Vec<_> = requests
+        .iter()
+        .filter(|r| r.rbac().is_none() && !DISCOVERY.contains(&r.path.as_str()))
+        .collect();
+    assert!(
+        unmapped.is_empty(),
+        "requests outside any resource (RBAC would need nonResourceURLs): {unmapped:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
+    let api = ApiDouble::start().await;
+    let core = core_paths(&api, NS);
     api.put_deployment(NS, "pod-scraped", 1, 1);
     api.put_pod(NS, "pod-scraped-1", "pod-scraped", "127.0.0.9", true);
     // Its queue depth comes from every ready pod: each tick lists the Deployment's pods.
@@ -77,38 +166,15 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
         "queueDepth: { promql: 'sum(queue_depth)' }",
         "queueDepth: { scrape: { pods: { port: 9 }, metric: queue_depth } }",
     );
-    let yaml = format!(
-        "{HEAD}{}{}{}{}{}{pod_scraped}",
-        target("shadowed", "shadowed", "shadow", 3),
-        target("written", "written", "active", 3),
-        target("with-hpa", "with-hpa", "active", 3),
-        target("with-so", "with-so", "active", 3),
-        target("conflicted", "conflicted", "active", 3),
-    );
-    let lease = LeaseSettings {
-        lease_duration: Duration::from_millis(3000),
-        renew_deadline: Duration::from_millis(2000),
-        retry_period: Duration::from_millis(100),
-        ..LeaseSettings::new("prescale-leader".into(), OWN_NS.into(), "prescale-0".into())
-    };
-    let c = start_full(&api, &yaml, Some(lease), None).await;
+    let yaml = format!("{HEAD}{core}{pod_scraped}");
+    let c = start_full(&api, &yaml, Some(lease_in(OWN_NS)), None).await;
 
     eventually(15, "leader, a write, and every Event", || async {
-        let has =
-            |object: &str, reason: &str| api.event_reasons(object).iter().any(|r| r == reason);
-        api.replicas(NS, "written") == Some(3)
-            && has("shadowed", "Recommendation")
-            && has("written", "Rescaled")
-            && has("with-hpa", "OtherAutoscaler")
-            && has("with-so", "OtherAutoscaler")
+        core_paths_taken(&api, NS)
             && api
                 .requests()
                 .iter()
                 .any(|r| r.path == format!("/api/v1/namespaces/{NS}/pods") && r.status == 200)
-            && api.requests().iter().any(|r| {
-                r.method == "GET"
-                    && r.path == format!("/apis/apps/v1/namespaces/{NS}/deployments/conflicted")
-            })
     })
     .await;
     // The Lease was created (acquire) and then renewed.
@@ -131,7 +197,7 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
         target("written", "written", "active", 3)
     ));
     eventually(10, "the reload applied", || async {
-        c.recommendation("shadowed").await.is_none()
+        c.recommendation(&format!("{NS}-shadowed")).await.is_none()
     })
     .await;
 
@@ -145,16 +211,7 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
     );
 
     let requests = api.requests();
-    // Outside any resource, only the discovery paths every authenticated user may read
-    // (the built-in system:discovery ClusterRole).
-    let unmapped: Vec<_> = requests
-        .iter()
-        .filter(|r| r.rbac().is_none() && !DISCOVERY.contains(&r.path.as_str()))
-        .collect();
-    assert!(
-        unmapped.is_empty(),
-        "requests outside any resource (RBAC would need nonResourceURLs): {unmapped:?}"
-    );
+    assert_only_discovery_outside_resources(&requests);
     let discovered: BTreeSet<&str> = requests
         .iter()
         .filter(|r| r.rbac().is_none())
@@ -184,12 +241,110 @@ async fn the_calls_the_controller_makes_are_exactly_the_calls_rbac_grants() {
             continue; // discovery, checked above
         };
         if own_namespace_only.contains(&check) {
-            assert!(
-                r.path.contains(&format!("/namespaces/{OWN_NS}/")),
+            assert_eq!(
+                namespace_of(r).as_deref(),
+                Some(OWN_NS),
                 "{check:?} outside {OWN_NS}: {} {}",
                 r.method,
                 r.path
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespaced_overlay_grants_exactly_the_calls_made_with_its_namespaces() {
+    const OVERLAY: &str = "deploy/overlays/namespaced";
+    let Some(docs) = render::one(OVERLAY) else {
+        return;
+    };
+    // As deployed: the Deployment's namespace (POD_NAMESPACE: the Lease, Events about its
+    // Pod), its ServiceAccount's bindings, and its `--namespaces`.
+    let deployment = render::named(docs, "Deployment", "prescale");
+    let own_ns = render::str_at(deployment, "/metadata/namespace");
+    let account = render::str_at(deployment, "/spec/template/spec/serviceAccountName");
+    let access = rbac::Access::of(docs, own_ns, account);
+    let args = rbac::strings(
+        &deployment["spec"]["template"]["spec"]["containers"][0]["args"],
+        "args",
+    );
+    let at = args
+        .iter()
+        .position(|a| a == "--namespaces")
+        .expect("the namespaced overlay sets --namespaces");
+    let watched: Vec<String> = args[at + 1].split(',').map(str::to_owned).collect();
+
+    let api = ApiDouble::start().await;
+    let mut yaml = HEAD.to_owned();
+    for ns in &watched {
+        yaml.push_str(&core_paths(&api, ns));
+    }
+    // Another namespace's workload and autoscaler: never read, never written.
+    const ELSEWHERE: &str = "elsewhere";
+    api.put_deployment(ELSEWHERE, "other", 1, 1);
+    api.put_hpa(ELSEWHERE, "other-hpa", "other");
+    let c = start_with(
+        &api,
+        &yaml,
+        Setup {
+            lease: Some(lease_in(own_ns)),
+            namespaces: Some(watched.clone()),
+            own_namespace: Some(own_ns.to_owned()),
+            ..Setup::default()
+        },
+    )
+    .await;
+
+    eventually(15, "every core path in every watched namespace", || async {
+        watched.iter().all(|ns| core_paths_taken(&api, ns))
+    })
+    .await;
+    eventually(10, "the Lease renewed", || async {
+        lease_writes(&api, "POST") >= 1 && lease_writes(&api, "PUT") >= 1
+    })
+    .await;
+    // A target outside --namespaces is refused (its every call would be forbidden), with an
+    // Event on the controller's own Pod in its own namespace.
+    let outside = target("outside", "other", "shadow", 1)
+        .replace("namespace: shop,", &format!("namespace: {ELSEWHERE},"));
+    c.write_config(&format!("{yaml}{outside}"));
+    eventually(10, "a ConfigRejected Event", || async {
+        api.event_reasons("prescale-0")
+            .iter()
+            .any(|r| r == "ConfigRejected")
+    })
+    .await;
+    c.stop().await.expect("clean stop");
+
+    let requests = api.requests();
+    assert_only_discovery_outside_resources(&requests);
+    let made: BTreeSet<rbac::Permission> = requests
+        .iter()
+        .filter_map(|r| {
+            r.rbac()
+                .map(|(group, resource, verb)| (namespace_of(r), group, resource, verb))
+        })
+        .collect();
+    let forbidden: Vec<_> = made
+        .iter()
+        .filter(|(ns, group, resource, verb)| !access.allows(ns.as_deref(), group, resource, verb))
+        .collect();
+    let unused: Vec<_> = access
+        .each()
+        .into_iter()
+        .filter(|(scope, group, resource, verb)| {
+            !made.iter().any(|(ns, g, r, v)| {
+                (g, r, v) == (group, resource, verb) && (scope.is_none() || scope == ns)
+            })
+        })
+        .collect();
+    assert!(
+        forbidden.is_empty() && unused.is_empty(),
+        "{OVERLAY}'s RBAC does not match the calls made with --namespaces {}.\n  made but not granted (RBAC would forbid them): {forbidden:?}\n  granted but never made: {unused:?}",
+        watched.join(",")
+    );
+    assert!(
+        !requests.iter().any(|r| r.path.contains(ELSEWHERE)),
+        "nothing outside the watched namespaces is read"
+    );
 }

@@ -5,23 +5,31 @@
 //! Needs `kubectl` (`.ci/install-deploy.sh`); `PRESCALE_SKIP_DEPLOY_TESTS=1` skips loudly
 //! (and fails under CI).
 
+#[path = "deploy_manifests/network_policy.rs"]
+mod network_policy;
 #[path = "deploy_manifests/quantity.rs"]
 mod quantity;
+#[path = "deploy_manifests/rbac.rs"]
+mod rbac;
 #[path = "deploy_manifests/render.rs"]
 mod render;
 #[path = "support/skip.rs"]
 mod skip;
 
+use network_policy::{Cluster, Endpoint, other_pod, pod_of};
 use prescale::permissions::{API_CALLS, Feature, Scope};
+use rbac::{Access, Grants, granted, strings};
 use render::{KUSTOMIZATIONS, named, of_kind, str_at};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::Path;
 
 const NAMESPACE: &str = "prescale-system";
 const SERVICE_ACCOUNT: &str = "prescale";
 
-/// (API group, resource) -> verbs.
-type Grants = BTreeMap<(String, String), BTreeSet<String>>;
+/// The namespaced install (`--namespaces`, Roles instead of the ClusterRole).
+const NAMESPACED: &str = "deploy/overlays/namespaced";
 
 /// The features whose calls an install grants: every install the core ones, a feature's
 /// overlay those of its feature too.
@@ -49,53 +57,16 @@ fn expected_grants(scope: Scope, features: &[Feature]) -> Grants {
     grants
 }
 
-fn strings(value: &Value, what: &str) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("{what} must be a list: {value}"))
-        .iter()
-        .map(|v| v.as_str().expect("a string").to_owned())
-        .collect()
-}
-
-/// What a Role or ClusterRole grants, refusing wildcards and anything API_CALLS cannot
-/// express (non-resource URLs, resource names, aggregation).
-fn granted(role: &Value) -> Grants {
-    let name = str_at(role, "/metadata/name");
-    assert!(
-        role.get("aggregationRule").is_none(),
-        "{name}: no aggregated roles"
-    );
-    let mut grants = Grants::new();
-    for rule in role["rules"].as_array().expect("rules") {
-        assert!(
-            rule.get("nonResourceURLs").is_none() && rule.get("resourceNames").is_none(),
-            "{name}: unexpected rule shape {rule}"
-        );
-        let groups = strings(&rule["apiGroups"], "apiGroups");
-        let resources = strings(&rule["resources"], "resources");
-        let verbs = strings(&rule["verbs"], "verbs");
-        for s in groups.iter().chain(&resources).chain(&verbs) {
-            assert!(!s.contains('*'), "{name}: wildcard `{s}` in {rule}");
-        }
-        for group in &groups {
-            for resource in &resources {
-                grants
-                    .entry((group.clone(), resource.clone()))
-                    .or_default()
-                    .extend(verbs.iter().cloned());
-            }
-        }
-    }
-    grants
-}
-
-/// Asserts that `binding_kind` objects bind exactly `role` to prescale's ServiceAccount.
+/// Asserts that `binding_kind` objects bind exactly `role` to prescale's ServiceAccount
+/// (a RoleBinding in the Role's namespace).
 fn assert_bound_to_service_account(docs: &[Value], binding_kind: &str, role: &Value) {
     let role_name = str_at(role, "/metadata/name");
     let bindings: Vec<&Value> = of_kind(docs, binding_kind)
         .into_iter()
-        .filter(|b| b["roleRef"]["name"] == role_name)
+        .filter(|b| {
+            b["roleRef"]["name"] == role_name
+                && b["metadata"]["namespace"] == role["metadata"]["namespace"]
+        })
         .collect();
     assert_eq!(bindings.len(), 1, "one {binding_kind} for {role_name}");
     let binding = bindings[0];
@@ -109,6 +80,15 @@ fn assert_bound_to_service_account(docs: &[Value], binding_kind: &str, role: &Va
 
 fn controller(docs: &[Value]) -> &Value {
     named(docs, "Deployment", "prescale")
+}
+
+/// The namespaces the controller is told to watch (`--namespaces a,b`); `None`: the whole
+/// cluster.
+fn watched_namespaces(docs: &[Value]) -> Option<BTreeSet<String>> {
+    let args = strings(&container(controller(docs))["args"], "args");
+    let at = args.iter().position(|a| a == "--namespaces")?;
+    let list = args.get(at + 1).expect("a value after --namespaces");
+    Some(list.split(',').map(str::to_owned).collect())
 }
 
 fn container(deployment: &Value) -> &Value {
@@ -190,6 +170,18 @@ fn controller_config(docs: &[Value]) -> Value {
 fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
     for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
+        if watched_namespaces(docs).is_some() {
+            // A namespaced install grants nothing cluster-wide.
+            assert!(
+                of_kind(docs, "ClusterRole").is_empty(),
+                "{dir}: no ClusterRole"
+            );
+            assert!(
+                of_kind(docs, "ClusterRoleBinding").is_empty(),
+                "{dir}: no ClusterRoleBinding"
+            );
+            continue;
+        }
         let roles = of_kind(docs, "ClusterRole");
         assert_eq!(roles.len(), 1, "{dir}: one ClusterRole");
         assert_eq!(
@@ -205,9 +197,11 @@ fn cluster_role_grants_exactly_the_cluster_scoped_api_calls() {
 fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
     for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
-        let roles = of_kind(docs, "Role");
-        assert_eq!(roles.len(), 1, "{dir}: one Role");
-        assert_eq!(roles[0]["metadata"]["namespace"], NAMESPACE);
+        let roles: Vec<&Value> = of_kind(docs, "Role")
+            .into_iter()
+            .filter(|r| r["metadata"]["namespace"] == NAMESPACE)
+            .collect();
+        assert_eq!(roles.len(), 1, "{dir}: one Role in {NAMESPACE}");
         // The Lease lives in POD_NAMESPACE: the Role must be where the controller runs.
         assert_eq!(controller(docs)["metadata"]["namespace"], NAMESPACE);
         assert_eq!(
@@ -218,6 +212,105 @@ fn role_grants_exactly_the_own_namespace_api_calls_in_prescale_namespace() {
         assert_bound_to_service_account(docs, "RoleBinding", roles[0]);
         let binding = named(docs, "RoleBinding", str_at(roles[0], "/metadata/name"));
         assert_eq!(binding["metadata"]["namespace"], NAMESPACE);
+    }
+}
+
+/// The namespaced install's Roles in each watched namespace grant exactly what the
+/// ClusterRole grants elsewhere, there and nowhere else: `--namespaces` and the Roles agree.
+fn assert_namespaced_roles(dir: &str, docs: &[Value], features: &[Feature]) {
+    let watched = watched_namespaces(docs).unwrap_or_else(|| panic!("{dir}: no --namespaces"));
+    assert!(!watched.is_empty() && !watched.contains(NAMESPACE), "{dir}");
+    let roles: Vec<&Value> = of_kind(docs, "Role")
+        .into_iter()
+        .filter(|r| r["metadata"]["namespace"] != NAMESPACE)
+        .collect();
+    let role_namespaces: BTreeSet<String> = roles
+        .iter()
+        .map(|r| str_at(r, "/metadata/namespace").to_owned())
+        .collect();
+    assert_eq!(
+        role_namespaces, watched,
+        "{dir}: a Role in exactly the namespaces of --namespaces"
+    );
+    assert_eq!(roles.len(), watched.len(), "{dir}: one Role per namespace");
+    for role in roles {
+        assert_eq!(
+            granted(role),
+            expected_grants(Scope::Cluster, features),
+            "{dir}: the Role in {} must grant the Cluster entries of API_CALLS for {features:?}",
+            role["metadata"]["namespace"]
+        );
+        assert_bound_to_service_account(docs, "RoleBinding", role);
+    }
+    let access = Access::of(docs, NAMESPACE, SERVICE_ACCOUNT);
+    assert!(access.at(None).is_empty(), "{dir}: nothing cluster-wide");
+    let mut everywhere = watched.clone();
+    everywhere.insert(NAMESPACE.to_owned());
+    assert_eq!(
+        access.namespaces(),
+        everywhere,
+        "{dir}: granted nowhere else"
+    );
+}
+
+#[test]
+fn the_namespaced_install_grants_roles_in_the_watched_namespaces_only() {
+    let Some(docs) = render::one(NAMESPACED) else {
+        return;
+    };
+    assert_namespaced_roles(NAMESPACED, docs, &[Feature::Core]);
+    // Without a feature that needs them, pods are not readable anywhere.
+    let access = Access::of(docs, NAMESPACE, SERVICE_ACCOUNT);
+    assert!(
+        access
+            .each()
+            .iter()
+            .all(|(_, _, resource, _)| resource != "pods"),
+        "{NAMESPACED}: no pod access by default"
+    );
+}
+
+/// docs/deploy.md tells users to add a feature's component to their own overlay on top of
+/// the namespaced one: the component must then extend each watched namespace's Role.
+#[test]
+fn feature_components_compose_with_the_namespaced_install() {
+    if render::all().is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .canonicalize()
+        .expect("the repository");
+    let user = tempfile::tempdir().expect("temp dir");
+    let user_dir = user.path().canonicalize().expect("temp dir");
+    // kustomize takes only relative paths to other kustomizations.
+    let up = "../".repeat(user_dir.components().count() - 1);
+    let relative = format!(
+        "{up}{}",
+        root.strip_prefix("/").expect("absolute").display()
+    );
+    for (component, feature) in [
+        ("pod-metrics", Feature::PodMetrics),
+        ("pod-deletion-cost", Feature::PodDeletionCost),
+        ("autoscaler-floor", Feature::AutoscalerFloor),
+    ] {
+        std::fs::write(
+            user_dir.join("kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+                 resources:\n  - {relative}/{NAMESPACED}\n\
+                 components:\n  - {relative}/deploy/components/{component}\n"
+            ),
+        )
+        .expect("write kustomization");
+        let docs = render::render(&user_dir, ".");
+        let what = format!("{NAMESPACED} with components/{component}");
+        assert_namespaced_roles(&what, &docs, &[Feature::Core, feature]);
+        let own = named(&docs, "Role", "prescale-leader-election");
+        assert_eq!(
+            granted(own),
+            expected_grants(Scope::OwnNamespace, &[Feature::Core]),
+            "{what}: the component leaves prescale's own Role alone"
+        );
     }
 }
 
@@ -326,8 +419,10 @@ fn controller_runs_the_contracted_command_with_downward_api_identity() {
     for dir in KUSTOMIZATIONS {
         let Some(docs) = render::one(dir) else { return };
         let c = container(controller(docs));
+        let args = strings(&c["args"], "args");
+        let (contracted, extra) = args.split_at(5.min(args.len()));
         assert_eq!(
-            strings(&c["args"], "args"),
+            contracted,
             [
                 "run",
                 "--config",
@@ -337,6 +432,13 @@ fn controller_runs_the_contracted_command_with_downward_api_identity() {
             ],
             "{dir}"
         );
+        // Only the namespaced install adds to them: the namespaces it watches.
+        if *dir == NAMESPACED {
+            assert_eq!(extra.len(), 2, "{dir}: --namespaces LIST");
+            assert_eq!(extra[0], "--namespaces", "{dir}");
+        } else {
+            assert!(extra.is_empty(), "{dir}: unexpected args {extra:?}");
+        }
         let env = c["env"].as_array().expect("env");
         for (name, field) in [
             ("POD_NAME", "metadata.name"),
@@ -563,4 +665,181 @@ fn deployed_configs_pass_prescale_check() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// `.ci/check-deploy.sh` validates (schemas, checkov) the same kustomizations these tests
+/// check, so a new overlay cannot miss either.
+#[test]
+fn check_deploy_validates_every_kustomization() {
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/check-deploy.sh"))
+            .expect(".ci/check-deploy.sh");
+    let line = script
+        .lines()
+        .find_map(|l| l.strip_prefix("for dir in "))
+        .expect("check-deploy.sh's `for dir in ...` loop");
+    let checked: BTreeSet<&str> = line
+        .split("; do")
+        .next()
+        .expect("the list")
+        .split_whitespace()
+        .collect();
+    assert_eq!(checked, KUSTOMIZATIONS.iter().copied().collect());
+}
+
+/// The Prometheus pod the config's `prometheus.url` reaches through its Service, and the
+/// pod's port the Service sends it to.
+fn prometheus_of(docs: &[Value]) -> (Endpoint, u16) {
+    let url = str_at(&controller_config(docs), "/prometheus/url").to_owned();
+    let authority = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("prometheus.url {url}"));
+    let (host, port) = authority.split_once(':').expect("an explicit port");
+    let port: u64 = port.parse().expect("a port number");
+    let mut labels = host.split('.');
+    let (service_name, namespace) = (
+        labels.next().expect("a Service"),
+        labels.next().expect("its namespace"),
+    );
+    let service = of_kind(docs, "Service")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == service_name && s["metadata"]["namespace"] == namespace)
+        .unwrap_or_else(|| panic!("{url}: no Service {namespace}/{service_name}"));
+    let service_port = service["spec"]["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .find(|p| p["port"] == port)
+        .unwrap_or_else(|| panic!("{url}: the Service has no port {port}"));
+    let backends: Vec<&Value> = of_kind(docs, "Deployment")
+        .into_iter()
+        .filter(|d| {
+            d["metadata"]["namespace"] == namespace
+                && network_policy::selects(
+                    &serde_json::json!({"matchLabels": service["spec"]["selector"]}),
+                    pod_labels(d),
+                )
+        })
+        .collect();
+    assert_eq!(backends.len(), 1, "{url}: one Prometheus Deployment");
+    let pod = pod_of(backends[0]);
+    let target = match (&service_port["targetPort"], &pod) {
+        (Value::String(name), Endpoint::Pod { ports, .. }) => ports[name.as_str()],
+        (Value::Number(n), _) => u16::try_from(n.as_u64().expect("a port")).expect("a port"),
+        (Value::Null, _) => u16::try_from(port).expect("a port"),
+        (other, _) => panic!("targetPort {other}"),
+    };
+    (pod, target)
+}
+
+fn admin_port(prescale: &Endpoint) -> u16 {
+    match prescale {
+        Endpoint::Pod { ports, .. } => ports["admin"],
+        Endpoint::Address(_) => unreachable!("the controller is a pod"),
+    }
+}
+
+/// The examples' NetworkPolicy (deploy/components/network-policy): prescale's admin port
+/// (/metrics, /report) admits the labelled monitoring namespace only, and prescale reaches
+/// DNS, the API server and the Prometheus its config names, and nothing else of the demo.
+#[test]
+fn the_examples_network_policy_admits_monitoring_and_reaches_only_dns_api_server_and_prometheus() {
+    let Some(docs) = render::one("deploy/examples") else {
+        return;
+    };
+    let cluster = Cluster::new(docs, &[("kube-system", &[]), ("monitoring", &[])]);
+    let prescale = pod_of(controller(docs));
+    let admin = admin_port(&prescale);
+    let (prometheus, prometheus_port) = prometheus_of(docs);
+
+    // Ingress: the demo's Prometheus (its namespace carries prescale.io/monitoring=true)
+    // scrapes /metrics; a Prometheus in an unlabelled namespace, or any other port, is refused.
+    assert!(
+        cluster.admits(&prometheus, &prescale, admin, "TCP"),
+        "the monitoring namespace scrapes prescale"
+    );
+    let unlabelled = other_pod("monitoring", &[("app.kubernetes.io/name", "prometheus")]);
+    assert!(
+        !cluster.admits(&unlabelled, &prescale, admin, "TCP"),
+        "an unlabelled namespace is refused"
+    );
+    assert!(
+        !cluster.admits(&prometheus, &prescale, admin + 1, "TCP"),
+        "only the admin port"
+    );
+
+    // Egress: DNS, the API server (kind's 6443, minikube's 8443, a managed cluster's 443)
+    // and the Prometheus of prometheus.url.
+    let dns = other_pod("kube-system", &[("k8s-app", "kube-dns")]);
+    for protocol in ["UDP", "TCP"] {
+        assert!(
+            cluster.admits(&prescale, &dns, 53, protocol),
+            "DNS over {protocol}"
+        );
+    }
+    assert!(!cluster.admits(&prescale, &dns, 9153, "TCP"), "DNS only");
+    for (ip, port) in [
+        ([172, 18, 0, 2], 6443),
+        ([192, 168, 49, 2], 8443),
+        ([10, 0, 0, 1], 443),
+    ] {
+        let api_server = Endpoint::Address(Ipv4Addr::from(ip));
+        assert!(
+            cluster.admits(&prescale, &api_server, port, "TCP"),
+            "the API server on {port}"
+        );
+    }
+    assert!(
+        !cluster.admits(
+            &prescale,
+            &Endpoint::Address(Ipv4Addr::new(203, 0, 113, 7)),
+            80,
+            "TCP"
+        ),
+        "no other egress"
+    );
+    assert!(
+        cluster.admits(&prescale, &prometheus, prometheus_port, "TCP"),
+        "prescale reaches the Prometheus of its config (port {prometheus_port})"
+    );
+    // Nothing else of the demo: Redis, the exporter, the workers.
+    for deployment in of_kind(docs, "Deployment") {
+        let pod = pod_of(deployment);
+        let Endpoint::Pod {
+            ports, namespace, ..
+        } = &pod
+        else {
+            unreachable!()
+        };
+        if namespace == NAMESPACE
+            || pod_labels(deployment)["app.kubernetes.io/name"] == "prometheus"
+        {
+            continue;
+        }
+        for (name, port) in ports {
+            assert!(
+                !cluster.admits(&prescale, &pod, *port, "TCP"),
+                "prescale must not reach {}:{name}",
+                deployment["metadata"]["name"]
+            );
+        }
+    }
+}
+
+/// The default install needs no labels: its NetworkPolicy admits the admin port from any
+/// namespace and leaves egress open (the strict one is the opt-in component).
+#[test]
+fn the_default_network_policy_admits_any_scraper_and_leaves_egress_open() {
+    let Some(docs) = render::one("deploy/overlays/shadow") else {
+        return;
+    };
+    let cluster = Cluster::new(docs, &[("monitoring", &[])]);
+    let prescale = pod_of(controller(docs));
+    let scraper = other_pod("monitoring", &[("app.kubernetes.io/name", "prometheus")]);
+    assert!(cluster.admits(&scraper, &prescale, admin_port(&prescale), "TCP"));
+    assert!(!cluster.admits(&scraper, &prescale, admin_port(&prescale) + 1, "TCP"));
+    let anywhere = Endpoint::Address(Ipv4Addr::new(203, 0, 113, 7));
+    assert!(cluster.admits(&prescale, &anywhere, 9090, "TCP"));
 }

@@ -1,4 +1,5 @@
 //! Renders a kustomization with `kubectl kustomize` and parses the multi-document YAML.
+#![allow(dead_code)]
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ pub const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/pod-metrics",
     "deploy/overlays/pod-deletion-cost",
     "deploy/overlays/autoscaler-floor",
+    "deploy/overlays/namespaced",
     "deploy/examples",
 ];
 
@@ -68,7 +70,8 @@ fn render_all() -> Option<BTreeMap<&'static str, Vec<Value>>> {
     )
 }
 
-fn render(root: &Path, dir: &str) -> Vec<Value> {
+/// Render `dir` (relative to `root`); call [`all`] first, which checks for `kubectl`.
+pub fn render(root: &Path, dir: &str) -> Vec<Value> {
     let output = Command::new("kubectl")
         .args(["kustomize", dir])
         .current_dir(root)

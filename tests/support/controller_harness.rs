@@ -153,6 +153,8 @@ pub struct Setup {
     pub api_deadline: Option<Duration>,
     /// A namespaced install (`--namespaces`); `None`: the whole cluster.
     pub namespaces: Option<Vec<String>>,
+    /// The namespace of the controller's own Pod (`POD_NAMESPACE`; `None`: `prescale`).
+    pub own_namespace: Option<String>,
 }
 
 /// Start the controller as `setup` says.
@@ -166,6 +168,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         watch,
         api_deadline,
         namespaces,
+        own_namespace,
     } = setup;
     let clock = clock.unwrap_or_else(prescale::controller::system_clock);
     let token = token.as_deref().unwrap_or("test");
@@ -201,7 +204,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
             api_version: Some("v1".into()),
             kind: Some("Pod".into()),
             name: Some("prescale-0".into()),
-            namespace: Some("prescale".into()),
+            namespace: Some(own_namespace.unwrap_or_else(|| "prescale".into())),
             ..Default::default()
         }),
         api_deadline,
