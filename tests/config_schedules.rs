@@ -86,7 +86,7 @@ fn a_bad_cron_expression_is_named_with_the_fix() {
             &report,
             line,
             &format!("targets[0].schedules[{index}].cron"),
-            &["is not a 5-field cron expression", "e.g. `0 2 * * *`"],
+            &["is not a valid 5-field cron expression", "e.g. `0 2 * * *`"],
         );
     }
 }

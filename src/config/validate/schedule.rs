@@ -68,7 +68,7 @@ fn resolve_window(raw: &RawSchedule, path: &str, cx: &mut Cx<'_>) -> Option<Sche
         Err(error) => {
             cx.error(
                 &join(path, "cron"),
-                format!("`{}` is not a 5-field cron expression: {error}", raw.cron),
+                format!("`{}` is not a valid 5-field cron expression ({error})", raw.cron),
                 "write minute hour day-of-month month day-of-week, e.g. `0 2 * * *` for 02:00 every day",
             );
             None
