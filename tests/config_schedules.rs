@@ -130,7 +130,10 @@ fn durations_names_and_bounds_are_checked() {
         &report,
         7,
         &at(1, ""),
-        &["neither minReplicas nor maxReplicas", "add `minReplicas: N`"],
+        &[
+            "neither minReplicas nor maxReplicas",
+            "add `minReplicas: N`",
+        ],
     );
     assert_problem(
         &report,

@@ -888,7 +888,13 @@ proptest::proptest! {
 /// in the history predicts it. Returns the decisions by time, and the longest wait seen
 /// from 02:00 to 03:00.
 fn first_nightly_batch(config: TargetConfig) -> (Vec<(f64, Decision)>, f64) {
-    let batch = |t: f64| if (7200.0..10_800.0).contains(&t) { 24.0 } else { 5.0 };
+    let batch = |t: f64| {
+        if (7200.0..10_800.0).contains(&t) {
+            24.0
+        } else {
+            5.0
+        }
+    };
     let mut w = Workload::new(config, 1.0, 90.0);
     let mut decisions = Vec::new();
     let mut worst_wait: f64 = 0.0;
@@ -940,7 +946,9 @@ fn a_02_00_window_has_the_pods_ready_for_a_nightly_batch_the_forecast_cannot_see
     assert!(last.replicas < 30, "{last:?}");
     // Without the window the batch is late: the reactive signals see it only when it came.
     let (_, unscheduled_wait) = first_nightly_batch(config());
-    eprintln!("worst wait 02:00-03:00: {worst_wait:.1} s with the window, {unscheduled_wait:.1} s without");
+    eprintln!(
+        "worst wait 02:00-03:00: {worst_wait:.1} s with the window, {unscheduled_wait:.1} s without"
+    );
     assert!(worst_wait < 60.0, "{worst_wait}");
     assert!(unscheduled_wait > 60.0, "{unscheduled_wait}");
 }

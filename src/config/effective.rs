@@ -6,7 +6,7 @@ use super::duration::DurationText;
 use super::raw::{
     RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
     RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPodDeletionCost,
-    RawPods, RawPolicy, RawPrometheus, RawSchedule, RawScaleTargetRef, RawScalingRules, RawScrape,
+    RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawSchedule, RawScrape,
     RawSharedQuery, RawSlo, RawTarget,
 };
 use super::schedule::Schedule;

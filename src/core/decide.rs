@@ -101,9 +101,14 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
             replicas: recommendation,
         });
     }
-    let replicas = state
-        .behavior
-        .apply(config, bounds, obs.t, obs.current, recommendation, &mut reasons);
+    let replicas = state.behavior.apply(
+        config,
+        bounds,
+        obs.t,
+        obs.current,
+        recommendation,
+        &mut reasons,
+    );
     state.starting.record(obs.t, obs.current, replicas, lead);
     state.previous = Some(PreviousTick {
         t: obs.t,
