@@ -79,8 +79,15 @@ fn a_bad_cron_expression_is_named_with_the_fix() {
         "",
         "    schedules:
       - { name: nightly, cron: '0 25 * * *', duration: 2h, minReplicas: 5 }
-      - { name: seconds, cron: '0 0 2 * * *', duration: 2h, minReplicas: 5 }",
+      - { name: seconds, cron: '0 0 2 * * *', duration: 2h, minReplicas: 5 }
+      - { name: never, cron: '0 0 30 2 *', duration: 2h, minReplicas: 5 }",
     ));
+    assert_problem(
+        &report,
+        8,
+        "targets[0].schedules[2].cron",
+        &["never comes", "`0 9 15 6 *`"],
+    );
     for (line, index) in [(6, 0), (7, 1)] {
         assert_problem(
             &report,

@@ -16,7 +16,9 @@ use crate::forecast::{Prediction, Season};
 /// replicas calm (a scale-up asks for what lasts; a release waits until the pods are not
 /// needed for the hold window), never scale down on missing metrics, replace the plan by the
 /// fallback on the `failureThreshold`-th consecutive failed tick, then apply the behaviour
-/// rules (stabilisation, cooldown, rate limits) and the bounds.
+/// rules (stabilisation, cooldown, rate limits) and the bounds: the target's, narrowed by the
+/// scheduled windows in force at `obs.t` (a window's floor binds the planner too, so a
+/// release never undoes it).
 ///
 /// ```
 /// use prescale::config::TargetConfig;

@@ -64,6 +64,17 @@ pub fn resolve_schedules(
 fn resolve_window(raw: &RawSchedule, path: &str, cx: &mut Cx<'_>) -> Option<Schedule> {
     let name_ok = check_name(&raw.name, &join(path, "name"), cx);
     let cron = match Schedule::parse_cron(&raw.cron) {
+        Ok(cron) if never_starts(&cron) => {
+            cx.error(
+                &join(path, "cron"),
+                format!(
+                    "`{}` names a date that never comes (e.g. 30 February)",
+                    raw.cron
+                ),
+                "check the day-of-month and month fields, e.g. `0 9 15 6 *` for 09:00 on 15 June",
+            );
+            None
+        }
         Ok(cron) => Some(cron),
         Err(error) => {
             cx.error(
@@ -103,6 +114,12 @@ fn resolve_window(raw: &RawSchedule, path: &str, cx: &mut Cx<'_>) -> Option<Sche
         max_replicas: raw.max_replicas,
     })
     .filter(|_| name_ok && bounds_ok)
+}
+
+/// Whether `cron` has no start at all: croner gives up after searching a few years.
+fn never_starts(cron: &croner::Cron) -> bool {
+    let epoch = jiff::Timestamp::UNIX_EPOCH.to_zoned(jiff::tz::TimeZone::UTC);
+    cron.find_next_occurrence(&epoch, false).is_err()
 }
 
 /// A name that reads well in a metric label: letters, digits, `-`, `_` and `.`.
