@@ -15,7 +15,8 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{eventually, one_target, start, start_full, target};
+use controller_harness::{eventually, one_target, start, start_clocked, start_full, target};
+use std::sync::Arc;
 use std::time::Duration;
 
 const NS: &str = "shop";
@@ -759,5 +760,47 @@ async fn history_warms_the_forecaster_and_removed_targets_are_forgotten() {
         source.forgotten() == ["cold"]
     })
     .await;
+    c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_window_in_force_raises_the_recommendation_and_is_named_as_its_reason() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    // 02:30 UTC on 2026-06-10: inside the 02:00-04:00 window (02:00 Berlin time is 00:00 UTC
+    // in summer, so the same window there would be over).
+    let now = Arc::new(|| 1_781_058_600.0) as prescale::controller::Clock;
+    let yaml = format!(
+        "{}    schedules:
+      - {{ name: nightly-batch, cron: '0 2 * * *', duration: 2h, minReplicas: 7 }}
+      - {{ name: berlin-batch, cron: '0 2 * * *', timezone: Europe/Berlin, duration: 2h, minReplicas: 9 }}
+",
+        one_target("web", "web", "shadow", 3)
+    );
+    let c = start_clocked(&api, &yaml, None, None, now).await;
+
+    eventually(10, "the window's floor in /recommendations", || async {
+        c.recommendation("web")
+            .await
+            .is_some_and(|r| r["recommendedReplicas"] == 7)
+    })
+    .await;
+    let r = c.recommendation("web").await.expect("report");
+    let reasons = r["reasons"].as_array().expect("reasons");
+    let schedules: Vec<_> = reasons
+        .iter()
+        .filter(|reason| reason["kind"] == "schedule")
+        .collect();
+    assert_eq!(
+        schedules,
+        [&serde_json::json!({"kind": "schedule", "name": "nightly-batch", "min": 7})],
+        "{r}"
+    );
+    assert_eq!(
+        c.metric("prescale_decision_reason{target=\"web\",reason=\"schedule:nightly-batch\"}")
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(api.replicas(NS, "web"), Some(1), "shadow never writes");
     c.stop().await.expect("clean stop");
 }

@@ -889,3 +889,73 @@ proptest::proptest! {
         }
     }
 }
+
+/// A nightly batch: 5 documents/s, and 24/s from 02:00 to 03:00 (UTC; the workload's time
+/// is Unix time from 1970-01-01T00:00, the simulator's epoch). The first night, so nothing
+/// in the history predicts it. Returns the decisions by time, and the longest wait seen
+/// from 02:00 to 03:00.
+fn first_nightly_batch(config: TargetConfig) -> (Vec<(f64, Decision)>, f64) {
+    let batch = |t: f64| {
+        if (7200.0..10_800.0).contains(&t) {
+            24.0
+        } else {
+            5.0
+        }
+    };
+    let mut w = Workload::new(config, 1.0, 90.0);
+    let mut decisions = Vec::new();
+    let mut worst_wait: f64 = 0.0;
+    while w.t < 4.0 * 3600.0 {
+        let t = w.t;
+        if (7200.0..=10_800.0).contains(&t) {
+            worst_wait = worst_wait.max(w.observation().wait_s.unwrap_or(f64::INFINITY));
+        }
+        decisions.push((t, w.step(batch(t))));
+    }
+    (decisions, worst_wait)
+}
+
+#[test]
+fn a_02_00_window_has_the_pods_ready_for_a_nightly_batch_the_forecast_cannot_see() {
+    let window = prescale::config::Schedule {
+        name: "nightly-batch".into(),
+        cron: prescale::config::Schedule::parse_cron("0 2 * * *").unwrap(),
+        cron_text: "0 2 * * *".into(),
+        timezone: jiff::tz::TimeZone::UTC,
+        timezone_name: "UTC".into(),
+        duration: Duration::from_secs(3600),
+        min_replicas: Some(30),
+        max_replicas: None,
+    };
+    let with = TargetConfig {
+        schedules: vec![window],
+        ..config()
+    };
+    let (decisions, worst_wait) = first_nightly_batch(with);
+    let in_force = |d: &Decision| {
+        d.reasons.iter().any(|r| {
+            matches!(r, Reason::Schedule { name, min: Some(30), max: None } if name == "nightly-batch")
+        })
+    };
+    for (t, d) in &decisions {
+        // The floor is raised a start-up lead time (90 s) before 02:00, so the new pods are
+        // ready at 02:00, and it holds until 03:00 whatever the planner would release.
+        let on = (7200.0 - 90.0..10_800.0).contains(t);
+        assert_eq!(in_force(d), on, "at {t}: {d:?}");
+        if on {
+            assert!(d.replicas >= 30, "at {t}: {d:?}");
+        } else if *t < 7000.0 {
+            assert!(d.replicas < 30, "at {t}: {d:?}");
+        }
+    }
+    // After the window, the planner releases the spare pods (the load is back to 5/s).
+    let last = &decisions.last().unwrap().1;
+    assert!(last.replicas < 30, "{last:?}");
+    // Without the window the batch is late: the reactive signals see it only when it came.
+    let (_, unscheduled_wait) = first_nightly_batch(config());
+    eprintln!(
+        "worst wait 02:00-03:00: {worst_wait:.1} s with the window, {unscheduled_wait:.1} s without"
+    );
+    assert!(worst_wait < 60.0, "{worst_wait}");
+    assert!(unscheduled_wait > 60.0, "{unscheduled_wait}");
+}

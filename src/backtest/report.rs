@@ -376,6 +376,10 @@ pub fn reasons(reasons: &[Reason]) -> String {
                 format!("MetricsMissing {metric} x{failures}")
             }
             Reason::Fallback { replicas } => format!("Fallback {replicas}"),
+            Reason::Schedule { name, min, max } => {
+                let bound = |b: &Option<u32>| b.map_or("-".to_owned(), |b| b.to_string());
+                format!("schedule={name} {}..{}", bound(min), bound(max))
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -6,9 +6,10 @@ use super::duration::DurationText;
 use super::raw::{
     RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
     RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPodDeletionCost,
-    RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawScrape,
+    RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawSchedule, RawScrape,
     RawSharedQuery, RawSlo, RawTarget,
 };
+use super::schedule::Schedule;
 use super::types::{
     Config, ForecastConfig, MetricSource, MetricsConfig, PrometheusConfig, ScalingRules,
     ScrapeFrom, TargetConfig,
@@ -110,6 +111,18 @@ fn target(t: &TargetConfig) -> RawTarget {
         events: Some(RawEvents {
             min_interval: Some(t.events.min_interval.into()),
         }),
+        schedules: Some(t.schedules.iter().map(schedule).collect()),
+    }
+}
+
+fn schedule(s: &Schedule) -> RawSchedule {
+    RawSchedule {
+        name: s.name.clone(),
+        cron: s.cron_text.clone(),
+        timezone: Some(s.timezone_name.clone()),
+        duration: s.duration.into(),
+        min_replicas: s.min_replicas,
+        max_replicas: s.max_replicas,
     }
 }
 

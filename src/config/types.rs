@@ -103,6 +103,8 @@ pub struct TargetConfig {
     pub pod_deletion_cost: PodDeletionCost,
     /// How often decision Events are published.
     pub events: EventsConfig,
+    /// Scheduled windows (KEDA's cron scaler): bounds on replicas at known times.
+    pub schedules: Vec<super::Schedule>,
 }
 
 /// How an active target acts on its recommendation, named as HPA and KEDA name the field
@@ -519,6 +521,7 @@ impl Default for TargetConfig {
             actuation: Actuation::Scale,
             pod_deletion_cost: PodDeletionCost::default(),
             events: EventsConfig::default(),
+            schedules: Vec::new(),
         }
     }
 }

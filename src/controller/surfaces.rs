@@ -78,6 +78,7 @@ fn reason_label(r: &Reason) -> Option<String> {
         )),
         Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}")),
         Reason::Fallback { .. } => Some("fallback".into()),
+        Reason::Schedule { name, .. } => Some(format!("schedule:{name}")),
     }
 }
 

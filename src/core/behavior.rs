@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::schedule::Bounds;
 use super::{Limit, Reason};
 use crate::config::{Behavior, PolicyKind, ScalingRules, SelectPolicy, TargetConfig};
 
@@ -20,11 +21,12 @@ pub struct BehaviorState {
 }
 
 impl BehaviorState {
-    /// Apply stabilisation, cooldown, rate limits and bounds to `raw` at time `t`, with
-    /// `current` replicas now; pushes a [`Reason::Limited`] for every limit that changed it.
+    /// Apply stabilisation, cooldown, rate limits and `bounds` (the target's, narrowed by
+    /// any scheduled window) to `raw` at time `t`, with `current` replicas now; pushes a [`Reason::Limited`] for every limit that changed it.
     pub fn apply(
         &mut self,
         config: &TargetConfig,
+        bounds: Bounds,
         t: f64,
         current: u32,
         raw: u32,
@@ -81,7 +83,7 @@ impl BehaviorState {
             let limit = self
                 .scale_up_limit(&behavior.scale_up, t, current)
                 .max(current);
-            if value > limit && limit < config.max_replicas {
+            if value > limit && limit < bounds.max {
                 reasons.push(Reason::Limited {
                     limit: Limit::ScaleUpLimit,
                     from: value,
@@ -93,7 +95,7 @@ impl BehaviorState {
             let limit = self
                 .scale_down_limit(&behavior.scale_down, t, current)
                 .min(current);
-            if value < limit && limit > config.min_replicas {
+            if value < limit && limit > bounds.min {
                 reasons.push(Reason::Limited {
                     limit: Limit::ScaleDownLimit,
                     from: value,
@@ -102,21 +104,21 @@ impl BehaviorState {
                 value = limit;
             }
         }
-        if value > config.max_replicas {
+        if value > bounds.max {
             reasons.push(Reason::Limited {
                 limit: Limit::TooManyReplicas,
                 from: value,
-                to: config.max_replicas,
+                to: bounds.max,
             });
-            value = config.max_replicas;
+            value = bounds.max;
         }
-        if value < config.min_replicas {
+        if value < bounds.min {
             reasons.push(Reason::Limited {
                 limit: Limit::TooFewReplicas,
                 from: value,
-                to: config.min_replicas,
+                to: bounds.min,
             });
-            value = config.min_replicas;
+            value = bounds.min;
         }
         value
     }

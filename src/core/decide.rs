@@ -1,6 +1,7 @@
 //! The decision function.
 
 use super::plan::{Start, backlog_at_lead, fewest_pods};
+use super::schedule::{Bounds, bounds_at};
 use super::state::PreviousTick;
 use super::{Decision, Limit, Observation, Reason, Signal, TargetState};
 use crate::config::{FallbackBehavior, TargetConfig};
@@ -15,7 +16,9 @@ use crate::forecast::{Prediction, Season};
 /// replicas calm (a scale-up asks for what lasts; a release waits until the pods are not
 /// needed for the hold window), never scale down on missing metrics, replace the plan by the
 /// fallback on the `failureThreshold`-th consecutive failed tick, then apply the behaviour
-/// rules (stabilisation, cooldown, rate limits) and the bounds.
+/// rules (stabilisation, cooldown, rate limits) and the bounds: the target's, narrowed by the
+/// scheduled windows in force at `obs.t` (a window's floor binds the planner too, so a
+/// release never undoes it).
 ///
 /// ```
 /// use prescale::config::TargetConfig;
@@ -60,7 +63,10 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     }
 
     let lead = state.startup_s(config);
-    let plan = plan(config, state, obs, interval, lead);
+    // Scheduled windows narrow the bounds for the planner (a floor holds its release too),
+    // the fallback and the behaviour rules alike.
+    let bounds = bounds_at(config, obs.t, lead, &mut reasons);
+    let plan = plan(config, state, obs, interval, lead, bounds);
     if let Some(p) = plan.prediction {
         reasons.push(Reason::Forecast {
             model: p.season,
@@ -92,14 +98,19 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     if state.failures >= config.fallback.failure_threshold {
         // As in KEDA, the fallback replaces the recommendation and still goes through the
         // behaviour rules, so a static fallback cannot drop a workload faster than allowed.
-        recommendation = fallback_replicas(config, obs.current);
+        recommendation = fallback_replicas(config, obs.current, bounds);
         reasons.push(Reason::Fallback {
             replicas: recommendation,
         });
     }
-    let replicas = state
-        .behavior
-        .apply(config, obs.t, obs.current, recommendation, &mut reasons);
+    let replicas = state.behavior.apply(
+        config,
+        bounds,
+        obs.t,
+        obs.current,
+        recommendation,
+        &mut reasons,
+    );
     state.starting.record(obs.t, obs.current, replicas, lead);
     state.previous = Some(PreviousTick {
         t: obs.t,
@@ -222,6 +233,7 @@ fn plan(
     obs: &Observation,
     interval: f64,
     lead: f64,
+    bounds: Bounds,
 ) -> Plan {
     let window = lead + interval;
     let step_ahead = config
@@ -254,10 +266,7 @@ fn plan(
         .ready_times(obs.t, interval, pods_starting, lead, &mut starting);
     let per_replica = state.capacity.per_replica() * config.forecast.target_utilization;
     let target_wait = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
-    let (lo, hi) = (
-        config.min_replicas,
-        config.max_replicas.max(config.min_replicas),
-    );
+    let (lo, hi) = (bounds.min, bounds.max.max(bounds.min));
     let current = obs.current.clamp(lo, hi);
     // The most the plan may ask for: `DRAIN_CAP` times what the arrivals need (new pods come
     // a lead time later, and more would only overshoot), or what is there now.
@@ -441,7 +450,7 @@ fn missing_metrics(config: &TargetConfig, obs: &Observation) -> Vec<&'static str
 }
 
 /// KEDA's fallback behaviours, within the bounds.
-fn fallback_replicas(config: &TargetConfig, current: u32) -> u32 {
+fn fallback_replicas(config: &TargetConfig, current: u32, bounds: Bounds) -> u32 {
     let f = &config.fallback;
     let replicas = match f.behavior {
         FallbackBehavior::Static => f.replicas,
@@ -449,5 +458,5 @@ fn fallback_replicas(config: &TargetConfig, current: u32) -> u32 {
         FallbackBehavior::CurrentReplicasIfHigher => current.max(f.replicas),
         FallbackBehavior::CurrentReplicasIfLower => current.min(f.replicas),
     };
-    replicas.clamp(config.min_replicas, config.max_replicas)
+    replicas.clamp(bounds.min, bounds.max)
 }

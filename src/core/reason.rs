@@ -84,6 +84,17 @@ pub enum Reason {
         /// Consecutive failed ticks so far.
         failures: u32,
     },
+    /// A scheduled window (`schedules:`) is in force and bounds the replicas.
+    Schedule {
+        /// The window's name.
+        name: String,
+        /// Its floor, when in force (from a start-up lead time before its start).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        min: Option<u32>,
+        /// Its ceiling, when in force.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max: Option<u32>,
+    },
     /// The fallback behaviour applied after `failureThreshold` failed ticks.
     Fallback {
         /// Replicas the fallback chose.

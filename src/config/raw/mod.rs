@@ -8,10 +8,12 @@
 
 mod backtest;
 mod metrics;
+mod schedule;
 mod settings;
 
 pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
+pub use schedule::RawSchedule;
 pub use settings::{
     RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan, RawPodDeletionCost,
     RawPolicy, RawScalingRules, RawSlo,
@@ -156,6 +158,11 @@ macro_rules! settings_struct {
             /// How often decision Events are published.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub events: Option<RawEvents>,
+            /// Scheduled windows (like KEDA's cron scaler): from each cron time, for
+            /// `duration`, the replicas stay within the window's `minReplicas`/`maxReplicas`.
+            /// A target's list replaces the inherited one whole; `[]` clears it.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub schedules: Option<Vec<RawSchedule>>,
             $($tail)*
         }
     };
@@ -209,6 +216,7 @@ impl RawTarget {
             actuation: self.actuation,
             pod_deletion_cost: self.pod_deletion_cost.clone(),
             events: self.events.clone(),
+            schedules: self.schedules.clone(),
             // Metrics are merged key by key (`validate::metrics`), not as one setting.
             metrics: None,
         }

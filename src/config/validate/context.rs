@@ -61,6 +61,17 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// The positions this context points into (for a nested context).
+    pub fn positions(&self) -> &'a Positions {
+        self.positions
+    }
+
+    /// Take on the problems and warnings a nested context found.
+    pub fn absorb(&mut self, other: Cx<'_>) {
+        self.problems.extend(other.problems);
+        self.warnings.extend(other.warnings);
+    }
+
     /// Record a problem at `path`.
     pub fn error(&mut self, path: &str, message: impl Into<String>, hint: impl Into<String>) {
         let problem = self.problem(path, message.into(), hint.into());

@@ -12,6 +12,7 @@ mod names;
 mod plan;
 mod prometheus;
 mod queries;
+mod schedule;
 mod settings;
 mod target;
 mod template;

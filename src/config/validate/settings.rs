@@ -7,6 +7,7 @@ use super::context::{Bounds, Cx, DurationRule};
 use super::forecast::resolve_forecast;
 use super::layers::Layers;
 use super::plan::resolve_plan;
+use super::schedule::{TargetRange, resolve_schedules};
 use crate::config::types::{Capacity, Fallback, FallbackBehavior, Slo, TargetConfig};
 use std::time::Duration;
 
@@ -87,6 +88,15 @@ pub fn resolve_settings(layers: &Layers<'_>, cx: &mut Cx<'_>) -> TargetConfig {
         actuation: resolve_actuation(layers),
         pod_deletion_cost: resolve_pod_deletion_cost(layers, cx),
         events: resolve_events(layers, cx),
+        schedules: resolve_schedules(
+            layers,
+            replicas.map(|r| TargetRange {
+                min: r.min,
+                max: r.max,
+                own: r.own,
+            }),
+            cx,
+        ),
         ..base
     }
 }
