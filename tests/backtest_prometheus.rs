@@ -242,21 +242,7 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
 
     // The history, loaded into Prometheus's TSDB.
     let dir = tempfile::tempdir().unwrap();
-    let history = dir.path().join("history.om");
-    std::fs::write(&history, openmetrics(&trace, &params, &load)).unwrap();
-    server.stop();
-    let created = Command::new(&promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&history)
-        .arg(server.data_dir())
-        .output()
-        .expect("promtool runs");
-    assert!(
-        created.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    server.restart();
+    server.load_history(&promtool, &openmetrics(&trace, &params, &load));
     let config_path = dir.path().join("prescale.yaml");
     std::fs::write(&config_path, config(&server.url())).unwrap();
 

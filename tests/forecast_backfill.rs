@@ -172,21 +172,7 @@ async fn the_backfilled_forecast_anticipates_the_morning_rise() {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    let file = server.dir().join("history.om");
-    std::fs::write(&file, history(end)).expect("write the history");
-    server.stop();
-    let created = std::process::Command::new(&promtool)
-        .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
-        .arg(&file)
-        .arg(server.data_dir())
-        .output()
-        .expect("promtool runs");
-    assert!(
-        created.status.success(),
-        "promtool: {}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    server.restart();
+    server.load_history(&promtool, &history(end));
     let url = server.url();
     assert_eq!(range_queries(&url).await, 0.0);
 
