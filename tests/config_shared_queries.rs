@@ -33,8 +33,14 @@ fn one_shared_query_in_defaults_gives_every_target_its_own_series() {
             query: "sum by (namespace, deployment) (rate(docs_enqueued_total[1m]))".into(),
             labels: labels(&[("namespace", "ocr"), ("deployment", "invoices")]),
             aggregate: None,
+            ignore_null_values: false,
         })
     );
+    // `ignoreNullValues` on a shared query's metric: no series for this target reads as 0.
+    assert!(matches!(
+        &invoices.metrics.completions,
+        Some(MetricSource::Shared { name, ignore_null_values: true, .. }) if name == "completed"
+    ));
     let receipts = &config.targets[1];
     assert!(matches!(
         &receipts.metrics.queue_depth,

@@ -139,6 +139,7 @@ fn shared_target(name: &str, ns: &str, deployment: &str, interval: Duration) -> 
             ("deployment".to_string(), deployment.to_string()),
         ]),
         aggregate: None,
+        ignore_null_values: false,
     });
     t.forecast.history = HISTORY;
     t
@@ -156,6 +157,15 @@ async fn one_instant_query_per_interval_serves_every_target_its_own_series() {
         .map(|(ns, d, _)| shared_target(&format!("{ns}-{d}"), ns, d, interval))
         .collect();
     targets.push(shared_target("missing", "shop", "nope", interval));
+    // The same missing series, read as 0 where the target says so (`ignoreNullValues`).
+    let mut idle = shared_target("idle", "shop", "nope", interval);
+    if let Some(MetricSource::Shared {
+        ignore_null_values, ..
+    }) = &mut idle.metrics.arrival_rate
+    {
+        *ignore_null_values = true;
+    }
+    targets.push(idle);
     // Evaluated at the newest sample, where every rate window is full.
     let at = |env: &Env| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(env.end);
     let now = at(env);
@@ -183,6 +193,13 @@ async fn one_instant_query_per_interval_serves_every_target_its_own_series() {
             .contains(r#"{deployment="nope",namespace="shop"}"#)
             && e.to_string().contains("check the target's `match`"),
         "{e}"
+    );
+    let idle = values[5].as_ref().expect("configured");
+    assert_eq!(idle.value, Ok(0.0));
+    assert!(
+        idle.warnings.iter().any(|w| w.contains("ignoreNullValues")),
+        "{:?}",
+        idle.warnings
     );
 
     // Within the interval: the same result. After it: one more query.

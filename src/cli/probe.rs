@@ -210,10 +210,14 @@ fn describe(source: &MetricSource) -> String {
             query,
             labels,
             aggregate,
+            ignore_null_values,
         } => {
             let mut text = format!("query: {name} ({query}) match {}", format_selector(labels));
             if let Some(a) = aggregate {
                 text.push_str(&format!(" (aggregate: {a:?})"));
+            }
+            if *ignore_null_values {
+                text.push_str(" (ignoreNullValues: no series for this target reads as 0)");
             }
             text
         }

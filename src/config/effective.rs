@@ -179,11 +179,13 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             name,
             labels,
             aggregate,
+            ignore_null_values,
             ..
         } => RawMetricSource {
             query: Some(name.clone()),
             match_labels: labels.clone(),
             aggregate: *aggregate,
+            ignore_null_values: Some(*ignore_null_values),
             ..RawMetricSource::default()
         },
         MetricSource::Scrape {

@@ -382,6 +382,9 @@ pub enum MetricSource {
         labels: std::collections::BTreeMap<String, String>,
         /// How to reduce several matching series; `None` makes that an error.
         aggregate: Option<Aggregate>,
+        /// Read no series for this target (a `sum by` over a queue with no series while it
+        /// is idle) as 0 (KEDA's `ignoreNullValues`); `false`: a missing metric.
+        ignore_null_values: bool,
     },
     /// A text-exposition endpoint scraped directly.
     Scrape {

@@ -1,14 +1,19 @@
 //! KEDA's `ignoreNullValues` for PromQL metrics: an empty result read as 0, where the user
 //! says that is what it means (a counter that does not exist until the first document, a
-//! `sum()` over no series when the queue is idle).
+//! `sum()` over no series when the queue is idle, a queue's series missing from a shared
+//! `sum by` while it is idle).
 
 use super::{Evaluation, MetricError, unix_seconds};
 use std::time::SystemTime;
 
-/// `evaluation` with an empty result ([`MetricError::NoData`]) read as 0 at `at`, and a
+/// `evaluation` with an empty result ([`MetricError::NoData`], or no series for this target
+/// in a shared query's result, [`MetricError::NoMatchingSeries`]) read as 0 at `at`, and a
 /// warning saying so; any other outcome unchanged (an error is still an error).
 pub fn empty_as_zero(mut evaluation: Evaluation, at: SystemTime) -> Evaluation {
-    if matches!(evaluation.value, Err(MetricError::NoData { .. })) {
+    if matches!(
+        evaluation.value,
+        Err(MetricError::NoData { .. } | MetricError::NoMatchingSeries { .. })
+    ) {
         evaluation.value = Ok(0.0);
         // Fresh: the query was answered now, with nothing.
         evaluation.sample_time = Some(unix_seconds(at));

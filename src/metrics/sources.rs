@@ -142,6 +142,7 @@ impl Sources {
                 query,
                 labels,
                 aggregate,
+                ignore_null_values,
             } => match &self.shared {
                 Some(shared) => {
                     let want = Want {
@@ -151,7 +152,12 @@ impl Sources {
                         aggregate: *aggregate,
                         interval: target.interval,
                     };
-                    shared.evaluate(&want, now).await
+                    let evaluation = shared.evaluate(&want, now).await;
+                    if *ignore_null_values {
+                        empty_as_zero(evaluation, now)
+                    } else {
+                        evaluation
+                    }
                 }
                 None => Evaluation::failed(MetricError::NoPrometheus),
             },
@@ -249,6 +255,7 @@ impl Sources {
                 query,
                 labels,
                 aggregate,
+                ..
             }) => match &self.shared_backfill {
                 Some(batches) => {
                     let want = HistoryWant {

@@ -166,14 +166,6 @@ pub(super) fn resolve_source(
         });
     }
     if let Some(name) = &raw.query {
-        if raw.ignore_null_values.is_some() {
-            cx.error(
-                &join(path, "ignoreNullValues"),
-                "`ignoreNullValues` applies to a target's own `promql` only",
-                "remove it, or give this target its own `promql:` query",
-            );
-            return None;
-        }
         return resolve_shared(raw, name, path, queries, cx);
     }
     match &raw.scrape {
@@ -253,6 +245,7 @@ fn resolve_shared(
         query: query.clone(),
         labels: raw.match_labels.clone(),
         aggregate: raw.aggregate,
+        ignore_null_values: raw.ignore_null_values.unwrap_or(false),
     })
 }
 

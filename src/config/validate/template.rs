@@ -98,6 +98,7 @@ pub fn for_target(source: &MetricSource, vars: &Vars<'_>) -> MetricSource {
             query,
             labels,
             aggregate,
+            ignore_null_values,
         } => MetricSource::Shared {
             name: name.clone(),
             query: query.clone(),
@@ -106,6 +107,7 @@ pub fn for_target(source: &MetricSource, vars: &Vars<'_>) -> MetricSource {
                 .map(|(k, v)| (k.clone(), substitute(v, vars)))
                 .collect(),
             aggregate: *aggregate,
+            ignore_null_values: *ignore_null_values,
         },
         other => other.clone(),
     }
