@@ -7,6 +7,10 @@
 //! every request the API double receives is mapped to the RBAC check it needs, and the set
 //! of those checks must equal `API_CALLS`: no call that RBAC would forbid, no grant unused.
 //!
+//! The floor and work-aware scale-down modes (`actuation: hpaMinReplicas` /
+//! `kedaMinReplicaCount`, `podDeletionCost`) are driven the same way: their calls are
+//! exactly the core's plus their features' `API_CALLS` entries, each of which is used.
+//!
 //! The namespaced install (`deploy/overlays/namespaced`) is checked against its rendered
 //! RBAC itself: run with that overlay's `--namespaces`, every request the controller makes
 //! must be allowed by the overlay's Roles in the request's namespace (nothing cluster-wide),
@@ -38,15 +42,20 @@ const OWN_NS: &str = "prescale";
 
 type Check = (String, String, String);
 
-/// The features this test's targets use: the core calls, and pods listed for a target
-/// scraped from every pod. (The floor's and the deletion cost's calls are not driven
-/// here; their overlays' RBAC equals their `API_CALLS` entries: tests/deploy_manifests.rs.)
+/// The features the first test's targets use: the core calls, and pods listed for a target
+/// scraped from every pod. (The floor's and the deletion cost's are driven by their own
+/// test below; their overlays' RBAC equals their `API_CALLS` entries:
+/// tests/deploy_manifests.rs.)
 const FEATURES: &[Feature] = &[Feature::Core, Feature::PodMetrics];
 
 fn granted(scope: Option<Scope>) -> BTreeSet<Check> {
+    granted_for(FEATURES, scope)
+}
+
+fn granted_for(features: &[Feature], scope: Option<Scope>) -> BTreeSet<Check> {
     API_CALLS
         .iter()
-        .filter(|c| FEATURES.contains(&c.feature) && scope.is_none_or(|s| c.scope == s))
+        .filter(|c| features.contains(&c.feature) && scope.is_none_or(|s| c.scope == s))
         .flat_map(|c| {
             c.verbs
                 .iter()
@@ -346,5 +355,96 @@ async fn the_namespaced_overlay_grants_exactly_the_calls_made_with_its_namespace
     assert!(
         !requests.iter().any(|r| r.path.contains(ELSEWHERE)),
         "nothing outside the watched namespaces is read"
+    );
+}
+
+/// A target at test speed (200 ms ticks, 1 s start-up and SLO, exact steps, no forecast):
+/// the recommendation follows the arrival rate the test sets.
+fn quick_target(name: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}
+    scaleTargetRef: {{ namespace: {NS}, name: {name} }}
+    mode: active
+    interval: 200ms
+    startupTime: 1s
+    slo: {{ queueWait: 1s }}
+    plan: {{ releaseTolerance: 0 }}
+    forecast: {{ enabled: false }}
+    maxReplicas: 20
+{extra}    metrics:
+      queueDepth: {{ promql: 'sum(queue_depth)' }}
+      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_and_deletion_cost_modes_make_exactly_their_features_calls() {
+    let api = ApiDouble::start().await;
+    // A floor under an HPA and one under a ScaledObject, raised for the load.
+    api.put_deployment(NS, "hpa-floor", 1, 1);
+    api.put_hpa_with(NS, "hpa-floor", "hpa-floor", Some(1), 20);
+    api.put_deployment(NS, "keda-floor", 1, 1);
+    api.put_scaled_object_with(NS, "keda-floor", "keda-floor", Some(1), None);
+    // A scale-down that marks its pods first.
+    api.put_deployment(NS, "marked", 3, 3);
+    for (i, ip) in ["127.0.0.21", "127.0.0.22", "127.0.0.23"]
+        .iter()
+        .enumerate()
+    {
+        api.put_pod(NS, &format!("marked-{i}"), "marked", ip, true);
+    }
+    let yaml = format!(
+        "{HEAD}{}{}{}",
+        quick_target(
+            "hpa-floor",
+            "    minReplicas: 0\n    actuation: hpaMinReplicas\n"
+        ),
+        quick_target(
+            "keda-floor",
+            "    minReplicas: 0\n    actuation: kedaMinReplicaCount\n"
+        ),
+        quick_target(
+            "marked",
+            "    minReplicas: 1\n    podDeletionCost: { enabled: true }\n"
+        ),
+    );
+    let c = start_full(&api, &yaml, Some(lease_in(OWN_NS)), None).await;
+    c.metrics.set("hpa-floor", 0.0, 4.0);
+    c.metrics.set("keda-floor", 0.0, 4.0);
+    c.metrics.set("marked", 0.0, 1.0);
+    eventually(15, "both floors raised and the scale-down made", || async {
+        let raised = |resource, name, field| {
+            api.spec_number(resource, NS, name, field)
+                .is_some_and(|n| n > 1)
+        };
+        raised("horizontalpodautoscalers", "hpa-floor", "minReplicas")
+            && raised("scaledobjects", "keda-floor", "minReplicaCount")
+            && api.replicas(NS, "marked") == Some(1)
+    })
+    .await;
+    c.stop().await.expect("clean stop");
+
+    let requests = api.requests();
+    assert_only_discovery_outside_resources(&requests);
+    let observed: BTreeSet<Check> = requests.iter().filter_map(|r| r.rbac()).collect();
+    let features = [
+        Feature::Core,
+        Feature::AutoscalerFloor,
+        Feature::PodDeletionCost,
+    ];
+    let expected = granted_for(&features, None);
+    let forbidden: Vec<_> = observed.difference(&expected).collect();
+    assert!(
+        forbidden.is_empty(),
+        "made but not granted by Core, AutoscalerFloor and PodDeletionCost: {forbidden:?}"
+    );
+    // Every call of the two features was made (the core's are the first test's business:
+    // this one makes no conflict and no reload).
+    let own = granted_for(&[Feature::AutoscalerFloor, Feature::PodDeletionCost], None);
+    let unused: Vec<_> = own.difference(&observed).collect();
+    assert!(
+        unused.is_empty(),
+        "granted to the floor or the deletion cost but never made: {unused:?}"
     );
 }
