@@ -4,7 +4,7 @@
 use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
-    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
+    RawActivation, RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
     RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPodDeletionCost,
     RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawSchedule, RawScrape,
     RawSharedQuery, RawSlo, RawTarget,
@@ -112,6 +112,10 @@ fn target(t: &TargetConfig) -> RawTarget {
             min_interval: Some(t.events.min_interval.into()),
         }),
         schedules: Some(t.schedules.iter().map(schedule).collect()),
+        activation_threshold: Some(RawActivation {
+            queue_depth: Some(t.activation.queue_depth),
+            arrival_rate: Some(t.activation.arrival_rate),
+        }),
     }
 }
 
