@@ -858,7 +858,10 @@ async fn a_target_at_zero_wakes_on_the_first_document_and_sleeps_again_when_the_
     .await;
     let writes = api.scale_writes();
     assert_eq!(writes.last(), Some(&0), "{writes:?}");
-    assert!(writes[..writes.len() - 1].iter().all(|&n| n >= 1), "{writes:?}");
+    assert!(
+        writes[..writes.len() - 1].iter().all(|&n| n >= 1),
+        "{writes:?}"
+    );
     // And it stays there: no write while asleep.
     c.more_ticks("sleepy", 5).await;
     assert_eq!(api.scale_writes(), writes);

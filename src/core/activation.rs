@@ -86,7 +86,11 @@ pub fn activate(
             active: trigger.is_some(),
             trigger,
         });
-        return if trigger.is_some() { proposed.max(1) } else { 0 };
+        return if trigger.is_some() {
+            proposed.max(1)
+        } else {
+            0
+        };
     }
     if let Some(trigger) = trigger {
         if proposed == 0 {
@@ -232,7 +236,11 @@ mod tests {
         eprintln!("asleep {} s after the load stopped", slept_at - stopped);
         // Not before the planner's hold (the peak of the last lead window has to pass, and
         // the hold's 10 minutes) nor the 300 s scale-down stabilisation window.
-        assert!(slept_at - stopped >= 300.0, "asleep {} s after", slept_at - stopped);
+        assert!(
+            slept_at - stopped >= 300.0,
+            "asleep {} s after",
+            slept_at - stopped
+        );
         // Hours at zero ready replicas: nothing learned from them, nothing lost.
         assert_eq!(state.capacity_per_replica(), learned);
         // And it wakes again on the next document, with the same capacity.

@@ -15,8 +15,8 @@ pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use schedule::RawSchedule;
 pub use settings::{
-    RawActivation, RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan, RawPodDeletionCost,
-    RawPolicy, RawScalingRules, RawSlo,
+    RawActivation, RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan,
+    RawPodDeletionCost, RawPolicy, RawScalingRules, RawSlo,
 };
 
 use super::duration::DurationText;

@@ -17,8 +17,12 @@ const THRESHOLD: Bounds = Bounds {
 /// while its `minReplicas` is above 0 is an error rather than a warning: such a target
 /// never sleeps, so the thresholds would silently do nothing, and a user who wrote them
 /// expects it to scale to zero. Thresholds inherited from `defaults:` are not (they serve
-/// the targets that do sleep).
-pub fn resolve_activation(layers: &Layers<'_>, min_replicas: Option<u32>, cx: &mut Cx<'_>) -> Activation {
+/// the targets that do sleep) and do not apply to it: its thresholds are the defaults.
+pub fn resolve_activation(
+    layers: &Layers<'_>,
+    min_replicas: Option<u32>,
+    cx: &mut Cx<'_>,
+) -> Activation {
     let base = Activation::default();
     let queue_depth = layers.pick("activationThreshold.queueDepth", |s| {
         s.activation_threshold.as_ref()?.queue_depth.as_ref()
@@ -41,12 +45,17 @@ pub fn resolve_activation(layers: &Layers<'_>, min_replicas: Option<u32>, cx: &m
             "set `minReplicas: 0` on the target to let it sleep, or remove `activationThreshold`",
         );
     }
-    Activation {
+    let activation = Activation {
         queue_depth: queue_depth
             .and_then(|p| cx.within(&p, THRESHOLD))
             .unwrap_or(base.queue_depth),
         arrival_rate: arrival_rate
             .and_then(|p| cx.within(&p, THRESHOLD))
             .unwrap_or(base.arrival_rate),
+    };
+    // A target that never sleeps has no thresholds (inherited ones do not apply to it).
+    if min_replicas.is_some_and(|min| min > 0) {
+        return base;
     }
+    activation
 }
