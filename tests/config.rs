@@ -1151,3 +1151,72 @@ fn config_schema_prints_the_json_schema_of_the_file() {
         schema["$defs"]["Scrape"]
     );
 }
+
+// ---- scale to zero (activationThreshold) ----
+
+#[test]
+fn activation_thresholds_are_at_least_zero_and_need_min_replicas_zero() {
+    let report = report(&format!(
+        "defaults:
+  activationThreshold: {{ queueDepth: -1 }}
+targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    minReplicas: 0
+    activationThreshold: {{ arrivalRate: -0.5 }}
+{SCRAPED}  - name: b
+    scaleTargetRef: {{ namespace: docs, name: b }}
+    minReplicas: 2
+    activationThreshold: {{ queueDepth: 3 }}
+{SCRAPED}"
+    ));
+    assert_problem(
+        &report,
+        2,
+        "defaults.activationThreshold.queueDepth",
+        &["-1 is not at least 0", "write a number at least 0"],
+    );
+    assert_problem(
+        &report,
+        7,
+        "targets[0].activationThreshold.arrivalRate",
+        &["-0.5 is not at least 0"],
+    );
+    assert_problem(
+        &report,
+        13,
+        "targets[1].activationThreshold",
+        &[
+            "minReplicas is 2",
+            "never scales to zero",
+            "set `minReplicas: 0`",
+        ],
+    );
+}
+
+#[test]
+fn activation_thresholds_apply_to_sleeping_targets_and_read_back() {
+    let text = format!(
+        "defaults:
+  activationThreshold: {{ queueDepth: 5 }}
+targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    minReplicas: 0
+    activationThreshold: {{ arrivalRate: 0.5 }}
+{SCRAPED}  - name: b
+    scaleTargetRef: {{ namespace: docs, name: b }}
+{SCRAPED}"
+    );
+    let config = config::parse(&text, "zero.yaml").unwrap();
+    let a = &config.targets[0].activation;
+    assert_eq!((a.queue_depth, a.arrival_rate), (5.0, 0.5));
+    // Inherited by a target that never sleeps: no error, and no thresholds.
+    assert_eq!(
+        config.targets[1].activation,
+        prescale::config::Activation::default()
+    );
+    let yaml = serde_saphyr::to_string(&config::effective(&config)).unwrap();
+    assert!(yaml.contains("activationThreshold"), "{yaml}");
+    assert_eq!(config::parse(&yaml, "effective.yaml").unwrap(), config);
+}

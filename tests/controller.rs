@@ -804,3 +804,66 @@ async fn a_scheduled_window_in_force_raises_the_recommendation_and_is_named_as_i
     assert_eq!(api.replicas(NS, "web"), Some(1), "shadow never writes");
     c.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_at_zero_wakes_on_the_first_document_and_sleeps_again_when_the_queue_is_empty() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "sleepy", 0, 0);
+    // A one-second start-up and hold, and no forecast: the plan lets go of its pod within
+    // seconds of the load stopping (the defaults would hold it for ten minutes).
+    let yaml = format!(
+        "{}    startupTime: 1s
+    plan: {{ holdFor: 1s }}
+    forecast: {{ enabled: false }}
+    activationThreshold: {{ queueDepth: 2, arrivalRate: 0 }}
+",
+        one_target("sleepy", "sleepy", "active", 0)
+    );
+    let c = start(&api, &yaml).await;
+    // Asleep: two documents waiting is at the threshold, not above it.
+    c.metrics.set("sleepy", 2.0, 0.0);
+    c.more_ticks("sleepy", 5).await;
+    assert_eq!(api.replicas(NS, "sleepy"), Some(0));
+    assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
+    let r = c.recommendation("sleepy").await.expect("report");
+    assert_eq!(r["recommendedReplicas"], 0, "{r}");
+    assert!(
+        r["reasons"]
+            .as_array()
+            .expect("reasons")
+            .contains(&serde_json::json!({"kind": "activation", "active": false})),
+        "{r}"
+    );
+
+    // A third document: awake, written through /scale.
+    c.metrics.set("sleepy", 3.0, 0.0);
+    eventually(10, "woken to at least one replica", || async {
+        api.replicas(NS, "sleepy").is_some_and(|n| n >= 1)
+    })
+    .await;
+    let woke = api.scale_writes();
+    assert!(woke.first().is_some_and(|&n| n >= 1), "{woke:?}");
+    // The reason was published (the series exists once a tick gave it).
+    assert!(
+        c.metric("prescale_decision_reason{target=\"sleepy\",reason=\"activation:queueDepth\"}")
+            .await
+            .is_some()
+    );
+
+    // The queue is served and nothing arrives any more: back to zero.
+    c.metrics.set("sleepy", 0.0, 0.0);
+    eventually(20, "asleep again", || async {
+        api.replicas(NS, "sleepy") == Some(0)
+    })
+    .await;
+    let writes = api.scale_writes();
+    assert_eq!(writes.last(), Some(&0), "{writes:?}");
+    assert!(
+        writes[..writes.len() - 1].iter().all(|&n| n >= 1),
+        "{writes:?}"
+    );
+    // And it stays there: no write while asleep.
+    c.more_ticks("sleepy", 5).await;
+    assert_eq!(api.scale_writes(), writes);
+    c.stop().await.expect("clean stop");
+}

@@ -959,3 +959,75 @@ fn a_02_00_window_has_the_pods_ready_for_a_nightly_batch_the_forecast_cannot_see
     assert!(worst_wait < 60.0, "{worst_wait}");
     assert!(unscheduled_wait > 60.0, "{unscheduled_wait}");
 }
+
+/// Office hours with empty nights: nothing from 19:00 to 07:00, then 10 documents/s from
+/// 07:00 rising to 40 by 09:00, back to 10 by 19:00 (±10 % noise by day).
+fn empty_nights(t: f64) -> f64 {
+    let h = (t.rem_euclid(DAY)) / 3600.0;
+    if !(7.0..19.0).contains(&h) {
+        return 0.0;
+    }
+    let ramp = |x: f64| 0.5 - 0.5 * (PI * x.clamp(0.0, 1.0)).cos();
+    let busy = if h < 13.0 {
+        ramp((h - 7.0) / 2.0)
+    } else {
+        1.0 - ramp((h - 17.0) / 2.0)
+    };
+    10.0 + 30.0 * busy
+}
+
+#[test]
+fn a_target_asleep_at_night_is_woken_by_the_forecast_a_lead_time_before_the_first_arrivals() {
+    let sleeper = TargetConfig {
+        min_replicas: 0,
+        ..config()
+    };
+    let mut w = Workload::new(sleeper, 1.0, 90.0);
+    let mut noise = fastrand::Rng::with_seed(7);
+    let mut load = |t: f64| empty_nights(t) * (0.9 + 0.2 * noise.f64());
+    // Three days of history.
+    while w.t < 3.0 * DAY {
+        let r = load(w.t);
+        w.step(r);
+    }
+    let morning = 3.0 * DAY + 7.0 * 3600.0;
+    let mut woke = None;
+    let mut asleep_ticks = 0;
+    while w.t < morning + 3600.0 {
+        let t = w.t;
+        let current = w.pods.total();
+        let d = w.step(load(t));
+        if t >= 3.0 * DAY + 3600.0 && t < morning - 1800.0 {
+            // 01:00 to 06:30: asleep.
+            assert_eq!(d.replicas, 0, "at {:.2} h: {d:?}", (t - 3.0 * DAY) / 3600.0);
+            asleep_ticks += 1;
+        }
+        if woke.is_none() && current == 0 && d.replicas >= 1 && t >= morning - 1800.0 {
+            woke = Some((t, d));
+        }
+    }
+    assert!(asleep_ticks > 0);
+    let (at, d) = woke.expect("woken on day 4");
+    let ahead = morning - at;
+    eprintln!(
+        "woken {ahead:.0} s before the first arrivals (lead {:.0} s): {d:?}",
+        d.startup_s
+    );
+    assert!(
+        d.reasons.iter().any(|r| matches!(
+            r,
+            Reason::Activation {
+                active: true,
+                trigger: Some("forecast")
+            }
+        )),
+        "{d:?}"
+    );
+    // A lead time (90 s start-up plus a tick) ahead, give or take a tick and not a whole
+    // 5-minute forecast bucket early: the pods are ready when the first documents come.
+    assert!(
+        ahead >= d.startup_s && ahead <= d.startup_s + 2.0 * w.interval(),
+        "woken {ahead} s ahead"
+    );
+    assert!(w.pods.ready_at(morning) >= 1);
+}

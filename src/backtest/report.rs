@@ -376,6 +376,11 @@ pub fn reasons(reasons: &[Reason]) -> String {
                 format!("MetricsMissing {metric} x{failures}")
             }
             Reason::Fallback { replicas } => format!("Fallback {replicas}"),
+            Reason::Activation { active, trigger } => match (active, trigger) {
+                (true, Some(by)) => format!("activation=awake by {by}"),
+                (true, None) => "activation=awake".to_owned(),
+                (false, _) => "activation=asleep".to_owned(),
+            },
             Reason::Schedule { name, min, max } => {
                 let bound = |b: &Option<u32>| b.map_or("-".to_owned(), |b| b.to_string());
                 format!("schedule={name} {}..{}", bound(min), bound(max))

@@ -4,10 +4,10 @@
 use super::backtest::{BacktestQueries, HistoryQuery};
 use super::duration::DurationText;
 use super::raw::{
-    RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents, RawFallback,
-    RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan, RawPodDeletionCost,
-    RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules, RawSchedule, RawScrape,
-    RawSharedQuery, RawSlo, RawTarget,
+    RawActivation, RawBacktest, RawBasicAuth, RawBehavior, RawCapacity, RawConfig, RawEvents,
+    RawFallback, RawForecast, RawHistoryQuery, RawMetricSource, RawMetrics, RawPlan,
+    RawPodDeletionCost, RawPods, RawPolicy, RawPrometheus, RawScaleTargetRef, RawScalingRules,
+    RawSchedule, RawScrape, RawSharedQuery, RawSlo, RawTarget,
 };
 use super::schedule::Schedule;
 use super::types::{
@@ -112,6 +112,11 @@ fn target(t: &TargetConfig) -> RawTarget {
             min_interval: Some(t.events.min_interval.into()),
         }),
         schedules: Some(t.schedules.iter().map(schedule).collect()),
+        // Only where it applies: a target with `minReplicas` above 0 never sleeps.
+        activation_threshold: (t.min_replicas == 0).then_some(RawActivation {
+            queue_depth: Some(t.activation.queue_depth),
+            arrival_rate: Some(t.activation.arrival_rate),
+        }),
     }
 }
 

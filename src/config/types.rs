@@ -105,6 +105,20 @@ pub struct TargetConfig {
     pub events: EventsConfig,
     /// Scheduled windows (KEDA's cron scaler): bounds on replicas at known times.
     pub schedules: Vec<super::Schedule>,
+    /// What wakes a target that sleeps at zero replicas (KEDA's `activationThreshold`).
+    pub activation: Activation,
+}
+
+/// KEDA's `activationThreshold`: what decides 0 <-> 1 for a target whose bounds allow zero
+/// replicas. At zero, a reading above a threshold (or a forecast that expects documents
+/// within the lead window above `arrival_rate`) wakes it; at one or more, it sleeps only
+/// when the plan needs no pod and every reading is at or below its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Activation {
+    /// Documents waiting above which a sleeping target wakes.
+    pub queue_depth: f64,
+    /// Arrivals (documents/s) above which a sleeping target wakes.
+    pub arrival_rate: f64,
 }
 
 /// How an active target acts on its recommendation, named as HPA and KEDA name the field
@@ -525,6 +539,7 @@ impl Default for TargetConfig {
             pod_deletion_cost: PodDeletionCost::default(),
             events: EventsConfig::default(),
             schedules: Vec::new(),
+            activation: Activation::default(),
         }
     }
 }

@@ -78,6 +78,11 @@ fn reason_label(r: &Reason) -> Option<String> {
         )),
         Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}")),
         Reason::Fallback { .. } => Some("fallback".into()),
+        Reason::Activation { active, trigger } => Some(match (active, trigger) {
+            (true, Some(by)) => format!("activation:{by}"),
+            (true, None) => "activation:awake".into(),
+            (false, _) => "activation:asleep".into(),
+        }),
         Reason::Schedule { name, .. } => Some(format!("schedule:{name}")),
     }
 }

@@ -1,10 +1,11 @@
 //! The decision function.
 
+use super::activation::{Expected, Inputs, activate};
 use super::plan::{Start, backlog_at_lead, fewest_pods};
 use super::schedule::{Bounds, bounds_at};
 use super::state::PreviousTick;
 use super::{Decision, Limit, Observation, Reason, Signal, TargetState};
-use crate::config::{FallbackBehavior, TargetConfig};
+use crate::config::{FallbackBehavior, MetricSource, ScrapeFrom, TargetConfig};
 use crate::forecast::{Prediction, Season};
 
 /// Decide the desired replicas for one target at `obs.t`.
@@ -94,6 +95,22 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
         // HPA's rule: a missing metric never causes a scale-down.
         recommendation = recommendation.max(obs.current);
     }
+
+    // Scale to zero and back (KEDA's activation), where the bounds allow zero replicas.
+    let inputs = Inputs {
+        arrival_rate,
+        lead: plan.lead,
+        hold: plan.hold,
+        missing: !missing.is_empty(),
+    };
+    recommendation = activate(
+        config,
+        obs,
+        bounds.min,
+        &inputs,
+        recommendation,
+        &mut reasons,
+    );
 
     if state.failures >= config.fallback.failure_threshold {
         // As in KEDA, the fallback replaces the recommendation and still goes through the
@@ -215,6 +232,9 @@ struct Plan {
     keep: Option<u32>,
     signal: Signal,
     prediction: Option<Prediction>,
+    /// What the forecast expects over the lead window and over the hold window.
+    lead: Expected,
+    hold: Expected,
 }
 
 /// Longest hold and step the planner looks at, seconds (the forecaster caches two hours).
@@ -259,6 +279,9 @@ fn plan(
 
     let mut path = std::mem::take(&mut state.path);
     let prediction = fill_path(config, state, obs, interval, hold_ticks, window, &mut path);
+    let margin = prediction.map_or(0.0, |p| p.margin);
+    let expected = |n: usize| Expected::from_path(&path[..n.min(path.len())], margin, interval);
+    let (lead_expected, hold_expected) = (expected(need_ticks), expected(hold_ticks));
     let mut starting = std::mem::take(&mut state.ready_times);
     let pods_starting = obs.current.saturating_sub(obs.ready);
     state
@@ -368,6 +391,8 @@ fn plan(
         keep,
         signal,
         prediction,
+        lead: lead_expected,
+        hold: hold_expected,
     }
 }
 
@@ -435,15 +460,31 @@ fn replicas_for(rate: f64, per_replica: f64) -> u32 {
 }
 
 /// The demand metrics that are expected but missing. A target's configured demand metrics
-/// are expected; with none configured (the bench, tests) both are.
+/// are expected; with none configured (the bench, tests) both are. A target asleep at zero
+/// replicas has no pod to scrape: a metric scraped from its pods is absent, not failing
+/// (counting it would fall back and wake the target for nothing). A Prometheus query that
+/// reads 0 is a reading, not a missing metric.
 fn missing_metrics(config: &TargetConfig, obs: &Observation) -> Vec<&'static str> {
     let m = &config.metrics;
     let none_configured = m.queue_depth.is_none() && m.arrival_rate.is_none();
+    let asleep = obs.current == 0 && obs.ready == 0;
+    let expected = |source: &Option<MetricSource>| {
+        source.as_ref().is_some_and(|s| {
+            !(asleep
+                && matches!(
+                    s,
+                    MetricSource::Scrape {
+                        from: ScrapeFrom::Pods { .. },
+                        ..
+                    }
+                ))
+        })
+    };
     let mut missing = Vec::new();
-    if (none_configured || m.queue_depth.is_some()) && obs.queue_depth.is_none() {
+    if (none_configured || expected(&m.queue_depth)) && obs.queue_depth.is_none() {
         missing.push("queueDepth");
     }
-    if (none_configured || m.arrival_rate.is_some()) && obs.arrival_rate.is_none() {
+    if (none_configured || expected(&m.arrival_rate)) && obs.arrival_rate.is_none() {
         missing.push("arrivalRate");
     }
     missing

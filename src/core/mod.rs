@@ -2,6 +2,7 @@
 //! desired replicas and the reasons for it. No clock, no I/O, no randomness: time comes in
 //! the observation. The controller, the simulator and the shadow report all call [`decide`].
 
+mod activation;
 mod behavior;
 mod capacity;
 mod decide;

@@ -95,6 +95,16 @@ pub enum Reason {
         #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u32>,
     },
+    /// The activation rule (KEDA's `activationThreshold`) of a target that may sleep at
+    /// zero replicas decided 0 <-> 1: woke it (or kept it awake), or let it sleep.
+    Activation {
+        /// Whether the target is (kept) awake.
+        active: bool,
+        /// What woke it: `queueDepth`, `arrivalRate` (a reading above its threshold) or
+        /// `forecast` (documents expected within the lead window); none when it sleeps.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trigger: Option<&'static str>,
+    },
     /// The fallback behaviour applied after `failureThreshold` failed ticks.
     Fallback {
         /// Replicas the fallback chose.

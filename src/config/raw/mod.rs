@@ -15,8 +15,8 @@ pub use backtest::{RawBacktest, RawHistoryQuery};
 pub use metrics::{RawMetricSource, RawMetrics, RawPods, RawScrape};
 pub use schedule::RawSchedule;
 pub use settings::{
-    RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan, RawPodDeletionCost,
-    RawPolicy, RawScalingRules, RawSlo,
+    RawActivation, RawBehavior, RawCapacity, RawEvents, RawFallback, RawForecast, RawPlan,
+    RawPodDeletionCost, RawPolicy, RawScalingRules, RawSlo,
 };
 
 use super::duration::DurationText;
@@ -163,6 +163,10 @@ macro_rules! settings_struct {
             /// A target's list replaces the inherited one whole; `[]` clears it.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub schedules: Option<Vec<RawSchedule>>,
+            /// Scale to zero and back (KEDA's `activationThreshold`), for `minReplicas: 0`:
+            /// the readings that wake a sleeping target. Default `{queueDepth: 0, arrivalRate: 0}`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub activation_threshold: Option<RawActivation>,
             $($tail)*
         }
     };
@@ -217,6 +221,7 @@ impl RawTarget {
             pod_deletion_cost: self.pod_deletion_cost.clone(),
             events: self.events.clone(),
             schedules: self.schedules.clone(),
+            activation_threshold: self.activation_threshold.clone(),
             // Metrics are merged key by key (`validate::metrics`), not as one setting.
             metrics: None,
         }

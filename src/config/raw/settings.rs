@@ -27,6 +27,26 @@ pub struct RawCapacity {
     pub per_replica: Option<f64>,
 }
 
+/// KEDA's `activationThreshold`, for a target that may sleep (`minReplicas: 0`): at zero
+/// replicas it wakes (to at least one) only when a reading exceeds its threshold, or when
+/// the forecast expects documents within the lead window and its upper bound exceeds
+/// `arrivalRate`; at one or more it goes to zero only when the plan needs none and the
+/// readings are at or below the thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "ActivationThreshold")]
+pub struct RawActivation {
+    /// Documents waiting (>= 0) above which a sleeping target wakes. Default `0`: any
+    /// document wakes it (KEDA's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub queue_depth: Option<f64>,
+    /// Arrivals, documents/s (>= 0), above which a sleeping target wakes. Default `0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub arrival_rate: Option<f64>,
+}
+
 /// HPA-style `behavior`. A given `scaleUp`/`scaleDown` replaces the inherited one whole (as
 /// in HPA); keys missing inside it take the built-in defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

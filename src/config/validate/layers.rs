@@ -69,6 +69,11 @@ impl<'a> Layers<'a> {
         self.name.is_none() || own
     }
 
+    /// Whether these are a target's settings (not `defaults:` itself).
+    pub fn is_target(&self) -> bool {
+        self.name.is_some()
+    }
+
     /// Whether `path` belongs to the target's own keys (not inherited).
     pub fn is_own(&self, path: &str) -> bool {
         path.starts_with(self.own_path)

@@ -1,6 +1,7 @@
 //! Raw configuration to validated [`Config`]: merge `defaults:` into each target, check every
 //! value, and collect every problem (not just the first) with its key path and line.
 
+mod activation;
 mod actuation;
 mod backtest;
 mod behavior;

@@ -1,6 +1,7 @@
 //! The inheritable settings: merged (target over `defaults:` over built-in) and checked,
 //! including the checks that relate two keys (min/max replicas, static fallback).
 
+use super::activation::resolve_activation;
 use super::actuation::{resolve_actuation, resolve_events, resolve_pod_deletion_cost};
 use super::behavior::resolve_behavior;
 use super::context::{Bounds, Cx, DurationRule};
@@ -97,6 +98,7 @@ pub fn resolve_settings(layers: &Layers<'_>, cx: &mut Cx<'_>) -> TargetConfig {
             }),
             cx,
         ),
+        activation: resolve_activation(layers, replicas.map(|r| r.min), cx),
         ..base
     }
 }
