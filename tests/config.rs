@@ -993,6 +993,41 @@ fn zero_targets_is_valid_with_a_warning() {
 }
 
 #[test]
+fn a_target_that_sleeps_with_only_its_own_pods_to_read_is_warned() {
+    let yaml = |queue_depth: &str| {
+        format!(
+            "prometheus: {{ url: 'http://p:9090' }}
+targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+    minReplicas: 0
+    metrics:
+      queueDepth: {queue_depth}
+"
+        )
+    };
+    let warned = config::parse_with_warnings(
+        &yaml("{ scrape: { pods: { port: 8080 }, metric: queue_depth } }"),
+        ORIGIN,
+    )
+    .unwrap()
+    .warnings
+    .to_string();
+    assert!(
+        warned.contains("targets[0].metrics")
+            && warned.contains("scales to zero")
+            && warned.contains("from the queue itself"),
+        "{warned}"
+    );
+    // Read from Prometheus, the queue is there with no pods: nothing to say.
+    let fine = config::parse_with_warnings(&yaml("{ promql: 'sum(queue_depth)' }"), ORIGIN)
+        .unwrap()
+        .warnings
+        .to_string();
+    assert!(!fine.contains("scales to zero"), "{fine}");
+}
+
+#[test]
 fn every_problem_is_reported_in_file_order_and_once() {
     let report = report(&format!(
         "defaults:

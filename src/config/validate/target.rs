@@ -77,6 +77,7 @@ pub fn resolve_target(
     warn_forecast_blind(&target, &path, cx);
     warn_deletion_cost_unused(&target, &path, cx);
     warn_keda_floor_minimum(&target, &path, cx);
+    warn_asleep_blind(&target, &path, cx);
     target
 }
 
@@ -113,6 +114,36 @@ fn warn_forecast_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
                 t.name
             ),
             "add `arrivalRate: {promql: 'sum(rate(docs_enqueued_total[1m]))'}` (documents arriving per second), or `completions: {promql: 'sum(rate(docs_completed_total[1m]))'}`, from which arrivals are derived as the queue's change plus completions",
+        );
+    }
+}
+
+/// A target that scales to zero must read its demand from somewhere that exists with no
+/// pods: a metric scraped from its own pods has nothing to read while it sleeps.
+fn warn_asleep_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    let from_own_pods = |m: &Option<crate::config::MetricSource>| {
+        matches!(
+            m,
+            Some(crate::config::MetricSource::Scrape {
+                from: crate::config::ScrapeFrom::Pods { .. },
+                ..
+            })
+        )
+    };
+    let m = &t.metrics;
+    let demand = [&m.queue_depth, &m.arrival_rate];
+    let configured = demand.iter().filter(|d| d.is_some()).count();
+    if t.min_replicas == 0
+        && configured > 0
+        && demand.iter().filter(|d| from_own_pods(d)).count() == configured
+    {
+        cx.warn(
+            &format!("{path}.metrics"),
+            format!(
+                "target \"{}\" scales to zero (`minReplicas: 0`) but reads its demand only from its own pods: with no pods there is nothing to read, so only the forecast (or the fallback) can wake it",
+                t.name
+            ),
+            "read `queueDepth` or `arrivalRate` from the queue itself (`promql:`, or `scrape: {url: ...}` on the broker's exporter)",
         );
     }
 }
