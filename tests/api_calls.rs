@@ -30,7 +30,7 @@ mod render;
 mod skip;
 
 use api_double::{ApiDouble, Fault, FaultKind, Request};
-use controller_harness::{HEAD, Setup, eventually, start_full, start_with, target};
+use controller_harness::{HEAD, Setup, TEST_SPEED, eventually, start_full, start_with, target};
 use prescale::leader::LeaseSettings;
 use prescale::permissions::{API_CALLS, DISCOVERY, Feature, Scope};
 use std::collections::BTreeSet;
@@ -358,19 +358,13 @@ async fn the_namespaced_overlay_grants_exactly_the_calls_made_with_its_namespace
     );
 }
 
-/// A target at test speed (200 ms ticks, 1 s start-up and SLO, exact steps, no forecast):
-/// the recommendation follows the arrival rate the test sets.
+/// A target at test speed ([`TEST_SPEED`]).
 fn quick_target(name: &str, extra: &str) -> String {
     format!(
         "  - name: {name}
     scaleTargetRef: {{ namespace: {NS}, name: {name} }}
     mode: active
-    interval: 200ms
-    startupTime: 1s
-    slo: {{ queueWait: 1s }}
-    plan: {{ releaseTolerance: 0 }}
-    forecast: {{ enabled: false }}
-    maxReplicas: 20
+{TEST_SPEED}    maxReplicas: 20
 {extra}    metrics:
       queueDepth: {{ promql: 'sum(queue_depth)' }}
       arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}

@@ -17,7 +17,7 @@ mod exporter;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault};
-use controller_harness::{HEAD, eventually, start, start_full};
+use controller_harness::{HEAD, TEST_SPEED, eventually, start, start_full};
 use exporter::Exporter;
 use prescale::actuator::{DELETION_COST_ANNOTATION, PRESCALE_COST_ANNOTATION};
 use prescale::config::Config;
@@ -27,22 +27,14 @@ use std::sync::Arc;
 
 const NS: &str = "shop";
 
-/// A target on Deployment `web` at test speed (200 ms ticks, 1 s start-up, 1 s SLO: the
-/// planner sizes for arrivals above capacity within a tick or two, not after the minutes a
-/// default 60 s SLO would let a queue absorb), stepping to exactly what the load needs
-/// (`releaseTolerance: 0`), so each scale-up and scale-down here is one the test chose.
+/// A target on Deployment `web` at test speed ([`TEST_SPEED`]).
 fn target(metrics: &str, extra: &str) -> String {
     format!(
         "  - name: web
     scaleTargetRef: {{ namespace: {NS}, name: web }}
     mode: active
-    interval: 200ms
-    startupTime: 1s
-    slo: {{ queueWait: 1s }}
-    plan: {{ releaseTolerance: 0 }}
-    minReplicas: 1
+{TEST_SPEED}    minReplicas: 1
     maxReplicas: 20
-    forecast: {{ enabled: false }}
     podDeletionCost: {{ enabled: true{extra} }}
     metrics:
 {metrics}"

@@ -13,7 +13,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{HEAD, Running, eventually, start};
+use controller_harness::{HEAD, Running, TEST_SPEED, eventually, start};
 use prescale::actuator::{FLOOR_ANNOTATION, OWNER_MIN_ANNOTATION};
 use std::time::Duration;
 
@@ -21,9 +21,8 @@ const NS: &str = "shop";
 const HPAS: &str = "horizontalpodautoscalers";
 const SOS: &str = "scaledobjects";
 
-/// A floor target on Deployment `web`: purely reactive (no forecast) with a 1 s lead time
-/// and a 1 s SLO, stepping to exactly what the load needs (`releaseTolerance: 0`), so the
-/// recommendation follows the arrival rate the test sets (1 document/s per replica).
+/// A floor target on Deployment `web` at test speed ([`TEST_SPEED`]): the recommendation
+/// follows the arrival rate the test sets (1 document/s per replica).
 /// Its own `minReplicas` is 0: a floor is raised by demand only, never by prescale's
 /// minimum (which would hold a ScaledObject that scales to zero at 1).
 fn config(mode: &str, actuation: &str) -> String {
@@ -32,13 +31,8 @@ fn config(mode: &str, actuation: &str) -> String {
     scaleTargetRef: {{ namespace: {NS}, name: web }}
     mode: {mode}
     actuation: {actuation}
-    interval: 200ms
-    startupTime: 1s
-    slo: {{ queueWait: 1s }}
-    plan: {{ releaseTolerance: 0 }}
-    minReplicas: 0
+{TEST_SPEED}    minReplicas: 0
     maxReplicas: 50
-    forecast: {{ enabled: false }}
     events: {{ minInterval: 0s }}
     metrics:
       queueDepth: {{ promql: 'sum(queue_depth)' }}

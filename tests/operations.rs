@@ -11,7 +11,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::ApiDouble;
-use controller_harness::{HEAD, eventually, one_target, start};
+use controller_harness::{HEAD, TEST_SPEED, eventually, one_target, start};
 
 const NS: &str = "shop";
 
@@ -79,18 +79,13 @@ async fn recommendation_events_are_rate_limited_but_every_turn_is_published() {
     // Ten replicas running: the recommendation is a release to what each rate needs, with
     // no backlog building while pods would start (in shadow mode none do).
     api.put_deployment(NS, "web", 10, 10);
-    // Shadow, purely reactive (at test speed: 1 s SLO, exact steps, so the recommendation
-    // is the arrival rate), the default 5-minute Event interval.
+    // Shadow at test speed (the recommendation is the arrival rate), the default 5-minute
+    // Event interval.
     let yaml = format!(
         "{HEAD}  - name: web
     scaleTargetRef: {{ namespace: {NS}, name: web }}
     mode: shadow
-    interval: 200ms
-    startupTime: 1s
-    slo: {{ queueWait: 1s }}
-    plan: {{ releaseTolerance: 0 }}
-    forecast: {{ enabled: false }}
-    metrics:
+{TEST_SPEED}    metrics:
       queueDepth: {{ promql: 'sum(queue_depth)' }}
       arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
 "

@@ -376,6 +376,18 @@ pub fn target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
     )
 }
 
+/// The keys that run a target at test speed under the planner: 200 ms ticks, a 1 s
+/// start-up and a 1 s SLO (so it sizes for arrivals above capacity within a tick or two,
+/// not after the minutes a default 60 s SLO lets a queue absorb), exact steps
+/// (`releaseTolerance: 0`) and no forecast: the recommendation follows the arrival rate
+/// the test sets, and each scale-up and scale-down is one the test chose.
+pub const TEST_SPEED: &str = "    interval: 200ms
+    startupTime: 1s
+    slo: { queueWait: 1s }
+    plan: { releaseTolerance: 0 }
+    forecast: { enabled: false }
+";
+
 /// A whole config with one target.
 pub fn one_target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
     format!("{HEAD}{}", target(name, deployment, mode, min))
