@@ -22,7 +22,7 @@ pub const ERRORS_TO_COMPETE: usize = 96;
 /// New errors between re-estimates of the margin once the record is full (an hour).
 const MARGIN_EVERY: usize = 24;
 /// Weight of one sample in the cost score: about a day of samples count.
-pub(crate) const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
+const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
 
 /// Predictions waiting for their window to pass, the errors of those that did, and what
 /// follows from them.
@@ -64,10 +64,7 @@ impl Calibration {
     /// Add one sample of what provisioning with this model costs (its upper forecast,
     /// relative to a reference model's on the same tick).
     pub fn add_cost(&mut self, value: f64) {
-        self.cost = Some(match self.cost {
-            Some(c) => c + COST_ALPHA * (value - c),
-            None => value,
-        });
+        self.cost = Some(day_mean(self.cost, value));
     }
 
     /// Settle every prediction whose window of `window_s` has passed by `t`, against the
@@ -176,6 +173,15 @@ impl Calibration {
     /// Forget pending predictions (the window length changed, or the model stopped).
     pub fn drop_pending(&mut self) {
         self.pending.clear();
+    }
+}
+
+/// `mean` (about a day of samples) moved by one more sample `value`; the first sample is
+/// the mean.
+pub(crate) fn day_mean(mean: Option<f64>, value: f64) -> f64 {
+    match mean {
+        Some(m) => m + COST_ALPHA * (value - m),
+        None => value,
     }
 }
 

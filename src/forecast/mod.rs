@@ -179,10 +179,7 @@ impl Forecaster {
             let upper = upper(predicted, m.calibration.margin());
             if i == 0 {
                 reference = Some(upper);
-                self.reference_upper = Some(match self.reference_upper {
-                    Some(r) => r + calibration::COST_ALPHA * (upper - r),
-                    None => upper,
-                });
+                self.reference_upper = Some(calibration::day_mean(self.reference_upper, upper));
             }
             let m = &mut self.models[i];
             m.calibration.predict(t, predicted);
