@@ -25,15 +25,24 @@ pub enum Feature {
     /// `kedaMinReplicaCount`): read and patch the autoscaler that targets the Deployment.
     /// Overlay `deploy/overlays/autoscaler-floor`.
     AutoscalerFloor,
+    /// Targets that scale a StatefulSet (`scaleTargetRef: {kind: StatefulSet}`): read
+    /// StatefulSets and write their `/scale`. Overlay `deploy/overlays/statefulsets`.
+    StatefulSets,
+    /// Targets that scale an Argo Rollout (`apiVersion: argoproj.io/v1alpha1`, `kind:
+    /// Rollout`). Overlay `deploy/overlays/argo-rollouts`. Any other kind with `/scale` is
+    /// granted the same way (docs/deploy.md, "Other kinds").
+    ArgoRollouts,
 }
 
 impl Feature {
     /// Every feature, [`Feature::Core`] first.
-    pub const ALL: [Feature; 4] = [
+    pub const ALL: [Feature; 6] = [
         Feature::Core,
         Feature::PodMetrics,
         Feature::PodDeletionCost,
         Feature::AutoscalerFloor,
+        Feature::StatefulSets,
+        Feature::ArgoRollouts,
     ];
 }
 
@@ -166,6 +175,38 @@ pub const API_CALLS: &[ApiCall] = &[
         scope: Scope::Cluster,
         feature: Feature::AutoscalerFloor,
     },
+    // Another kind than Deployment is read and written like a Deployment: from a
+    // list-then-watch per namespace (a `get` after a 409, or every tick with
+    // `--cluster-reads get`), and `spec.replicas` written through `/scale` only. Its
+    // `apiVersion` is looked up through discovery first ([`kind_discovery_path`]).
+    ApiCall {
+        group: "apps",
+        resource: "statefulsets",
+        verbs: &["get", "list", "watch"],
+        scope: Scope::Cluster,
+        feature: Feature::StatefulSets,
+    },
+    ApiCall {
+        group: "apps",
+        resource: "statefulsets/scale",
+        verbs: &["patch"],
+        scope: Scope::Cluster,
+        feature: Feature::StatefulSets,
+    },
+    ApiCall {
+        group: "argoproj.io",
+        resource: "rollouts",
+        verbs: &["get", "list", "watch"],
+        scope: Scope::Cluster,
+        feature: Feature::ArgoRollouts,
+    },
+    ApiCall {
+        group: "argoproj.io",
+        resource: "rollouts/scale",
+        verbs: &["patch"],
+        scope: Scope::Cluster,
+        feature: Feature::ArgoRollouts,
+    },
 ];
 
 /// The calls of `features` (duplicates merged by the caller's set), in `scope` or any.
@@ -179,8 +220,20 @@ pub fn calls_of(
         .flat_map(|c| c.verbs.iter().map(move |v| (c.group, c.resource, *v)))
         .collect()
 }
-/// API discovery paths prescale reads (non-resource URLs). Kubernetes grants them to every
-/// authenticated user through the built-in `system:discovery` ClusterRole, so `deploy/`
-/// grants nothing for them. Whether KEDA is installed is found here, every few minutes
-/// while it is not, instead of failing ScaledObject lists.
+/// API discovery paths prescale always reads (non-resource URLs). Kubernetes grants them to
+/// every authenticated user through the built-in `system:discovery` ClusterRole, so
+/// `deploy/` grants nothing for them. Whether KEDA is installed is found here, every few
+/// minutes while it is not, instead of failing ScaledObject lists. Targets of other kinds
+/// than Deployment add their own group version's path ([`kind_discovery_path`]).
 pub const DISCOVERY: &[&str] = &["/apis/keda.sh/v1alpha1"];
+
+/// The discovery path read for a target that scales a kind served in `api_version`
+/// (`/apis/apps/v1`, or `/api/v1` for the core group): the resource name and whether it has
+/// `/scale` are found there.
+pub fn kind_discovery_path(api_version: &str) -> String {
+    if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    }
+}

@@ -32,7 +32,7 @@ mod skip;
 use api_double::{ApiDouble, Fault, FaultKind, Request};
 use controller_harness::{HEAD, Setup, TEST_SPEED, eventually, start_full, start_with, target};
 use prescale::leader::LeaseSettings;
-use prescale::permissions::{API_CALLS, DISCOVERY, Feature, Scope};
+use prescale::permissions::{API_CALLS, DISCOVERY, Feature, Scope, kind_discovery_path};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -154,9 +154,21 @@ fn namespace_of(request: &Request) -> Option<String> {
 /// Requests outside any resource are only the discovery paths every authenticated user may
 /// read (the built-in system:discovery ClusterRole).
 fn assert_only_discovery_outside_resources(requests: &[Request]) {
+    assert_only_discovery_of(requests, &[]);
+}
+
+/// As [`assert_only_discovery_outside_resources`], with the discovery paths of the
+/// non-Deployment kinds in `api_versions` allowed too.
+fn assert_only_discovery_of(requests: &[Request], api_versions: &[&str]) {
+    let kinds: Vec<String> = api_versions
+        .iter()
+        .map(|v| kind_discovery_path(v))
+        .collect();
     let unmapped: Vec<_> = requests
         .iter()
-        .filter(|r| r.rbac().is_none() && !DISCOVERY.contains(&r.path.as_str()))
+        .filter(|r| {
+            r.rbac().is_none() && !DISCOVERY.contains(&r.path.as_str()) && !kinds.contains(&r.path)
+        })
         .collect();
     assert!(
         unmapped.is_empty(),
@@ -440,5 +452,135 @@ async fn the_floor_and_deletion_cost_modes_make_exactly_their_features_calls() {
     assert!(
         unused.is_empty(),
         "granted to the floor or the deletion cost but never made: {unused:?}"
+    );
+}
+
+/// A target at test speed that scales `name`, an object of `kind` in `api_version`.
+fn kind_target(name: &str, api_version: &str, kind: &str) -> String {
+    quick_target(name, "").replace(
+        &format!("scaleTargetRef: {{ namespace: {NS}, name: {name} }}"),
+        &format!(
+            "scaleTargetRef: {{ apiVersion: {api_version}, kind: {kind}, namespace: {NS}, name: {name} }}"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_features_calls() {
+    let api = ApiDouble::start().await;
+    api.put_scalable("statefulsets", NS, "db", 1, Some(1));
+    api.put_scalable("rollouts", NS, "canary", 1, Some(1));
+    // A custom resource that reports only status.replicas and a string status.selector.
+    api.put_scalable("workers", NS, "ocr", 1, None);
+    // The first write to the StatefulSet and to the Rollout loses with 409: each tick
+    // re-reads its object with a GET and decides again.
+    for path in ["statefulsets/db/scale", "rollouts/canary/scale"] {
+        api.inject(Fault {
+            method: Some("PATCH"),
+            path_contains: format!("/namespaces/{NS}/{path}"),
+            kind: FaultKind::Status(409),
+            times: 1,
+            token: None,
+        });
+    }
+    let yaml = format!(
+        "{HEAD}{}{}{}",
+        kind_target("db", "apps/v1", "StatefulSet"),
+        kind_target("canary", "argoproj.io/v1alpha1", "Rollout"),
+        kind_target("ocr", "example.com/v1", "Worker"),
+    );
+    let c = start_full(&api, &yaml, Some(lease_in(OWN_NS)), None).await;
+    for name in ["db", "canary", "ocr"] {
+        c.metrics.set(name, 0.0, 4.0);
+    }
+    eventually(15, "each kind scaled up through /scale", || async {
+        [
+            ("statefulsets", "db"),
+            ("rollouts", "canary"),
+            ("workers", "ocr"),
+        ]
+        .iter()
+        .all(|(resource, name)| api.replicas_of(resource, NS, name).is_some_and(|r| r > 1))
+    })
+    .await;
+    // The custom resource's pods are counted from status.replicas (it reports no ready
+    // count), and its Events are about the object by its own kind.
+    let ocr = c.recommendation("ocr").await.expect("ocr reported");
+    assert_eq!(ocr["readyReplicas"], ocr["currentReplicas"], "{ocr}");
+    let regarding: BTreeSet<(String, String)> = api
+        .events()
+        .iter()
+        .map(|e| {
+            (
+                e["regarding"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                e["regarding"]["apiVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    for kind in [
+        ("StatefulSet", "apps/v1"),
+        ("Rollout", "argoproj.io/v1alpha1"),
+        ("Worker", "example.com/v1"),
+    ] {
+        assert!(
+            regarding.contains(&(kind.0.to_string(), kind.1.to_string())),
+            "an Event about the {} by its kind: {regarding:?}",
+            kind.0
+        );
+    }
+    c.stop().await.expect("clean stop");
+
+    let requests = api.requests();
+    let versions = ["apps/v1", "argoproj.io/v1alpha1", "example.com/v1"];
+    assert_only_discovery_of(&requests, &versions);
+    let discovered: BTreeSet<String> = requests
+        .iter()
+        .filter(|r| r.rbac().is_none())
+        .map(|r| r.path.clone())
+        .collect();
+    let expected_discovery: BTreeSet<String> = DISCOVERY
+        .iter()
+        .map(|p| p.to_string())
+        .chain(versions.iter().map(|v| kind_discovery_path(v)))
+        .collect();
+    assert_eq!(
+        discovered, expected_discovery,
+        "each kind's group version is discovered"
+    );
+    // No Deployment is read or written for these targets.
+    assert!(
+        !requests.iter().any(|r| r.path.contains("/deployments")),
+        "a Deployment call for targets of other kinds"
+    );
+    let observed: BTreeSet<Check> = requests.iter().filter_map(|r| r.rbac()).collect();
+    // The custom resource is granted as docs/deploy.md ("Other kinds") says: read and
+    // watch the resource, patch its /scale.
+    let custom: BTreeSet<Check> = [
+        ("workers", "get"),
+        ("workers", "list"),
+        ("workers", "watch"),
+        ("workers/scale", "patch"),
+    ]
+    .iter()
+    .map(|(r, v)| ("example.com".to_string(), r.to_string(), v.to_string()))
+    .collect();
+    let features = [Feature::Core, Feature::StatefulSets, Feature::ArgoRollouts];
+    let expected: BTreeSet<Check> = granted_for(&features, None)
+        .union(&custom)
+        .cloned()
+        .collect();
+    let forbidden: Vec<_> = observed.difference(&expected).collect();
+    assert!(forbidden.is_empty(), "made but not granted: {forbidden:?}");
+    let own = granted_for(&[Feature::StatefulSets, Feature::ArgoRollouts], None);
+    let unused: Vec<_> = own.difference(&observed).collect();
+    assert!(
+        unused.is_empty(),
+        "granted to StatefulSets or Argo Rollouts but never made: {unused:?}"
     );
 }

@@ -12,10 +12,7 @@ use prescale::config::ScaleTargetRef;
 use std::time::Duration;
 
 fn web() -> ScaleTargetRef {
-    ScaleTargetRef {
-        namespace: "shop".into(),
-        name: "web".into(),
-    }
+    ScaleTargetRef::deployment("shop", "web")
 }
 
 #[tokio::test]

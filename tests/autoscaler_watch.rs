@@ -15,10 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 fn web() -> ScaleTargetRef {
-    ScaleTargetRef {
-        namespace: "shop".into(),
-        name: "web".into(),
-    }
+    ScaleTargetRef::deployment("shop", "web")
 }
 
 /// Poll `cond` every 20 ms until it holds, failing after `secs` seconds.

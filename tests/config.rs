@@ -89,10 +89,7 @@ fn the_minimal_example_has_exactly_the_default_settings() {
     };
     let expected = TargetConfig {
         name: "summarizer".into(),
-        scale_target_ref: ScaleTargetRef {
-            namespace: "docs".into(),
-            name: "summarizer".into(),
-        },
+        scale_target_ref: ScaleTargetRef::deployment("docs", "summarizer"),
         metrics: target.metrics.clone(),
         ..TargetConfig::default()
     };
@@ -112,10 +109,7 @@ fn the_built_in_defaults_are_valid() {
     let config = Config {
         prometheus: None,
         targets: vec![TargetConfig {
-            scale_target_ref: ScaleTargetRef {
-                namespace: "docs".into(),
-                name: "app".into(),
-            },
+            scale_target_ref: ScaleTargetRef::deployment("docs", "app"),
             metrics: MetricsConfig {
                 queue_depth: Some(MetricSource::Scrape {
                     from: ScrapeFrom::Url("http://app:8080/metrics".into()),
@@ -1254,4 +1248,94 @@ targets:
     let yaml = serde_saphyr::to_string(&config::effective(&config)).unwrap();
     assert!(yaml.contains("activationThreshold"), "{yaml}");
     assert_eq!(config::parse(&yaml, "effective.yaml").unwrap(), config);
+}
+
+#[test]
+fn scale_target_kinds_are_checked_where_written() {
+    let report = report(
+        "targets:
+  - name: a
+    scaleTargetRef: { apiVersion: apps, kind: StatefulSet, namespace: docs, name: a }
+  - name: b
+    scaleTargetRef: { kind: statefulset, namespace: docs, name: b }
+  - name: c
+    scaleTargetRef: { kind: DaemonSet, namespace: docs, name: c }
+  - name: d
+    scaleTargetRef: { apiVersion: v1, kind: Deployment, namespace: docs, name: d }
+  - name: e
+    scaleTargetRef: { apiVersion: apps/v1, kind: StatefulSet, namespace: docs, name: e }
+    podDeletionCost: { enabled: true }
+",
+    );
+    assert_problem(
+        &report,
+        3,
+        "targets[0].scaleTargetRef.apiVersion",
+        &["\"apps\"", "not a Kubernetes API version", "GROUP/VERSION"],
+    );
+    assert_problem(
+        &report,
+        5,
+        "targets[1].scaleTargetRef.kind",
+        &["\"statefulset\"", "UpperCamelCase"],
+    );
+    assert_problem(
+        &report,
+        7,
+        "targets[2].scaleTargetRef.kind",
+        &["DaemonSet cannot be scaled", "no `/scale` subresource"],
+    );
+    assert_problem(
+        &report,
+        9,
+        "targets[3].scaleTargetRef.apiVersion",
+        &["served in the `apps` group", "apiVersion: apps/v1"],
+    );
+    assert_problem(
+        &report,
+        12,
+        "targets[4].podDeletionCost.enabled",
+        &["StatefulSet", "highest-numbered pod"],
+    );
+}
+
+#[test]
+fn one_name_may_be_scaled_once_per_kind() {
+    let metrics = "    metrics: { queueDepth: { promql: 'sum(q)' } }\n";
+    let text = format!(
+        "prometheus: {{ url: 'http://p:9090' }}
+targets:
+  - name: web
+    scaleTargetRef: {{ namespace: docs, name: web }}
+{metrics}  - name: web-db
+    scaleTargetRef: {{ apiVersion: apps/v1, kind: StatefulSet, namespace: docs, name: web }}
+{metrics}  - name: web-canary
+    scaleTargetRef: {{ apiVersion: argoproj.io/v1alpha1, kind: Rollout, namespace: docs, name: web }}
+{metrics}"
+    );
+    let loaded = config::parse(&text, ORIGIN).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<String> = loaded
+        .targets
+        .iter()
+        .map(|t| t.scale_target_ref.to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Deployment docs/web",
+            "StatefulSet docs/web",
+            "Rollout.argoproj.io docs/web"
+        ]
+    );
+    let report = report(&format!(
+        "{text}  - name: web-db-again
+    scaleTargetRef: {{ apiVersion: apps/v1, kind: StatefulSet, namespace: docs, name: web }}
+{metrics}"
+    ));
+    assert_problem(
+        &report,
+        13,
+        "targets[3].scaleTargetRef",
+        &["StatefulSet docs/web is already scaled by the target at"],
+    );
 }

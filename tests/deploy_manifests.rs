@@ -38,6 +38,8 @@ fn features_of(dir: &str) -> Vec<Feature> {
         "deploy/overlays/pod-metrics" => Some(Feature::PodMetrics),
         "deploy/overlays/pod-deletion-cost" => Some(Feature::PodDeletionCost),
         "deploy/overlays/autoscaler-floor" => Some(Feature::AutoscalerFloor),
+        "deploy/overlays/statefulsets" => Some(Feature::StatefulSets),
+        "deploy/overlays/argo-rollouts" => Some(Feature::ArgoRollouts),
         _ => None,
     };
     std::iter::once(Feature::Core).chain(feature).collect()
@@ -292,6 +294,8 @@ fn feature_components_compose_with_the_namespaced_install() {
         ("pod-metrics", Feature::PodMetrics),
         ("pod-deletion-cost", Feature::PodDeletionCost),
         ("autoscaler-floor", Feature::AutoscalerFloor),
+        ("statefulsets", Feature::StatefulSets),
+        ("argo-rollouts", Feature::ArgoRollouts),
     ] {
         std::fs::write(
             user_dir.join("kustomization.yaml"),

@@ -37,8 +37,11 @@ async fn a_gitops_reset_is_written_back_once_and_a_tool_resetting_every_write_is
     // Argo CD syncs the manifest's replicas: 1. Not a person: prescale writes 3 back at
     // once (a person's scale would hold writes for 5 minutes), and says how to stop it.
     api.sync_replicas_as(NS, "web", 1, "argocd-controller");
-    eventually(10, "3 written back after the sync", || async {
-        api.replicas(NS, "web") == Some(3) && api.scale_writes().len() == 2
+    // The Event is queued by the tick that writes: wait for it too.
+    eventually(10, "3 written back after the sync, and said", || async {
+        api.replicas(NS, "web") == Some(3)
+            && api.scale_writes().len() == 2
+            && !notes(&api, "web", "GitOpsReset").is_empty()
     })
     .await;
     let reset = notes(&api, "web", "GitOpsReset");

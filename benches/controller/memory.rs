@@ -67,10 +67,7 @@ fn per_item<T>(n: usize, mut build: impl FnMut(usize) -> T) -> f64 {
 fn config(i: usize) -> TargetConfig {
     TargetConfig {
         name: format!("target-{i}"),
-        scale_target_ref: ScaleTargetRef {
-            namespace: format!("ns-{}", i % 50),
-            name: format!("d{i}"),
-        },
+        scale_target_ref: ScaleTargetRef::deployment(format!("ns-{}", i % 50), format!("d{i}")),
         ..TargetConfig::default()
     }
 }

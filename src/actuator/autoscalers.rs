@@ -29,29 +29,34 @@ pub fn scaled_object_resource() -> ApiResource {
     }
 }
 
-/// Whether `hpa` scales Deployment `target`.
+/// Whether `hpa` scales `target` (same namespace, kind, API group and name).
 pub fn hpa_targets(hpa: &HorizontalPodAutoscaler, target: &ScaleTargetRef) -> bool {
     if hpa.metadata.namespace.as_deref() != Some(target.namespace.as_str()) {
         return false;
     }
     let Some(spec) = &hpa.spec else { return false };
     let r = &spec.scale_target_ref;
-    let group_ok = r
-        .api_version
-        .as_deref()
-        .is_none_or(|v| v == "apps/v1" || v.starts_with("apps/"));
-    r.kind == "Deployment" && r.name == target.name && group_ok
+    r.name == target.name && target.same_kind(&r.kind, r.api_version.as_deref())
 }
 
-/// Whether ScaledObject `so` scales Deployment `target`.
+/// Whether ScaledObject `so` scales `target`.
 pub fn scaled_object_targets(so: &DynamicObject, target: &ScaleTargetRef) -> bool {
     if so.metadata.namespace.as_deref() != Some(target.namespace.as_str()) {
         return false;
     }
     let r = &so.data["spec"]["scaleTargetRef"];
-    // KEDA defaults kind to Deployment when it is not given.
+    r["name"].as_str() == Some(target.name.as_str()) && keda_ref_matches(r, target)
+}
+
+/// A KEDA `scaleTargetRef` (`kind` defaults to Deployment, `apiVersion` to `apps/v1`) names
+/// `target`'s kind.
+pub(super) fn keda_ref_matches(r: &serde_json::Value, target: &ScaleTargetRef) -> bool {
     let kind = r["kind"].as_str().unwrap_or("Deployment");
-    kind == "Deployment" && r["name"].as_str() == Some(target.name.as_str())
+    let api_version = r["apiVersion"].as_str().or_else(|| {
+        // KEDA defaults apiVersion to apps/v1 only for its own default kind.
+        (kind == "Deployment").then_some("apps/v1")
+    });
+    target.same_kind(kind, api_version)
 }
 
 /// Caches of HPAs and ScaledObjects, filled by watches (list once, then watch from the
@@ -219,10 +224,7 @@ mod tests {
     use super::*;
 
     fn target() -> ScaleTargetRef {
-        ScaleTargetRef {
-            namespace: "shop".into(),
-            name: "web".into(),
-        }
+        ScaleTargetRef::deployment("shop", "web")
     }
 
     fn hpa(ns: &str, kind: &str, name: &str, api_version: Option<&str>) -> HorizontalPodAutoscaler {

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 /// A failed API call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
     /// The object does not exist (404).
-    #[error("{what} not found: check the target's scaleTargetRef (namespace and name)")]
+    #[error("{what} not found: check the target's scaleTargetRef (namespace, name and kind)")]
     NotFound {
         /// `Deployment ns/name`.
         what: String,
@@ -28,7 +28,10 @@ pub enum ClusterError {
         message: String,
     },
     /// Any other rejection (403, 422...): the request itself or RBAC needs fixing.
-    #[error("{what}: API server rejected the request with {code}: {message}")]
+    #[error(
+        "{what}: API server rejected the request with {code}: {message}{}",
+        if *.code == 403 { "; grant that verb on that resource to prescale's service account (docs/deploy.md, \"Other kinds\")" } else { "" }
+    )]
     Rejected {
         /// What was called.
         what: String,
@@ -83,6 +86,15 @@ pub enum ClusterError {
     NoResourceVersion {
         /// What was to be written.
         what: String,
+    },
+    /// The configured `apiVersion`/`kind` cannot be scaled here: the API server does not
+    /// serve it, or serves it without a `/scale` subresource (found through discovery).
+    #[error("{what}: {problem}")]
+    Unscalable {
+        /// `StatefulSet shop/web`.
+        what: String,
+        /// What discovery found, and the fix.
+        problem: String,
     },
     /// The connection failed or the answer could not be read.
     #[error("{what}: cannot reach the API server: {detail}")]
@@ -141,6 +153,7 @@ impl ClusterError {
             Self::NotSynced { .. } => "not_synced",
             Self::WatchFailing { .. } => "watch_failing",
             Self::NoResourceVersion { .. } => "no_resource_version",
+            Self::Unscalable { .. } => "unscalable",
         }
     }
 }

@@ -295,21 +295,17 @@ pub fn floor_object(kind: FloorKind, obj: &DynamicObject) -> Result<FloorObject,
     })
 }
 
-/// Whether `obj` (an HPA or ScaledObject) scales Deployment `target`.
+/// Whether `obj` (an HPA or ScaledObject) scales `target`.
 pub fn floor_targets(kind: FloorKind, obj: &DynamicObject, target: &ScaleTargetRef) -> bool {
     if obj.metadata.namespace.as_deref() != Some(target.namespace.as_str()) {
         return false;
     }
     let r = &obj.data["spec"]["scaleTargetRef"];
     let kind_ok = match kind {
-        // KEDA defaults the kind to Deployment.
-        FloorKind::ScaledObject => r["kind"].as_str().unwrap_or("Deployment") == "Deployment",
-        FloorKind::Hpa => {
-            r["kind"].as_str() == Some("Deployment")
-                && r["apiVersion"]
-                    .as_str()
-                    .is_none_or(|v| v.starts_with("apps/"))
-        }
+        FloorKind::ScaledObject => super::autoscalers::keda_ref_matches(r, target),
+        FloorKind::Hpa => r["kind"]
+            .as_str()
+            .is_some_and(|k| target.same_kind(k, r["apiVersion"].as_str())),
     };
     kind_ok && r["name"].as_str() == Some(target.name.as_str())
 }

@@ -1,29 +1,30 @@
 //! [`KubeCluster`]: the real cluster through the kube client.
 
 use super::error::with_deadline;
+use super::object_view::view_of_object;
+use super::scale_kind::ScaleKinds;
 use super::{ClusterError, DeploymentView, FIELD_MANAGER, PAUSED_ANNOTATION};
 use crate::config::ScaleTargetRef;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::{Client, Resource};
 use std::time::Duration;
 
-/// Reads and writes Deployments through the kube client, each call with a deadline (the
-/// client itself has no read timeout, and a hung call must never stall a target forever).
-///
-/// Deployments are read with one `get` per target per tick rather than from a watch cache:
-/// the write needs the freshest `resourceVersion`, and caching every Deployment in the
-/// cluster would cost memory and `list`/`watch` rights for objects prescale never scales.
+/// Reads and writes the scaled objects through the kube client, each call with a deadline
+/// (the client itself has no read timeout, and a hung call must never stall a target
+/// forever). Deployments go through the typed client; other kinds through the resource
+/// discovery found for them ([`ScaleKinds`]).
 #[derive(Clone)]
 pub struct KubeCluster {
     client: Client,
     deadline: Duration,
+    kinds: ScaleKinds,
 }
 
 /// The manager owning `spec.replicas`: the entry whose fields include `f:spec.f:replicas`,
 /// the most recent one if (with server-side apply) several share it.
-fn replicas_owner(entries: &[ManagedFieldsEntry]) -> Option<String> {
+pub(super) fn replicas_owner(entries: &[ManagedFieldsEntry]) -> Option<String> {
     entries
         .iter()
         .filter(|e| {
@@ -44,7 +45,16 @@ fn to_u32(v: Option<i32>) -> u32 {
 impl KubeCluster {
     /// Wrap a client; every call gives up after `deadline`.
     pub fn new(client: Client, deadline: Duration) -> Self {
-        Self { client, deadline }
+        Self {
+            kinds: ScaleKinds::new(client.clone()),
+            client,
+            deadline,
+        }
+    }
+
+    /// Where the configured kinds are served (shared with the watch caches).
+    pub fn kinds(&self) -> &ScaleKinds {
+        &self.kinds
     }
 
     /// The underlying client (for the leader elector and the event recorder).
@@ -57,15 +67,22 @@ impl KubeCluster {
         self.deadline
     }
 
-    /// Read the Deployment the target scales.
+    /// Read the object the target scales.
     pub async fn read_deployment(
         &self,
         target: &ScaleTargetRef,
     ) -> Result<DeploymentView, ClusterError> {
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
-        let what = format!("Deployment {}/{}", target.namespace, target.name);
-        let d = with_deadline(what, self.deadline, api.get(&target.name)).await?;
-        Ok(view_of(&d))
+        let what = target.to_string();
+        if target.is_deployment() {
+            let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
+            let d = with_deadline(what, self.deadline, api.get(&target.name)).await?;
+            return Ok(view_of(&d));
+        }
+        let ar = self.kinds.resolve(target).await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        let o = with_deadline(what, self.deadline, api.get(&target.name)).await?;
+        Ok(view_of_object(&ar, &o))
     }
 
     /// Set `spec.replicas` from `from` to `to` through the `/scale` subresource with a merge
@@ -86,14 +103,13 @@ impl KubeCluster {
         to: u32,
         resource_version: &str,
     ) -> Result<Option<String>, ClusterError> {
-        let what = format!("Deployment {}/{} /scale", target.namespace, target.name);
+        let what = format!("{target} /scale");
         if from == to {
             return Ok(None);
         }
         if resource_version.trim().is_empty() {
             return Err(ClusterError::NoResourceVersion { what });
         }
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
         let patch = serde_json::json!({
             "metadata": { "resourceVersion": resource_version },
             "spec": { "replicas": to },
@@ -102,13 +118,27 @@ impl KubeCluster {
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
-        with_deadline(
-            what,
-            self.deadline,
-            api.patch_scale(&target.name, &pp, &Patch::Merge(&patch)),
-        )
-        .await
-        .map(|scale| scale.metadata.resource_version)
+        let patch = Patch::Merge(&patch);
+        let scale = if target.is_deployment() {
+            let api: Api<Deployment> = Api::namespaced(self.client.clone(), &target.namespace);
+            with_deadline(
+                what,
+                self.deadline,
+                api.patch_scale(&target.name, &pp, &patch),
+            )
+            .await?
+        } else {
+            let ar = self.kinds.resolve(target).await?;
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+            with_deadline(
+                what,
+                self.deadline,
+                api.patch_scale(&target.name, &pp, &patch),
+            )
+            .await?
+        };
+        Ok(scale.metadata.resource_version)
     }
 }
 

@@ -1,6 +1,7 @@
-//! The controller's edge to the cluster: read a Deployment (from watch-backed caches, or a
-//! GET per tick), find other autoscalers that own it (from watch-backed caches), write
-//! replicas through `/scale`, and publish Events. Only the calls listed in
+//! The controller's edge to the cluster: read the scaled object, a Deployment or any kind
+//! with a `/scale` subresource (from watch-backed caches, or a GET per tick), find other
+//! autoscalers that own it (from watch-backed caches), write replicas through `/scale`, and
+//! publish Events. Only the calls listed in
 //! [`crate::permissions::API_CALLS`] are made here.
 
 mod autoscalers;
@@ -12,10 +13,13 @@ mod events;
 mod events_limit;
 mod floor;
 mod floor_cache;
+mod kind_caches;
 mod kube;
 mod namespaced_cache;
+mod object_view;
 mod pods;
 mod reads;
+mod scale_kind;
 mod watched_reads;
 
 pub use autoscalers::{
@@ -35,11 +39,14 @@ pub use floor::{
 pub use floor_cache::FloorCandidates;
 pub use kube::{KubeCluster, view_of};
 pub use namespaced_cache::{NamespacedCache, STALE_AFTER};
+pub use object_view::view_of_object;
 pub use pods::{ready_endpoint, selector_query};
 pub use reads::{ClusterReads, DirectReads, Followed};
+pub use scale_kind::{KindKey, ScaleKinds, kind_key};
 pub use watched_reads::{PodEntry, WatchedReads};
 
-/// What a tick needs to know about a Deployment.
+/// What a tick needs to know about the scaled object: a Deployment, or any kind with a
+/// `/scale` subresource read the same way (`object_view`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeploymentView {
     /// `spec.replicas` (1 when unset, as the API server defaults it).

@@ -27,7 +27,10 @@ use tokio::time::{Duration, Instant};
 pub const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Turns an object as the API serves it into what the cache keeps.
-pub type Convert<K, V> = fn(&K) -> V;
+pub type Convert<K, V> = Arc<dyn Fn(&K) -> V + Send + Sync>;
+
+/// The API of kind `K` in one namespace.
+pub type NamespacedApi<K> = Arc<dyn Fn(&str) -> Api<K> + Send + Sync>;
 
 /// Why a watch fails: the API server's status code, if it answered, and the error.
 #[derive(Debug, Clone)]
@@ -72,9 +75,9 @@ struct Inner<V> {
 
 /// Objects of kind `K` in the followed namespaces, kept as `V` and keyed by name.
 pub struct NamespacedCache<K, V> {
-    client: Client,
+    api: NamespacedApi<K>,
     /// `Deployments (apps/v1)`: names the cache in logs and errors.
-    what: &'static str,
+    what: Arc<str>,
     convert: Convert<K, V>,
     inner: Arc<RwLock<Inner<V>>>,
     /// Bumped on every change of any namespace's sync state (for [`Self::wait_synced`]).
@@ -91,11 +94,31 @@ where
         + 'static,
     V: Send + Sync + 'static,
 {
-    /// An empty cache following no namespace yet.
-    pub fn new(client: Client, what: &'static str, convert: Convert<K, V>) -> Self {
-        Self {
-            client,
+    /// An empty cache of a built-in kind, following no namespace yet.
+    pub fn new(client: Client, what: &'static str, convert: fn(&K) -> V) -> Self {
+        Self::with_api(
+            Arc::new(move |ns: &str| Api::namespaced(client.clone(), ns)),
             what,
+            Arc::new(convert),
+        )
+    }
+}
+
+impl<K, V> NamespacedCache<K, V>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + Debug + Send + 'static,
+    V: Send + Sync + 'static,
+{
+    /// An empty cache of the objects `api` serves per namespace (any kind, e.g. a
+    /// `DynamicObject` kind found through discovery), following no namespace yet.
+    pub fn with_api(
+        api: NamespacedApi<K>,
+        what: impl Into<Arc<str>>,
+        convert: Convert<K, V>,
+    ) -> Self {
+        Self {
+            api,
+            what: what.into(),
             convert,
             inner: Arc::new(RwLock::new(Inner {
                 namespaces: HashMap::new(),
@@ -123,7 +146,7 @@ where
         for ns in gone {
             if let Some(n) = inner.namespaces.remove(&ns) {
                 n.task.abort();
-                tracing::info!(resource = self.what, namespace = %ns, "no target in the namespace any more; its watch stopped");
+                tracing::info!(resource = %self.what, namespace = %ns, "no target in the namespace any more; its watch stopped");
             }
         }
         for ns in namespaces {
@@ -133,11 +156,11 @@ where
             inner.epochs += 1;
             let epoch = inner.epochs;
             let task = tokio::spawn(keep_watching(
-                Api::<K>::namespaced(self.client.clone(), ns),
+                (self.api)(ns),
                 ns.clone(),
                 epoch,
-                self.what,
-                self.convert,
+                self.what.clone(),
+                self.convert.clone(),
                 self.inner.clone(),
                 self.synced_tx.clone(),
             ));
@@ -225,15 +248,16 @@ where
         v
     }
 
-    /// Wait until `namespace` has synced (returns at once if it has, or if it is not
-    /// followed).
+    /// Wait until `namespace` has synced, or its watch has failed (a read then says why,
+    /// e.g. RBAC, instead of a tick waiting for a list that may never come); at once if it
+    /// is not followed.
     pub async fn wait_synced(&self, namespace: &str) {
         let mut rx = self.synced_tx.subscribe();
         loop {
             {
                 let inner = self.read();
                 match inner.namespaces.get(namespace) {
-                    Some(n) if !n.synced => {}
+                    Some(n) if !n.synced && n.failing_since.is_none() => {}
                     _ => return,
                 }
             }
@@ -273,17 +297,12 @@ async fn keep_watching<K, V>(
     api: Api<K>,
     namespace: String,
     epoch: u64,
-    what: &'static str,
+    what: Arc<str>,
     convert: Convert<K, V>,
     inner: Arc<RwLock<Inner<V>>>,
     synced_tx: watch::Sender<u64>,
 ) where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + Debug
-        + Send
-        + 'static,
+    K: Resource + Clone + serde::de::DeserializeOwned + Debug + Send + 'static,
     V: Send + Sync + 'static,
 {
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
@@ -303,7 +322,7 @@ async fn keep_watching<K, V>(
         match next {
             Ok(event) => {
                 if let Some((since, _)) = n.failing_since.take() {
-                    tracing::info!(resource = what, namespace = %namespace, failed_for_s = since.elapsed().as_secs(), "watch recovered");
+                    tracing::info!(resource = %what, namespace = %namespace, failed_for_s = since.elapsed().as_secs(), "watch recovered");
                 }
                 match event {
                     Event::Init => relist = Some(HashMap::new()),
@@ -318,7 +337,7 @@ async fn keep_watching<K, V>(
                             n.objects = buffer;
                         }
                         if !n.synced {
-                            tracing::info!(resource = what, namespace = %namespace, count = n.objects.len(), "cache synced");
+                            tracing::info!(resource = %what, namespace = %namespace, count = n.objects.len(), "cache synced");
                         }
                         n.synced = true;
                         drop(guard);
@@ -338,10 +357,12 @@ async fn keep_watching<K, V>(
             }
             Err(e) => {
                 if n.failing_since.is_none() {
-                    tracing::warn!(resource = what, namespace = %namespace, error = %e, "watch failed; keeping the last known objects and retrying with back-off");
+                    tracing::warn!(resource = %what, namespace = %namespace, error = %e, "watch failed; keeping the last known objects and retrying with back-off");
                     n.failing_since = Some((Instant::now(), Failure::of(&e)));
+                    drop(guard);
+                    synced_tx.send_modify(|c| *c += 1);
                 } else {
-                    tracing::debug!(resource = what, namespace = %namespace, error = %e, "watch failed again");
+                    tracing::debug!(resource = %what, namespace = %namespace, error = %e, "watch failed again");
                 }
             }
         }

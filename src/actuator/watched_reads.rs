@@ -3,9 +3,11 @@
 //! writes still carry the `resourceVersion` read, so a cache that lags loses with 409 and
 //! the tick re-reads with a GET.
 
+use super::kind_caches::KindCaches;
 use super::namespaced_cache::NamespacedCache;
 use super::pods::ready_endpoint;
 use super::reads::{ClusterReads, Followed};
+use super::scale_kind::ScaleKinds;
 use super::{ClusterError, DeploymentView, view_of};
 use crate::config::ScaleTargetRef;
 use crate::metrics::PodEndpoint;
@@ -35,27 +37,33 @@ fn pod_entry(pod: &Pod) -> PodEntry {
 /// Watch-backed reads.
 pub struct WatchedReads {
     deployments: NamespacedCache<Deployment, DeploymentView>,
+    /// StatefulSets, Rollouts, custom resources: per kind, once discovery has found it.
+    others: KindCaches,
     pods: NamespacedCache<Pod, PodEntry>,
 }
 
 impl WatchedReads {
-    /// Caches that follow no namespace until [`ClusterReads::follow`].
-    pub fn new(client: Client) -> Self {
+    /// Caches that follow no namespace until [`ClusterReads::follow`]; other kinds are found
+    /// through `kinds`.
+    pub fn new(client: Client, kinds: ScaleKinds) -> Self {
         Self {
             deployments: NamespacedCache::new(client.clone(), "Deployments (apps/v1)", view_of),
+            others: KindCaches::new(client.clone(), kinds),
             pods: NamespacedCache::new(client, "Pods (v1)", pod_entry),
         }
     }
 
-    /// Deployments and pods kept (for benchmarks and tests).
+    /// Scaled objects (Deployments and other kinds) and pods kept (for benchmarks and
+    /// tests).
     pub fn sizes(&self) -> (usize, usize) {
-        (self.deployments.len(), self.pods.len())
+        (self.deployments.len() + self.others.len(), self.pods.len())
     }
 }
 
 impl ClusterReads for WatchedReads {
     fn follow(&self, followed: &Followed) {
         self.deployments.follow(&followed.deployments);
+        self.others.follow(&followed.others);
         self.pods.follow(&followed.pods);
     }
 
@@ -63,15 +71,17 @@ impl ClusterReads for WatchedReads {
         &'a self,
         target: &'a ScaleTargetRef,
     ) -> BoxFuture<'a, Result<DeploymentView, ClusterError>> {
-        let found = self
-            .deployments
-            .get(&target.namespace, &target.name)
-            .and_then(|d| {
-                d.map(|d| DeploymentView::clone(&d))
-                    .ok_or_else(|| ClusterError::NotFound {
-                        what: format!("Deployment {}/{}", target.namespace, target.name),
-                    })
-            });
+        let found = if target.is_deployment() {
+            self.deployments.get(&target.namespace, &target.name)
+        } else {
+            self.others.get(target)
+        }
+        .and_then(|d| {
+            d.map(|d| DeploymentView::clone(&d))
+                .ok_or_else(|| ClusterError::NotFound {
+                    what: target.to_string(),
+                })
+        });
         Box::pin(async move { found })
     }
 
@@ -96,12 +106,17 @@ impl ClusterReads for WatchedReads {
         Box::pin(async move { found })
     }
 
-    fn wait_synced<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(self.deployments.wait_synced(namespace))
+    fn wait_synced<'a>(&'a self, target: &'a ScaleTargetRef) -> BoxFuture<'a, ()> {
+        if target.is_deployment() {
+            Box::pin(self.deployments.wait_synced(&target.namespace))
+        } else {
+            Box::pin(self.others.wait_synced(target))
+        }
     }
 
     fn stop(&self) {
         self.deployments.stop();
+        self.others.stop();
         self.pods.stop();
     }
 }

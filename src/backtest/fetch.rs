@@ -89,15 +89,24 @@ pub async fn fetch(
         MetricKind::WaitP95,
     ]
     .map(|kind| (kind.name(), target.history_query(kind).map(|(q, _)| q)));
-    let (replicas_query, replicas_origin) = target.replicas_query();
-    let (ready_query, _) = target.ready_replicas_query();
+    let replicas = target.replicas_query();
+    let replicas_origin = replicas.as_ref().map(|(_, o)| *o);
+    if replicas.is_none() {
+        notes.push(format!(
+            "replicas: kube-state-metrics exports no replica series for a {} by default, so what ran is unknown; set `backtest.replicas` and `backtest.readyReplicas` to read them",
+            target.scale_target_ref.kind
+        ));
+    }
     let series: Vec<(&str, Option<HistoryQuery>)> = vec![
         arrivals,
         queue_depth,
         completions,
         wait_p95,
-        ("replicas", Some(replicas_query)),
-        ("readyReplicas", Some(ready_query)),
+        ("replicas", replicas.map(|(q, _)| q)),
+        (
+            "readyReplicas",
+            target.ready_replicas_query().map(|(q, _)| q),
+        ),
     ];
     let read = futures::future::join_all(series.iter().map(|(key, query)| async move {
         let query = query.as_ref()?;
@@ -192,9 +201,9 @@ fn scraped(target: &TargetConfig, kind: MetricKind) -> Option<&MetricSource> {
     crate::metrics::source_of(target, kind).filter(|s| matches!(s, MetricSource::Scrape { .. }))
 }
 
-fn no_data_note(key: &str, query: &str, replicas_origin: QueryOrigin) -> String {
+fn no_data_note(key: &str, query: &str, replicas_origin: Option<QueryOrigin>) -> String {
     match key {
-        "replicas" if replicas_origin == QueryOrigin::KubeStateMetrics => format!(
+        "replicas" if replicas_origin == Some(QueryOrigin::KubeStateMetrics) => format!(
             "replicas: `{query}` returned no data, so what ran is unknown (is kube-state-metrics installed and scraped? set `backtest.replicas` to read replicas another way)"
         ),
         "replicas" => format!("replicas: `{query}` returned no data, so what ran is unknown"),

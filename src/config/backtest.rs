@@ -79,70 +79,117 @@ impl TargetConfig {
         }
     }
 
-    /// The query for the Deployment's `spec.replicas` over time.
-    pub fn replicas_query(&self) -> (HistoryQuery, QueryOrigin) {
+    /// The query for the scaled object's `spec.replicas` over time: `backtest.replicas`,
+    /// else kube-state-metrics' series for a Deployment or a StatefulSet; `None` for other
+    /// kinds without `backtest.replicas` (kube-state-metrics does not export them by
+    /// default).
+    pub fn replicas_query(&self) -> Option<(HistoryQuery, QueryOrigin)> {
         match &self.backtest.replicas {
-            Some(q) => (q.clone(), QueryOrigin::Backtest),
-            None => (
-                kube_state_metrics("kube_deployment_spec_replicas", &self.scale_target_ref),
-                QueryOrigin::KubeStateMetrics,
-            ),
+            Some(q) => Some((q.clone(), QueryOrigin::Backtest)),
+            None => kube_state_metrics(KubeStateSeries::Replicas, &self.scale_target_ref)
+                .map(|q| (q, QueryOrigin::KubeStateMetrics)),
         }
     }
 
-    /// The query for the Deployment's ready replicas over time.
-    pub fn ready_replicas_query(&self) -> (HistoryQuery, QueryOrigin) {
+    /// The query for the scaled object's ready replicas over time (as
+    /// [`Self::replicas_query`]).
+    pub fn ready_replicas_query(&self) -> Option<(HistoryQuery, QueryOrigin)> {
         match &self.backtest.ready_replicas {
-            Some(q) => (q.clone(), QueryOrigin::Backtest),
-            None => (
-                kube_state_metrics(
-                    "kube_deployment_status_replicas_ready",
-                    &self.scale_target_ref,
-                ),
-                QueryOrigin::KubeStateMetrics,
-            ),
+            Some(q) => Some((q.clone(), QueryOrigin::Backtest)),
+            None => kube_state_metrics(KubeStateSeries::Ready, &self.scale_target_ref)
+                .map(|q| (q, QueryOrigin::KubeStateMetrics)),
         }
     }
 }
 
-/// kube-state-metrics' series `metric` for the Deployment; `max` because two
-/// kube-state-metrics replicas export the same series twice. Namespace and name are
-/// validated DNS-1123 names, so they need no escaping inside the quotes.
-fn kube_state_metrics(metric: &str, deployment: &ScaleTargetRef) -> HistoryQuery {
-    HistoryQuery {
+/// Which kube-state-metrics series.
+#[derive(Clone, Copy)]
+enum KubeStateSeries {
+    Replicas,
+    Ready,
+}
+
+/// kube-state-metrics' series for the scaled object (a Deployment or a StatefulSet, the kinds
+/// it exports by default); `max` because two kube-state-metrics replicas export the same
+/// series twice. Namespace and name are validated DNS-1123 names, so they need no escaping
+/// inside the quotes.
+fn kube_state_metrics(series: KubeStateSeries, target: &ScaleTargetRef) -> Option<HistoryQuery> {
+    let (metric, label) = match (target.group(), target.kind.as_str(), series) {
+        ("apps", "Deployment", KubeStateSeries::Replicas) => {
+            ("kube_deployment_spec_replicas", "deployment")
+        }
+        ("apps", "Deployment", KubeStateSeries::Ready) => {
+            ("kube_deployment_status_replicas_ready", "deployment")
+        }
+        ("apps", "StatefulSet", KubeStateSeries::Replicas) => {
+            ("kube_statefulset_replicas", "statefulset")
+        }
+        ("apps", "StatefulSet", KubeStateSeries::Ready) => {
+            ("kube_statefulset_status_replicas_ready", "statefulset")
+        }
+        _ => return None,
+    };
+    Some(HistoryQuery {
         query: format!(
-            "max({metric}{{namespace=\"{}\",deployment=\"{}\"}})",
-            deployment.namespace, deployment.name
+            "max({metric}{{namespace=\"{}\",{label}=\"{}\"}})",
+            target.namespace, target.name
         ),
         aggregate: None,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn query(q: Option<(HistoryQuery, QueryOrigin)>) -> Option<String> {
+        q.map(|(q, _)| q.query)
+    }
+
     #[test]
     fn replicas_default_to_kube_state_metrics_for_the_deployment() {
         let mut t = TargetConfig {
-            scale_target_ref: ScaleTargetRef {
-                namespace: "docs".into(),
-                name: "ocr".into(),
-            },
+            scale_target_ref: ScaleTargetRef::deployment("docs", "ocr"),
             ..TargetConfig::default()
         };
-        let (q, origin) = t.replicas_query();
         assert_eq!(
-            q.query,
-            r#"max(kube_deployment_spec_replicas{namespace="docs",deployment="ocr"})"#
+            t.replicas_query().map(|(_, o)| o),
+            Some(QueryOrigin::KubeStateMetrics)
         );
-        assert_eq!(origin, QueryOrigin::KubeStateMetrics);
-        assert!(t.ready_replicas_query().0.query.contains("replicas_ready"));
+        assert_eq!(
+            query(t.replicas_query()).as_deref(),
+            Some(r#"max(kube_deployment_spec_replicas{namespace="docs",deployment="ocr"})"#)
+        );
+        assert!(query(t.ready_replicas_query()).is_some_and(|q| q.contains("replicas_ready")));
         t.backtest.replicas = Some(HistoryQuery {
             query: "my_replicas".into(),
             aggregate: None,
         });
-        assert_eq!(t.replicas_query().0.query, "my_replicas");
+        assert_eq!(query(t.replicas_query()).as_deref(), Some("my_replicas"));
+    }
+
+    #[test]
+    fn a_statefulset_reads_kube_state_metrics_and_other_kinds_need_a_query() {
+        let mut t = TargetConfig {
+            scale_target_ref: ScaleTargetRef {
+                kind: "StatefulSet".into(),
+                ..ScaleTargetRef::deployment("docs", "ocr")
+            },
+            ..TargetConfig::default()
+        };
+        assert_eq!(
+            query(t.ready_replicas_query()).as_deref(),
+            Some(
+                r#"max(kube_statefulset_status_replicas_ready{namespace="docs",statefulset="ocr"})"#
+            )
+        );
+        assert!(
+            query(t.replicas_query()).is_some_and(|q| q.contains("kube_statefulset_replicas{"))
+        );
+        t.scale_target_ref.api_version = "argoproj.io/v1alpha1".into();
+        t.scale_target_ref.kind = "Rollout".into();
+        assert_eq!(t.replicas_query(), None);
+        assert_eq!(t.ready_replicas_query(), None);
     }
 
     #[test]

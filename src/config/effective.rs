@@ -70,6 +70,8 @@ fn target(t: &TargetConfig) -> RawTarget {
     RawTarget {
         name: t.name.clone(),
         scale_target_ref: RawScaleTargetRef {
+            api_version: Some(t.scale_target_ref.api_version.clone()),
+            kind: Some(t.scale_target_ref.kind.clone()),
             namespace: t.scale_target_ref.namespace.clone(),
             name: t.scale_target_ref.name.clone(),
         },

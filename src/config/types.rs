@@ -194,13 +194,83 @@ impl Default for EventsConfig {
     }
 }
 
-/// Namespace and name of the scaled Deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The object a target scales, as in an HPA's `scaleTargetRef`: any kind with a `/scale`
+/// subresource.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScaleTargetRef {
-    /// Namespace of the Deployment.
+    /// API group and version (`apps/v1`, `argoproj.io/v1alpha1`, `v1` for the core group).
+    pub api_version: String,
+    /// Kind (`Deployment`, `StatefulSet`, `Rollout`).
+    pub kind: String,
+    /// Namespace of the object.
     pub namespace: String,
-    /// Name of the Deployment.
+    /// Name of the object.
     pub name: String,
+}
+
+/// `apiVersion` of a target that names none.
+pub const DEFAULT_SCALE_API_VERSION: &str = "apps/v1";
+/// `kind` of a target that names none.
+pub const DEFAULT_SCALE_KIND: &str = "Deployment";
+
+impl Default for ScaleTargetRef {
+    fn default() -> Self {
+        Self::deployment("", "")
+    }
+}
+
+impl ScaleTargetRef {
+    /// The `apps/v1` Deployment `namespace/name`.
+    pub fn deployment(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            api_version: DEFAULT_SCALE_API_VERSION.into(),
+            kind: DEFAULT_SCALE_KIND.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The API group (`""` for the core group's `v1`).
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("")
+    }
+
+    /// The API version within the group.
+    pub fn version(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map(|(_, v)| v)
+            .unwrap_or(&self.api_version)
+    }
+
+    /// An `apps` Deployment (read and written through the typed client, no discovery).
+    pub fn is_deployment(&self) -> bool {
+        self.kind == DEFAULT_SCALE_KIND && self.group() == "apps"
+    }
+
+    /// Whether an autoscaler's `scaleTargetRef` (kind, and apiVersion when it names one)
+    /// points at the same object's kind: the group must match, the version may differ (an
+    /// HPA written against `apps/v1beta2` still scales the same Deployment).
+    pub fn same_kind(&self, kind: &str, api_version: Option<&str>) -> bool {
+        kind == self.kind
+            && api_version
+                .is_none_or(|v| v.rsplit_once('/').map(|(g, _)| g).unwrap_or("") == self.group())
+    }
+}
+
+impl std::fmt::Display for ScaleTargetRef {
+    /// `Deployment shop/web`, `Rollout.argoproj.io shop/web` outside the built-in groups.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let group = self.group();
+        if group.is_empty() || group == "apps" {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        } else {
+            write!(f, "{}.{group} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
 }
 
 /// Service-level objective.

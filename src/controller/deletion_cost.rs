@@ -90,7 +90,7 @@ impl TargetTask {
         if view.match_labels.is_empty() {
             // Listing with an empty selector would return every pod of the namespace.
             return Err(fail(ClusterError::Rejected {
-                what: format!("Deployment {}", deployment_name(&self.config)),
+                what: self.config.scale_target_ref.to_string(),
                 code: 422,
                 message: "its selector has no matchLabels, which pods are found by".into(),
             }));

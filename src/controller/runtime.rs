@@ -174,7 +174,10 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let cluster = KubeCluster::new(opts.client.clone(), opts.api_deadline);
     let reads: Arc<dyn ClusterReads> = match opts.reads {
         // Like the autoscaler watches: no retry hidden inside one request.
-        ReadMode::Watch => Arc::new(WatchedReads::new(opts.watch_client.clone())),
+        ReadMode::Watch => Arc::new(WatchedReads::new(
+            opts.watch_client.clone(),
+            cluster.kinds().clone(),
+        )),
         ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
     };
     let events = EventSink::new(

@@ -35,10 +35,7 @@ mod tests {
         Config {
             targets: vec![TargetConfig {
                 name: "web".into(),
-                scale_target_ref: ScaleTargetRef {
-                    namespace: ns.into(),
-                    name: "web".into(),
-                },
+                scale_target_ref: ScaleTargetRef::deployment(ns, "web"),
                 ..TargetConfig::default()
             }],
             ..Config::default()

@@ -181,11 +181,11 @@ async fn run_target(
 ) {
     let name = task.config.name.clone();
     tracing::debug!(target_name = %name, "target started");
-    let namespace = task.config.scale_target_ref.namespace.clone();
+    let scale_target = task.config.scale_target_ref.clone();
     let ready = async {
         // The first tick reads the Deployment from the cache: wait for its namespace's list
         // (bounded: a cache that cannot sync makes each tick fail with the reason instead).
-        let _ = tokio::time::timeout(SYNC_DEADLINE, shared.reads.wait_synced(&namespace)).await;
+        let _ = tokio::time::timeout(SYNC_DEADLINE, shared.reads.wait_synced(&scale_target)).await;
         task.warm_up(&shared).await;
     };
     tokio::select! {

@@ -398,8 +398,11 @@ impl TargetTask {
             // The write is made under this term's token: checked against the clock right
             // before sending, and cancelled if the term ends while it is in flight.
             let mut token = shared.leader.token();
+            // Leadership gained after this tick decided (no copy of the state was kept to
+            // decide again from after a 409): write from the next tick on.
+            let leading = token.is_some() && (before.is_some() || self.config.mode != Mode::Active);
             let guards = Guards {
-                leader: token.is_some(),
+                leader: leading,
                 paused: view.paused,
                 other_autoscaler: !others.is_empty(),
                 manual_cooldown: self.memory.manual_until.is_some_and(|u| Instant::now() < u),
@@ -473,7 +476,7 @@ impl TargetTask {
                         ) if conflicts < CONFLICT_RETRIES && before.is_some() => {
                             conflicts += 1;
                             self.count_write(shared, e.label());
-                            tracing::info!(target_name = %self.config.name, error = %e, "re-reading the Deployment and deciding again");
+                            tracing::info!(target_name = %self.config.name, error = %e, "re-reading the scaled object and deciding again");
                             match shared.cluster.read_deployment(&target).await {
                                 Ok(v) => {
                                     self.memory.ahead(&view.resource_version, v.clone());
@@ -524,10 +527,10 @@ impl TargetTask {
         let deployment = deployment_name(&self.config);
         if view.has_match_expressions && !self.memory.warned_match_expressions {
             self.memory.warned_match_expressions = true;
-            tracing::warn!(target_name = %self.config.name, deployment = %deployment, "the Deployment's selector has matchExpressions; pods to scrape are found by its matchLabels only");
+            tracing::warn!(target_name = %self.config.name, deployment = %deployment, "the scaled object's selector has set-based terms (matchExpressions); pods to scrape are found by its matchLabels only");
         }
         let listed = if view.match_labels.is_empty() {
-            Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the Deployment's selector or scrape a `url`".into())
+            Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the scaled object's selector or scrape a `url`".into())
         } else {
             shared
                 .reads
@@ -669,10 +672,7 @@ mod tests {
 
     fn config(deployment: &str, min: u32) -> TargetConfig {
         TargetConfig {
-            scale_target_ref: ScaleTargetRef {
-                namespace: "ns".into(),
-                name: deployment.into(),
-            },
+            scale_target_ref: ScaleTargetRef::deployment("ns", deployment),
             min_replicas: min,
             ..TargetConfig::default()
         }

@@ -1,29 +1,36 @@
-//! One writer per Deployment: a config in which two targets would write to the same
-//! Deployment is rejected, since their writes would fight each other every tick.
+//! One writer per scaled object: a config in which two targets would write to the same
+//! object is rejected, since their writes would fight each other every tick.
 //!
-//! `config::load` already rejects any two targets on one Deployment; the controller checks
+//! `config::load` already rejects any two targets on one object; the controller checks
 //! again because its safety rests on this and the loader it is given is pluggable.
 
 use crate::config::{Config, Mode};
 use std::collections::BTreeMap;
 
-/// Reject a config in which an active target shares its Deployment with another target.
+/// Reject a config in which an active target shares its scaled object (the same kind and
+/// API group, namespace and name) with another target.
 pub fn check_one_writer(config: &Config) -> Result<(), String> {
-    let mut by_deployment: BTreeMap<(&str, &str), Vec<&crate::config::TargetConfig>> =
-        BTreeMap::new();
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str);
+    let mut by_object: BTreeMap<Key<'_>, Vec<&crate::config::TargetConfig>> = BTreeMap::new();
     for t in &config.targets {
         let r = &t.scale_target_ref;
-        by_deployment
-            .entry((r.namespace.as_str(), r.name.as_str()))
+        by_object
+            .entry((
+                r.group(),
+                r.kind.as_str(),
+                r.namespace.as_str(),
+                r.name.as_str(),
+            ))
             .or_default()
             .push(t);
     }
-    for ((ns, name), targets) in by_deployment {
+    for targets in by_object.into_values() {
         if targets.len() > 1 && targets.iter().any(|t| t.mode == Mode::Active) {
             let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
             return Err(format!(
-                "targets {} all scale Deployment {ns}/{name} and at least one is active: give each Deployment one target, or make all but one shadow",
-                names.join(", ")
+                "targets {} all scale {} and at least one is active: give each object one target, or make all but one shadow",
+                names.join(", "),
+                targets[0].scale_target_ref
             ));
         }
     }
@@ -38,10 +45,7 @@ mod tests {
     fn target(name: &str, deployment: &str, mode: Mode) -> TargetConfig {
         TargetConfig {
             name: name.into(),
-            scale_target_ref: ScaleTargetRef {
-                namespace: "ns".into(),
-                name: deployment.into(),
-            },
+            scale_target_ref: ScaleTargetRef::deployment("ns", deployment),
             mode,
             ..TargetConfig::default()
         }

@@ -81,10 +81,7 @@ mod tests {
     fn config(deployment: &str) -> TargetConfig {
         TargetConfig {
             name: "t".into(),
-            scale_target_ref: ScaleTargetRef {
-                namespace: "ns".into(),
-                name: deployment.into(),
-            },
+            scale_target_ref: ScaleTargetRef::deployment("ns", deployment),
             ..TargetConfig::default()
         }
     }

@@ -16,6 +16,8 @@ pub const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/pod-metrics",
     "deploy/overlays/pod-deletion-cost",
     "deploy/overlays/autoscaler-floor",
+    "deploy/overlays/statefulsets",
+    "deploy/overlays/argo-rollouts",
     "deploy/overlays/namespaced",
     "deploy/examples",
 ];

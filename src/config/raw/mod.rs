@@ -184,12 +184,13 @@ settings_struct! {
 }
 
 settings_struct! {
-    /// A Deployment to scale. Any key of `defaults:` may be overridden here.
+    /// A workload to scale. Any key of `defaults:` may be overridden here.
     #[schemars(rename = "Target")]
     pub struct RawTarget {
         /// Unique name of this target (a DNS-1123 subdomain, e.g. `summarizer`).
         pub name: String,
-        /// The `apps/v1` Deployment to scale.
+        /// The object to scale: an `apps/v1` Deployment unless `apiVersion` and `kind` say
+        /// otherwise.
         pub scale_target_ref: RawScaleTargetRef,
     }
     /// Where each signal comes from: `queueDepth` and/or `arrivalRate` are required, here
@@ -228,13 +229,21 @@ impl RawTarget {
     }
 }
 
-/// Namespace and name of the scaled Deployment.
+/// The object to scale, as in an HPA's `scaleTargetRef`: any kind with a `/scale`
+/// subresource (Deployment, StatefulSet, Argo Rollout, a custom resource).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(rename = "ScaleTargetRef")]
 pub struct RawScaleTargetRef {
-    /// Namespace of the Deployment (a DNS-1123 label).
+    /// API group and version of the object (`apps/v1`, `argoproj.io/v1alpha1`); default
+    /// `apps/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Kind of the object (`Deployment`, `StatefulSet`, `Rollout`); default `Deployment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Namespace of the object (a DNS-1123 label).
     pub namespace: String,
-    /// Name of the Deployment (a DNS-1123 subdomain).
+    /// Name of the object (a DNS-1123 subdomain).
     pub name: String,
 }

@@ -13,6 +13,7 @@ mod names;
 mod plan;
 mod prometheus;
 mod queries;
+mod scale_target;
 mod schedule;
 mod settings;
 mod target;
@@ -23,7 +24,7 @@ pub use prometheus::{DEFAULT_MAX_CONCURRENT_QUERIES, DEFAULT_RETRIES, DEFAULT_TI
 use super::error::Problem;
 use super::locate::Positions;
 use super::raw::RawConfig;
-use super::types::{Config, MetricSource, TargetConfig};
+use super::types::{self, Config, MetricSource, TargetConfig};
 use context::Cx;
 use layers::Layers;
 use std::collections::HashMap;
@@ -98,7 +99,7 @@ pub fn defaults_settings(raw: &RawConfig, positions: &Positions) -> TargetConfig
     }
 }
 
-/// Target names must be unique, and so must the Deployments (one writer per Deployment).
+/// Target names must be unique, and so must the scaled objects (one writer per object).
 fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
     let mut names = HashMap::new();
     let mut deployments = HashMap::new();
@@ -116,16 +117,32 @@ fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
             names.insert(target.name.as_str(), first);
         }
         let reference = &target.scale_target_ref;
-        let key = (reference.namespace.as_str(), reference.name.as_str());
+        let kind = reference
+            .kind
+            .as_deref()
+            .unwrap_or(types::DEFAULT_SCALE_KIND);
+        let group = reference
+            .api_version
+            .as_deref()
+            .unwrap_or(types::DEFAULT_SCALE_API_VERSION)
+            .rsplit_once('/')
+            .map(|(g, _)| g)
+            .unwrap_or("");
+        let key = (
+            group,
+            kind,
+            reference.namespace.as_str(),
+            reference.name.as_str(),
+        );
         if let Some(first) = deployments.insert(key, index) {
             let first_at = cx.at(&format!("targets[{first}].scaleTargetRef"));
             cx.error(
                 &format!("targets[{index}].scaleTargetRef"),
                 format!(
-                    "Deployment {}/{} is already scaled by the target at {first_at}",
+                    "{kind} {}/{} is already scaled by the target at {first_at}",
                     reference.namespace, reference.name
                 ),
-                "scale each Deployment from one target only (two would fight over its replicas)",
+                "scale each object from one target only (two would fight over its replicas)",
             );
             deployments.insert(key, first);
         }

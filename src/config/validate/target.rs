@@ -4,12 +4,13 @@ use super::backtest::resolve_backtest;
 use super::context::Cx;
 use super::layers::Layers;
 use super::metrics::resolve_metrics;
-use super::names::{DNS_HINT, dns_label_problem, dns_subdomain_problem};
+use super::names::{DNS_HINT, dns_subdomain_problem};
 use super::queries::Queries;
+use super::scale_target::resolve_scale_target_ref;
 use super::settings::resolve_settings;
 use super::template::Vars;
 use crate::config::raw::{RawSettings, RawTarget};
-use crate::config::types::{MetricsConfig, ScaleTargetRef, TargetConfig};
+use crate::config::types::{MetricsConfig, TargetConfig};
 
 /// What every target inherits: `defaults:`, its metrics checked once, and the shared
 /// queries.
@@ -37,35 +38,20 @@ pub fn resolve_target(
         &raw.name,
         dns_subdomain_problem,
     );
-    let reference = &raw.scale_target_ref;
-    let reference_path = format!("{path}.scaleTargetRef");
-    name_check(
-        cx,
-        &format!("{reference_path}.namespace"),
-        &reference.namespace,
-        dns_label_problem,
-    );
-    name_check(
-        cx,
-        &format!("{reference_path}.name"),
-        &reference.name,
-        dns_subdomain_problem,
-    );
+    let scale_target_ref =
+        resolve_scale_target_ref(&raw.scale_target_ref, &format!("{path}.scaleTargetRef"), cx);
     let own = raw.overrides();
     let settings = resolve_settings(&Layers::target(&raw.name, &own, &path, defaults), cx);
     let target = TargetConfig {
         name: raw.name.clone(),
-        scale_target_ref: ScaleTargetRef {
-            namespace: reference.namespace.clone(),
-            name: reference.name.clone(),
-        },
+        scale_target_ref: scale_target_ref.clone(),
         metrics: resolve_metrics(
             &raw.metrics,
             inherited.metrics,
             &path,
             &Vars {
-                namespace: &reference.namespace,
-                name: &reference.name,
+                namespace: &scale_target_ref.namespace,
+                name: &scale_target_ref.name,
                 target: &raw.name,
             },
             inherited.queries,
@@ -151,6 +137,33 @@ fn warn_asleep_blind(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
 /// Pod deletion costs are written before prescale's own scale-downs through `/scale`; with
 /// a floor under an HPA or ScaledObject, that autoscaler scales down, not prescale.
 fn warn_deletion_cost_unused(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
+    let reference = &t.scale_target_ref;
+    // Argo Rollouts scale down through ReplicaSets too.
+    let replica_sets = reference.is_deployment()
+        || (reference.kind == "Rollout" && reference.group() == "argoproj.io");
+    if t.pod_deletion_cost.enabled && !t.actuation.is_floor() && !replica_sets {
+        // The ReplicaSet controller reads pod-deletion-cost; a StatefulSet always removes
+        // its highest ordinal, and other kinds decide on their own.
+        if reference.kind == "StatefulSet" && reference.group() == "apps" {
+            cx.error(
+                &format!("{path}.podDeletionCost.enabled"),
+                format!(
+                    "target \"{}\" scales a StatefulSet, which always removes its highest-numbered pod: pod-deletion-cost is not read",
+                    t.name
+                ),
+                "remove `podDeletionCost` (it works for Deployments and other kinds whose pods a ReplicaSet removes)",
+            );
+        } else {
+            cx.warn(
+                &format!("{path}.podDeletionCost.enabled"),
+                format!(
+                    "target \"{}\" scales a {}: pod-deletion-cost is honoured only where a ReplicaSet removes the pods (Deployments, Argo Rollouts)",
+                    t.name, reference.kind
+                ),
+                "keep it only if this kind scales down through ReplicaSets",
+            );
+        }
+    }
     if t.pod_deletion_cost.enabled && t.actuation.is_floor() {
         cx.warn(
             &format!("{path}.podDeletionCost.enabled"),

@@ -1,7 +1,7 @@
 //! Routing: `/api/v1/...` and `/apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/scale]]`;
 //! `?watch=true` on a collection streams changes as the API server does.
 
-use super::store::{ApiFailure, FaultKind, Request, Store, Write};
+use super::store::{ApiFailure, FaultKind, Request, Store, Write, scalable};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,6 +20,10 @@ pub fn router(store: Shared) -> Router {
 fn resource_info(resource: &str) -> Option<(&'static str, &'static str)> {
     Some(match resource {
         "deployments" => ("apps/v1", "DeploymentList"),
+        "statefulsets" => ("apps/v1", "StatefulSetList"),
+        "rollouts" => ("argoproj.io/v1alpha1", "RolloutList"),
+        "workers" => ("example.com/v1", "WorkerList"),
+        "widgets" => ("example.com/v1", "WidgetList"),
         "horizontalpodautoscalers" => ("autoscaling/v2", "HorizontalPodAutoscalerList"),
         "scaledobjects" => ("keda.sh/v1alpha1", "ScaledObjectList"),
         "leases" => ("coordination.k8s.io/v1", "LeaseList"),
@@ -264,26 +268,42 @@ fn is_discovery(path: &str) -> bool {
 /// (KEDA's `keda.sh/v1alpha1` while KEDA is not installed).
 fn discovery(s: &Store, path: &str) -> Result<(u16, Value), ApiFailure> {
     let group_version = path.trim_matches('/').trim_start_matches("apis/");
-    let resources: Vec<Value> = [
+    let mut resources: Vec<Value> = Vec::new();
+    for r in [
         "deployments",
+        "statefulsets",
         "horizontalpodautoscalers",
         "scaledobjects",
         "leases",
         "events",
-    ]
-    .into_iter()
-    .filter(|r| resource_info(r).is_some_and(|(v, _)| v == group_version))
-    .filter(|r| *r != "scaledobjects" || s.keda_installed)
-    .map(|r| {
-        let kind = resource_info(r)
-            .map(|(_, list)| list.trim_end_matches("List"))
-            .unwrap_or_default();
-        json!({
+        "rollouts",
+        "workers",
+        "widgets",
+    ] {
+        let Some((version, list)) = resource_info(r) else {
+            continue;
+        };
+        if version != group_version || (r == "scaledobjects" && !s.keda_installed) {
+            continue;
+        }
+        let kind = list.trim_end_matches("List");
+        resources.push(json!({
             "name": r, "singularName": "", "namespaced": true, "kind": kind,
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-        })
-    })
-    .collect();
+        }));
+        // Subresources are listed as `RESOURCE/SUB`, with the kind they serve.
+        resources.push(json!({
+            "name": format!("{r}/status"), "singularName": "", "namespaced": true,
+            "kind": kind, "verbs": ["get", "patch", "update"],
+        }));
+        if scalable(r).is_some() {
+            resources.push(json!({
+                "name": format!("{r}/scale"), "singularName": "", "namespaced": true,
+                "group": "autoscaling", "version": "v1", "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
     if resources.is_empty() {
         return Err(ApiFailure::new(
             404,
@@ -397,8 +417,8 @@ fn serve(
             .get(&t.resource, &ns, name)
             .map(|v| (200, v))
             .ok_or_else(|| ApiFailure::new(404, "NotFound", what(name))),
-        ("GET", Some(name), Some("scale")) if t.resource == "deployments" => {
-            s.scale_of(&ns, name).map(|v| (200, v))
+        ("GET", Some(name), Some("scale")) if scalable(&t.resource).is_some() => {
+            s.scale_of(&t.resource, &ns, name).map(|v| (200, v))
         }
         ("POST", None, None) => s.create(&t.resource, &ns, body.clone()).map(|v| (201, v)),
         ("PUT", Some(name), None) => s
@@ -416,9 +436,9 @@ fn serve(
                 None => s
                     .patch_managed(&t.resource, &ns, name, body, &manager)
                     .map(|v| (200, v)),
-                Some("scale") if t.resource == "deployments" => {
-                    s.patch_scale(&ns, name, body, &manager).map(|v| (200, v))
-                }
+                Some("scale") if scalable(&t.resource).is_some() => s
+                    .patch_scale(&t.resource, &ns, name, body, &manager)
+                    .map(|v| (200, v)),
                 Some(_) => Err(not_found()),
             }
         }

@@ -124,6 +124,27 @@ impl ApiDouble {
         self.with(|s| s.put_deployment(ns, name, replicas, ready));
     }
 
+    /// Create or replace an object of another scalable kind (`statefulsets`, `rollouts`,
+    /// `workers`; `widgets` has no `/scale`) selecting pods `app: name`; `ready: None` leaves
+    /// `status.readyReplicas` out and gives the selector as a string in `status.selector`.
+    pub fn put_scalable(
+        &self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        replicas: u32,
+        ready: Option<u32>,
+    ) {
+        self.with(|s| s.put_scalable(resource, ns, name, replicas, ready));
+    }
+
+    /// `spec.replicas` of an object of `resource`.
+    pub fn replicas_of(&self, resource: &str, ns: &str, name: &str) -> Option<u32> {
+        self.get(resource, ns, name)
+            .and_then(|o| o["spec"]["replicas"].as_u64())
+            .map(|r| r as u32)
+    }
+
     /// Status follows spec at once on every scale (a deployment controller with instant
     /// pods); on by default. Off: tests set readiness with [`ApiDouble::set_ready`].
     pub fn set_instant_rollout(&self, on: bool) {

@@ -266,6 +266,18 @@ fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
     own_spec_field(d, manager, "replicas", &json!("apps/v1"), subresource);
 }
 
+/// The resources the double serves with a `/scale` subresource, with their qualified name
+/// for messages (`deployments.apps`). `widgets` (example.com/v1) is served without one.
+pub fn scalable(resource: &str) -> Option<&'static str> {
+    Some(match resource {
+        "deployments" => "deployments.apps",
+        "statefulsets" => "statefulsets.apps",
+        "rollouts" => "rollouts.argoproj.io",
+        "workers" => "workers.example.com",
+        _ => return None,
+    })
+}
+
 /// RFC 7386 JSON merge patch.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     match patch {
@@ -483,15 +495,32 @@ impl Store {
         self.store(resource, ns, name, obj)
     }
 
-    /// The Deployment's `Scale` (`autoscaling/v1`).
-    pub fn scale_of(&self, ns: &str, name: &str) -> Result<Value, ApiFailure> {
-        let d = self.get("deployments", ns, name).ok_or_else(|| {
+    /// `resource`'s `Scale` (`autoscaling/v1`), for the resources served with `/scale`
+    /// ([`scalable`]): spec and status replicas from `spec.replicas` and `status.replicas`,
+    /// the selector as a string (from `spec.selector.matchLabels`, else `status.selector`,
+    /// as a CRD's `labelSelectorPath` gives it).
+    pub fn scale_of(&self, resource: &str, ns: &str, name: &str) -> Result<Value, ApiFailure> {
+        let qualified = scalable(resource).ok_or_else(|| {
             ApiFailure::new(
                 404,
                 "NotFound",
-                format!("deployments.apps \"{name}\" not found"),
+                format!("{resource} has no scale subresource"),
             )
         })?;
+        let d = self.get(resource, ns, name).ok_or_else(|| {
+            ApiFailure::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
+        })?;
+        let selector = match d["spec"]["selector"]["matchLabels"].as_object() {
+            Some(labels) => labels
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(","),
+            None => d["status"]["selector"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        };
         Ok(json!({
             "apiVersion": "autoscaling/v1",
             "kind": "Scale",
@@ -502,20 +531,22 @@ impl Store {
                 "creationTimestamp": d["metadata"]["creationTimestamp"],
             },
             "spec": { "replicas": d["spec"]["replicas"] },
-            "status": { "replicas": d["status"]["replicas"], "selector": format!("app={name}") },
+            "status": { "replicas": d["status"]["replicas"], "selector": selector },
         }))
     }
 
-    /// PATCH `/scale`: only `spec.replicas` may change.
+    /// PATCH `/scale` of `resource`: only `spec.replicas` may change.
     pub fn patch_scale(
         &mut self,
+        resource: &str,
         ns: &str,
         name: &str,
         patch: &Value,
         manager: &str,
     ) -> Result<Value, ApiFailure> {
-        let scale = self.scale_of(ns, name)?;
-        self.check_rv(&scale, patch, &format!("deployments.apps \"{name}\""))?;
+        let scale = self.scale_of(resource, ns, name)?;
+        let qualified = scalable(resource).unwrap_or(resource);
+        self.check_rv(&scale, patch, &format!("{qualified} \"{name}\""))?;
         let mut merged = scale.clone();
         merge_patch(&mut merged, patch);
         let Some(replicas) = merged["spec"]["replicas"].as_i64().filter(|r| *r >= 0) else {
@@ -526,23 +557,73 @@ impl Store {
             ));
         };
         let rollout = self.instant_rollout;
-        let mut d = self.get("deployments", ns, name).expect("checked above");
+        let mut d = self.get(resource, ns, name).expect("checked above");
         if d["spec"]["replicas"] == json!(replicas) {
             // Nothing changes: the API server writes nothing and keeps the resourceVersion.
             self.last_write_noop = true;
-            return self.scale_of(ns, name);
+            return self.scale_of(resource, ns, name);
         }
         d["spec"]["replicas"] = json!(replicas);
-        own_replicas(&mut d, manager, Some("scale"));
+        let api_version = d["apiVersion"].clone();
+        own_spec_field(&mut d, manager, "replicas", &api_version, Some("scale"));
         let generation = d["metadata"]["generation"].as_i64().unwrap_or(1);
         d["metadata"]["generation"] = json!(generation + 1);
         d["status"]["observedGeneration"] = json!(generation + 1);
         if rollout {
             d["status"]["replicas"] = json!(replicas);
-            d["status"]["readyReplicas"] = json!(replicas);
+            if !d["status"]["readyReplicas"].is_null() {
+                d["status"]["readyReplicas"] = json!(replicas);
+            }
         }
-        self.store("deployments", ns, name, d);
-        self.scale_of(ns, name)
+        self.store(resource, ns, name, d);
+        self.scale_of(resource, ns, name)
+    }
+
+    /// Create or replace an object of `resource` (a scalable kind other than Deployment:
+    /// [`scalable`]) named `name`, selecting pods `app: name`, with `replicas` in spec;
+    /// `ready: None` leaves `status.readyReplicas` out (a custom resource that reports only
+    /// `status.replicas` and a string `status.selector`).
+    pub fn put_scalable(
+        &mut self,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        replicas: u32,
+        ready: Option<u32>,
+    ) {
+        let (api_version, kind) = match resource {
+            "statefulsets" => ("apps/v1", "StatefulSet"),
+            "rollouts" => ("argoproj.io/v1alpha1", "Rollout"),
+            "workers" => ("example.com/v1", "Worker"),
+            "widgets" => ("example.com/v1", "Widget"),
+            other => panic!("the double has no scalable resource {other}"),
+        };
+        let mut obj = json!({
+            "apiVersion": api_version,
+            "kind": kind,
+            "metadata": {
+                "name": name, "namespace": ns, "generation": 1,
+                "uid": format!("uid-{resource}-{ns}-{name}-{}", self.rv + 1),
+                "creationTimestamp": now(),
+            },
+            "spec": { "replicas": replicas },
+            "status": { "replicas": replicas, "observedGeneration": 1 },
+        });
+        match ready {
+            Some(ready) => {
+                obj["spec"]["selector"] = json!({ "matchLabels": { "app": name } });
+                obj["status"]["readyReplicas"] = json!(ready);
+            }
+            None => obj["status"]["selector"] = json!(format!("app={name}")),
+        }
+        own_spec_field(
+            &mut obj,
+            "kubectl-client-side-apply",
+            "replicas",
+            &json!(api_version),
+            None,
+        );
+        self.store(resource, ns, name, obj);
     }
 
     pub fn put_deployment(&mut self, ns: &str, name: &str, replicas: u32, ready: u32) {
