@@ -219,6 +219,41 @@ mod tests {
     }
 
     #[test]
+    fn a_target_with_min_zero_sleeps_when_idle_and_wakes_on_arrivals() {
+        // What the backtest's params say of a target with `minReplicas: 0`
+        // (`score::Model::new`): the config's bounds.
+        let params = BenchParams {
+            min_replicas: 0,
+            ..params()
+        };
+        let rates: Vec<f64> = (0..600)
+            .map(|j| if (200..300).contains(&j) { 5.0 } else { 0.0 })
+            .collect();
+        let load = Load::observed(15.0, rates);
+        let seen = vec![true; 600];
+        let mut policy =
+            ClosedLoop::new(&config(), &params, 1_800_000_000.0, &[], &seen).recording();
+        let run = run_with(
+            &load,
+            &params,
+            &mut policy,
+            &Setup {
+                start: Start::BENCH,
+                ready: None,
+            },
+            |_| {},
+        );
+        let replicas: Vec<u32> = policy.into_recorded().iter().map(|d| d.replicas).collect();
+        assert!(replicas[100..200].contains(&0), "asleep before the load");
+        assert!(replicas[210..300].iter().all(|&r| r >= 5), "awake for it");
+        assert_eq!(replicas[560..], vec![0; 40][..], "asleep again after it");
+        // No document was lost while asleep: every arrival was served in the end.
+        let arrived: f64 = run.arrivals.iter().sum();
+        let served: f64 = run.served.iter().sum();
+        assert!((arrived - served).abs() < 1e-6, "{arrived} vs {served}");
+    }
+
+    #[test]
     fn a_decision_never_sees_a_later_tick() {
         let base: Vec<f64> = (0..400).map(|j| 5.0 + (j % 40) as f64 * 0.25).collect();
         let mut changed = base.clone();

@@ -96,7 +96,9 @@ pub struct ParamArgs {
     /// Queue-wait target, seconds: a document that waits longer is late.
     #[arg(long, default_value_t = 60.0)]
     pub slo_wait: f64,
-    /// Lower bound on replicas for every policy.
+    /// Lower bound on replicas for every policy. 0: prescale may scale to zero (its
+    /// `activationThreshold` decides 0 <-> 1) and so may the oracle; the HPA-based policies
+    /// keep one replica (they cannot wake from zero)
     #[arg(long = "min", default_value_t = 1)]
     pub min_replicas: u32,
     /// Upper bound on replicas for every policy.

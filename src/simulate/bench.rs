@@ -11,8 +11,33 @@ pub const HPA_TARGET_UTILIZATION: f64 = 0.7;
 /// The documents per replica of the `keda-queue` reference policy.
 pub const KEDA_QUEUE_PER_REPLICA: f64 = 30.0;
 
-/// Build the named policy for `load`.
+/// A reactive policy under `--min 0`: an HPA (and the policies built on it) cannot wake a
+/// workload from zero replicas (it measures the pods it has), so it keeps at least one.
+struct AtLeastOne<'a>(Box<dyn BenchPolicy + 'a>);
+
+impl BenchPolicy for AtLeastOne<'_> {
+    fn decide(&mut self, obs: &super::BenchObservation) -> u32 {
+        self.0.decide(obs).max(1)
+    }
+}
+
+/// Build the named policy for `load`. With `min_replicas` 0, prescale and the oracle may
+/// scale to zero; the reactive policies keep one replica.
 pub fn policy<'a>(
+    name: PolicyName,
+    load: &'a Load,
+    params: &BenchParams,
+    config: &TargetConfig,
+) -> Box<dyn BenchPolicy + 'a> {
+    let policy = named(name, load, params, config);
+    match name {
+        PolicyName::Prescale | PolicyName::Oracle => policy,
+        _ if params.min_replicas == 0 => Box::new(AtLeastOne(policy)),
+        _ => policy,
+    }
+}
+
+fn named<'a>(
     name: PolicyName,
     load: &'a Load,
     params: &BenchParams,
@@ -108,5 +133,57 @@ impl<'a> Bench<'a> {
         }
         let mut p = policy(name, self.load, &self.params, config);
         self.evaluate(name.as_str(), p.as_mut(), progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two weeks of office hours (08:00-18:00, a half-sine up to 12 documents/s) and no
+    /// document at all at night, in 15 s ticks.
+    fn office_hours() -> Load {
+        let rates = (0..14 * 5760)
+            .map(|j| {
+                let hour = (j % 5760) as f64 * 15.0 / 3600.0;
+                if (8.0..18.0).contains(&hour) {
+                    12.0 * (std::f64::consts::PI * (hour - 8.0) / 10.0).sin() + 0.5
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Load {
+            warmup_s: 7.0 * 86_400.0,
+            ..Load::observed(15.0, rates)
+        }
+    }
+
+    #[test]
+    fn with_min_zero_prescale_sleeps_at_night_and_wakes_before_the_first_document() {
+        let load = office_hours();
+        let params = BenchParams {
+            min_replicas: 0,
+            ..BenchParams::default()
+        };
+        let bench = Bench::new(&load, params);
+        let config = TargetConfig::default();
+        let prescale = bench.evaluate_named(PolicyName::Prescale, &config, |_| {});
+        let hpa = bench.evaluate_named(PolicyName::Hpa, &config, |_| {});
+        let first = load.first_scored_tick();
+        let night = |j: usize| (j % 5760) < 8 * 240 - 60 || (j % 5760) >= 18 * 240 + 60;
+        let asleep = (first..load.ticks())
+            .filter(|&j| night(j) && prescale.run.pods[j] == 0)
+            .count();
+        let nights = (first..load.ticks()).filter(|&j| night(j)).count();
+        assert!(
+            asleep as f64 > 0.8 * nights as f64,
+            "asleep {asleep} of {nights} night ticks"
+        );
+        // Awake when each day's first document arrives: none late.
+        assert_eq!(prescale.scores.late_fraction, 0.0, "{:?}", prescale.scores);
+        assert!(prescale.scores.replica_hours < hpa.scores.replica_hours);
+        // The HPA cannot wake from zero: it keeps one replica all night.
+        assert!(hpa.run.pods[first..].iter().all(|&p| p >= 1));
     }
 }

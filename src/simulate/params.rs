@@ -13,7 +13,8 @@ pub struct BenchParams {
     pub startup: f64,
     /// Queue-wait target, seconds.
     pub slo_wait: f64,
-    /// Lower bound every policy is held to.
+    /// Lower bound every policy is held to; 0 lets prescale (with `minReplicas: 0`) and
+    /// the oracle scale to zero, while the reactive policies keep one replica.
     pub min_replicas: u32,
     /// Upper bound every policy is held to.
     pub max_replicas: u32,
@@ -102,11 +103,11 @@ impl BenchParams {
                 fix: "must be a whole number of seconds",
             });
         }
-        if self.min_replicas == 0 || self.min_replicas > self.max_replicas {
+        if self.min_replicas > self.max_replicas || self.max_replicas == 0 {
             return Err(ParamError {
                 flag: "min",
                 value: self.min_replicas.to_string(),
-                fix: "must be at least 1 and at most --max",
+                fix: "must be at most --max, which must be at least 1",
             });
         }
         if let Some(w) = self.warmup_days
