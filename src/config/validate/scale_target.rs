@@ -3,7 +3,8 @@
 //! server really serves that kind with `/scale` is found through discovery at run time.
 
 use super::context::Cx;
-use super::names::{DNS_HINT, dns_label_problem, dns_subdomain_problem};
+use super::names::{dns_label_problem, dns_subdomain_problem};
+use super::target::name_check;
 use crate::config::raw::RawScaleTargetRef;
 use crate::config::types::{DEFAULT_SCALE_API_VERSION, DEFAULT_SCALE_KIND, ScaleTargetRef};
 
@@ -27,13 +28,13 @@ pub fn resolve_scale_target_ref(
     path: &str,
     cx: &mut Cx<'_>,
 ) -> ScaleTargetRef {
-    check_name(
+    name_check(
         cx,
         &format!("{path}.namespace"),
         &raw.namespace,
         dns_label_problem,
     );
-    check_name(
+    name_check(
         cx,
         &format!("{path}.name"),
         &raw.name,
@@ -89,12 +90,6 @@ pub fn resolve_scale_target_ref(
         );
     }
     reference
-}
-
-fn check_name(cx: &mut Cx<'_>, path: &str, name: &str, check: fn(&str) -> Option<String>) {
-    if let Some(problem) = check(name) {
-        cx.error(path, format!("name {problem}"), DNS_HINT);
-    }
 }
 
 /// `v1`, or `group/version` with a DNS-subdomain group and a Kubernetes version

@@ -177,7 +177,13 @@ fn warn_deletion_cost_unused(t: &TargetConfig, path: &str, cx: &mut Cx<'_>) {
     }
 }
 
-fn name_check(cx: &mut Cx<'_>, path: &str, name: &str, check: fn(&str) -> Option<String>) {
+/// An error at `path` when `check` finds a problem with `name` (a DNS-1123 name).
+pub(super) fn name_check(
+    cx: &mut Cx<'_>,
+    path: &str,
+    name: &str,
+    check: fn(&str) -> Option<String>,
+) {
     if let Some(problem) = check(name) {
         cx.error(path, format!("name {problem}"), DNS_HINT);
     }
