@@ -503,10 +503,15 @@ async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_fe
         .all(|(resource, name)| api.replicas_of(resource, NS, name).is_some_and(|r| r > 1))
     })
     .await;
-    // The custom resource's pods are counted from status.replicas (it reports no ready
-    // count), and its Events are about the object by its own kind.
+    // The custom resource keeps its count where its CRD's scale paths say (not in
+    // status.replicas, and no ready count): it is read from its /scale subresource's
+    // status. Its Events are about the object by its own kind.
     let ocr = c.recommendation("ocr").await.expect("ocr reported");
     assert_eq!(ocr["readyReplicas"], ocr["currentReplicas"], "{ocr}");
+    assert!(
+        ocr["readyReplicas"].as_u64().is_some_and(|r| r > 1),
+        "{ocr}"
+    );
     let regarding: BTreeSet<(String, String)> = api
         .events()
         .iter()
@@ -560,11 +565,12 @@ async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_fe
     );
     let observed: BTreeSet<Check> = requests.iter().filter_map(|r| r.rbac()).collect();
     // The custom resource is granted as docs/deploy.md ("Other kinds") says: read and
-    // watch the resource, patch its /scale.
+    // watch the resource, read and patch its /scale.
     let custom: BTreeSet<Check> = [
         ("workers", "get"),
         ("workers", "list"),
         ("workers", "watch"),
+        ("workers/scale", "get"),
         ("workers/scale", "patch"),
     ]
     .iter()

@@ -1,7 +1,7 @@
 //! [`KubeCluster`]: the real cluster through the kube client.
 
 use super::error::with_deadline;
-use super::object_view::view_of_object;
+use super::object_view::{apply_scale_status, view_of_object};
 use super::scale_kind::ScaleKinds;
 use super::{ClusterError, DeploymentView, FIELD_MANAGER, PAUSED_ANNOTATION};
 use crate::config::ScaleTargetRef;
@@ -82,7 +82,30 @@ impl KubeCluster {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
         let o = with_deadline(what, self.deadline, api.get(&target.name)).await?;
-        Ok(view_of_object(&ar, &o))
+        let mut view = view_of_object(&ar, &o);
+        self.complete_from_scale(target, &mut view).await?;
+        Ok(view)
+    }
+
+    /// For an object that reports no ready count or no pod selector of its own
+    /// ([`DeploymentView::from_scale`]), read both from its `/scale` subresource's status
+    /// (`status.replicas`, counted as ready, and the string `status.selector`): the paths
+    /// its CRD declares, whatever they are. Nothing is read for any other object.
+    pub async fn complete_from_scale(
+        &self,
+        target: &ScaleTargetRef,
+        view: &mut DeploymentView,
+    ) -> Result<(), ClusterError> {
+        if !view.from_scale {
+            return Ok(());
+        }
+        let ar = self.kinds.resolve(target).await?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        let what = format!("{target} /scale");
+        let scale = with_deadline(what, self.deadline, api.get_scale(&target.name)).await?;
+        apply_scale_status(view, scale.status.as_ref());
+        Ok(())
     }
 
     /// Set `spec.replicas` from `from` to `to` through the `/scale` subresource with a merge
@@ -174,5 +197,6 @@ pub fn view_of(d: &Deployment) -> DeploymentView {
         has_match_expressions: selector
             .and_then(|s| s.match_expressions.as_ref())
             .is_some_and(|e| !e.is_empty()),
+        from_scale: false,
     }
 }

@@ -74,6 +74,9 @@ pub struct DeploymentView {
     pub match_labels: std::collections::BTreeMap<String, String>,
     /// `spec.selector.matchExpressions` is not empty; pods are found by `matchLabels` only.
     pub has_match_expressions: bool,
+    /// The object reports no ready count or no pod selector of its own (a custom resource
+    /// without those conventions): both are read from its `/scale` subresource's status.
+    pub from_scale: bool,
 }
 
 /// Another autoscaler that targets the same Deployment.

@@ -9,6 +9,10 @@
 //!   kind that does not say which pods are ready is taken as all ready;
 //! - the pod selector: `spec.selector` as a label selector, else the string selector in
 //!   `status.selector` (a CRD's `labelSelectorPath`, as `/scale` reports it).
+//!
+//! An object without `status.readyReplicas` or without a selector is marked
+//! [`DeploymentView::from_scale`]: its ready replicas and selector are then read from its
+//! `/scale` subresource's status, which serves the paths its CRD declares.
 
 use super::{DeploymentView, PAUSED_ANNOTATION};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -26,8 +30,9 @@ pub fn view_of_object(ar: &ApiResource, obj: &DynamicObject) -> DeploymentView {
     let spec = &obj.data["spec"];
     let status = &obj.data["status"];
     let status_replicas = count(&status["replicas"]);
-    let (match_labels, has_match_expressions) = selector(spec, status);
+    let (match_labels, has_match_expressions, has_selector) = selector(spec, status);
     DeploymentView {
+        from_scale: status["readyReplicas"].is_null() || !has_selector,
         replicas: count(&spec["replicas"]).unwrap_or(1),
         ready: count(&status["readyReplicas"])
             .or(status_replicas)
@@ -59,8 +64,9 @@ pub fn view_of_object(ar: &ApiResource, obj: &DynamicObject) -> DeploymentView {
     }
 }
 
-/// `matchLabels` and whether anything else (set-based terms) was left out.
-fn selector(spec: &Value, status: &Value) -> (BTreeMap<String, String>, bool) {
+/// `matchLabels`, whether anything else (set-based terms) was left out, and whether the
+/// object has a selector at all.
+fn selector(spec: &Value, status: &Value) -> (BTreeMap<String, String>, bool, bool) {
     let s = &spec["selector"];
     if s.is_object() {
         let labels = s["matchLabels"]
@@ -74,11 +80,32 @@ fn selector(spec: &Value, status: &Value) -> (BTreeMap<String, String>, bool) {
         let expressions = s["matchExpressions"]
             .as_array()
             .is_some_and(|e| !e.is_empty());
-        return (labels, expressions);
+        return (labels, expressions, true);
     }
     match status["selector"].as_str().or_else(|| s.as_str()) {
-        Some(text) => parse_selector(text),
-        None => (BTreeMap::new(), false),
+        Some(text) => {
+            let (labels, other) = parse_selector(text);
+            (labels, other, true)
+        }
+        None => (BTreeMap::new(), false, false),
+    }
+}
+
+/// Ready replicas and the pod selector from a `/scale` subresource's status (an object that
+/// reports neither: [`DeploymentView::from_scale`]). `Scale` tells no readiness, so its
+/// `status.replicas` are taken as ready.
+pub fn apply_scale_status(
+    view: &mut DeploymentView,
+    status: Option<&k8s_openapi::api::autoscaling::v1::ScaleStatus>,
+) {
+    let Some(status) = status else { return };
+    let replicas = status.replicas.max(0) as u32;
+    view.ready = replicas;
+    view.status_replicas = replicas;
+    if let Some(selector) = status.selector.as_deref() {
+        let (labels, other) = parse_selector(selector);
+        view.match_labels = labels;
+        view.has_match_expressions = other;
     }
 }
 
@@ -153,6 +180,41 @@ mod tests {
         assert_eq!(view.match_labels.get("app").map(String::as_str), Some("db"));
         assert_eq!(view.reference.kind.as_deref(), Some("StatefulSet"));
         assert_eq!(view.reference.api_version.as_deref(), Some("apps/v1"));
+        assert!(
+            !view.from_scale,
+            "a StatefulSet reports its own ready count"
+        );
+    }
+
+    #[test]
+    fn a_custom_resource_without_the_conventions_reads_its_scale_status() {
+        let ar = ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk("example.com", "v1", "Worker"),
+            "workers",
+        );
+        let mut view = view_of_object(
+            &ar,
+            &object(json!({
+                "metadata": { "name": "ocr", "namespace": "docs", "resourceVersion": "9" },
+                "spec": { "replicas": 3 },
+                "status": { "current": 2, "labelSelector": "app=ocr" },
+            })),
+        );
+        assert!(view.from_scale);
+        assert!(view.match_labels.is_empty());
+        apply_scale_status(
+            &mut view,
+            Some(&k8s_openapi::api::autoscaling::v1::ScaleStatus {
+                replicas: 2,
+                selector: Some("app=ocr,tier!=cpu".into()),
+            }),
+        );
+        assert_eq!((view.replicas, view.ready, view.status_replicas), (3, 2, 2));
+        assert_eq!(
+            view.match_labels.get("app").map(String::as_str),
+            Some("ocr")
+        );
+        assert!(view.has_match_expressions, "`!=` is not an equality");
     }
 
     #[test]

@@ -7,8 +7,7 @@ use super::kind_caches::KindCaches;
 use super::namespaced_cache::NamespacedCache;
 use super::pods::ready_endpoint;
 use super::reads::{ClusterReads, Followed};
-use super::scale_kind::ScaleKinds;
-use super::{ClusterError, DeploymentView, view_of};
+use super::{ClusterError, DeploymentView, KubeCluster, view_of};
 use crate::config::ScaleTargetRef;
 use crate::metrics::PodEndpoint;
 use futures::future::BoxFuture;
@@ -39,16 +38,20 @@ pub struct WatchedReads {
     deployments: NamespacedCache<Deployment, DeploymentView>,
     /// StatefulSets, Rollouts, custom resources: per kind, once discovery has found it.
     others: KindCaches,
+    /// Completes the view of an object that reports no ready count or selector from its
+    /// `/scale` (a GET per tick, as an HPA reads `/scale`).
+    cluster: KubeCluster,
     pods: NamespacedCache<Pod, PodEntry>,
 }
 
 impl WatchedReads {
-    /// Caches that follow no namespace until [`ClusterReads::follow`]; other kinds are found
-    /// through `kinds`.
-    pub fn new(client: Client, kinds: ScaleKinds) -> Self {
+    /// Caches (watches through `client`) that follow no namespace until
+    /// [`ClusterReads::follow`]; other kinds are found through `cluster`'s discovery.
+    pub fn new(client: Client, cluster: KubeCluster) -> Self {
         Self {
             deployments: NamespacedCache::new(client.clone(), "Deployments (apps/v1)", view_of),
-            others: KindCaches::new(client.clone(), kinds),
+            others: KindCaches::new(client.clone(), cluster.kinds().clone()),
+            cluster,
             pods: NamespacedCache::new(client, "Pods (v1)", pod_entry),
         }
     }
@@ -82,7 +85,11 @@ impl ClusterReads for WatchedReads {
                     what: target.to_string(),
                 })
         });
-        Box::pin(async move { found })
+        Box::pin(async move {
+            let mut view = found?;
+            self.cluster.complete_from_scale(target, &mut view).await?;
+            Ok(view)
+        })
     }
 
     fn ready_pods<'a>(

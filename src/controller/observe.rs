@@ -71,6 +71,7 @@ mod tests {
             reference: Default::default(),
             match_labels: Default::default(),
             has_match_expressions: false,
+            from_scale: false,
         }
     }
 

@@ -176,7 +176,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         // Like the autoscaler watches: no retry hidden inside one request.
         ReadMode::Watch => Arc::new(WatchedReads::new(
             opts.watch_client.clone(),
-            cluster.kinds().clone(),
+            cluster.clone(),
         )),
         ReadMode::Get => Arc::new(DirectReads::new(cluster.clone())),
     };

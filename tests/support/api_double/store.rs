@@ -266,6 +266,13 @@ fn own_replicas(d: &mut Value, manager: &str, subresource: Option<&str>) {
     own_spec_field(d, manager, "replicas", &json!("apps/v1"), subresource);
 }
 
+/// Where the `Worker` custom resource keeps its replica count, as its CRD's
+/// `statusReplicasPath: .status.current` would declare (not `status.replicas`).
+pub const WORKER_REPLICAS_PATH: &str = "current";
+/// Where custom resources keep their selector string, as their CRD's
+/// `labelSelectorPath: .status.labelSelector` would declare (not `status.selector`).
+pub const WORKER_SELECTOR_PATH: &str = "labelSelector";
+
 /// The resources the double serves with a `/scale` subresource, with their qualified name
 /// for messages (`deployments.apps`). `widgets` (example.com/v1) is served without one.
 pub fn scalable(resource: &str) -> Option<&'static str> {
@@ -516,10 +523,15 @@ impl Store {
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                 .collect::<Vec<_>>()
                 .join(","),
-            None => d["status"]["selector"]
+            None => d["status"][WORKER_SELECTOR_PATH]
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+        };
+        let status_replicas = if resource == "workers" {
+            d["status"][WORKER_REPLICAS_PATH].clone()
+        } else {
+            d["status"]["replicas"].clone()
         };
         Ok(json!({
             "apiVersion": "autoscaling/v1",
@@ -531,7 +543,7 @@ impl Store {
                 "creationTimestamp": d["metadata"]["creationTimestamp"],
             },
             "spec": { "replicas": d["spec"]["replicas"] },
-            "status": { "replicas": d["status"]["replicas"], "selector": selector },
+            "status": { "replicas": status_replicas, "selector": selector },
         }))
     }
 
@@ -570,7 +582,11 @@ impl Store {
         d["metadata"]["generation"] = json!(generation + 1);
         d["status"]["observedGeneration"] = json!(generation + 1);
         if rollout {
-            d["status"]["replicas"] = json!(replicas);
+            if resource == "workers" {
+                d["status"][WORKER_REPLICAS_PATH] = json!(replicas);
+            } else {
+                d["status"]["replicas"] = json!(replicas);
+            }
             if !d["status"]["readyReplicas"].is_null() {
                 d["status"]["readyReplicas"] = json!(replicas);
             }
@@ -581,8 +597,10 @@ impl Store {
 
     /// Create or replace an object of `resource` (a scalable kind other than Deployment:
     /// [`scalable`]) named `name`, selecting pods `app: name`, with `replicas` in spec;
-    /// `ready: None` leaves `status.readyReplicas` out (a custom resource that reports only
-    /// `status.replicas` and a string `status.selector`).
+    /// `ready: None` leaves `status.readyReplicas` and `spec.selector` out, as a custom
+    /// resource that keeps its count and selector where its CRD's scale paths say
+    /// ([`WORKER_REPLICAS_PATH`] for a `Worker`, `status.replicas` for a `Widget`;
+    /// [`WORKER_SELECTOR_PATH`] for both).
     pub fn put_scalable(
         &mut self,
         resource: &str,
@@ -607,14 +625,23 @@ impl Store {
                 "creationTimestamp": now(),
             },
             "spec": { "replicas": replicas },
-            "status": { "replicas": replicas, "observedGeneration": 1 },
+            "status": { "observedGeneration": 1 },
         });
         match ready {
             Some(ready) => {
                 obj["spec"]["selector"] = json!({ "matchLabels": { "app": name } });
+                obj["status"]["replicas"] = json!(replicas);
                 obj["status"]["readyReplicas"] = json!(ready);
             }
-            None => obj["status"]["selector"] = json!(format!("app={name}")),
+            None => {
+                let count = if resource == "workers" {
+                    WORKER_REPLICAS_PATH
+                } else {
+                    "replicas"
+                };
+                obj["status"][count] = json!(replicas);
+                obj["status"][WORKER_SELECTOR_PATH] = json!(format!("app={name}"));
+            }
         }
         own_spec_field(
             &mut obj,
