@@ -1362,9 +1362,10 @@ fn backtest_keys_are_camel_case_and_need_promql() {
       arrivalRate: {{ query: 'sum(rate(x[1m]))' }}
 "
     ));
-    assert!(
-        report.contains("targets[0].backtest.arrivalRate"),
-        "{report}"
+    assert_problem(
+        &report,
+        7,
+        "targets[0].backtest.arrivalRate.query",
+        &["unknown key", "write one of: promql, aggregate"],
     );
-    assert!(report.contains("promql"), "{report}");
 }
