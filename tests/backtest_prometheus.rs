@@ -372,6 +372,34 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
         (modelled - observed).abs() <= TICK as f64,
         "p95 wait of what ran: modelled {modelled} s, observed {observed} s"
     );
+    // On this history what ran rarely queued (both p95s are 0 s); the check still tells a
+    // model that does not fit: with a per-replica capacity 40 % below the one the history
+    // was made with, the model queues what ran far beyond what it recorded.
+    let too_low = (0.6 * mu).to_string();
+    let misfit = json(&[
+        "backtest",
+        "--config",
+        &p(config_path),
+        "--target",
+        "worker",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--warmup",
+        "0s",
+        "--capacity",
+        &too_low,
+        "--startup",
+        "90s",
+        "--json",
+    ]);
+    let wait = &misfit["targets"][0]["wait_p95"];
+    assert_eq!(wait["observed_s"].as_f64().unwrap(), observed, "{wait}");
+    assert!(
+        wait["modelled_s"].as_f64().unwrap() > observed + 60.0,
+        "a misfit model's p95 wait should be far from the observed: {wait}"
+    );
     let first_forecast = |run: &str| -> f64 {
         column(&dir.path().join(run).join("worker.csv"), "forecast_rate")[0]
             .parse()
