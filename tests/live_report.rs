@@ -596,23 +596,33 @@ impl MetricsSource for AtTestTime {
     }
 }
 
+/// A stretch of ticks in the real-Prometheus test's history.
+struct Phase {
+    /// The ticks' times.
+    times: Vec<f64>,
+    /// Documents/s arriving in the tick ending at each time (`None` before the counter runs).
+    rates: Vec<Option<f64>>,
+    /// The tick the arrivals counter starts at.
+    counter_from: usize,
+}
+
 /// The history of the real-Prometheus test, as OpenMetrics: at each tick a queue-depth
-/// gauge, and an arrivals counter growing by the tick's `rate` times its length; each
-/// phase's counter starts at its `counter_from`-th tick (irate needs two samples within
-/// its minute, so the reads before the third sample of a phase find no series).
-fn history_text(phases: &[(Vec<f64>, Vec<Option<f64>>, usize)]) -> String {
+/// gauge, and an arrivals counter growing by the tick's rate times its length from its
+/// phase's `counter_from` tick on (irate needs two samples within its minute, so the reads
+/// before the second sample of a phase find no series).
+fn history_text(phases: &[Phase]) -> String {
     let mut out = String::from("# TYPE docs_queue_depth gauge\n");
-    for (times, _, _) in phases {
-        for t in times {
+    for phase in phases {
+        for t in &phase.times {
             let _ = writeln!(out, "docs_queue_depth 10 {t:.3}");
         }
     }
     out.push_str("# TYPE docs_arrived counter\n");
     let mut total = 0.0;
-    for (times, rates, counter_from) in phases {
-        for (k, t) in times.iter().enumerate().skip(*counter_from) {
-            if k > *counter_from {
-                total += rates[k].expect("a rate where the counter runs") * INTERVAL_S;
+    for phase in phases {
+        for (k, t) in phase.times.iter().enumerate().skip(phase.counter_from) {
+            if k > phase.counter_from {
+                total += phase.rates[k].expect("a rate where the counter runs") * INTERVAL_S;
             }
             let _ = writeln!(out, "docs_arrived_total {total} {t:.3}");
         }
@@ -655,8 +665,16 @@ async fn the_report_matches_the_model_on_ticks_read_from_a_real_prometheus() {
     server.load_history(
         &promtool,
         &history_text(&[
-            (one_times, one_rates, 0),
-            (times(start_two), two.clone(), 1),
+            Phase {
+                times: one_times,
+                rates: one_rates,
+                counter_from: 0,
+            },
+            Phase {
+                times: times(start_two),
+                rates: two.clone(),
+                counter_from: 1,
+            },
         ]),
     );
 
