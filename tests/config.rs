@@ -1275,13 +1275,15 @@ targets:
 ";
     let config = config::parse(text, "backtest.yaml").unwrap();
     let t = &config.targets[0];
-    let (replicas, origin) = t.replicas_query();
-    assert_eq!(replicas.query, "max(my_replicas{app=\"ocr\"})");
-    assert_eq!(origin, config::QueryOrigin::Backtest);
-    let (ready, _) = t.ready_replicas_query();
+    let query_of =
+        |q: &Option<config::HistoryQuery>| q.as_ref().map(|q| (q.query.clone(), q.aggregate));
     assert_eq!(
-        (ready.query.as_str(), ready.aggregate),
-        ("my_ready{app=\"ocr\"}", Some(Aggregate::Sum))
+        query_of(&t.backtest.replicas),
+        Some(("max(my_replicas{app=\"ocr\"})".into(), None))
+    );
+    assert_eq!(
+        query_of(&t.backtest.ready_replicas),
+        Some(("my_ready{app=\"ocr\"}".into(), Some(Aggregate::Sum)))
     );
     let query = |kind| t.history_query(kind).map(|(q, o)| (q.query, o));
     use prescale::metrics::MetricKind;
