@@ -1339,3 +1339,119 @@ targets:
         &["StatefulSet docs/web is already scaled by the target at"],
     );
 }
+
+// ---- backtest: the history queries of `prescale backtest` and `prescale tune` ----
+
+#[test]
+fn backtest_queries_parse_with_camel_case_keys_and_read_back() {
+    let text = "prometheus: { url: 'http://prometheus:9090' }
+targets:
+  - name: ocr
+    scaleTargetRef: { namespace: docs, name: ocr }
+    metrics:
+      queueDepth: { promql: 'sum(docs_queue_depth)' }
+      arrivalRate: { promql: 'sum(rate(docs_enqueued_total[1m]))' }
+    backtest:
+      replicas: { promql: 'max(my_replicas{app=\"ocr\"})' }
+      readyReplicas: { promql: 'my_ready{app=\"ocr\"}', aggregate: sum }
+      arrivalRate: { promql: 'sum(rate(docs_enqueued_total[5m]))' }
+      waitP95: { promql: 'max(docs_wait_p95_seconds)' }
+";
+    let config = config::parse(text, "backtest.yaml").unwrap();
+    let t = &config.targets[0];
+    let query_of =
+        |q: &Option<config::HistoryQuery>| q.as_ref().map(|q| (q.query.clone(), q.aggregate));
+    assert_eq!(
+        query_of(&t.backtest.replicas),
+        Some(("max(my_replicas{app=\"ocr\"})".into(), None))
+    );
+    assert_eq!(
+        query_of(&t.backtest.ready_replicas),
+        Some(("my_ready{app=\"ocr\"}".into(), Some(Aggregate::Sum)))
+    );
+    let query = |kind| t.history_query(kind).map(|(q, o)| (q.query, o));
+    use prescale::metrics::MetricKind;
+    assert_eq!(
+        query(MetricKind::ArrivalRate),
+        Some((
+            "sum(rate(docs_enqueued_total[5m]))".into(),
+            config::QueryOrigin::Backtest
+        ))
+    );
+    assert_eq!(
+        query(MetricKind::WaitP95),
+        Some((
+            "max(docs_wait_p95_seconds)".into(),
+            config::QueryOrigin::Backtest
+        ))
+    );
+    // A key not overridden falls back to the metric's own PromQL.
+    assert_eq!(
+        query(MetricKind::QueueDepth),
+        Some(("sum(docs_queue_depth)".into(), config::QueryOrigin::Metrics))
+    );
+    assert_eq!(query(MetricKind::Completions), None);
+    // The effective settings show the overrides, and read back to the same config.
+    let yaml = serde_saphyr::to_string(&config::effective(&config)).unwrap();
+    assert!(
+        yaml.contains("readyReplicas") && yaml.contains("waitP95"),
+        "{yaml}"
+    );
+    assert_eq!(config::parse(&yaml, "effective.yaml").unwrap(), config);
+}
+
+#[test]
+fn an_empty_backtest_query_is_rejected_naming_the_key() {
+    let report = report(&format!(
+        "targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+{SCRAPED}    backtest:
+      replicas: {{ promql: 'max(kube_deployment_spec_replicas)' }}
+      queueDepth: {{ promql: '  ' }}
+"
+    ));
+    assert_problem(
+        &report,
+        8,
+        "targets[0].backtest.queueDepth.promql",
+        &[
+            "empty query",
+            "write a PromQL query",
+            "remove the key to use the default",
+        ],
+    );
+    assert_eq!(report.lines().count(), 1, "only the empty one: {report}");
+}
+
+#[test]
+fn backtest_keys_are_camel_case_and_need_promql() {
+    let report = report(&format!(
+        "targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+{SCRAPED}    backtest:
+      ready_replicas: {{ promql: 'up' }}
+"
+    ));
+    assert_problem(
+        &report,
+        7,
+        "targets[0].backtest.ready_replicas",
+        &["unknown key", "did you mean `readyReplicas`?"],
+    );
+    let report = self::report(&format!(
+        "targets:
+  - name: a
+    scaleTargetRef: {{ namespace: docs, name: a }}
+{SCRAPED}    backtest:
+      arrivalRate: {{ query: 'sum(rate(x[1m]))' }}
+"
+    ));
+    assert_problem(
+        &report,
+        7,
+        "targets[0].backtest.arrivalRate.query",
+        &["unknown key", "write one of: promql, aggregate"],
+    );
+}

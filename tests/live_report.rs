@@ -7,6 +7,11 @@
 //! `--since 1h` (hourly totals), and the `prescale_report_*` counters in `/metrics`.
 //!
 //! No sleeps: each reading is handed over only after the previous tick was reported.
+//!
+//! The second test reads the same kind of ticks from a real Prometheus through the
+//! controller's own source (`Sources`, as `prescale run` builds it from the config), asked
+//! at each tick's time: the history is written beforehand with `promtool`, and the test
+//! only steps the clock.
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
@@ -14,6 +19,11 @@ mod api_double;
 mod controller_harness;
 #[path = "support/metrics_double.rs"]
 mod metrics_double;
+#[path = "support/prometheus.rs"]
+#[allow(dead_code)]
+mod prometheus;
+#[path = "support/skip.rs"]
+mod skip;
 
 use api_double::ApiDouble;
 use controller_harness::{Running, eventually, one_target, sample, start_clocked, start_full};
@@ -21,8 +31,11 @@ use futures::future::BoxFuture;
 use prescale::config::TargetConfig;
 use prescale::leader::LeaseSettings;
 use prescale::live_report::{LiveReport, ScheduleSummary};
-use prescale::metrics::{MetricError, MetricsSource, TargetReadings};
+use prescale::metrics::{MetricError, MetricsSource, Sources, TargetReadings};
+use prometheus::PrometheusServer;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 const NS: &str = "shop";
@@ -324,6 +337,12 @@ async fn one_tick(
     queue: f64,
 ) -> Tick {
     feed.send((t, readings(rate, queue))).expect("feed");
+    reported(c, t, rate).await
+}
+
+/// Wait until the controller has reported its tick at `t` (where it saw arrivals at `rate`,
+/// or none); what it reported.
+async fn reported(c: &Running, t: f64, rate: Option<f64>) -> Tick {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let r = loop {
         if let Some(r) = c.recommendation("docs").await
@@ -473,6 +492,41 @@ async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
     );
     assert_eq!(out, prescale::live_report::render(&printed));
 
+    // GET /report's text form, asked for by the query or by the Accept header, is the
+    // table `prescale report` prints; a window it cannot serve is a 400 saying why.
+    let http = reqwest::Client::new();
+    let get = |path: &str, accept: &str| {
+        http.get(format!("{url}{path}"))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+    };
+    for (path, accept) in [("/report?format=text", "*/*"), ("/report", "text/plain")] {
+        let r = get(path, accept).await.expect("GET /report");
+        assert_eq!(r.status(), 200, "{path} {accept}");
+        let kind = r.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert!(kind.to_str().unwrap().starts_with("text/plain"), "{kind:?}");
+        assert_eq!(r.text().await.unwrap(), out, "{path} with Accept: {accept}");
+    }
+    let (ok, hour_table, err) =
+        prescale_report(&["--url".into(), url.clone(), "--since".into(), "1h".into()]).await;
+    assert!(ok, "{err}");
+    let r = get("/report?since=1h", "text/plain").await.expect("GET");
+    assert_eq!(r.text().await.unwrap(), hour_table);
+    for (path, says) in [
+        (
+            "/report?since=yesterday&format=text",
+            "since \"yesterday\" is not a duration",
+        ),
+        ("/report?since=0s", "ask for a window longer than 0"),
+        ("/report?since=30d", "ask for at most 7d"),
+        ("/report?format=xml", "ask for format=json or format=text"),
+    ] {
+        let r = get(path, "text/plain").await.expect("GET");
+        assert_eq!(r.status(), 400, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains(says), "{path}: {body}");
+    }
+
     // A window longer than the hourly totals kept is refused, saying why.
     let (ok, _, err) =
         prescale_report(&["--url".into(), url, "--since".into(), "30d".into()]).await;
@@ -505,6 +559,217 @@ async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
         "modelled counter",
         modelled.expect("modelled"),
         all.modelled,
+    );
+
+    drop(feed);
+    c.stop().await.expect("clean stop");
+}
+
+/// An hour boundary in the past for the history loaded into Prometheus.
+const PAST_HOUR: f64 = 1_699_999_200.0;
+
+/// The controller's own metric source for its config, read at the time the test hands it
+/// (and the controller's clock set to it), so each tick asks Prometheus for an instant the
+/// history holds.
+struct AtTestTime {
+    sources: Sources,
+    feed: tokio::sync::Mutex<mpsc::UnboundedReceiver<f64>>,
+    clock: Arc<Mutex<f64>>,
+}
+
+impl MetricsSource for AtTestTime {
+    fn read<'a>(&'a self, target: &'a TargetConfig) -> BoxFuture<'a, TargetReadings> {
+        Box::pin(async move {
+            let Some(t) = self.feed.lock().await.recv().await else {
+                // The test is done: nothing more to read.
+                return TargetReadings::default();
+            };
+            *self.clock.lock().expect("clock") = t;
+            self.sources
+                .read_at(target, UNIX_EPOCH + Duration::from_secs_f64(t))
+                .await
+        })
+    }
+
+    fn forget(&self, target: &str) {
+        self.sources.forget(target);
+    }
+}
+
+/// A stretch of ticks in the real-Prometheus test's history.
+struct Phase {
+    /// The ticks' times.
+    times: Vec<f64>,
+    /// Documents/s arriving in the tick ending at each time (`None` before the counter runs).
+    rates: Vec<Option<f64>>,
+    /// The tick the arrivals counter starts at.
+    counter_from: usize,
+}
+
+/// The history of the real-Prometheus test, as OpenMetrics: at each tick a queue-depth
+/// gauge, and an arrivals counter growing by the tick's rate times its length from its
+/// phase's `counter_from` tick on (irate needs two samples within its minute, so the reads
+/// before the second sample of a phase find no series).
+fn history_text(phases: &[Phase]) -> String {
+    let mut out = String::from("# TYPE docs_queue_depth gauge\n");
+    for phase in phases {
+        for t in &phase.times {
+            let _ = writeln!(out, "docs_queue_depth 10 {t:.3}");
+        }
+    }
+    out.push_str("# TYPE docs_arrived counter\n");
+    let mut total = 0.0;
+    for phase in phases {
+        for (k, t) in phase.times.iter().enumerate().skip(phase.counter_from) {
+            if k > phase.counter_from {
+                total += phase.rates[k].expect("a rate where the counter runs") * INTERVAL_S;
+            }
+            let _ = writeln!(out, "docs_arrived_total {total} {t:.3}");
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_matches_the_model_on_ticks_read_from_a_real_prometheus() {
+    let test = "the_report_matches_the_model_on_ticks_read_from_a_real_prometheus";
+    let Some(promtool) = prometheus::promtool() else {
+        return skip::skip(test, "no promtool", "install Debian's prometheus package");
+    };
+    let Some(mut server) = PrometheusServer::start(&[]).expect("Prometheus starts") else {
+        return prometheus::skip_without_binary(test);
+    };
+
+    // Phase 1, 100 s into an hour: 12 ticks, a surge of 60/s then 20/s. Phase 2, two
+    // hours later: 12 ticks at 50/s then 30/s, its counter starting at its second tick,
+    // so its first two reads find no arrivals (the second is a failed read between two
+    // ticks a quarter second apart: not modelled).
+    let start = PAST_HOUR + 100.0;
+    let start_two = start + 7200.0;
+    let times =
+        |from: f64| -> Vec<f64> { (0..12).map(|k| from + INTERVAL_S * f64::from(k)).collect() };
+    let one: Vec<Option<f64>> = (0..12)
+        .map(|k| Some(if k < 6 { 60.0 } else { 20.0 }))
+        .collect();
+    let mut two: Vec<Option<f64>> = (0..12)
+        .map(|k| Some(if k < 6 { 50.0 } else { 30.0 }))
+        .collect();
+    two[0] = None;
+    two[1] = None;
+    // Phase 1's counter starts a tick before its first read, so that read has a rate.
+    let mut one_times = vec![start - INTERVAL_S];
+    one_times.extend(times(start));
+    let mut one_rates = vec![None];
+    one_rates.extend(one.iter().copied());
+    server.load_history(
+        &promtool,
+        &history_text(&[
+            Phase {
+                times: one_times,
+                rates: one_rates,
+                counter_from: 0,
+            },
+            Phase {
+                times: times(start_two),
+                rates: two.clone(),
+                counter_from: 1,
+            },
+        ]),
+    );
+
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "docs", 4, 4);
+    api.set_instant_rollout(false);
+    let config = CONFIG
+        .replace("http://127.0.0.1:9", &server.url())
+        .replace("sum(queue_depth)", "sum(docs_queue_depth)")
+        .replace(
+            "sum(rate(arrivals_total[1m]))",
+            "sum(irate(docs_arrived_total[1m]))",
+        );
+    let parsed = prescale::config::parse(&config, "prescale.yaml").expect("config");
+    let clock = Arc::new(Mutex::new(start));
+    let (feed, rx) = mpsc::unbounded_channel();
+    let source: Arc<dyn MetricsSource> = Arc::new(AtTestTime {
+        sources: Sources::new(&parsed).expect("the controller's sources"),
+        feed: tokio::sync::Mutex::new(rx),
+        clock: clock.clone(),
+    });
+    let now = {
+        let clock = clock.clone();
+        Arc::new(move || *clock.lock().expect("clock")) as prescale::controller::Clock
+    };
+    let c = start_clocked(
+        &api,
+        &config,
+        None,
+        Some(prescale::controller::fixed_source(source)),
+        now,
+    )
+    .await;
+
+    let mut ticks = Vec::new();
+    for (k, t) in times(start).into_iter().enumerate() {
+        // Scaled by hand in the surge: down to 3, then up to 5, ready two ticks later.
+        match k {
+            2 => {
+                api.scale_by_hand(NS, "docs", 3);
+                api.set_ready(NS, "docs", 3);
+            }
+            7 => api.scale_by_hand(NS, "docs", 5),
+            9 => api.set_ready(NS, "docs", 5),
+            _ => {}
+        }
+        feed.send(t).expect("feed");
+        ticks.push(reported(&c, t, one[k]).await);
+    }
+    let phase_two = ticks.len();
+    for (k, t) in times(start_two).into_iter().enumerate() {
+        feed.send(t).expect("feed");
+        ticks.push(reported(&c, t, two[k]).await);
+    }
+    // The controller read the arrivals Prometheus had: none where the test wrote none.
+    let (_, metrics) = c.get("/metrics").await;
+    let no_data = sample(
+        &metrics,
+        "prescale_metric_errors_total{target=\"docs\",metric=\"arrivalRate\",reason=\"no_data\"}",
+    );
+    assert_eq!(no_data, Some(2.0), "{metrics}");
+
+    // Its queue in Prometheus was 10 at every tick; the test's model starts from it.
+    let deltas = expected(&ticks, 10.0);
+    let all = total(&deltas);
+    assert!(all.actual.late > 0.0, "what ran was late at times: {all:?}");
+    assert!(all.modelled > 0.0 && all.unmodelled > 7000.0, "{all:?}");
+    assert!(
+        deltas[phase_two + 1].unmodelled == INTERVAL_S,
+        "the failed read between two close ticks is not modelled"
+    );
+
+    let (code, body) = c.get("/report").await;
+    assert_eq!(code, 200, "{body}");
+    let served: LiveReport = serde_json::from_str(&body).expect("the report is JSON");
+    assert_report("GET /report", &served, &all);
+    let url = format!("http://{}", c.admin);
+    let (ok, out, err) = prescale_report(&["--url".into(), url.clone(), "--json".into()]).await;
+    assert!(ok, "{err}");
+    let printed: LiveReport = serde_json::from_str(&out).expect("--json prints the report");
+    assert_report("prescale report --json", &printed, &all);
+    let (ok, out, err) = prescale_report(&[
+        "--url".into(),
+        url,
+        "--since".into(),
+        "1h".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let hour: LiveReport = serde_json::from_str(&out).expect("--since 1h --json");
+    assert_report(
+        "prescale report --since 1h",
+        &hour,
+        &total(&deltas[phase_two..]),
     );
 
     drop(feed);

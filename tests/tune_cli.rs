@@ -78,6 +78,8 @@ fn tune_searches_on_the_first_part_reports_the_held_back_part_and_prints_pasteab
             "forecast.errorQuantile",
             "plan.waitTarget",
             "plan.releaseTolerance",
+            "behavior.scaleDown.stabilizationWindow",
+            "behavior.scaleDownCooldown",
             "forecast.targetUtilization"
         ]
     );

@@ -376,7 +376,7 @@ pub fn text(r: &TuneReport) -> String {
         out.push_str("warning: on the held-back part the tuned knobs cost more than the current ones and are no more punctual: keep the current knobs (the tuning part does not describe the rest; try a longer window)\n");
     }
     out.push_str(&format!(
-        "\npaste into target {} (merge with its own forecast: and behavior: keys):\n{}",
+        "\npaste into target {} (merge with its own forecast:, plan: and behavior: keys):\n{}",
         r.target, r.snippet
     ));
     for note in &r.notes {

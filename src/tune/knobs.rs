@@ -71,6 +71,20 @@ pub const KNOBS: &[Knob] = &[
         set: |c, v| c.plan.release_tolerance = v,
     },
     Knob {
+        path: "behavior.scaleDown.stabilizationWindow",
+        values: &[0.0, 60.0, 120.0, 300.0, 600.0],
+        unit: Unit::Seconds,
+        get: |c| c.behavior.scale_down.stabilization_window.as_secs_f64(),
+        set: |c, v| c.behavior.scale_down.stabilization_window = Duration::from_secs_f64(v),
+    },
+    Knob {
+        path: "behavior.scaleDownCooldown",
+        values: &[0.0, 60.0, 180.0, 300.0, 600.0],
+        unit: Unit::Seconds,
+        get: |c| c.behavior.scale_down_cooldown.as_secs_f64(),
+        set: |c, v| c.behavior.scale_down_cooldown = Duration::from_secs_f64(v),
+    },
+    Knob {
         path: "forecast.targetUtilization",
         values: &[0.7, 0.8, 0.9, 1.0],
         unit: Unit::Number,
@@ -118,6 +132,7 @@ mod tests {
         let values: Vec<f64> = KNOBS.iter().map(|k| k.values[0]).collect();
         assert_eq!(read(&apply(&base, &values)), values);
         assert_eq!(KNOBS[2].format(0.5), "0.5");
+        assert_eq!(KNOBS[4].format(120.0), "2m");
     }
 
     /// `a.b.c` and a value as YAML nested under a target, indented for the list item.

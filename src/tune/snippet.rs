@@ -101,7 +101,7 @@ mod tests {
             "{TARGET}    behavior:\n      scaleDown:\n        selectPolicy: Min\n        policies: [{{type: Pods, value: 2, period: 1m}}]\n"
         );
         let base = parse(&custom, "base.yaml").unwrap().targets.remove(0);
-        let values = [16.0, 0.95, 0.75, 0.1, 0.9];
+        let values = [16.0, 0.95, 0.75, 0.1, 300.0, 180.0, 0.9];
         let tuned = apply(&base, &values);
         let text = snippet(&tuned);
         assert!(
@@ -116,11 +116,14 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}\n{text}"))
             .targets
             .remove(0);
-        assert_eq!(read(&pasted), values);
         assert!(
-            !text.contains("behavior"),
-            "no behaviour knob is tuned: {text}"
+            text.contains("    behavior:\n      scaleDown:\n        stabilizationWindow: 5m\n        selectPolicy: Min\n"),
+            "{text}"
         );
+        assert!(text.contains("      scaleDownCooldown: 3m\n"), "{text}");
+        assert_eq!(read(&pasted), values);
+        // The target's own scale-down rules come with the tuned window; scale-up is untouched.
+        assert_eq!(pasted.behavior.scale_down, tuned.behavior.scale_down);
         assert_eq!(pasted.behavior.scale_up, base.behavior.scale_up);
     }
 }
