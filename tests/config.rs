@@ -35,7 +35,7 @@ const SCRAPED: &str = "    metrics:
 #[test]
 fn the_full_example_validates_with_its_overrides() {
     let config = config::load(&example("prescale.yaml")).unwrap();
-    assert_eq!(config.targets.len(), 2);
+    assert_eq!(config.targets.len(), 3);
     let prometheus = config.prometheus.as_ref().unwrap();
     assert_eq!(prometheus.url, "http://prometheus.monitoring.svc:9090");
     assert_eq!(prometheus.retries, 2);
@@ -79,6 +79,10 @@ fn the_full_example_validates_with_its_overrides() {
             ..
         })
     ));
+
+    let ocr = &config.targets[2];
+    assert_eq!(ocr.scale_target_ref.to_string(), "StatefulSet docs/ocr-gpu");
+    assert!(!ocr.scale_target_ref.is_deployment());
 }
 
 #[test]
@@ -1065,7 +1069,7 @@ fn check_prints_the_effective_settings_of_a_valid_file() {
     let file = example("prescale.yaml");
     let (code, stdout, stderr) = prescale(&["check", "--config", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("valid, 2 targets"), "{stdout}");
+    assert!(stdout.contains("valid, 3 targets"), "{stdout}");
     // Read back, the printed settings are the same configuration (every key merged in).
     let printed = config::parse(&stdout, "stdout").unwrap();
     assert_eq!(printed, config::load(&file).unwrap());
