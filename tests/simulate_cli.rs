@@ -176,7 +176,10 @@ fn bad_input_exits_1_with_one_line_naming_the_place_and_the_fix() {
             vec!["--trace", path(&malformed)],
             &["bad.csv:3", "`x` is not a number", "each row is"],
         ),
-        (vec!["--min", "0"], &["--min 0", "at least 1"]),
+        (
+            vec!["--min", "5", "--max", "4"],
+            &["--min 5", "at most --max"],
+        ),
         (
             vec!["--warmup-days", "12"],
             &["--warmup-days 12", "shorter"],
