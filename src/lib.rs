@@ -13,6 +13,7 @@ pub mod config;
 pub mod controller;
 pub mod core;
 pub mod forecast;
+pub mod heap;
 pub mod leader;
 pub mod live_report;
 pub mod metrics;

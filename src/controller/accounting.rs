@@ -6,7 +6,6 @@ use super::Shared;
 use super::tick::{TargetTask, TickOutcome};
 use crate::core::{Decision, Observation};
 use crate::live_report::{MAX_STEP_INTERVALS, TickInput};
-use crate::telemetry::ScheduleLabels;
 
 impl TargetTask {
     /// Account for this tick in the live report and the forecast-error gauge.
@@ -37,27 +36,15 @@ impl TargetTask {
 
         let t = &shared.telemetry;
         let labels = self.labels();
-        for (schedule, totals) in [("actual", delta.actual), ("recommended", delta.recommended)] {
-            let l = ScheduleLabels {
-                target: labels.clone(),
-                schedule: schedule.into(),
-            };
-            t.report_replica_seconds
-                .get_or_create(&l)
-                .inc_by(totals.replica_seconds);
-            t.report_documents
-                .get_or_create(&l)
-                .inc_by(totals.documents);
-            t.report_late_documents
-                .get_or_create(&l)
-                .inc_by(totals.late_documents);
+        let h = self.series.always(t, &labels);
+        // In `SCHEDULES` order.
+        for (i, totals) in [delta.actual, delta.recommended].iter().enumerate() {
+            h.report_replica_seconds[i].inc_by(totals.replica_seconds);
+            h.report_documents[i].inc_by(totals.documents);
+            h.report_late_documents[i].inc_by(totals.late_documents);
         }
-        t.report_modelled_seconds
-            .get_or_create(&labels)
-            .inc_by(delta.modelled_seconds);
-        t.report_unmodelled_seconds
-            .get_or_create(&labels)
-            .inc_by(delta.unmodelled_seconds);
+        h.report_modelled_seconds.inc_by(delta.modelled_seconds);
+        h.report_unmodelled_seconds.inc_by(delta.unmodelled_seconds);
 
         let interval = self.config.interval.as_secs_f64();
         self.forecast_error
@@ -71,13 +58,8 @@ impl TargetTask {
             None
         };
         self.forecast_error.expect(obs.t, next);
-        match self.forecast_error.ratio() {
-            Some(r) => {
-                t.forecast_error_ratio.get_or_create(&labels).set(r);
-            }
-            None => {
-                t.forecast_error_ratio.remove(&labels);
-            }
-        }
+        let ratio = self.forecast_error.ratio();
+        self.series
+            .set_or_remove(t, 6, &t.forecast_error_ratio, &labels, ratio);
     }
 }

@@ -85,17 +85,21 @@ impl Health {
     /// A target finished a tick (its interval may have changed with a reload).
     pub fn target_ticked(&self, target: &str, interval: Duration) {
         let now = Instant::now();
-        self.lock()
-            .entry(target.to_string())
-            .and_modify(|t| {
-                t.interval = interval;
-                t.last_tick = Some(now);
-            })
-            .or_insert(TargetHealth {
-                interval,
-                started: now,
-                last_tick: Some(now),
-            });
+        let mut targets = self.lock();
+        // Found in place: the name is copied once per target, not per tick.
+        if let Some(t) = targets.get_mut(target) {
+            t.interval = interval;
+            t.last_tick = Some(now);
+        } else {
+            targets.insert(
+                target.to_string(),
+                TargetHealth {
+                    interval,
+                    started: now,
+                    last_tick: Some(now),
+                },
+            );
+        }
     }
 
     /// A target was removed.

@@ -60,8 +60,18 @@ impl Reports {
         // A poisoned lock only means a writer panicked mid-insert of a plain map; the map is
         // still usable, and a report must never take the controller down.
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let ticks = map.get(&report.target).map_or(0, |r| r.ticks);
-        map.insert(report.target.clone(), TargetReport { ticks, ..report });
+        // Replaced in place: the name is copied once per target, not per tick.
+        match map.get_mut(&report.target) {
+            Some(r) => {
+                *r = TargetReport {
+                    ticks: r.ticks,
+                    ..report
+                }
+            }
+            None => {
+                map.insert(report.target.clone(), TargetReport { ticks: 0, ..report });
+            }
+        }
     }
 
     /// Count a finished tick of `target` (one that reported).

@@ -255,10 +255,10 @@ async fn run_target(
                     }
                 };
                 let took = started.elapsed();
-                shared
-                    .telemetry
+                let labels = task.labels();
+                task.series
+                    .always(&shared.telemetry, &labels)
                     .tick_duration
-                    .get_or_create(&task.labels())
                     .observe(took.as_secs_f64());
                 if took > task.config.interval {
                     tracing::warn!(target_name = %name, took_s = took.as_secs_f64(), interval_s = task.config.interval.as_secs_f64(), "tick took longer than the interval; skipping missed ticks");

@@ -4,47 +4,12 @@
 use super::Shared;
 use super::intent::Hold;
 use super::report::TargetReport;
-use super::tick::{BLOCK_KINDS, TargetTask, TickOutcome, deployment_name};
+use super::tick::{BLOCK_KINDS, LoggedDecision, TargetTask, TickOutcome, deployment_name};
 use crate::actuator::{DeploymentView, EventSpec, FloorKind, OtherAutoscaler, Verdict};
 use crate::config::Mode;
 use crate::core::{Decision, Observation, Reason};
-use crate::telemetry::{ReasonLabels, TargetLabels, WarningLabels};
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use std::sync::atomic::AtomicU64;
+use crate::telemetry::{ReasonLabels, WarningLabels};
 use tokio::time::Instant;
-
-/// Set a gauge to `value`, or remove it while there is none (never a stale value).
-fn set_or_remove(
-    family: &Family<TargetLabels, Gauge<f64, AtomicU64>>,
-    labels: &TargetLabels,
-    value: Option<f64>,
-) {
-    match value {
-        Some(v) => {
-            family.get_or_create(labels).set(v);
-        }
-        None => {
-            family.remove(labels);
-        }
-    }
-}
-
-/// Set an integer gauge to `value`, or remove it while there is none.
-fn set_or_remove_count(
-    family: &Family<TargetLabels, Gauge>,
-    labels: &TargetLabels,
-    value: Option<u32>,
-) {
-    match value {
-        Some(v) => {
-            family.get_or_create(labels).set(i64::from(v));
-        }
-        None => {
-            family.remove(labels);
-        }
-    }
-}
 
 /// The Event reason for a kind of blocked write.
 fn block_reason(kind: &str) -> &'static str {
@@ -102,53 +67,60 @@ impl TargetTask {
     ) {
         let t = &shared.telemetry;
         let l = self.labels();
-        t.recommended_replicas
-            .get_or_create(&l)
-            .set(i64::from(decision.replicas));
-        t.current_replicas
-            .get_or_create(&l)
-            .set(i64::from(view.replicas));
-        t.ready_replicas
-            .get_or_create(&l)
-            .set(i64::from(view.ready));
-        set_or_remove(&t.forecast_arrival_rate, &l, decision.forecast_rate);
-        set_or_remove(&t.forecast_arrival_rate_upper, &l, decision.forecast_upper);
-        set_or_remove(&t.observed_queue_depth, &l, obs.queue_depth);
-        set_or_remove(&t.observed_arrival_rate, &l, obs.arrival_rate);
-        set_or_remove(&t.observed_completion_rate, &l, obs.completion_rate);
-        set_or_remove(&t.observed_queue_wait_seconds, &l, obs.wait_s);
-        t.slo_queue_wait_seconds
-            .get_or_create(&l)
+        let h = self.series.always(t, &l);
+        h.recommended_replicas.set(i64::from(decision.replicas));
+        h.current_replicas.set(i64::from(view.replicas));
+        h.ready_replicas.set(i64::from(view.ready));
+        h.slo_queue_wait_seconds
             .set(self.config.slo.queue_wait.as_secs_f64());
-        t.metrics_missing_ticks
-            .get_or_create(&l)
+        h.metrics_missing_ticks
             .set(i64::from(self.state.failures()));
-        t.capacity_per_replica
-            .get_or_create(&l)
-            .set(decision.capacity_per_replica);
-        t.startup_seconds.get_or_create(&l).set(decision.startup_s);
+        h.capacity_per_replica.set(decision.capacity_per_replica);
+        h.startup_seconds.set(decision.startup_s);
+        for (key, family, value) in [
+            (0, &t.forecast_arrival_rate, decision.forecast_rate),
+            (1, &t.forecast_arrival_rate_upper, decision.forecast_upper),
+            (2, &t.observed_queue_depth, obs.queue_depth),
+            (3, &t.observed_arrival_rate, obs.arrival_rate),
+            (4, &t.observed_completion_rate, obs.completion_rate),
+            (5, &t.observed_queue_wait_seconds, obs.wait_s),
+        ] {
+            self.series.set_or_remove(t, key, family, &l, value);
+        }
 
         let labels: Vec<String> = decision.reasons.iter().filter_map(reason_label).collect();
-        for old in &self.memory.reason_labels {
-            if !labels.contains(old) {
-                t.decision_reason.remove(&ReasonLabels {
-                    target: l.clone(),
-                    reason: old.clone(),
-                });
+        // The same reasons as last tick, in the same set of series: nothing to change.
+        let generation = self.series.generation(t);
+        if labels != self.memory.reason_labels || generation != self.memory.series_generation {
+            for old in &self.memory.reason_labels {
+                if !labels.contains(old) {
+                    t.decision_reason.remove(&ReasonLabels {
+                        target: l.clone(),
+                        reason: old.clone(),
+                    });
+                }
             }
-        }
-        for new in &labels {
-            t.decision_reason
-                .get_or_create(&ReasonLabels {
-                    target: l.clone(),
-                    reason: new.clone(),
-                })
-                .set(1);
+            for new in &labels {
+                t.decision_reason
+                    .get_or_create(&ReasonLabels {
+                        target: l.clone(),
+                        reason: new.clone(),
+                    })
+                    .set(1);
+            }
         }
 
         let floor = self.memory.floor.clone();
-        set_or_remove_count(&t.floor_replicas, &l, floor.as_ref().map(|f| f.floor));
-        set_or_remove_count(
+        self.series.set_or_remove_count(
+            t,
+            0,
+            &t.floor_replicas,
+            &l,
+            floor.as_ref().map(|f| f.floor),
+        );
+        self.series.set_or_remove_count(
+            t,
+            1,
             &t.floor_owner_replicas,
             &l,
             floor
@@ -165,13 +137,12 @@ impl TargetTask {
         // One info line when the decision changes (what is recommended, what runs, what was
         // done, which reasons shaped it); the same decision again is logged at debug level
         // only. `/recommendations` always has the full latest record.
-        let summary = format!(
-            "{}/{}/{action}/{}",
-            decision.replicas,
-            view.replicas,
-            labels.join(",")
-        );
-        let changed = self.memory.last_logged.as_deref() != Some(summary.as_str());
+        let changed = !self.memory.last_logged.as_ref().is_some_and(|l| {
+            l.recommended == decision.replicas
+                && l.current == view.replicas
+                && l.action == action
+                && l.reasons == labels
+        });
         if changed || tracing::enabled!(tracing::Level::DEBUG) {
             let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
             macro_rules! decision_line {
@@ -202,7 +173,12 @@ impl TargetTask {
             }
         }
         if changed {
-            self.memory.last_logged = Some(summary);
+            self.memory.last_logged = Some(LoggedDecision {
+                recommended: decision.replicas,
+                current: view.replicas,
+                action: action.clone(),
+                reasons: labels.clone(),
+            });
         }
         self.memory.reason_labels = labels;
         shared.reports.put(TargetReport {
@@ -271,23 +247,41 @@ impl TargetTask {
         let backoff = matches!(outcome, TickOutcome::Held(Hold::Backoff));
         let unsynced = matches!(outcome, TickOutcome::Held(Hold::Unsynced));
         let t = &shared.telemetry;
-        for kind in BLOCK_KINDS {
+        // The series set are known (`memory.blocked`), so a tick with nothing blocked,
+        // as before, looks nothing up; after every series was dropped, none is set.
+        let generation = self.series.generation(t);
+        if generation != self.memory.series_generation {
+            self.memory.blocked = 0;
+        }
+        for (bit, kind) in BLOCK_KINDS.iter().enumerate() {
             let on = active.iter().any(|(k, _)| k == kind)
                 || (*kind == "manual_scale" && manual)
                 || (*kind == "unsynced" && unsynced)
                 || (*kind == "backoff" && backoff);
+            let was = self.memory.blocked & (1 << bit) != 0;
+            if !on && !was {
+                if !self.memory.reported_blocks.is_empty() || !self.memory.logged_blocks.is_empty()
+                {
+                    self.memory.reported_blocks.remove(*kind);
+                    self.memory.logged_blocks.remove(*kind);
+                }
+                continue;
+            }
             let labels = WarningLabels {
                 target: self.labels(),
                 kind: kind.to_string(),
             };
             if on {
                 t.write_blocked.get_or_create(&labels).set(1);
+                self.memory.blocked |= 1 << bit;
             } else {
                 t.write_blocked.remove(&labels);
+                self.memory.blocked &= !(1 << bit);
                 self.memory.reported_blocks.remove(*kind);
                 self.memory.logged_blocks.remove(*kind);
             }
         }
+        self.memory.series_generation = generation;
         let leader = shared.is_leader();
         for (kind, note) in active {
             // Logged once per episode by every instance; an Event once per episode by the

@@ -14,7 +14,7 @@ use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
 use crate::live_report::{ForecastError, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
-use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels};
+use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels, TargetSeries};
 use futures::StreamExt;
 use std::collections::BTreeSet;
 use tokio::time::Instant;
@@ -67,6 +67,10 @@ pub(super) struct Memory {
     pub(super) logged_blocks: BTreeSet<String>,
     /// `prescale_decision_reason` labels currently set, so stale ones are removed.
     pub(super) reason_labels: Vec<String>,
+    /// The [`TargetSeries::generation`] `reason_labels` and `blocked` were set in.
+    pub(super) series_generation: u64,
+    /// `prescale_write_blocked` series set, one bit per kind of [`BLOCK_KINDS`].
+    pub(super) blocked: u32,
     /// The Deployment's `matchExpressions` were reported as ignored (once per target).
     pub(super) warned_match_expressions: bool,
     /// Rate limit of this target's decision Events.
@@ -87,7 +91,17 @@ pub(super) struct Memory {
     pub(super) ahead_of_cache: Option<AheadOfCache>,
     /// What the last decision log line at info level said, so an unchanged decision is
     /// logged at debug level only.
-    pub(super) last_logged: Option<String>,
+    pub(super) last_logged: Option<LoggedDecision>,
+}
+
+/// What a decision log line at info level said: what is recommended, what runs, what was
+/// done, which reasons shaped it.
+#[derive(Debug, PartialEq)]
+pub(super) struct LoggedDecision {
+    pub(super) recommended: u32,
+    pub(super) current: u32,
+    pub(super) action: String,
+    pub(super) reasons: Vec<String>,
 }
 
 /// The Deployment as prescale last wrote or read it directly, and the `resourceVersion`s it
@@ -151,6 +165,10 @@ pub struct TargetTask {
     pub(super) live: LiveTracker,
     /// The forecast's recent error.
     pub(super) forecast_error: ForecastError,
+    /// The labels of this target's series, made once (not per series per tick).
+    labels: TargetLabels,
+    /// Handles on this target's series.
+    pub(super) series: TargetSeries,
 }
 
 /// How a tick ended.
@@ -197,6 +215,8 @@ impl TargetTask {
         Self {
             live: live_tracker(&config),
             forecast_error: ForecastError::default(),
+            labels: TargetLabels::of(&config),
+            series: TargetSeries::default(),
             config,
             state,
             memory: Memory::default(),
@@ -219,6 +239,8 @@ impl TargetTask {
                 config.interval.as_secs_f64(),
             );
         }
+        self.labels = TargetLabels::of(&config);
+        self.series.forget();
         self.config = config;
         reset
     }
@@ -265,6 +287,8 @@ impl TargetTask {
     pub fn forget_series(&mut self, shared: &Shared) {
         let reasons = std::mem::take(&mut self.memory.reason_labels);
         shared.telemetry.forget_target(&self.labels(), &reasons);
+        self.series.forget();
+        self.memory.blocked = 0;
     }
 
     /// Writes are withheld this long after a person's `kubectl scale`: at least
@@ -279,7 +303,7 @@ impl TargetTask {
     }
 
     pub(super) fn labels(&self) -> TargetLabels {
-        TargetLabels::of(&self.config)
+        self.labels.clone()
     }
 
     fn count_error(&self, shared: &Shared, stage: &str) {

@@ -63,9 +63,8 @@ impl TargetState {
     pub fn backfill(&mut self, config: &TargetConfig, step_s: f64, samples: &[(f64, f64)]) {
         let window = self.startup_s(config) + config.interval.as_secs_f64();
         let slack = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
-        for &(t, rate) in samples {
-            self.forecaster.observe(t, step_s, rate, window, slack);
-        }
+        self.forecaster
+            .observe_history(step_s, samples, window, slack);
     }
 
     /// The learned per-replica capacity, documents/s.

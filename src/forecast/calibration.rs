@@ -77,6 +77,10 @@ impl Calibration {
             self.pending.pop_front();
             if self.errors.len() == ERRORS_KEPT {
                 self.errors.pop_front();
+            } else if self.errors.capacity() < ERRORS_KEPT {
+                // Room for the whole record at once: grown by doubling it would end at 1,024
+                // (4 KB per model instead of 2.3), for every target.
+                self.errors.reserve_exact(ERRORS_KEPT - self.errors.len());
             }
             let predicted = f64::from(predicted).max(0.0);
             let error = actual.max(0.0).sqrt() - predicted.sqrt();
@@ -107,42 +111,45 @@ impl Calibration {
         // A temporary copy: sorting reorders it, and keeping a second buffer would double
         // what every target holds for one hourly computation.
         let mut scratch: Vec<f32> = self.errors.iter().copied().collect();
-        scratch.sort_unstable_by(|a, b| b.total_cmp(a));
         let n = scratch.len();
         let rank = ((rule.coverage * n as f64).ceil() as usize).clamp(1, n);
-        let cap = f64::from(scratch[n - rank]).max(0.0);
+        // The `rank`-th smallest of the errors in descending order: a selection, not a sort.
+        let (_, &mut at_rank, _) = scratch.select_nth_unstable_by(n - rank, |a, b| b.total_cmp(a));
+        let cap = f64::from(at_rank).max(0.0);
         if !(rule.miss_cost.is_finite() && self.mean > 0.0) {
             self.margin = cap;
             return;
         }
-        // Margin `m` misses the windows whose error exceeds it (the first of the descending
-        // errors) and adds `(2 m E[sqrt p] + m²) / E[p]` of capacity.
+        // Margin `m` misses the windows whose error exceeds it and adds
+        // `(2 m E[sqrt p] + m²) / E[p]` of capacity.
         let objective = |m: f64, missed: usize| {
             (2.0 * m * self.mean_sqrt + m * m) / self.mean
                 + rule.miss_cost * missed as f64 / n as f64
         };
-        let mut best = (
-            cap,
-            objective(
-                cap,
-                scratch.iter().take_while(|&&e| f64::from(e) > cap).count(),
-            ),
-        );
-        for (i, &e) in scratch.iter().enumerate() {
-            let m = f64::from(e);
-            if m < 0.0 {
-                break;
-            }
-            // Margin `m` covers this error and equal ones, and misses the `i` larger ones.
-            if m > cap || (i > 0 && scratch[i - 1] == e) {
+        let above = |m: f64| scratch.iter().filter(|&&e| f64::from(e) > m).count();
+        let mut best = (cap, objective(cap, above(cap)));
+        // Only margins below the cap and not negative can do better (the cap itself gives
+        // `best`): those errors, in descending order, each after the `at_or_above` errors at
+        // or above the cap and the larger ones among them. (Sorting only these is what
+        // makes a target's start-up backfill, a margin per error for its first day, cheap.)
+        let at_or_above = scratch.iter().filter(|&&e| f64::from(e) >= cap).count();
+        let mut below: Vec<f32> = scratch
+            .iter()
+            .copied()
+            .filter(|&e| f64::from(e) >= 0.0 && f64::from(e) < cap)
+            .collect();
+        below.sort_unstable_by(|a, b| b.total_cmp(a));
+        for (k, &e) in below.iter().enumerate() {
+            // Margin `m` covers this error and equal ones, and misses the larger ones.
+            if k > 0 && below[k - 1] == e {
                 continue;
             }
-            let j = objective(m, i);
+            let j = objective(f64::from(e), at_or_above + k);
             if j < best.1 {
-                best = (m, j);
+                best = (f64::from(e), j);
             }
         }
-        let zero = objective(0.0, scratch.iter().take_while(|&&e| e > 0.0).count());
+        let zero = objective(0.0, scratch.iter().filter(|&&e| e > 0.0).count());
         if zero < best.1 {
             best = (0.0, zero);
         }
@@ -217,6 +224,91 @@ mod tests {
             miss_cost: f64::INFINITY,
         });
         assert_eq!(c.margin(), 0.0, "four in five windows need no margin");
+    }
+
+    /// The margin by its definition: every error sorted, each candidate margin tried.
+    fn margin_by_full_sort(c: &Calibration, rule: MarginRule) -> f64 {
+        let mut sorted: Vec<f32> = c.errors.iter().copied().collect();
+        sorted.sort_unstable_by(|a, b| b.total_cmp(a));
+        let n = sorted.len();
+        let rank = ((rule.coverage * n as f64).ceil() as usize).clamp(1, n);
+        let cap = f64::from(sorted[n - rank]).max(0.0);
+        if !(rule.miss_cost.is_finite() && c.mean > 0.0) {
+            return cap;
+        }
+        let objective = |m: f64, missed: usize| {
+            (2.0 * m * c.mean_sqrt + m * m) / c.mean + rule.miss_cost * missed as f64 / n as f64
+        };
+        let over = |m: f64| sorted.iter().take_while(|&&e| f64::from(e) > m).count();
+        let mut best = (cap, objective(cap, over(cap)));
+        for (i, &e) in sorted.iter().enumerate() {
+            let m = f64::from(e);
+            if m < 0.0 {
+                break;
+            }
+            if m > cap || (i > 0 && sorted[i - 1] == e) {
+                continue;
+            }
+            let j = objective(m, i);
+            if j < best.1 {
+                best = (m, j);
+            }
+        }
+        let zero = objective(0.0, sorted.iter().take_while(|&&e| e > 0.0).count());
+        if zero < best.1 {
+            best = (0.0, zero);
+        }
+        best.0
+    }
+
+    #[test]
+    fn the_margin_is_the_one_trying_every_error_would_choose() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for case in 0..300 {
+            let mut c = Calibration {
+                mean: 4.0 + rng.f64() * 10.0,
+                mean_sqrt: 2.0 + rng.f64(),
+                ..Calibration::default()
+            };
+            let n = 1 + rng.usize(..ERRORS_KEPT);
+            // Errors on a coarse grid (ties), both signs, zeros of both signs.
+            for _ in 0..n {
+                let e = match rng.u8(..10) {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => (rng.f32() - 0.4) * 3.0,
+                };
+                let e = if case % 2 == 0 {
+                    (e * 8.0).round() / 8.0
+                } else {
+                    e
+                };
+                c.errors.push_back(e);
+            }
+            for rule in [
+                RULE,
+                MarginRule {
+                    coverage: 0.99,
+                    miss_cost: 7.0,
+                },
+                MarginRule {
+                    coverage: 0.9,
+                    miss_cost: 0.5,
+                },
+                MarginRule {
+                    coverage: 1.0,
+                    miss_cost: 50.0,
+                },
+            ] {
+                let expected = margin_by_full_sort(&c, rule);
+                c.update_margin(rule);
+                assert_eq!(
+                    c.margin().to_bits(),
+                    expected.to_bits(),
+                    "case {case} {rule:?}"
+                );
+            }
+        }
     }
 
     #[test]

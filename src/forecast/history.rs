@@ -80,6 +80,38 @@ impl History {
         index.rem_euclid(self.ring.len() as i64) as usize
     }
 
+    /// The sum and number of the buckets with data among the `count` buckets ending at
+    /// `last`, newest first: what summing [`History::get`] over `last, last - 1, ...` gives,
+    /// in the same order, without a division per bucket (the seasonal models' levels read
+    /// hundreds of buckets at each completed bucket).
+    pub fn sum_back(&self, last: i64, count: i64) -> (f64, usize) {
+        let (mut sum, mut n) = (0.0, 0);
+        let Some(newest) = self.newest else {
+            return (sum, n);
+        };
+        let len = self.ring.len() as i64;
+        // Indices kept: (newest - len, newest].
+        let hi = last.min(newest);
+        let lo = (last - count + 1).max(newest - len + 1);
+        if hi < lo {
+            return (sum, n);
+        }
+        let mut slot = self.slot(hi);
+        for _ in lo..=hi {
+            let v = self.ring[slot];
+            if v >= 0.0 {
+                sum += f64::from(v);
+                n += 1;
+            }
+            slot = if slot == 0 {
+                self.ring.len() - 1
+            } else {
+                slot - 1
+            };
+        }
+        (sum, n)
+    }
+
     /// Mean rate of completed bucket `index`, if it is kept and has data.
     pub fn get(&self, index: i64) -> Option<f64> {
         let newest = self.newest?;
@@ -105,6 +137,31 @@ mod tests {
         assert_eq!(h.record(75.0, 15.0, 9.0), Some(0));
         assert_eq!(h.get(0), Some(2.0));
         assert_eq!(h.get(1), None, "still open");
+    }
+
+    #[test]
+    fn a_sum_back_is_the_sum_of_the_buckets_read_one_by_one() {
+        let mut h = History::new(60.0, 600.0);
+        let mut t = 0.0;
+        for k in 0..40 {
+            t += 60.0;
+            // A gap now and then.
+            if k % 7 != 3 {
+                h.record(t, 60.0, f64::from(k) * 0.37);
+            }
+        }
+        for last in -3..45 {
+            for count in 0..14 {
+                let (mut sum, mut n) = (0.0, 0);
+                for i in 0..count {
+                    if let Some(v) = h.get(last - i) {
+                        sum += v;
+                        n += 1;
+                    }
+                }
+                assert_eq!(h.sum_back(last, count), (sum, n), "{last} {count}");
+            }
+        }
     }
 
     #[test]

@@ -137,11 +137,50 @@ impl Forecaster {
     /// forecasts are judged over lead windows of `window_s` seconds by the capacity each
     /// window needed with waits of `slack_s` allowed ([`Demand`]).
     pub fn observe(&mut self, t: f64, seconds: f64, rate: f64, window_s: f64, slack_s: f64) {
+        self.observe_then(t, seconds, rate, window_s, slack_s, true);
+    }
+
+    /// [`Forecaster::observe`] for each of a run of past samples `(t, rate)`, oldest first
+    /// (a start-up backfill). The same forecaster results; the forecasts cached at each
+    /// completed bucket are made only for the last one (a backfill completes a bucket at
+    /// nearly every sample and reads one or two of the 24 forecasts before the next).
+    pub fn observe_history(
+        &mut self,
+        seconds: f64,
+        samples: &[(f64, f64)],
+        window_s: f64,
+        slack_s: f64,
+    ) {
+        for &(t, rate) in samples {
+            self.observe_then(t, seconds, rate, window_s, slack_s, false);
+        }
+        if let Some(newest) = self.history.newest()
+            && self.models.iter().any(|m| m.ahead.is_empty())
+        {
+            self.on_bucket_completed(newest);
+        }
+    }
+
+    fn observe_then(
+        &mut self,
+        t: f64,
+        seconds: f64,
+        rate: f64,
+        window_s: f64,
+        slack_s: f64,
+        cache_ahead: bool,
+    ) {
         if !(rate.is_finite() && rate >= 0.0 && seconds > 0.0 && t.is_finite()) {
             return;
         }
         if let Some(completed) = self.history.record(t, seconds, rate) {
-            self.on_bucket_completed(completed);
+            if cache_ahead {
+                self.on_bucket_completed(completed);
+            } else {
+                for m in &mut self.models {
+                    m.ahead.clear();
+                }
+            }
         }
         self.demand.push(t, seconds, rate, window_s, slack_s);
         let peak = self.demand.need().unwrap_or(rate);
@@ -297,9 +336,13 @@ fn bucket_forecast<'h>(
 ) -> Option<f64> {
     let k = index - newest;
     if k <= 0 {
-        return history
-            .get(index)
-            .or_else(|| m.ahead.first().copied().flatten());
+        return history.get(index).or_else(|| match m.ahead.first() {
+            Some(cached) => *cached,
+            // Not cached (during a backfill): what the cache would hold.
+            None => prepared
+                .get_or_insert_with(|| Prepared::new(history, m.season, newest))
+                .at(newest + 1),
+        });
     }
     if let Some(f) = m.ahead.get((k - 1) as usize) {
         return *f;
@@ -354,6 +397,59 @@ mod tests {
             "persistence of what was seen: {path:?}"
         );
         assert_eq!(p.season, Season::None);
+    }
+
+    #[test]
+    fn a_backfill_forecasts_exactly_as_observing_each_sample_would() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let shape = |t: f64| 10.0 + 9.0 * (2.0 * std::f64::consts::PI * t / 86_400.0).sin();
+        let history: Vec<(f64, f64)> = (1..=9 * 288)
+            .map(|k| {
+                let t = f64::from(k) * 300.0;
+                // A gap now and then, as Prometheus gives.
+                let rate = if k % 97 == 5 {
+                    f64::NAN
+                } else {
+                    shape(t) * (0.8 + 0.4 * rng.f64())
+                };
+                (t, rate)
+            })
+            .collect();
+        let mut one_by_one = Forecaster::new(settings());
+        for &(t, rate) in &history {
+            one_by_one.observe(t, 300.0, rate, 105.0, 30.0);
+        }
+        let mut backfilled = Forecaster::new(settings());
+        for chunk in history.chunks(1000) {
+            backfilled.observe_history(300.0, chunk, 105.0, 30.0);
+        }
+        let mut t = history.last().map_or(0.0, |&(t, _)| t);
+        let same = |a: &Forecaster, b: &Forecaster, t: f64| {
+            assert_eq!(a.season(), b.season());
+            assert_eq!(a.margin().to_bits(), b.margin().to_bits());
+            for ahead in [0.0, 100.0, 900.0, 3600.0, 7000.0] {
+                assert_eq!(
+                    a.predict(t, t + ahead),
+                    b.predict(t, t + ahead),
+                    "{t} {ahead}"
+                );
+            }
+            let (mut pa, mut pb) = (Vec::new(), Vec::new());
+            assert_eq!(
+                a.upper_path(t, 15.0, 40, 105.0, &mut pa),
+                b.upper_path(t, 15.0, 40, 105.0, &mut pb)
+            );
+            assert_eq!(pa, pb);
+        };
+        same(&one_by_one, &backfilled, t);
+        // And live ticks after it.
+        for _ in 0..100 {
+            t += 15.0;
+            let rate = shape(t);
+            one_by_one.observe(t, 15.0, rate, 105.0, 30.0);
+            backfilled.observe(t, 15.0, rate, 105.0, 30.0);
+            same(&one_by_one, &backfilled, t);
+        }
     }
 
     #[test]

@@ -145,14 +145,8 @@ fn level_ratio(history: &History, end: i64, shift: i64) -> Option<f64> {
 
 /// Mean of the `buckets` buckets ending at `newest - shift` (those with data; at least half).
 fn level(history: &History, newest: i64, shift: i64, buckets: i64) -> Option<f64> {
-    let mut sum = 0.0;
-    let mut n = 0.0;
-    for i in 0..buckets {
-        if let Some(v) = history.get(newest - shift - i) {
-            sum += v;
-            n += 1.0;
-        }
-    }
+    let (sum, n) = history.sum_back(newest - shift, buckets);
+    let n = n as f64;
     (n >= (buckets / 2) as f64).then(|| sum / n)
 }
 

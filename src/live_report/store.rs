@@ -28,12 +28,21 @@ impl LiveReports {
         // must never take the controller down.
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let r = &config.scale_target_ref;
-        let entry = map.entry(config.name.clone()).or_insert_with(|| Entry {
-            namespace: r.namespace.clone(),
-            deployment: r.name.clone(),
-            mode: config.mode,
-            totals: HourlyTotals::default(),
-        });
+        // Looked up before inserting: the name is copied once per target, not per tick.
+        if !map.contains_key(&config.name) {
+            map.insert(
+                config.name.clone(),
+                Entry {
+                    namespace: r.namespace.clone(),
+                    deployment: r.name.clone(),
+                    mode: config.mode,
+                    totals: HourlyTotals::default(),
+                },
+            );
+        }
+        let Some(entry) = map.get_mut(&config.name) else {
+            return;
+        };
         if entry.namespace != r.namespace || entry.deployment != r.name {
             entry.namespace = r.namespace.clone();
             entry.deployment = r.name.clone();

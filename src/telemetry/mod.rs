@@ -5,9 +5,11 @@
 
 mod logging;
 mod metrics;
+mod target_series;
 
 pub use logging::init_tracing;
 pub use metrics::{
-    EventLabels, MetricErrorLabels, ReasonLabels, ReloadLabels, ResultLabels, SCHEDULES,
-    ScheduleLabels, StageLabels, TargetLabels, Telemetry, WarningLabels,
+    EventLabels, FloatCounter, FloatGauge, MetricErrorLabels, ReasonLabels, ReloadLabels,
+    ResultLabels, SCHEDULES, ScheduleLabels, StageLabels, TargetLabels, Telemetry, WarningLabels,
 };
+pub use target_series::{Handles, TargetSeries};

@@ -1,0 +1,227 @@
+//! One target's series, looked up once and then set directly: a tick sets about thirty
+//! series, and looking each up by its labels (hashing and comparing three strings under the
+//! family's lock) cost more than the decision itself at thousands of targets. A metric
+//! handle shares its value with the family's series, so setting it is setting the series.
+//!
+//! The handles are taken again after every per-target series was dropped (a change of
+//! leadership: [`Telemetry::generation`]) or after this target's were removed
+//! ([`TargetSeries::forget`]). Series that come and go (a gauge without a value this tick)
+//! are kept as `Option`s: present while the series is.
+
+use super::metrics::{FloatCounter, FloatGauge, TargetLabels, Telemetry};
+use super::{SCHEDULES, ScheduleLabels};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+/// The series a tick always sets.
+pub struct Handles {
+    /// `prescale_recommended_replicas`.
+    pub recommended_replicas: Gauge,
+    /// `prescale_current_replicas`.
+    pub current_replicas: Gauge,
+    /// `prescale_ready_replicas`.
+    pub ready_replicas: Gauge,
+    /// `prescale_slo_queue_wait_seconds`.
+    pub slo_queue_wait_seconds: FloatGauge,
+    /// `prescale_metrics_missing_ticks`.
+    pub metrics_missing_ticks: Gauge,
+    /// `prescale_capacity_per_replica`.
+    pub capacity_per_replica: FloatGauge,
+    /// `prescale_startup_seconds`.
+    pub startup_seconds: FloatGauge,
+    /// `prescale_report_replica_seconds`, by schedule in [`SCHEDULES`] order.
+    pub report_replica_seconds: [FloatCounter; 2],
+    /// `prescale_report_documents`, by schedule.
+    pub report_documents: [FloatCounter; 2],
+    /// `prescale_report_late_documents`, by schedule.
+    pub report_late_documents: [FloatCounter; 2],
+    /// `prescale_report_modelled_seconds`.
+    pub report_modelled_seconds: FloatCounter,
+    /// `prescale_report_unmodelled_seconds`.
+    pub report_unmodelled_seconds: FloatCounter,
+    /// `prescale_tick_duration_seconds`.
+    pub tick_duration: Histogram,
+}
+
+impl Handles {
+    fn take(t: &Telemetry, l: &TargetLabels) -> Self {
+        let schedule = |family: &Family<ScheduleLabels, FloatCounter>| {
+            SCHEDULES.map(|s| {
+                family.get_or_create_owned(&ScheduleLabels {
+                    target: l.clone(),
+                    schedule: s.into(),
+                })
+            })
+        };
+        Handles {
+            recommended_replicas: t.recommended_replicas.get_or_create_owned(l),
+            current_replicas: t.current_replicas.get_or_create_owned(l),
+            ready_replicas: t.ready_replicas.get_or_create_owned(l),
+            slo_queue_wait_seconds: t.slo_queue_wait_seconds.get_or_create_owned(l),
+            metrics_missing_ticks: t.metrics_missing_ticks.get_or_create_owned(l),
+            capacity_per_replica: t.capacity_per_replica.get_or_create_owned(l),
+            startup_seconds: t.startup_seconds.get_or_create_owned(l),
+            report_replica_seconds: schedule(&t.report_replica_seconds),
+            report_documents: schedule(&t.report_documents),
+            report_late_documents: schedule(&t.report_late_documents),
+            report_modelled_seconds: t.report_modelled_seconds.get_or_create_owned(l),
+            report_unmodelled_seconds: t.report_unmodelled_seconds.get_or_create_owned(l),
+            tick_duration: t.tick_duration.get_or_create_owned(l),
+        }
+    }
+}
+
+/// One target's handles on its series.
+#[derive(Default)]
+pub struct TargetSeries {
+    generation: u64,
+    always: Option<Handles>,
+    /// Handles on the series that come and go, by family; see [`TargetSeries::set_or_remove`].
+    optional: Vec<(usize, FloatGauge)>,
+    optional_counts: Vec<(usize, Gauge)>,
+}
+
+impl std::fmt::Debug for TargetSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetSeries")
+            .field("generation", &self.generation)
+            .field("taken", &self.always.is_some())
+            .finish()
+    }
+}
+
+impl TargetSeries {
+    /// Drop every handle (the target's series were removed, or its labels changed).
+    pub fn forget(&mut self) {
+        self.always = None;
+        self.optional.clear();
+        self.optional_counts.clear();
+    }
+
+    /// Drop the handles if every series was dropped since they were taken.
+    fn refresh(&mut self, t: &Telemetry) {
+        let generation = t.generation();
+        if generation != self.generation {
+            self.forget();
+            self.generation = generation;
+        }
+    }
+
+    /// The series a tick always sets.
+    pub fn always(&mut self, t: &Telemetry, l: &TargetLabels) -> &Handles {
+        self.refresh(t);
+        self.always.get_or_insert_with(|| Handles::take(t, l))
+    }
+
+    /// Set the gauge of `family` (told apart by `key`, any number unique per family) to
+    /// `value`, or remove its series while there is none (never a stale value).
+    pub fn set_or_remove(
+        &mut self,
+        t: &Telemetry,
+        key: usize,
+        family: &Family<TargetLabels, FloatGauge>,
+        l: &TargetLabels,
+        value: Option<f64>,
+    ) {
+        self.refresh(t);
+        let at = self.optional.iter().position(|(k, _)| *k == key);
+        match (value, at) {
+            (Some(v), Some(i)) => {
+                self.optional[i].1.set(v);
+            }
+            (Some(v), None) => {
+                let g = family.get_or_create_owned(l);
+                g.set(v);
+                self.optional.push((key, g));
+            }
+            (None, Some(i)) => {
+                family.remove(l);
+                self.optional.swap_remove(i);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// [`TargetSeries::set_or_remove`] for an integer gauge.
+    pub fn set_or_remove_count(
+        &mut self,
+        t: &Telemetry,
+        key: usize,
+        family: &Family<TargetLabels, Gauge>,
+        l: &TargetLabels,
+        value: Option<u32>,
+    ) {
+        self.refresh(t);
+        let at = self.optional_counts.iter().position(|(k, _)| *k == key);
+        match (value, at) {
+            (Some(v), Some(i)) => {
+                self.optional_counts[i].1.set(i64::from(v));
+            }
+            (Some(v), None) => {
+                let g = family.get_or_create_owned(l);
+                g.set(i64::from(v));
+                self.optional_counts.push((key, g));
+            }
+            (None, Some(i)) => {
+                family.remove(l);
+                self.optional_counts.swap_remove(i);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Whether every series was dropped since `generation` (as [`TargetSeries::generation`]
+    /// gave it): sets of series a target keeps track of itself must be set again.
+    pub fn generation(&mut self, t: &Telemetry) -> u64 {
+        self.refresh(t);
+        self.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> TargetLabels {
+        TargetLabels {
+            target: "t".into(),
+            namespace: "ns".into(),
+            deployment: "d".into(),
+        }
+    }
+
+    #[test]
+    fn a_handle_sets_the_exported_series_and_is_taken_again_after_a_change_of_leadership() {
+        let t = Telemetry::new();
+        t.set_exporting_targets(true);
+        let mut s = TargetSeries::default();
+        s.always(&t, &labels()).recommended_replicas.set(7);
+        assert!(t.encode().contains(
+            "prescale_recommended_replicas{target=\"t\",namespace=\"ns\",deployment=\"d\"} 7"
+        ));
+        // Losing and regaining leadership drops every series: the handle is taken afresh.
+        t.set_exporting_targets(false);
+        t.set_exporting_targets(true);
+        s.always(&t, &labels()).recommended_replicas.set(8);
+        assert!(t.encode().contains(
+            "prescale_recommended_replicas{target=\"t\",namespace=\"ns\",deployment=\"d\"} 8"
+        ));
+    }
+
+    #[test]
+    fn an_optional_gauge_is_there_only_while_it_has_a_value() {
+        let t = Telemetry::new();
+        t.set_exporting_targets(true);
+        let mut s = TargetSeries::default();
+        let family = &t.observed_queue_depth;
+        s.set_or_remove(&t, 0, family, &labels(), Some(3.0));
+        assert!(t.encode().contains("prescale_observed_queue_depth{"));
+        s.set_or_remove(&t, 0, family, &labels(), None);
+        assert!(!t.encode().contains("prescale_observed_queue_depth{"));
+        s.set_or_remove(&t, 0, family, &labels(), Some(4.0));
+        assert!(t.encode().contains(
+            "prescale_observed_queue_depth{target=\"t\",namespace=\"ns\",deployment=\"d\"} 4"
+        ));
+    }
+}
