@@ -506,12 +506,18 @@ async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_fe
     // The custom resource keeps its count where its CRD's scale paths say (not in
     // status.replicas, and no ready count): it is read from its /scale subresource's
     // status. Its Events are about the object by its own kind.
-    let ocr = c.recommendation("ocr").await.expect("ocr reported");
-    assert_eq!(ocr["readyReplicas"], ocr["currentReplicas"], "{ocr}");
-    assert!(
-        ocr["readyReplicas"].as_u64().is_some_and(|r| r > 1),
-        "{ocr}"
-    );
+    // (A tick reports what it read before its write: wait for a tick after it.)
+    eventually(
+        15,
+        "the Worker's scaled-up replicas read as ready",
+        || async {
+            c.recommendation("ocr").await.is_some_and(|ocr| {
+                ocr["readyReplicas"].as_u64().is_some_and(|r| r > 1)
+                    && ocr["readyReplicas"] == ocr["currentReplicas"]
+            })
+        },
+    )
+    .await;
     let regarding: BTreeSet<(String, String)> = api
         .events()
         .iter()
