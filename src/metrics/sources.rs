@@ -200,7 +200,11 @@ impl Sources {
         {
             evaluation.value = Err(stale);
         }
-        if let Ok(value) = evaluation.value {
+        // The source's description is formatted only for the error it goes into (per target
+        // and tick it would be most of a shared query's reading cost).
+        if let Ok(value) = evaluation.value
+            && value < 0.0
+        {
             evaluation.value = reject_negative(&describe(source), value);
         }
         Some(evaluation)
