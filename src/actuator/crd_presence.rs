@@ -4,6 +4,7 @@
 //! While absent there are no ScaledObjects, and the cache says so (empty, synced).
 
 use super::cache_watch::{Backoff, Ended, WatchHealth, WatchSettings, Watched, keep_watching};
+use super::scale_kind::DISCOVERY_DEADLINE;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::reflector;
@@ -17,9 +18,6 @@ enum Presence {
     Installed,
     Absent,
 }
-
-/// Longest wait for a discovery answer.
-const DISCOVERY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Does the API server serve `ar`'s resource? `Err` when discovery itself failed.
 async fn discover(client: &Client, ar: &ApiResource) -> Result<Presence, String> {

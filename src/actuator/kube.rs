@@ -7,7 +7,7 @@ use super::{ClusterError, DeploymentView, FIELD_MANAGER, PAUSED_ANNOTATION};
 use crate::config::ScaleTargetRef;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Client, Resource};
 use std::time::Duration;
 
@@ -78,13 +78,22 @@ impl KubeCluster {
             let d = with_deadline(what, self.deadline, api.get(&target.name)).await?;
             return Ok(view_of(&d));
         }
-        let ar = self.kinds.resolve(target).await?;
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        let (ar, api) = self.dynamic_api(target).await?;
         let o = with_deadline(what, self.deadline, api.get(&target.name)).await?;
         let mut view = view_of_object(&ar, &o);
         self.complete_from_scale(target, &mut view).await?;
         Ok(view)
+    }
+
+    /// The API of `target`'s kind (not a Deployment) in its namespace, as discovery found
+    /// it.
+    async fn dynamic_api(
+        &self,
+        target: &ScaleTargetRef,
+    ) -> Result<(ApiResource, Api<DynamicObject>), ClusterError> {
+        let ar = self.kinds.resolve(target).await?;
+        let api = Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        Ok((ar, api))
     }
 
     /// For an object that reports no ready count or no pod selector of its own
@@ -99,9 +108,7 @@ impl KubeCluster {
         if !view.from_scale {
             return Ok(());
         }
-        let ar = self.kinds.resolve(target).await?;
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+        let (_, api) = self.dynamic_api(target).await?;
         let what = format!("{target} /scale");
         let scale = with_deadline(what, self.deadline, api.get_scale(&target.name)).await?;
         apply_scale_status(view, scale.status.as_ref());
@@ -151,9 +158,7 @@ impl KubeCluster {
             )
             .await?
         } else {
-            let ar = self.kinds.resolve(target).await?;
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), &target.namespace, &ar);
+            let (_, api) = self.dynamic_api(target).await?;
             with_deadline(
                 what,
                 self.deadline,

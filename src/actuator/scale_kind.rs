@@ -21,8 +21,8 @@ use tokio::time::Instant;
 /// such before discovery is asked again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// Longest wait for a discovery answer.
-const DISCOVERY_DEADLINE: Duration = Duration::from_secs(30);
+/// Longest wait for a discovery answer (also KEDA's, `crd_presence`).
+pub(super) const DISCOVERY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// `apiVersion` and `kind`.
 pub type KindKey = (String, String);

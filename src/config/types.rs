@@ -213,6 +213,11 @@ pub const DEFAULT_SCALE_API_VERSION: &str = "apps/v1";
 /// `kind` of a target that names none.
 pub const DEFAULT_SCALE_KIND: &str = "Deployment";
 
+/// The group of an `apiVersion` (`apps` of `apps/v1`; `""`, the core group, of `v1`).
+pub fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
+}
+
 impl Default for ScaleTargetRef {
     fn default() -> Self {
         Self::deployment("", "")
@@ -232,10 +237,7 @@ impl ScaleTargetRef {
 
     /// The API group (`""` for the core group's `v1`).
     pub fn group(&self) -> &str {
-        self.api_version
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or("")
+        api_group(&self.api_version)
     }
 
     /// The API version within the group.
@@ -255,9 +257,7 @@ impl ScaleTargetRef {
     /// points at the same object's kind: the group must match, the version may differ (an
     /// HPA written against `apps/v1beta2` still scales the same Deployment).
     pub fn same_kind(&self, kind: &str, api_version: Option<&str>) -> bool {
-        kind == self.kind
-            && api_version
-                .is_none_or(|v| v.rsplit_once('/').map(|(g, _)| g).unwrap_or("") == self.group())
+        kind == self.kind && api_version.is_none_or(|v| api_group(v) == self.group())
     }
 }
 

@@ -11,7 +11,7 @@
 use super::metrics::{FloatCounter, FloatGauge, TargetLabels, Telemetry};
 use super::{SCHEDULES, ScheduleLabels};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{Atomic, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 
 /// The series a tick always sets.
@@ -125,22 +125,7 @@ impl TargetSeries {
         value: Option<f64>,
     ) {
         self.refresh(t);
-        let at = self.optional.iter().position(|(k, _)| *k == key);
-        match (value, at) {
-            (Some(v), Some(i)) => {
-                self.optional[i].1.set(v);
-            }
-            (Some(v), None) => {
-                let g = family.get_or_create_owned(l);
-                g.set(v);
-                self.optional.push((key, g));
-            }
-            (None, Some(i)) => {
-                family.remove(l);
-                self.optional.swap_remove(i);
-            }
-            (None, None) => {}
-        }
+        set_or_remove_in(&mut self.optional, key, family, l, value);
     }
 
     /// [`TargetSeries::set_or_remove`] for an integer gauge.
@@ -153,22 +138,13 @@ impl TargetSeries {
         value: Option<u32>,
     ) {
         self.refresh(t);
-        let at = self.optional_counts.iter().position(|(k, _)| *k == key);
-        match (value, at) {
-            (Some(v), Some(i)) => {
-                self.optional_counts[i].1.set(i64::from(v));
-            }
-            (Some(v), None) => {
-                let g = family.get_or_create_owned(l);
-                g.set(i64::from(v));
-                self.optional_counts.push((key, g));
-            }
-            (None, Some(i)) => {
-                family.remove(l);
-                self.optional_counts.swap_remove(i);
-            }
-            (None, None) => {}
-        }
+        set_or_remove_in(
+            &mut self.optional_counts,
+            key,
+            family,
+            l,
+            value.map(i64::from),
+        );
     }
 
     /// Whether every series was dropped since `generation` (as [`TargetSeries::generation`]
@@ -176,6 +152,35 @@ impl TargetSeries {
     pub fn generation(&mut self, t: &Telemetry) -> u64 {
         self.refresh(t);
         self.generation
+    }
+}
+
+/// The handle of `key` in `slots` set to `value` (its series created on first use), or the
+/// series removed and its handle dropped while there is no value.
+fn set_or_remove_in<N, A>(
+    slots: &mut Vec<(usize, Gauge<N, A>)>,
+    key: usize,
+    family: &Family<TargetLabels, Gauge<N, A>>,
+    l: &TargetLabels,
+    value: Option<N>,
+) where
+    A: Atomic<N> + Default,
+{
+    let at = slots.iter().position(|(k, _)| *k == key);
+    match (value, at) {
+        (Some(v), Some(i)) => {
+            slots[i].1.set(v);
+        }
+        (Some(v), None) => {
+            let g = family.get_or_create_owned(l);
+            g.set(v);
+            slots.push((key, g));
+        }
+        (None, Some(i)) => {
+            family.remove(l);
+            slots.swap_remove(i);
+        }
+        (None, None) => {}
     }
 }
 

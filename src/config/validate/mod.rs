@@ -121,13 +121,12 @@ fn check_unique(raw: &RawConfig, cx: &mut Cx<'_>) {
             .kind
             .as_deref()
             .unwrap_or(types::DEFAULT_SCALE_KIND);
-        let group = reference
-            .api_version
-            .as_deref()
-            .unwrap_or(types::DEFAULT_SCALE_API_VERSION)
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or("");
+        let group = types::api_group(
+            reference
+                .api_version
+                .as_deref()
+                .unwrap_or(types::DEFAULT_SCALE_API_VERSION),
+        );
         let key = (
             group,
             kind,
