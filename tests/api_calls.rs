@@ -30,7 +30,9 @@ mod render;
 mod skip;
 
 use api_double::{ApiDouble, Fault, FaultKind, Request};
-use controller_harness::{HEAD, Setup, TEST_SPEED, eventually, start_full, start_with, target};
+use controller_harness::{
+    HEAD, Setup, active_target, eventually, kind_target, start_full, start_with, target,
+};
 use prescale::leader::LeaseSettings;
 use prescale::permissions::{API_CALLS, DISCOVERY, Feature, Scope, kind_discovery_path};
 use std::collections::BTreeSet;
@@ -370,18 +372,9 @@ async fn the_namespaced_overlay_grants_exactly_the_calls_made_with_its_namespace
     );
 }
 
-/// A target at test speed ([`TEST_SPEED`]).
+/// An active target at test speed scaling the Deployment `name`.
 fn quick_target(name: &str, extra: &str) -> String {
-    format!(
-        "  - name: {name}
-    scaleTargetRef: {{ namespace: {NS}, name: {name} }}
-    mode: active
-{TEST_SPEED}    maxReplicas: 20
-{extra}    metrics:
-      queueDepth: {{ promql: 'sum(queue_depth)' }}
-      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
-"
-    )
+    active_target(name, &format!("namespace: {NS}, name: {name}"), extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,16 +448,6 @@ async fn the_floor_and_deletion_cost_modes_make_exactly_their_features_calls() {
     );
 }
 
-/// A target at test speed that scales `name`, an object of `kind` in `api_version`.
-fn kind_target(name: &str, api_version: &str, kind: &str) -> String {
-    quick_target(name, "").replace(
-        &format!("scaleTargetRef: {{ namespace: {NS}, name: {name} }}"),
-        &format!(
-            "scaleTargetRef: {{ apiVersion: {api_version}, kind: {kind}, namespace: {NS}, name: {name} }}"
-        ),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_features_calls() {
     let api = ApiDouble::start().await;
@@ -485,9 +468,9 @@ async fn other_kinds_scale_through_their_scale_subresource_with_exactly_their_fe
     }
     let yaml = format!(
         "{HEAD}{}{}{}",
-        kind_target("db", "apps/v1", "StatefulSet"),
-        kind_target("canary", "argoproj.io/v1alpha1", "Rollout"),
-        kind_target("ocr", "example.com/v1", "Worker"),
+        kind_target("db", "db", "apps/v1", "StatefulSet"),
+        kind_target("canary", "canary", "argoproj.io/v1alpha1", "Rollout"),
+        kind_target("ocr", "ocr", "example.com/v1", "Worker"),
     );
     let c = start_full(&api, &yaml, Some(lease_in(OWN_NS)), None).await;
     for name in ["db", "canary", "ocr"] {

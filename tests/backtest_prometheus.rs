@@ -283,7 +283,7 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
     let from = T0.to_string();
     let to = (T0 + 2 * 86_400).to_string();
     let mu_flag = mu.to_string();
-    let backtest = |warmup: &str, out: &Path| {
+    let backtest_at = |capacity: &str, warmup: &str, out: &Path| {
         json(&[
             "backtest",
             "--config",
@@ -297,7 +297,7 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
             "--warmup",
             warmup,
             "--capacity",
-            &mu_flag,
+            capacity,
             "--startup",
             "90s",
             "--json",
@@ -305,6 +305,7 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
             &p(out),
         ])
     };
+    let backtest = |warmup: &str, out: &Path| backtest_at(&mu_flag, warmup, out);
     let simulate = |warmup_days: &str, out: &Path| {
         json(&[
             "simulate",
@@ -376,24 +377,7 @@ fn backtest_on_a_trace_loaded_into_prometheus_is_simulate_on_the_trace() {
     // model that does not fit: with a per-replica capacity 40 % below the one the history
     // was made with, the model queues what ran far beyond what it recorded.
     let too_low = (0.6 * mu).to_string();
-    let misfit = json(&[
-        "backtest",
-        "--config",
-        &p(config_path),
-        "--target",
-        "worker",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--warmup",
-        "0s",
-        "--capacity",
-        &too_low,
-        "--startup",
-        "90s",
-        "--json",
-    ]);
+    let misfit = backtest_at(&too_low, "0s", &dir.path().join("misfit"));
     let wait = &misfit["targets"][0]["wait_p95"];
     assert_eq!(wait["observed_s"].as_f64().unwrap(), observed, "{wait}");
     assert!(

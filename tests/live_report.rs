@@ -368,6 +368,60 @@ async fn reported(c: &Running, t: f64, rate: Option<f64>) -> Tick {
     }
 }
 
+/// The controller on `config`, reading `source`, on the test's stepped `clock`.
+async fn start_stepped(
+    api: &ApiDouble,
+    config: &str,
+    clock: &Arc<Mutex<f64>>,
+    source: Arc<dyn MetricsSource>,
+) -> Running {
+    let now = {
+        let clock = clock.clone();
+        Arc::new(move || *clock.lock().expect("clock")) as prescale::controller::Clock
+    };
+    start_clocked(
+        api,
+        config,
+        None,
+        Some(prescale::controller::fixed_source(source)),
+        now,
+    )
+    .await
+}
+
+/// `GET /report`, `prescale report --json` and `prescale report --since 1h --json` each
+/// equal the test's own totals (`all` ticks; `last_two_hours` for `--since 1h`). Returns
+/// the three reports for the caller's own checks.
+async fn assert_reports(
+    c: &Running,
+    all: &Delta,
+    last_two_hours: &Delta,
+) -> (LiveReport, LiveReport, LiveReport) {
+    let (code, body) = c.get("/report").await;
+    assert_eq!(code, 200, "{body}");
+    let served: LiveReport = serde_json::from_str(&body).expect("the report is JSON");
+    assert_report("GET /report", &served, all);
+
+    let url = format!("http://{}", c.admin);
+    let (ok, out, err) = prescale_report(&["--url".into(), url.clone(), "--json".into()]).await;
+    assert!(ok, "{err}");
+    let printed: LiveReport = serde_json::from_str(&out).expect("--json prints the report");
+    assert_report("prescale report --json", &printed, all);
+
+    let (ok, out, err) = prescale_report(&[
+        "--url".into(),
+        url,
+        "--since".into(),
+        "1h".into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let hour: LiveReport = serde_json::from_str(&out).expect("--since 1h --json");
+    assert_report("prescale report --since 1h", &hour, last_two_hours);
+    (served, printed, hour)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
     let api = ApiDouble::start().await;
@@ -381,18 +435,7 @@ async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
         feed: tokio::sync::Mutex::new(rx),
         clock: clock.clone(),
     });
-    let now = {
-        let clock = clock.clone();
-        Arc::new(move || *clock.lock().expect("clock")) as prescale::controller::Clock
-    };
-    let c = start_clocked(
-        &api,
-        CONFIG,
-        None,
-        Some(prescale::controller::fixed_source(source)),
-        now,
-    )
-    .await;
+    let c = start_stepped(&api, CONFIG, &clock, source).await;
 
     // 4 replicas serve 40 documents/s. Phase 1: a surge of 60/s, then 20/s with a failed
     // read (not modelled); phase 2, two hours later (not modelled in between): 50/s, then
@@ -443,29 +486,9 @@ async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
     assert!(all.unmodelled > 7000.0, "{all:?}");
 
     let url = format!("http://{}", c.admin);
-    let (code, body) = c.get("/report").await;
-    assert_eq!(code, 200, "{body}");
-    let served: LiveReport = serde_json::from_str(&body).expect("the report is JSON");
+    let (served, printed, hour) = assert_reports(&c, &all, &last_two_hours).await;
     assert!(served.leader && served.since.is_none());
-    assert_report("GET /report", &served, &all);
-
-    let (ok, out, err) = prescale_report(&["--url".into(), url.clone(), "--json".into()]).await;
-    assert!(ok, "{err}");
-    let printed: LiveReport = serde_json::from_str(&out).expect("--json prints the report");
-    assert_report("prescale report --json", &printed, &all);
-
-    let (ok, out, err) = prescale_report(&[
-        "--url".into(),
-        url.clone(),
-        "--since".into(),
-        "1h".into(),
-        "--json".into(),
-    ])
-    .await;
-    assert!(ok, "{err}");
-    let hour: LiveReport = serde_json::from_str(&out).expect("--json prints the report");
     assert_eq!(hour.since.as_deref(), Some("1h"));
-    assert_report("prescale report --since 1h", &hour, &last_two_hours);
     assert_eq!(hour.targets[0].window_start, Some(HOUR + 3600.0));
 
     // The table: a window line, a header, and the target's row with its verdict.
@@ -696,18 +719,7 @@ async fn the_report_matches_the_model_on_ticks_read_from_a_real_prometheus() {
         feed: tokio::sync::Mutex::new(rx),
         clock: clock.clone(),
     });
-    let now = {
-        let clock = clock.clone();
-        Arc::new(move || *clock.lock().expect("clock")) as prescale::controller::Clock
-    };
-    let c = start_clocked(
-        &api,
-        &config,
-        None,
-        Some(prescale::controller::fixed_source(source)),
-        now,
-    )
-    .await;
+    let c = start_stepped(&api, &config, &clock, source).await;
 
     let mut ticks = Vec::new();
     for (k, t) in times(start).into_iter().enumerate() {
@@ -747,30 +759,7 @@ async fn the_report_matches_the_model_on_ticks_read_from_a_real_prometheus() {
         "the failed read between two close ticks is not modelled"
     );
 
-    let (code, body) = c.get("/report").await;
-    assert_eq!(code, 200, "{body}");
-    let served: LiveReport = serde_json::from_str(&body).expect("the report is JSON");
-    assert_report("GET /report", &served, &all);
-    let url = format!("http://{}", c.admin);
-    let (ok, out, err) = prescale_report(&["--url".into(), url.clone(), "--json".into()]).await;
-    assert!(ok, "{err}");
-    let printed: LiveReport = serde_json::from_str(&out).expect("--json prints the report");
-    assert_report("prescale report --json", &printed, &all);
-    let (ok, out, err) = prescale_report(&[
-        "--url".into(),
-        url,
-        "--since".into(),
-        "1h".into(),
-        "--json".into(),
-    ])
-    .await;
-    assert!(ok, "{err}");
-    let hour: LiveReport = serde_json::from_str(&out).expect("--since 1h --json");
-    assert_report(
-        "prescale report --since 1h",
-        &hour,
-        &total(&deltas[phase_two..]),
-    );
+    assert_reports(&c, &all, &total(&deltas[phase_two..])).await;
 
     drop(feed);
     c.stop().await.expect("clean stop");

@@ -12,24 +12,10 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{HEAD, Setup, TEST_SPEED, eventually, start_with};
+use controller_harness::{HEAD, Setup, eventually, kind_target, start_with};
 use prescale::controller::ReadMode;
 
 const NS: &str = "shop";
-
-/// An active target at test speed scaling `name`, an object of `kind` in `api_version`.
-fn kind_target(target: &str, name: &str, api_version: &str, kind: &str) -> String {
-    format!(
-        "  - name: {target}
-    scaleTargetRef: {{ apiVersion: {api_version}, kind: {kind}, namespace: {NS}, name: {name} }}
-    mode: active
-{TEST_SPEED}    maxReplicas: 20
-    metrics:
-      queueDepth: {{ promql: 'sum(queue_depth)' }}
-      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
-"
-    )
-}
 
 /// The error `/recommendations` reports for `target`, once there is one.
 async fn error_of(c: &controller_harness::Running, target: &str) -> String {

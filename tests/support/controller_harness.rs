@@ -388,6 +388,31 @@ pub const TEST_SPEED: &str = "    interval: 200ms
     forecast: { enabled: false }
 ";
 
+/// An active target at test speed ([`TEST_SPEED`]) scaling the object `scale_target_ref`
+/// names (the flow mapping's inside, e.g. `namespace: shop, name: web`), with `extra` keys.
+pub fn active_target(name: &str, scale_target_ref: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}
+    scaleTargetRef: {{ {scale_target_ref} }}
+    mode: active
+{TEST_SPEED}    maxReplicas: 20
+{extra}    metrics:
+      queueDepth: {{ promql: 'sum(queue_depth)' }}
+      arrivalRate: {{ promql: 'sum(rate(arrivals_total[1m]))' }}
+"
+    )
+}
+
+/// [`active_target`] scaling `name`, an object of `kind` in `api_version`, in namespace
+/// `shop`.
+pub fn kind_target(target: &str, name: &str, api_version: &str, kind: &str) -> String {
+    active_target(
+        target,
+        &format!("apiVersion: {api_version}, kind: {kind}, namespace: shop, name: {name}"),
+        "",
+    )
+}
+
 /// A whole config with one target.
 pub fn one_target(name: &str, deployment: &str, mode: &str, min: u32) -> String {
     format!("{HEAD}{}", target(name, deployment, mode, min))
