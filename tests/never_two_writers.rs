@@ -26,27 +26,19 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{Running, Setup, eventually, one_target, start_with, test_watch_settings};
-use prescale::leader::LeaseSettings;
+use controller_harness::{
+    Running, Setup, eventually, one_target, quick_lease, start_with, test_watch_settings,
+};
 use std::time::Duration;
 
 const NS: &str = "shop";
-
-fn lease(identity: &str) -> LeaseSettings {
-    LeaseSettings {
-        lease_duration: Duration::from_secs(3),
-        renew_deadline: Duration::from_secs(2),
-        retry_period: Duration::from_millis(100),
-        ..LeaseSettings::new("prescale-leader".into(), "prescale".into(), identity.into())
-    }
-}
 
 async fn start(api: &ApiDouble, identity: &str, min: u32) -> Running {
     start_with(
         api,
         &one_target("web", "web", "active", min),
         Setup {
-            lease: Some(lease(identity)),
+            lease: Some(quick_lease(identity)),
             token: Some(identity.to_string()),
             watch: Some(test_watch_settings()),
             // The API calls' deadline is production's: longer than the delays below, so a

@@ -1,7 +1,6 @@
-//! Operating prescale next to GitOps and people, through the real kube client against the
-//! API double: a GitOps tool's reset of `spec.replicas` is told from a person's scale by its
-//! field manager (written back at once, then left alone if it resets every write), and
-//! decision Events are rate-limited like Kubernetes' event aggregation.
+//! Operating prescale next to people, through the real kube client against the API double:
+//! decision Events are rate-limited like Kubernetes' event aggregation. (A GitOps tool's
+//! reset of `spec.replicas` is a scenario of the fault matrix, `tests/fault_matrix.rs`.)
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
@@ -22,58 +21,6 @@ fn notes(api: &ApiDouble, object: &str, reason: &str) -> Vec<String> {
         .filter(|e| e["reason"] == reason)
         .filter_map(|e| e["note"].as_str().map(str::to_string))
         .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gitops_reset_is_written_back_once_and_a_tool_resetting_every_write_is_left_alone() {
-    let api = ApiDouble::start().await;
-    api.put_deployment(NS, "web", 1, 1);
-    let c = start(&api, &one_target("web", "web", "active", 3)).await;
-    eventually(10, "prescale scaled to 3", || async {
-        api.replicas(NS, "web") == Some(3)
-    })
-    .await;
-
-    // Argo CD syncs the manifest's replicas: 1. Not a person: prescale writes 3 back at
-    // once (a person's scale would hold writes for 5 minutes), and says how to stop it.
-    api.sync_replicas_as(NS, "web", 1, "argocd-controller");
-    // The Event is queued by the tick that writes: wait for it too.
-    eventually(10, "3 written back after the sync, and said", || async {
-        api.replicas(NS, "web") == Some(3)
-            && api.scale_writes().len() == 2
-            && !notes(&api, "web", "GitOpsReset").is_empty()
-    })
-    .await;
-    let reset = notes(&api, "web", "GitOpsReset");
-    assert_eq!(reset.len(), 1, "{reset:?}");
-    assert!(
-        reset[0].contains("argocd-controller") && reset[0].contains("ignoreDifferences"),
-        "{}",
-        reset[0]
-    );
-    assert!(notes(&api, "web", "ManualScale").is_empty());
-    assert_eq!(
-        c.metric("prescale_gitops_resets_total{target=\"web\"}")
-            .await,
-        Some(1.0)
-    );
-
-    // It resets again: the tool resets every write. prescale stops fighting it.
-    api.sync_replicas_as(NS, "web", 1, "argocd-controller");
-    eventually(10, "writes left to the GitOps tool, said", || async {
-        c.recommendation("web")
-            .await
-            .is_some_and(|r| r["action"] == "hold:gitops")
-            && c.metric("prescale_write_blocked{target=\"web\",kind=\"gitops\"}")
-                .await
-                == Some(1.0)
-            && !notes(&api, "web", "GitOpsConflict").is_empty()
-    })
-    .await;
-    c.more_ticks("web", 5).await;
-    assert_eq!(api.replicas(NS, "web"), Some(1));
-    assert_eq!(api.scale_writes(), vec![3, 3], "no write while left alone");
-    c.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,6 +46,16 @@ pub fn test_watch_settings() -> WatchSettings {
     }
 }
 
+/// A quick Lease for `identity`: 3 s, renew deadline 2 s, retried every 100 ms.
+pub fn quick_lease(identity: &str) -> LeaseSettings {
+    LeaseSettings {
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(100),
+        ..LeaseSettings::new("prescale-leader".into(), "prescale".into(), identity.into())
+    }
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
@@ -288,8 +298,14 @@ impl Running {
 
     /// Ask for shutdown and wait for `run` to return.
     pub async fn stop(self) -> Result<(), RunError> {
+        self.stop_joined().await.expect("run task")
+    }
+
+    /// Ask for shutdown and wait for `run` to return, or for its task to have panicked
+    /// (the `JoinError` tells).
+    pub async fn stop_joined(self) -> Result<Result<(), RunError>, tokio::task::JoinError> {
         self.stop.send_replace(true);
-        self.handle.await.expect("run task")
+        self.handle.await
     }
 }
 

@@ -244,6 +244,11 @@ impl ApiDouble {
         });
     }
 
+    /// Requests the injected faults are still armed for (0: every fault has fired).
+    pub fn faults_armed(&self) -> u32 {
+        self.with(|s| s.faults.iter().map(|f| f.times).sum())
+    }
+
     /// Remove every injected fault.
     pub fn clear_faults(&self) {
         self.with(|s| s.faults.clear());
@@ -289,13 +294,31 @@ impl ApiDouble {
     /// holds Lease updates and `/scale` patches in the order they were applied, with the
     /// writer's token, which the tests set equal to its Lease identity. Panics with the log.
     pub fn assert_never_two_writers(&self) {
-        let log: Vec<Write> = self.writes();
         let scale = self.applied_scale_writes();
+        assert!(
+            !scale.iter().any(|w| w.noop),
+            "a /scale patch that changed nothing was sent: {scale:#?}"
+        );
+        let second = self.second_writer_writes();
+        assert!(
+            second.is_empty(),
+            "{}: two writers. /scale writes: {scale:#?}",
+            second.join("; ")
+        );
+    }
+
+    /// The applied `/scale` writes that broke the rule of
+    /// [`ApiDouble::assert_never_two_writers`] (a replica writing after another replica's
+    /// first write without taking the Lease since), each described; empty when there were
+    /// never two writers.
+    pub fn second_writer_writes(&self) -> Vec<String> {
+        let log: Vec<Write> = self.writes();
         // Where in the log each identity last took the Lease (the holder changed to it).
         let mut holder: Option<String> = None;
         let mut took_lease: std::collections::BTreeMap<String, usize> = Default::default();
         // Per Deployment: the current run's writer and where its first write is.
         let mut runs: std::collections::BTreeMap<String, (String, usize)> = Default::default();
+        let mut broken = Vec::new();
         for (i, w) in log.iter().enumerate() {
             if w.status >= 300 {
                 continue;
@@ -315,19 +338,16 @@ impl ApiDouble {
             if !(w.method == "PATCH" && w.path.ends_with("/scale")) {
                 continue;
             }
-            assert!(
-                !w.noop,
-                "a /scale patch that changed nothing was sent: {scale:#?}"
-            );
             let writer = w.token.clone().unwrap_or_default();
             let deployment = w.path.trim_end_matches("/scale").to_string();
             match runs.get(&deployment) {
                 Some((current, _)) if *current == writer => {}
                 Some((current, first)) => {
-                    assert!(
-                        took_lease.get(&writer).is_some_and(|at| at > first),
-                        "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since: two writers. /scale writes: {scale:#?}"
-                    );
+                    if !took_lease.get(&writer).is_some_and(|at| at > first) {
+                        broken.push(format!(
+                            "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since"
+                        ));
+                    }
                     runs.insert(deployment, (writer, i));
                 }
                 None => {
@@ -335,6 +355,7 @@ impl ApiDouble {
                 }
             }
         }
+        broken
     }
 
     /// Successful `/scale` patches: the replica counts prescale set, in order.

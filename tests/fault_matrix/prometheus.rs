@@ -1,0 +1,116 @@
+//! Prometheus faults, through prescale's real Prometheus client (`Sources`, as `prescale
+//! run` builds it) against the Prometheus double: down, slower than the timeout, garbage,
+//! an empty result, half the queries answered.
+
+use crate::api_double::ApiDouble;
+use crate::controller_harness::{Setup, active_target, eventually, start_with};
+use crate::measure::{
+    NS, Recovery, Row, report, scale_downs_below, second_writers, stop_counting_panics,
+    ticks_until,
+};
+use crate::prometheus_double::{Answer, PrometheusDouble};
+use prescale::metrics::{MetricsSource, Sources};
+use std::sync::Arc;
+
+/// Replicas the Deployment runs when the fault starts; readings of zero would scale it
+/// to 1, so any write below 6 during the fault is a scale-down on missing data.
+const RUNNING: u32 = 6;
+
+/// The fault's row: its name and property.
+fn describe(fault: &Option<Answer>) -> (&'static str, &'static str) {
+    const HOLD: &str = "no scale-down while a required metric is missing: replicas held, \
+                        then the fallback (currentReplicasIfHigher) after 3 failed ticks";
+    match fault {
+        None => ("Prometheus down (connection refused)", HOLD),
+        Some(Answer::Slow(_)) => ("Prometheus slower than its timeout (2 s > 500 ms)", HOLD),
+        Some(Answer::Garbage) => ("Prometheus answers garbage (HTML with 200)", HOLD),
+        Some(Answer::Empty) => ("Prometheus returns an empty result", HOLD),
+        Some(Answer::Partial) => (
+            "Prometheus partial result (queue depth answered, arrival rate empty)",
+            HOLD,
+        ),
+        Some(Answer::Values { .. }) => unreachable!("not a fault"),
+    }
+}
+
+/// `fault`: what the double answers during the fault; `None`, it is not listening at all.
+pub async fn outage(fault: Option<Answer>) -> Row {
+    let (name, property) = describe(&fault);
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", RUNNING, RUNNING);
+    let mut prom = PrometheusDouble::start(fault.clone().unwrap_or(Answer::Empty)).await;
+    if fault.is_none() {
+        prom.stop().await;
+    }
+    let yaml = format!(
+        "prometheus:\n  url: {}\n  timeout: 500ms\n  retries: 0\ntargets:\n{}",
+        prom.url(),
+        active_target("web", "namespace: shop, name: web", "")
+    );
+    let c = start_with(
+        &api,
+        &yaml,
+        Setup {
+            factory: Some(Arc::new(|config: &prescale::config::Config| {
+                Sources::new(config)
+                    .map(|s| Arc::new(s) as Arc<dyn MetricsSource>)
+                    .map_err(|e| e.to_string())
+            })),
+            ..Setup::default()
+        },
+    )
+    .await;
+
+    // The fault from the first tick: the fallback applies after 3 failed ticks; two more.
+    eventually(20, &format!("{name}: the fallback applies"), || async {
+        c.recommendation("web")
+            .await
+            .is_some_and(|r| r["reasons"].to_string().contains("fallback"))
+    })
+    .await;
+    c.more_ticks("web", 2).await;
+    let during = report(&c, "web").await;
+    let reasons = during["reasons"].to_string();
+    assert!(reasons.contains("metricsMissing"), "{name}: {during}");
+    if fault == Some(Answer::Partial) {
+        assert!(
+            reasons.contains("arrivalRate") && !reasons.contains("\"queueDepth\""),
+            "{name}: only the arrival rate is missing: {during}"
+        );
+    }
+    assert_eq!(
+        during["recommendedReplicas"],
+        RUNNING,
+        "{name}: holds: {during}"
+    );
+    assert_eq!(api.replicas(NS, "web"), Some(RUNNING));
+    let failed_ticks = during["ticks"].as_u64().unwrap_or(0);
+    let fault_end = api.writes().len();
+
+    // Prometheus answers again, with no load: prescale scales down on the first good data.
+    prom.set(Answer::Values {
+        queue_depth: 0.0,
+        arrival_rate: 0.0,
+    });
+    if fault.is_none() {
+        prom.restart().await;
+    }
+    let took = ticks_until(&c, "web", 20, "scaled down on good data", || async {
+        api.replicas(NS, "web") == Some(1)
+    })
+    .await;
+    assert!(failed_ticks >= 5, "{name}: {failed_ticks} failed ticks");
+    Row {
+        fault: name,
+        property,
+        measured: format!(
+            "held {RUNNING} replicas over ≥ 5 failed ticks (metricsMissing, then fallback); \
+             scaled to 1 on the first good readings"
+        ),
+        blind_scale_downs: scale_downs_below(&api, Some(fault_end), RUNNING),
+        second_writer_writes: second_writers(&api),
+        configs_lost: 0,
+        panics: stop_counting_panics(c, &["web"]).await,
+        recovery: Recovery::Ticks { took, bound: 3 },
+    }
+}
