@@ -27,7 +27,8 @@ mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
 use controller_harness::{
-    Running, Setup, eventually, one_target, quick_lease, start_with, test_watch_settings,
+    Running, Setup, eventually, leader_and_follower, lease_holder, one_target, quick_lease,
+    start_with, test_watch_settings,
 };
 use std::time::Duration;
 
@@ -51,11 +52,6 @@ async fn start(api: &ApiDouble, identity: &str, min: u32) -> Running {
     .await
 }
 
-fn holder(api: &ApiDouble) -> Option<String> {
-    api.get("leases", "prescale", "prescale-leader")
-        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
-}
-
 /// Every Lease call of `token` hangs (a partitioned leader): it can no longer renew.
 fn hang_lease_calls(api: &ApiDouble, token: &str) {
     for method in ["GET", "PUT"] {
@@ -72,19 +68,7 @@ fn hang_lease_calls(api: &ApiDouble, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_write_after_another_replicas_first_write_under_api_delays() {
     let api = ApiDouble::start().await;
-    api.put_deployment(NS, "web", 1, 1);
-    let a = start(&api, "a", 3).await;
-    eventually(15, "a leads and scales web to 3", || async {
-        holder(&api).as_deref() == Some("a") && api.replicas(NS, "web") == Some(3)
-    })
-    .await;
-    let b = start(&api, "b", 3).await;
-    eventually(10, "b ticks as a follower", || async {
-        b.recommendation("web")
-            .await
-            .is_some_and(|r| r["action"] == "hold:follower")
-    })
-    .await;
+    let (a, b) = leader_and_follower(&api, |identity| start(&api, identity, 3)).await;
 
     // 1. a's next write is held up in the network for 8 s; while it is in flight a's
     //    renewals start to hang. a's leadership ends at its deadline (at most 2 s on) and
@@ -104,7 +88,7 @@ async fn no_write_after_another_replicas_first_write_under_api_delays() {
     let in_flight_since = std::time::Instant::now();
     hang_lease_calls(&api, "a");
     eventually(15, "b takes over and scales web to 4", || async {
-        holder(&api).as_deref() == Some("b") && api.replicas(NS, "web") == Some(4)
+        lease_holder(&api).as_deref() == Some("b") && api.replicas(NS, "web") == Some(4)
     })
     .await;
     assert_eq!(a.metric("prescale_is_leader").await, Some(0.0));
@@ -169,7 +153,7 @@ async fn no_write_after_another_replicas_first_write_under_api_delays() {
     hang_lease_calls(&api, "b");
     api.annotate(NS, "web", "prescale.io/paused", "false");
     eventually(15, "a takes over and scales web to 5", || async {
-        holder(&api).as_deref() == Some("a") && api.replicas(NS, "web") == Some(5)
+        lease_holder(&api).as_deref() == Some("a") && api.replicas(NS, "web") == Some(5)
     })
     .await;
     eventually(15, "b's read is answered", || async {

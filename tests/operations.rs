@@ -10,7 +10,7 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::ApiDouble;
-use controller_harness::{HEAD, TEST_SPEED, eventually, one_target, start};
+use controller_harness::{HEAD, TEST_SPEED, eventually, start};
 
 const NS: &str = "shop";
 

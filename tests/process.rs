@@ -69,7 +69,6 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     assert_eq!(holder(&api), None, "Lease released on SIGTERM");
 }
 
-
 #[tokio::test]
 async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let api = ApiDouble::start().await;

@@ -122,7 +122,12 @@ pub async fn recreated() -> Row {
         property: "no write to the missing object (404 held, with the reason); the new object (new uid) is scaled from its own state, not the old one's",
         measured: format!(
             "no /scale request while deleted (error: {}); the re-created one scaled 1 → 3, no manual scale counted",
-            missing["error"].as_str().unwrap_or("").split(':').next().unwrap_or("")
+            missing["error"]
+                .as_str()
+                .unwrap_or("")
+                .split(':')
+                .next()
+                .unwrap_or("")
         ),
         blind_scale_downs: scale_downs_below(&api, None, 3),
         second_writer_writes: second_writers(&api),
@@ -182,7 +187,9 @@ pub async fn hpa_while_watch_down() -> Row {
     Row {
         fault: "HPA created while the watch is down",
         property: "no write while the HPA cache cannot be trusted (`hold:unsynced`); once it lists again the HPA is seen and the target left to it",
-        measured: "/scale writes: [3] (before the cut) only; held unsynced, then `hold:other_autoscaler`".into(),
+        measured:
+            "/scale writes: [3] (before the cut) only; held unsynced, then `hold:other_autoscaler`"
+                .into(),
         blind_scale_downs: scale_downs_below(&api, None, 3),
         second_writer_writes: second_writers(&api),
         configs_lost: 0,
@@ -210,7 +217,10 @@ pub async fn manual_scale() -> Row {
                 .contains(&"ManualScale".to_string())
     })
     .await;
-    assert!(took <= 3, "the person's scale seen within 3 ticks, not {took}");
+    assert!(
+        took <= 3,
+        "the person's scale seen within 3 ticks, not {took}"
+    );
     c.more_ticks("web", 5).await;
     assert_eq!(api.replicas(NS, "web"), Some(1));
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
@@ -287,7 +297,8 @@ pub async fn gitops_reset() -> Row {
     Row {
         fault: "GitOps tool resetting `spec.replicas` (Argo CD's field manager)",
         property: "a reset is written back once (not taken for a person); a tool that resets every write is left alone (`hold:gitops`), no write war",
-        measured: "/scale writes: 3, 3 (the write-back); then `hold:gitops`, no further write".into(),
+        measured: "/scale writes: 3, 3 (the write-back); then `hold:gitops`, no further write"
+            .into(),
         blind_scale_downs: scale_downs_below(&api, None, 1),
         second_writer_writes: second_writers(&api),
         configs_lost: 0,

@@ -4,15 +4,18 @@
 //! run` processes.
 
 use crate::api_double::{ApiDouble, Fault, FaultKind};
-use crate::controller_harness::{Running, Setup, eventually, one_target, quick_lease, start_with};
+use crate::controller_harness::{
+    Running, Setup, eventually, leader_and_follower, lease_holder, one_target, quick_lease,
+    start_with,
+};
 use crate::measure::{NS, Recovery, Row, scale_downs_below, second_writers, stop_counting_panics};
 use crate::process_harness::{holder, signal, spawn, wait_exit, wait_for};
 use std::time::{Duration, Instant};
 
-async fn replica(api: &ApiDouble, identity: &str, min: u32) -> Running {
+async fn replica(api: &ApiDouble, identity: &str) -> Running {
     start_with(
         api,
-        &one_target("web", "web", "active", min),
+        &one_target("web", "web", "active", 3),
         Setup {
             lease: Some(quick_lease(identity)),
             token: Some(identity.to_string()),
@@ -20,11 +23,6 @@ async fn replica(api: &ApiDouble, identity: &str, min: u32) -> Running {
         },
     )
     .await
-}
-
-fn lease_holder(api: &ApiDouble) -> Option<String> {
-    api.get("leases", "prescale", "prescale-leader")
-        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
 }
 
 fn writes_by(api: &ApiDouble) -> Vec<(String, u32)> {
@@ -39,19 +37,7 @@ fn writes_by(api: &ApiDouble) -> Vec<(String, u32)> {
 /// comes back as a follower when the partition heals.
 pub async fn partition() -> Row {
     let api = ApiDouble::start().await;
-    api.put_deployment(NS, "web", 1, 1);
-    let a = replica(&api, "a", 3).await;
-    eventually(15, "a leads and scales web to 3", || async {
-        lease_holder(&api).as_deref() == Some("a") && api.replicas(NS, "web") == Some(3)
-    })
-    .await;
-    let b = replica(&api, "b", 3).await;
-    eventually(10, "b ticks as a follower", || async {
-        b.recommendation("web")
-            .await
-            .is_some_and(|r| r["action"] == "hold:follower")
-    })
-    .await;
+    let (a, b) = leader_and_follower(&api, |identity| replica(&api, identity)).await;
 
     api.inject(Fault {
         method: None,
@@ -162,7 +148,8 @@ pub async fn killed_and_paused() -> Vec<Row> {
     let paused = Row {
         fault: "leader paused past its lease (SIGSTOP mid-tick, read answered late)",
         property: "when it wakes, the old leader's deadline stops its write before anything else runs; never two writers",
-        measured: "/scale writes a:3, b:4; a, continued, wants 5 and reports `hold:follower`".into(),
+        measured: "/scale writes a:3, b:4; a, continued, wants 5 and reports `hold:follower`"
+            .into(),
         blind_scale_downs: scale_downs_below(&api, None, 1),
         second_writer_writes: second_writers(&api),
         configs_lost: 0,

@@ -3,7 +3,6 @@
 use crate::api_double::ApiDouble;
 use crate::controller_harness::{Running, eventually};
 use std::future::Future;
-use std::time::Duration;
 
 /// The namespace of the scenarios' Deployments.
 pub const NS: &str = "shop";
@@ -98,7 +97,7 @@ impl Row {
     }
 }
 
-/// The ticks `target` finishes until `cond` holds (polled every 20 ms; at most `secs`).
+/// The ticks `target` finishes until `cond` holds (polled every 50 ms; at most `secs`).
 pub async fn ticks_until<F, Fut>(c: &Running, target: &str, secs: u64, what: &str, cond: F) -> u64
 where
     F: FnMut() -> Fut,
@@ -156,9 +155,4 @@ pub fn scale_answers(api: &ApiDouble, name: &str) -> Vec<u16> {
 /// The target's report, which must exist.
 pub async fn report(c: &Running, target: &str) -> serde_json::Value {
     c.recommendation(target).await.expect("a report")
-}
-
-/// A short wait between polls of something outside the controller.
-pub async fn pause() {
-    tokio::time::sleep(Duration::from_millis(20)).await;
 }

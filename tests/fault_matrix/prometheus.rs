@@ -5,8 +5,7 @@
 use crate::api_double::ApiDouble;
 use crate::controller_harness::{Setup, active_target, eventually, start_with};
 use crate::measure::{
-    NS, Recovery, Row, report, scale_downs_below, second_writers, stop_counting_panics,
-    ticks_until,
+    NS, Recovery, Row, report, scale_downs_below, second_writers, stop_counting_panics, ticks_until,
 };
 use crate::prometheus_double::{Answer, PrometheusDouble};
 use prescale::metrics::{MetricsSource, Sources};
@@ -79,8 +78,7 @@ pub async fn outage(fault: Option<Answer>) -> Row {
         );
     }
     assert_eq!(
-        during["recommendedReplicas"],
-        RUNNING,
+        during["recommendedReplicas"], RUNNING,
         "{name}: holds: {during}"
     );
     assert_eq!(api.replicas(NS, "web"), Some(RUNNING));
@@ -111,6 +109,6 @@ pub async fn outage(fault: Option<Answer>) -> Row {
         second_writer_writes: second_writers(&api),
         configs_lost: 0,
         panics: stop_counting_panics(c, &["web"]).await,
-        recovery: Recovery::Ticks { took, bound: 3 },
+        recovery: Recovery::Ticks { took, bound: 5 },
     }
 }

@@ -39,15 +39,16 @@ and `cargo test` (CI) fails when this file differs from what the run measured.
 |---|---:|---:|
 | panics (ticks that panicked, a panicked `run` task or process, any panic in the test process) | 0 | {} |
 | scale-downs written while data was missing | 0 | {} |
-| `/scale` writes by a second writer (never two writers) | 0 | {} |
+| `/scale` writes by a second writer: a replica writing after another's first write without taking the Lease since (never two writers) | 0 | {} |
 | good configs lost to an invalid reload | 0 | {} |
 | faults recovered from within their bound | {} | {} |
 
 ## The matrix
 
 Time to recover: from the fault's end to the first correct decision or write, in ticks of the
-target (200 ms each here), or for a leader fault in seconds from the fault to the new leader
-taking over (Lease 3 s in-process, 4 s for the processes). The real clock makes it vary by a
+target (200 ms each here), or for a leader fault in seconds from the fault to the other replica
+leading (and writing, where the scenario gives it something to write; Lease 3 s in-process,
+4 s for the processes). The real clock makes it vary by a
 tick between runs, so the table gives the bound every run must meet; the run prints what it
 measured (`cargo test --test fault_matrix -- --nocapture`).
 

@@ -56,6 +56,36 @@ pub fn quick_lease(identity: &str) -> LeaseSettings {
     }
 }
 
+/// The leader Lease's holder (the Lease [`quick_lease`] names).
+pub fn lease_holder(api: &ApiDouble) -> Option<String> {
+    api.get("leases", "prescale", "prescale-leader")
+        .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+}
+
+/// Two replicas of target `web` (Deployment `shop/web` at 1 replica), started by `start`
+/// with their identity: `a` first, leading and scaling `web` to 3, then `b`, ticking as
+/// a follower.
+pub async fn leader_and_follower<F, Fut>(api: &ApiDouble, start: F) -> (Running, Running)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = Running>,
+{
+    api.put_deployment("shop", "web", 1, 1);
+    let a = start("a").await;
+    eventually(15, "a leads and scales web to 3", || async {
+        lease_holder(api).as_deref() == Some("a") && api.replicas("shop", "web") == Some(3)
+    })
+    .await;
+    let b = start("b").await;
+    eventually(10, "b ticks as a follower", || async {
+        b.recommendation("web")
+            .await
+            .is_some_and(|r| r["action"] == "hold:follower")
+    })
+    .await;
+    (a, b)
+}
+
 /// Start with optional leader election and a source factory (default: the `SetMetrics`
 /// of the returned `Running`, whatever the config).
 pub async fn start_full(
