@@ -55,7 +55,7 @@ pub async fn conflict() -> Row {
         second_writer_writes: second_writers(&api),
         configs_lost: 0,
         panics: stop_counting_panics(c, &["web"]).await,
-        recovery: Recovery::Ticks { took, bound: 3 },
+        recovery: Recovery::Ticks { took, bound: 4 },
     }
 }
 
@@ -108,7 +108,7 @@ pub async fn write_failures(status: u16) -> Row {
         panics: stop_counting_panics(c, &["web"]).await,
         recovery: Recovery::Ticks {
             took,
-            bound: if status == 429 { 5 } else { 8 },
+            bound: if status == 429 { 5 } else { 10 },
         },
     }
 }
@@ -140,7 +140,7 @@ pub async fn timeouts() -> Row {
         second_writer_writes: second_writers(&api),
         configs_lost: 0,
         panics: stop_counting_panics(c, &["web"]).await,
-        recovery: Recovery::Ticks { took, bound: 6 },
+        recovery: Recovery::Ticks { took, bound: 10 },
     }
 }
 

@@ -343,7 +343,7 @@ impl ApiDouble {
             match runs.get(&deployment) {
                 Some((current, _)) if *current == writer => {}
                 Some((current, first)) => {
-                    if !took_lease.get(&writer).is_some_and(|at| at > first) {
+                    if took_lease.get(&writer).is_none_or(|at| at <= first) {
                         broken.push(format!(
                             "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since"
                         ));
