@@ -4,10 +4,7 @@
 
 use crate::api_double::{ApiDouble, Fault, FaultKind};
 use crate::controller_harness::{Running, eventually, one_target, start};
-use crate::measure::{
-    NS, Recovery, Row, scale_answers, scale_downs_below, second_writers, stop_counting_panics,
-    ticks_until,
-};
+use crate::measure::{NS, Recovery, Row, figures, scale_answers, ticks_until};
 use std::time::Duration;
 
 /// `web` at 1 replica, prescale wanting 3, with `faults` armed before it starts.
@@ -51,10 +48,7 @@ pub async fn conflict() -> Row {
         fault: "API 409 Conflict on the /scale write",
         property: "the Deployment is read again and the decision made again; never an unconditional write",
         measured: "/scale answers 409, 200: written once re-read".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 1, None).await,
         recovery: Recovery::Ticks { took, bound: 4 },
     }
 }
@@ -102,10 +96,7 @@ pub async fn write_failures(status: u16) -> Row {
         } else {
             "/scale answers 500, 500, 500, 200; prescale_scale_writes_total{result=\"server_error\"} 3".to_string()
         },
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 1, None).await,
         recovery: Recovery::Ticks {
             took,
             bound: if status == 429 { 5 } else { 10 },
@@ -136,10 +127,7 @@ pub async fn timeouts() -> Row {
         measured:
             "error `no answer` in /recommendations; written on the attempt after the two hung ones"
                 .into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 1, None).await,
         recovery: Recovery::Ticks { took, bound: 10 },
     }
 }
@@ -192,10 +180,7 @@ pub async fn watch_gone() -> Row {
         fault: "watch 410 Gone (history compacted while the watch was down)",
         property: "the cache lists again and sees every change made meanwhile; nothing written from the stale cache",
         measured: "410 in the resumed watch, the cache listed again; a person's scale to 2 made meanwhile seen (`hold:manual_scale`) and kept (no write)".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 2),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 2, None).await,
         recovery: Recovery::Ticks { took, bound: 20 },
     }
 }
@@ -207,10 +192,7 @@ pub async fn watch_cut() -> Row {
         fault: "watches cut (open watches end, new ones get 503)",
         property: "the watches come back on their own (back-off) and deliver what changed meanwhile; nothing written from the stale cache",
         measured: "a person's scale to 2 made during the cut seen (`hold:manual_scale`) and kept (no write)".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 2),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 2, None).await,
         recovery: Recovery::Ticks { took, bound: 20 },
     }
 }

@@ -4,10 +4,7 @@
 
 use crate::api_double::{ApiDouble, Fault};
 use crate::controller_harness::{eventually, one_target, start, target};
-use crate::measure::{
-    NS, Recovery, Row, report, scale_answers, scale_downs_below, second_writers,
-    stop_counting_panics, ticks_until,
-};
+use crate::measure::{Figures, NS, Recovery, Row, figures, report, scale_answers, ticks_until};
 
 /// An invalid config (minReplicas above maxReplicas) is rejected whole; the good one
 /// stays in force; the next valid one applies.
@@ -67,10 +64,10 @@ pub async fn invalid_reload() -> Row {
         fault: "invalid config reloaded (minReplicas above maxReplicas)",
         property: "rejected whole and counted; the last good config stays in force for every target; the next valid one applies",
         measured: "prescale_config_reload_total{result=\"rejected\"} 1; both targets kept the good config; the fixed config applied".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 2),
-        second_writer_writes: second_writers(&api),
-        configs_lost: lost,
-        panics: stop_counting_panics(c, &["web", "api"]).await,
+        figures: Figures {
+            configs_lost: lost,
+            ..figures(&api, c, &["web", "api"], 2, None).await
+        },
         recovery: Recovery::Ticks { took, bound: 8 },
     }
 }
@@ -129,10 +126,7 @@ pub async fn recreated() -> Row {
                 .next()
                 .unwrap_or("")
         ),
-        blind_scale_downs: scale_downs_below(&api, None, 3),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 3, None).await,
         recovery: Recovery::Ticks { took, bound: 6 },
     }
 }
@@ -190,10 +184,7 @@ pub async fn hpa_while_watch_down() -> Row {
         measured:
             "/scale writes: [3] (before the cut) only; held unsynced, then `hold:other_autoscaler`"
                 .into(),
-        blind_scale_downs: scale_downs_below(&api, None, 3),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 3, None).await,
         recovery: Recovery::Ticks { took, bound: 15 },
     }
 }
@@ -229,10 +220,7 @@ pub async fn manual_scale() -> Row {
         fault: "manual `kubectl scale` (below minReplicas)",
         property: "the person's value is kept for the cooldown (300 s): counted, an Event, `hold:manual_scale`; no write",
         measured: "prescale_manual_scale_total 1 and a ManualScale Event; /scale writes during the cooldown: 0".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 1, None).await,
         recovery: Recovery::Holds("holds 300 s by design, then resumes"),
     }
 }
@@ -299,10 +287,7 @@ pub async fn gitops_reset() -> Row {
         property: "a reset is written back once (not taken for a person); a tool that resets every write is left alone (`hold:gitops`), no write war",
         measured: "/scale writes: 3, 3 (the write-back); then `hold:gitops`, no further write"
             .into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], 1, None).await,
         recovery: Recovery::Ticks { took, bound: 4 },
     }
 }

@@ -8,7 +8,7 @@ use crate::controller_harness::{
     Running, Setup, eventually, leader_and_follower, lease_holder, one_target, quick_lease,
     start_with,
 };
-use crate::measure::{NS, Recovery, Row, scale_downs_below, second_writers, stop_counting_panics};
+use crate::measure::{Figures, NS, Recovery, Row, figures, stop_counting_panics};
 use crate::process_harness::{holder, signal, spawn, wait_exit, wait_for};
 use std::time::{Duration, Instant};
 
@@ -72,10 +72,10 @@ pub async fn partition() -> Row {
         fault: "network partition between the leader and the API server",
         property: "the leader stops acting at its renew deadline; the other replica takes over after the lease; never two writers; the old leader rejoins as a follower",
         measured: "/scale writes a:3, b:4; a reports prescale_is_leader 0, then `hold:follower` once healed".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(a, &["web"]).await + stop_counting_panics(b, &["web"]).await,
+        figures: Figures {
+            panics: stop_counting_panics(b, &["web"]).await,
+            ..figures(&api, a, &["web"], 1, None).await
+        },
         recovery: Recovery::Seconds { took, bound: 6 },
     };
     api.assert_never_two_writers();
@@ -150,10 +150,7 @@ pub async fn killed_and_paused() -> Vec<Row> {
         property: "when it wakes, the old leader's deadline stops its write before anything else runs; never two writers",
         measured: "/scale writes a:3, b:4; a, continued, wants 5 and reports `hold:follower`"
             .into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: 0,
+        figures: Figures::of_writes(&api, 1, None),
         recovery: Recovery::Seconds {
             took: paused_took,
             bound: 8,
@@ -204,10 +201,10 @@ pub async fn killed_and_paused() -> Vec<Row> {
         fault: "leader SIGKILLed mid-tick (its /scale write in flight)",
         property: "the survivor takes over after the lease and writes only after taking the Lease; the dead leader's write, landed or not, precedes it; never two writers",
         measured: "/scale writes a:3, b:4, [b:6 if the in-flight write landed], a:7".into(),
-        blind_scale_downs: scale_downs_below(&api, None, 1),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics,
+        figures: Figures {
+            panics,
+            ..Figures::of_writes(&api, 1, None)
+        },
         recovery: Recovery::Seconds {
             took: killed_took,
             bound: 8,
@@ -217,7 +214,10 @@ pub async fn killed_and_paused() -> Vec<Row> {
     api.assert_never_two_writers();
     vec![
         Row {
-            panics: u32::from(a.panicked()),
+            figures: Figures {
+                panics: u32::from(a.panicked()),
+                ..paused.figures
+            },
             ..paused
         },
         killed,

@@ -4,9 +4,7 @@
 
 use crate::api_double::ApiDouble;
 use crate::controller_harness::{Setup, active_target, eventually, start_with};
-use crate::measure::{
-    NS, Recovery, Row, report, scale_downs_below, second_writers, stop_counting_panics, ticks_until,
-};
+use crate::measure::{NS, Recovery, Row, figures, report, ticks_until};
 use crate::prometheus_double::{Answer, PrometheusDouble};
 use prescale::metrics::{MetricsSource, Sources};
 use std::sync::Arc;
@@ -105,10 +103,7 @@ pub async fn outage(fault: Option<Answer>) -> Row {
             "held {RUNNING} replicas over ≥ 5 failed ticks (metricsMissing, then fallback); \
              scaled to 1 on the first good readings"
         ),
-        blind_scale_downs: scale_downs_below(&api, Some(fault_end), RUNNING),
-        second_writer_writes: second_writers(&api),
-        configs_lost: 0,
-        panics: stop_counting_panics(c, &["web"]).await,
+        figures: figures(&api, c, &["web"], RUNNING, Some(fault_end)).await,
         recovery: Recovery::Ticks { took, bound: 5 },
     }
 }

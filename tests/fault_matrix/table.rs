@@ -55,10 +55,10 @@ measured (`cargo test --test fault_matrix -- --nocapture`).
 | # | fault | property that must hold | measured | panics | blind scale-downs | second-writer writes | configs lost | time to recover |
 |---:|---|---|---|---:|---:|---:|---:|---|
 ",
-        total(|r| r.panics),
-        total(|r| r.blind_scale_downs),
-        total(|r| r.second_writer_writes),
-        total(|r| r.configs_lost),
+        total(|r| r.figures.panics),
+        total(|r| r.figures.blind_scale_downs),
+        total(|r| r.figures.second_writer_writes),
+        total(|r| r.figures.configs_lost),
         rows.len(),
         rows.iter().filter(|r| within_bound(r)).count(),
     );
@@ -70,10 +70,10 @@ measured (`cargo test --test fault_matrix -- --nocapture`).
             r.fault,
             r.property,
             r.measured.replace('|', "\\|"),
-            r.panics,
-            r.blind_scale_downs,
-            r.second_writer_writes,
-            r.configs_lost,
+            r.figures.panics,
+            r.figures.blind_scale_downs,
+            r.figures.second_writer_writes,
+            r.figures.configs_lost,
             r.recovery.cell()
         );
     }
