@@ -208,20 +208,16 @@ pub async fn manual_scale() -> Row {
                 .contains(&"ManualScale".to_string())
     })
     .await;
-    assert!(
-        took <= 5,
-        "the person's scale seen within 5 ticks, not {took}"
-    );
     c.more_ticks("web", 5).await;
     assert_eq!(api.replicas(NS, "web"), Some(1));
     assert!(api.scale_writes().is_empty(), "{:?}", api.writes());
     assert_eq!(report(&c, "web").await["action"], "hold:manual_scale");
     Row {
         fault: "manual `kubectl scale` (below minReplicas)",
-        property: "the person's value is kept for the cooldown (300 s): counted, an Event, `hold:manual_scale`; no write",
+        property: "the person's value is kept for the cooldown (300 s): counted, an Event, `hold:manual_scale`; no write (recovered: the hold decided)",
         measured: "prescale_manual_scale_total 1 and a ManualScale Event; /scale writes during the cooldown: 0".into(),
         figures: figures(&api, c, &["web"], 1, None).await,
-        recovery: Recovery::Holds("holds 300 s by design, then resumes"),
+        recovery: Recovery::Ticks { took, bound: 5 },
     }
 }
 

@@ -81,8 +81,6 @@ pub enum Recovery {
         /// At most.
         bound: u64,
     },
-    /// No recovery to measure: prescale holds on purpose (said why).
-    Holds(&'static str),
 }
 
 impl Recovery {
@@ -91,7 +89,6 @@ impl Recovery {
         match self {
             Self::Ticks { bound, .. } => format!("≤ {bound} ticks"),
             Self::Seconds { bound, .. } => format!("≤ {bound} s"),
-            Self::Holds(why) => why.to_string(),
         }
     }
 
@@ -100,7 +97,6 @@ impl Recovery {
         match self {
             Self::Ticks { took, .. } => format!("{took} ticks"),
             Self::Seconds { took, .. } => format!("{took:.1} s"),
-            Self::Holds(why) => why.to_string(),
         }
     }
 }
@@ -117,7 +113,6 @@ impl Row {
             Recovery::Seconds { took, bound } => {
                 assert!(took <= bound as f64, "{}: {took} s > {bound}", self.fault)
             }
-            Recovery::Holds(_) => {}
         }
     }
 }
