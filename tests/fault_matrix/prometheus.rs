@@ -3,7 +3,9 @@
 //! an empty result, half the queries answered.
 
 use crate::api_double::ApiDouble;
-use crate::controller_harness::{Setup, active_target, eventually, start_with};
+use crate::controller_harness::{
+    Running, Setup, active_target, eventually, parse_series, start_with,
+};
 use crate::measure::{NS, Recovery, Row, figures, report, ticks_until};
 use crate::prometheus_double::{Answer, PrometheusDouble};
 use prescale::metrics::{MetricsSource, Sources};
@@ -28,6 +30,43 @@ fn describe(fault: &Option<Answer>) -> (&'static str, &'static str) {
         ),
         Some(Answer::Values { .. }) => unreachable!("not a fault"),
     }
+}
+
+/// The `prescale_metric_errors_total` series of target `web`, as `metric/reason`.
+async fn error_reasons(c: &Running) -> Vec<String> {
+    let (_, body) = c.get("/metrics").await;
+    let mut reasons: Vec<String> = body
+        .lines()
+        .filter(|l| l.starts_with("prescale_metric_errors_total{"))
+        .filter_map(|l| {
+            let labels: std::collections::BTreeMap<String, String> =
+                parse_series(l.rsplit_once(' ')?.0).1.into_iter().collect();
+            Some(format!(
+                "{}/{}",
+                labels.get("metric")?,
+                labels.get("reason")?
+            ))
+        })
+        .collect();
+    reasons.sort();
+    reasons
+}
+
+/// The errors each fault must be counted as.
+fn expected_errors(fault: &Option<Answer>) -> Vec<String> {
+    let reason = match fault {
+        None => "unreachable",
+        Some(Answer::Slow(_)) => "timeout",
+        Some(Answer::Garbage) => "bad_response",
+        Some(Answer::Empty | Answer::Partial) => "no_data",
+        Some(Answer::Values { .. }) => unreachable!("not a fault"),
+    };
+    let metrics: &[&str] = if *fault == Some(Answer::Partial) {
+        &["arrivalRate"]
+    } else {
+        &["arrivalRate", "queueDepth"]
+    };
+    metrics.iter().map(|m| format!("{m}/{reason}")).collect()
 }
 
 /// `fault`: what the double answers during the fault; `None`, it is not listening at all.
@@ -81,6 +120,12 @@ pub async fn outage(fault: Option<Answer>) -> Row {
     );
     assert_eq!(api.replicas(NS, "web"), Some(RUNNING));
     let failed_ticks = during["ticks"].as_u64().unwrap_or(0);
+    let errors = error_reasons(&c).await;
+    assert_eq!(
+        errors,
+        expected_errors(&fault),
+        "{name}: the errors counted"
+    );
     let fault_end = api.writes().len();
 
     // Prometheus answers again, with no load: prescale scales down on the first good data.
@@ -100,8 +145,9 @@ pub async fn outage(fault: Option<Answer>) -> Row {
         fault: name,
         property,
         measured: format!(
-            "held {RUNNING} replicas over ≥ 5 failed ticks (metricsMissing, then fallback); \
-             scaled to 1 on the first good readings"
+            "errors counted as {}; held {RUNNING} replicas over ≥ 5 failed ticks \
+             (metricsMissing, then fallback); scaled to 1 on the first good readings",
+            errors.join(", ")
         ),
         figures: figures(&api, c, &["web"], RUNNING, Some(fault_end)).await,
         recovery: Recovery::Ticks { took, bound: 5 },
