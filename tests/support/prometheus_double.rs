@@ -26,7 +26,7 @@ pub enum Answer {
         /// The arrival rate's value.
         arrival_rate: f64,
     },
-    /// Correct values, but only after this delay.
+    /// Both metrics as 0, but only after this delay.
     Slow(Duration),
     /// `200 OK` with an HTML page (a proxy's error page, a wrong URL).
     Garbage,
