@@ -83,6 +83,7 @@ impl Supervisor {
                 stop(r).await;
             }
             self.shared.source().forget(&name);
+            self.shared.telemetry.place_target(&name, None);
             self.shared.reports.remove(&name);
             self.shared.live_reports.remove(&name);
             self.shared.health.target_removed(&name);
@@ -96,6 +97,7 @@ impl Supervisor {
                 Some(r) if *r.config.borrow() == *target => {}
                 Some(r) => {
                     // The task picks the new config up before its next tick.
+                    self.place(target);
                     r.config.send_replace(target.clone());
                     applied.changed.push(name.to_string());
                 }
@@ -108,7 +110,14 @@ impl Supervisor {
         applied
     }
 
+    /// Record the target's shard, whose holder exports its series.
+    fn place(&self, target: &TargetConfig) {
+        let shard = self.shared.leaders.shard_of(&target.scale_target_ref);
+        self.shared.telemetry.place_target(&target.name, Some(shard));
+    }
+
     fn start(&mut self, config: TargetConfig) {
+        self.place(&config);
         let name = config.name.clone();
         self.shared.health.target_started(&name, config.interval);
         let (config_tx, config_rx) = watch::channel(config.clone());

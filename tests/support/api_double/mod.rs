@@ -289,11 +289,20 @@ impl ApiDouble {
     /// holds Lease updates and `/scale` patches in the order they were applied, with the
     /// writer's token, which the tests set equal to its Lease identity. Panics with the log.
     pub fn assert_never_two_writers(&self) {
+        self.assert_never_two_writers_under(|_| None);
+    }
+
+    /// [`Self::assert_never_two_writers`] with one Lease per shard: a write to a Deployment
+    /// (its path, `/apis/apps/v1/namespaces/NS/deployments/NAME`) counts as made under the
+    /// Lease `lease_of` names for it (`None`: any Lease, as with a single one), and another
+    /// replica may write to it only after taking that Lease.
+    pub fn assert_never_two_writers_under(&self, lease_of: impl Fn(&str) -> Option<String>) {
         let log: Vec<Write> = self.writes();
         let scale = self.applied_scale_writes();
-        // Where in the log each identity last took the Lease (the holder changed to it).
-        let mut holder: Option<String> = None;
-        let mut took_lease: std::collections::BTreeMap<String, usize> = Default::default();
+        // Per Lease: its holder, and where in the log each identity last took it.
+        let mut holders: std::collections::BTreeMap<String, Option<String>> = Default::default();
+        let mut took_lease: std::collections::BTreeMap<(String, String), usize> =
+            Default::default();
         // Per Deployment: the current run's writer and where its first write is.
         let mut runs: std::collections::BTreeMap<String, (String, usize)> = Default::default();
         for (i, w) in log.iter().enumerate() {
@@ -301,15 +310,20 @@ impl ApiDouble {
                 continue;
             }
             if w.path.contains("/leases/") || (w.method == "POST" && w.path.ends_with("/leases")) {
+                let lease = w.body["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let now = w.body["spec"]["holderIdentity"]
                     .as_str()
                     .map(str::to_string);
-                if now != holder
+                let holder = holders.entry(lease.clone()).or_default();
+                if now != *holder
                     && let Some(h) = &now
                 {
-                    took_lease.insert(h.clone(), i);
+                    took_lease.insert((lease, h.clone()), i);
                 }
-                holder = now;
+                *holder = now;
                 continue;
             }
             if !(w.method == "PATCH" && w.path.ends_with("/scale")) {
@@ -324,8 +338,16 @@ impl ApiDouble {
             match runs.get(&deployment) {
                 Some((current, _)) if *current == writer => {}
                 Some((current, first)) => {
+                    let lease = lease_of(&deployment);
+                    let took = took_lease
+                        .iter()
+                        .filter(|((l, h), _)| {
+                            *h == writer && lease.as_ref().is_none_or(|want| want == l)
+                        })
+                        .map(|(_, at)| *at)
+                        .max();
                     assert!(
-                        took_lease.get(&writer).is_some_and(|at| at > first),
+                        took.is_some_and(|at| at > *first),
                         "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since: two writers. /scale writes: {scale:#?}"
                     );
                     runs.insert(deployment, (writer, i));
