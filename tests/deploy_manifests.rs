@@ -354,7 +354,10 @@ fn controller_has_two_replicas_rollback_history_spread_and_a_disruption_budget()
         let deployment = controller(docs);
         let spec = &deployment["spec"];
         if *dir == SHARDED {
-            assert_eq!(spec["replicas"], 3, "{dir}: three replicas share the shards");
+            assert_eq!(
+                spec["replicas"], 3,
+                "{dir}: three replicas share the shards"
+            );
         } else {
             assert_eq!(spec["replicas"], 2, "{dir}: leader plus stand-by");
         }
@@ -452,7 +455,10 @@ fn controller_runs_the_contracted_command_with_downward_api_identity() {
             assert_eq!(extra.len(), 2, "{dir}: --shards N");
             assert_eq!(extra[0], "--shards", "{dir}");
             let shards: u32 = extra[1].parse().expect("--shards is a number");
-            assert!((2..=prescale::leader::MAX_SHARDS).contains(&shards), "{dir}");
+            assert!(
+                (2..=prescale::leader::MAX_SHARDS).contains(&shards),
+                "{dir}"
+            );
         } else {
             assert!(extra.is_empty(), "{dir}: unexpected args {extra:?}");
         }

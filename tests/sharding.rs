@@ -102,8 +102,12 @@ impl Drop for Replica {
 fn holders(api: &ApiDouble) -> Vec<Option<String>> {
     (0..SHARDS)
         .map(|s| {
-            api.get("leases", "prescale", &lease_name("prescale-leader", s, SHARDS))
-                .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+            api.get(
+                "leases",
+                "prescale",
+                &lease_name("prescale-leader", s, SHARDS),
+            )
+            .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
         })
         .collect()
 }
@@ -174,14 +178,13 @@ async fn balanced(api: &ApiDouble, who: &[&str], each: usize) {
     .await;
 }
 
-fn setup_api() -> impl std::future::Future<Output = ApiDouble> {
-    async {
-        let api = ApiDouble::start().await;
-        for i in 0..DEPLOYMENTS {
-            api.put_deployment(NS, &format!("w{i}"), 1, 1);
-        }
-        api
+/// The API double with the Deployments `w0..`, one replica each.
+async fn setup_api() -> ApiDouble {
+    let api = ApiDouble::start().await;
+    for i in 0..DEPLOYMENTS {
+        api.put_deployment(NS, &format!("w{i}"), 1, 1);
     }
+    api
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +284,10 @@ fn releases(api: &ApiDouble) -> Vec<(String, String)> {
         .filter(|w| w.body["spec"]["holderIdentity"].is_null())
         .map(|w| {
             (
-                w.body["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+                w.body["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 w.token.unwrap_or_default(),
             )
         })

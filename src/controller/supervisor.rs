@@ -113,7 +113,9 @@ impl Supervisor {
     /// Record the target's shard, whose holder exports its series.
     fn place(&self, target: &TargetConfig) {
         let shard = self.shared.leaders.shard_of(&target.scale_target_ref);
-        self.shared.telemetry.place_target(&target.name, Some(shard));
+        self.shared
+            .telemetry
+            .place_target(&target.name, Some(shard));
     }
 
     fn start(&mut self, config: TargetConfig) {

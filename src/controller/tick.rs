@@ -383,8 +383,8 @@ impl TargetTask {
         // the same state with the Deployment as it is now, so one tick never advances the
         // state twice. (Shadow targets and followers never write: no copy, which at
         // thousands of targets is most of a tick's allocation.)
-        let before =
-            (self.config.mode == Mode::Active && shared.leads(&self.config)).then(|| self.state.clone());
+        let before = (self.config.mode == Mode::Active && shared.leads(&self.config))
+            .then(|| self.state.clone());
         let mut decision = decide(&self.config, &mut self.state, &obs);
 
         let mut cpu_seconds = cpu.seconds();

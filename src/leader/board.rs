@@ -101,7 +101,8 @@ impl ShardBoard {
     pub fn begin_request(&self, shard: usize) -> bool {
         let now = Instant::now();
         let mut s = self.state();
-        if s.request.is_some_and(|(_, at)| now < at + self.lease_duration)
+        if s.request
+            .is_some_and(|(_, at)| now < at + self.lease_duration)
             || !s.read.iter().all(|r| *r)
             || !should_request(&s.seen, &self.me, shard)
         {

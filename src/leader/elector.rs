@@ -505,7 +505,10 @@ fn requested_by(lease: &Lease) -> Option<String> {
 
 /// Ask for the shard as `who`, or drop the request.
 fn set_request(lease: &mut Lease, who: Option<&str>) {
-    let annotations = lease.metadata.annotations.get_or_insert_with(Default::default);
+    let annotations = lease
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
     match who {
         Some(who) => {
             annotations.insert(REQUEST_ANNOTATION.to_string(), who.to_string());

@@ -20,13 +20,13 @@ mod leadership;
 mod protocol;
 mod settings;
 mod shard;
-pub mod share;
 mod shards;
+pub mod share;
 
 pub use board::{REQUEST_ANNOTATION, ShardBoard};
 pub use elector::LeaderElector;
-pub use shard::{MAX_SHARDS, lease_name, shard_of};
-pub use shards::{ShardLeaders, elect};
 pub use leadership::{LeaderToken, Leadership, LeadershipLost, LeadershipSender, Term, channel};
 pub use protocol::{Observed, may_acquire};
 pub use settings::{LeaseSettings, LeaseSettingsError};
+pub use shard::{MAX_SHARDS, lease_name, shard_of};
+pub use shards::{ShardLeaders, elect};

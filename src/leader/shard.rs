@@ -98,8 +98,14 @@ mod tests {
     #[test]
     fn one_shard_keeps_the_single_leases_name_and_more_are_numbered() {
         assert_eq!(lease_name("prescale-leader", 0, 1), "prescale-leader");
-        assert_eq!(lease_name("prescale-leader", 0, 6), "prescale-leader-00-of-06");
-        assert_eq!(lease_name("prescale-leader", 5, 6), "prescale-leader-05-of-06");
+        assert_eq!(
+            lease_name("prescale-leader", 0, 6),
+            "prescale-leader-00-of-06"
+        );
+        assert_eq!(
+            lease_name("prescale-leader", 5, 6),
+            "prescale-leader-05-of-06"
+        );
         assert_eq!(lease_name("p", 12, 64), "p-12-of-64");
     }
 }

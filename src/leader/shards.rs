@@ -99,7 +99,10 @@ pub fn elect(
     if shards == 1 {
         let (tx, rx) = channel();
         let elector = LeaderElector::new(client, settings, tx, telemetry, health);
-        return (ShardLeaders::single(rx), vec![tokio::spawn(elector.run(stop))]);
+        return (
+            ShardLeaders::single(rx),
+            vec![tokio::spawn(elector.run(stop))],
+        );
     }
     let board = ShardBoard::new(
         shards as usize,

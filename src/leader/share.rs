@@ -193,7 +193,12 @@ mod tests {
     /// view, counts end at most one apart and nobody above the fair share.
     #[test]
     fn balancing_converges_to_counts_at_most_one_apart() {
-        for (shards, start) in [(6usize, vec![6usize, 0, 0]), (7, vec![7, 0, 0]), (6, vec![4, 2, 0]), (8, vec![8, 0])] {
+        for (shards, start) in [
+            (6usize, vec![6usize, 0, 0]),
+            (7, vec![7, 0, 0]),
+            (6, vec![4, 2, 0]),
+            (8, vec![8, 0]),
+        ] {
             let names = ["a", "b", "c"];
             let mut holders: Vec<Option<&str>> = Vec::new();
             for (i, n) in start.iter().enumerate() {
@@ -216,7 +221,10 @@ mod tests {
             let counts: Vec<usize> = names[..replicas].iter().map(|n| held_by(&s, n)).collect();
             let (lo, hi) = (counts.iter().min().copied(), counts.iter().max().copied());
             assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1), "{counts:?}");
-            assert!(counts.iter().all(|c| *c <= fair_share(shards, replicas)), "{counts:?}");
+            assert!(
+                counts.iter().all(|c| *c <= fair_share(shards, replicas)),
+                "{counts:?}"
+            );
         }
     }
 }

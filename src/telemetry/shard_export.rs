@@ -44,9 +44,8 @@ impl ShardExport {
         let mut out = String::with_capacity(text.len());
         for line in text.split_inclusive('\n') {
             let keep = line.starts_with('#')
-                || target_label(line).is_none_or(|t| {
-                    self.of_target.get(&t).is_some_and(|s| held.contains(s))
-                });
+                || target_label(line)
+                    .is_none_or(|t| self.of_target.get(&t).is_some_and(|s| held.contains(s)));
             if keep {
                 out.push_str(line);
             }
@@ -102,9 +101,15 @@ prescale_other 4\n";
         let out = e.filter(text);
         assert!(out.contains("target=\"wo\\\"rker\""), "{out}");
         assert!(!out.contains("target=\"web\""), "{out}");
-        assert!(out.contains("# TYPE") && out.contains("prescale_other 4"), "{out}");
+        assert!(
+            out.contains("# TYPE") && out.contains("prescale_other 4"),
+            "{out}"
+        );
         e.place("wo\"rker", None);
-        assert!(!e.filter(text).contains("rker"), "a removed target is not exported");
+        assert!(
+            !e.filter(text).contains("rker"),
+            "a removed target is not exported"
+        );
     }
 
     #[test]
