@@ -22,13 +22,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn config_text(min: u32) -> String {
-    format!(
-        "prometheus:
-  url: http://127.0.0.1:9
-targets:
-  - name: web
-    scaleTargetRef: {{ namespace: shop, name: web }}
+/// A config whose targets scale the Deployments `targets` (the first is `web` in the
+/// unsharded tests), each with at least `min` replicas.
+fn config_text(targets: &[&str], min: u32) -> String {
+    let mut text = "prometheus:\n  url: http://127.0.0.1:9\ntargets:\n".to_string();
+    for name in targets {
+        text.push_str(&format!(
+            "  - name: {name}
+    scaleTargetRef: {{ namespace: shop, name: {name} }}
     mode: active
     interval: 200ms
     minReplicas: {min}
@@ -36,7 +37,9 @@ targets:
     metrics:
       queueDepth: {{ promql: 'sum(queue_depth)' }}
 "
-    )
+        ));
+    }
+    text
 }
 
 /// A `prescale run` process, killed (SIGKILL) if the test ends without stopping it.
@@ -44,6 +47,7 @@ struct Instance {
     child: Child,
     dir: PathBuf,
     admin: String,
+    targets: &'static [&'static str],
 }
 
 impl Drop for Instance {
@@ -61,7 +65,7 @@ impl Instance {
     /// Replace the config file (atomically, as a ConfigMap update does).
     fn set_min_replicas(&self, min: u32) {
         let tmp = self.dir.join(".new.yaml");
-        std::fs::write(&tmp, config_text(min)).expect("write config");
+        std::fs::write(&tmp, config_text(self.targets, min)).expect("write config");
         std::fs::rename(&tmp, self.dir.join("prescale.yaml")).expect("rename config");
     }
 
@@ -101,11 +105,23 @@ impl Instance {
 }
 
 fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
+    spawn_with(api, dir, identity, min, &["web"], &[])
+}
+
+/// [`spawn`] with the targets of `targets` and `extra` arguments.
+fn spawn_with(
+    api: &ApiDouble,
+    dir: &Path,
+    identity: &str,
+    min: u32,
+    targets: &'static [&'static str],
+    extra: &[&str],
+) -> Instance {
     // reqwest (the test's HTTP client) is built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = api.write_kubeconfig(dir, identity);
     let config = dir.join("prescale.yaml");
-    std::fs::write(&config, config_text(min)).expect("write config");
+    std::fs::write(&config, config_text(targets, min)).expect("write config");
     let admin = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
@@ -117,6 +133,7 @@ fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
         // A GET of the Deployment every tick, so that a read can be held up mid-tick (with
         // the default watch caches a tick's only request before a write is the write).
         .args(["--cluster-reads", "get"])
+        .args(extra)
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", identity)
         .env("POD_NAMESPACE", "prescale")
@@ -133,6 +150,7 @@ fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
         child,
         dir: dir.to_path_buf(),
         admin,
+        targets,
     }
 }
 
@@ -345,6 +363,91 @@ async fn a_leader_paused_past_its_lease_or_killed_mid_tick_never_writes_after_th
     );
 }
 
+/// The Deployments of the sharded test: with 4 shards, one in each.
+const SHARDED: &[&str] = &["w0", "w1", "w2", "w3"];
+const SHARDS: u32 = 4;
+
+fn shard_holders(api: &ApiDouble) -> Vec<Option<String>> {
+    (0..SHARDS)
+        .map(|s| {
+            let name = prescale::leader::lease_name("prescale-leader", s, SHARDS);
+            api.get("leases", "prescale", &name)
+                .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+fn held_by(api: &ApiDouble, who: &str) -> usize {
+    shard_holders(api)
+        .iter()
+        .filter(|h| h.as_deref() == Some(who))
+        .count()
+}
+
+fn all_at(api: &ApiDouble, replicas: u32) -> bool {
+    SHARDED
+        .iter()
+        .all(|d| api.replicas(NS, d) == Some(replicas))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_processes_split_the_shards_and_a_paused_one_never_writes_after_they_moved() {
+    let api = ApiDouble::start().await;
+    for d in SHARDED {
+        api.put_deployment(NS, d, 1, 1);
+    }
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let shards = ["--shards", "4"];
+    let mut a = spawn_with(&api, dir_a.path(), "a", 2, SHARDED, &shards);
+    let mut b = spawn_with(&api, dir_b.path(), "b", 2, SHARDED, &shards);
+    wait_for(
+        30,
+        "a and b hold two shards each, every Deployment at 2",
+        || held_by(&api, "a") == 2 && held_by(&api, "b") == 2 && all_at(&api, 2),
+    )
+    .await;
+
+    // a is paused (SIGSTOP) holding two shards: b takes them once they expire (4 s) and,
+    // asked for 3, writes every Deployment. When a resumes (SIGCONT) its terms have ended
+    // before any of its tasks runs; it asks for its share back and writes only the
+    // Deployments of the shards it is handed again.
+    signal(&a.child, libc::SIGSTOP);
+    b.set_min_replicas(3);
+    a.set_min_replicas(3);
+    wait_for(
+        30,
+        "b holds every shard and every Deployment is at 3",
+        || held_by(&api, "b") == 4 && all_at(&api, 3),
+    )
+    .await;
+    signal(&a.child, libc::SIGCONT);
+    wait_for(30, "a is handed two shards back", || {
+        held_by(&api, "a") == 2 && held_by(&api, "b") == 2
+    })
+    .await;
+    a.set_min_replicas(4);
+    b.set_min_replicas(4);
+    wait_for(30, "every Deployment at 4", || all_at(&api, 4)).await;
+    api.assert_never_two_writers_under(|path| {
+        let name = path.rsplit('/').next()?;
+        let shard = prescale::leader::shard_of("apps", "Deployment", NS, name, SHARDS);
+        Some(prescale::leader::lease_name(
+            "prescale-leader",
+            shard,
+            SHARDS,
+        ))
+    });
+
+    // SIGTERM: each releases every Lease it holds and exits 0.
+    for instance in [&mut a, &mut b] {
+        signal(&instance.child, libc::SIGTERM);
+        let status = wait_exit(&mut instance.child, 15).await;
+        assert!(status.success(), "exit status {status}");
+    }
+    assert_eq!(shard_holders(&api), vec![None; SHARDS as usize]);
+}
+
 #[tokio::test]
 async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let api = ApiDouble::start().await;
@@ -352,7 +455,7 @@ async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let path = dir.path().join("prescale.yaml");
     std::fs::write(
         &path,
-        config_text(3).replace("maxReplicas: 20", "maxReplicas: 2"),
+        config_text(&["web"], 3).replace("maxReplicas: 20", "maxReplicas: 2"),
     )
     .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
@@ -378,7 +481,7 @@ async fn a_lease_duration_that_is_not_whole_seconds_is_rejected_before_anything_
     let api = ApiDouble::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("prescale.yaml");
-    std::fs::write(&path, config_text(3)).expect("write");
+    std::fs::write(&path, config_text(&["web"], 3)).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
         .arg(&path)
