@@ -123,7 +123,7 @@ impl LeaderElector {
                 if let Some((shard, board)) = &self.shard {
                     board.saw(*shard, None);
                 }
-                let Some(_acquiring) = self.acquiring(None) else {
+                let Some(_reserved) = self.acquiring(None) else {
                     return Ok(Attempt::HeldByOther);
                 };
                 let lease = Lease {
@@ -176,38 +176,11 @@ impl LeaderElector {
         }
         let renewing = holder == Some(s.identity.as_str());
         let mut lease = existing;
-        let mut _acquiring = None;
-        if let Some((shard, board)) = &self.shard {
-            let request = requested_by(&lease);
-            if renewing {
-                board.saw(*shard, Some(&s.identity));
-                if let Some(r) = request.as_deref() {
-                    if board.begin_hand_over(*shard, r) {
-                        return Ok(Attempt::HandOver);
-                    }
-                    // Declined: the renewal drops the request (the requester asks again
-                    // later if it still has fewer).
-                    tracing::debug!(lease = %self.what(), requester = r, "not handing the shard over: the counts are balanced");
-                    set_request(&mut lease, None);
-                }
-            } else {
-                board.saw(*shard, None);
-                match request.as_deref() {
-                    // Granted to this replica: take it, and clear the request.
-                    Some(r) if r == s.identity => set_request(&mut lease, None),
-                    // Kept for the requester for one lease duration after its release.
-                    Some(_) if now < observed.at + s.lease_duration => {
-                        return Ok(Attempt::HeldByOther);
-                    }
-                    _ => {
-                        _acquiring = self.acquiring(Some(&mut lease));
-                        if _acquiring.is_none() {
-                            return Ok(Attempt::HeldByOther);
-                        }
-                    }
-                }
-            }
-        }
+        // Sharded: the fair-share rules may keep this replica from taking or keeping it.
+        let _reserved = match self.gate(&mut lease, renewing, &observed, now) {
+            Gate::Go(reserved) => reserved,
+            Gate::Stop(attempt) => return Ok(attempt),
+        };
         lease.spec = Some(LeaseSpec {
             holder_identity: Some(s.identity.clone()),
             lease_duration_seconds: Some(seconds(s.lease_duration)),
@@ -236,6 +209,47 @@ impl LeaderElector {
             }
             Err(ClusterError::Conflict { .. }) => Ok(Attempt::HeldByOther),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Sharded, before taking or renewing the Lease: hand it over if asked for and over the
+    /// share, drop a declined request, leave a released Lease to its requester, and take a
+    /// free one only below the fair share (the reservation lasts while the returned guard
+    /// does). Unsharded: go.
+    fn gate(&self, lease: &mut Lease, renewing: bool, observed: &Observed, now: Instant) -> Gate {
+        let Some((shard, board)) = &self.shard else {
+            return Gate::Go(None);
+        };
+        let me = self.settings.identity.as_str();
+        let request = requested_by(lease);
+        if renewing {
+            board.saw(*shard, Some(me));
+            if let Some(r) = request.as_deref() {
+                if board.begin_hand_over(*shard, r) {
+                    return Gate::Stop(Attempt::HandOver);
+                }
+                // Declined: the renewal drops the request (the requester asks again later
+                // if it still has fewer).
+                tracing::debug!(lease = %self.what(), requester = r, "not handing the shard over: the counts are balanced");
+                set_request(lease, None);
+            }
+            return Gate::Go(None);
+        }
+        board.saw(*shard, None);
+        match request.as_deref() {
+            // Granted to this replica: take it, and clear the request.
+            Some(r) if r == me => {
+                set_request(lease, None);
+                Gate::Go(None)
+            }
+            // Kept for the requester for one lease duration after its release.
+            Some(_) if now < observed.at + self.settings.lease_duration => {
+                Gate::Stop(Attempt::HeldByOther)
+            }
+            _ => match self.acquiring(Some(lease)) {
+                Some(reserved) => Gate::Go(Some(reserved)),
+                None => Gate::Stop(Attempt::HeldByOther),
+            },
         }
     }
 
@@ -479,6 +493,12 @@ impl LeaderElector {
             }
         }
     }
+}
+
+/// Whether an attempt goes on to write the Lease (holding a reservation, if any).
+enum Gate {
+    Go(Option<Acquiring>),
+    Stop(Attempt),
 }
 
 /// A reserved acquisition of a free shard; ends when dropped (won, lost or cancelled).
