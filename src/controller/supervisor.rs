@@ -167,9 +167,7 @@ async fn stop(r: Running) {
 /// calls and queries over the interval instead of all firing at once, and a target keeps its
 /// place across restarts.
 fn phase(name: &str, period: std::time::Duration) -> std::time::Duration {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = crate::leader::fnv1a(name.bytes());
     period.mul_f64((hash % 10_000) as f64 / 10_000.0)
 }
 

@@ -156,15 +156,12 @@ impl ShardBoard {
     /// `shard` is put off, different per replica, shard and attempt (FNV-1a, no randomness
     /// to seed), so replicas do not all try a free Lease at the same instant.
     pub fn jitter(&self, shard: usize, attempt: u64) -> f64 {
-        let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-        let bytes = self
-            .me
-            .bytes()
-            .chain((shard as u64).to_le_bytes())
-            .chain(attempt.to_le_bytes());
-        for b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let hash = super::fnv1a(
+            self.me
+                .bytes()
+                .chain((shard as u64).to_le_bytes())
+                .chain(attempt.to_le_bytes()),
+        );
         (hash % 1_000) as f64 / 1_000.0
     }
 }

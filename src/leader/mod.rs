@@ -28,5 +28,5 @@ pub use elector::LeaderElector;
 pub use leadership::{LeaderToken, Leadership, LeadershipLost, LeadershipSender, Term, channel};
 pub use protocol::{Observed, may_acquire};
 pub use settings::{LeaseSettings, LeaseSettingsError};
-pub use shard::{MAX_SHARDS, lease_name, shard_of};
+pub use shard::{MAX_SHARDS, fnv1a, lease_name, shard_of};
 pub use shards::{ShardLeaders, elect};

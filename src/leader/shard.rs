@@ -11,16 +11,22 @@
 /// a second per replica).
 pub const MAX_SHARDS: u32 = 64;
 
-/// FNV-1a over `parts`, each followed by a separator byte no Kubernetes name contains, so
+/// FNV-1a (64-bit) of `bytes`: stable across processes and releases, unlike std's
+/// randomly keyed hasher.
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// [`fnv1a`] of `parts`, each followed by a separator byte no Kubernetes name contains, so
 /// `("ab", "c")` and `("a", "bc")` differ.
-fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    for part in parts {
-        for b in part.bytes().chain(std::iter::once(b'/')) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
+fn identity_hash(parts: &[&str]) -> u64 {
+    fnv1a(
+        parts
+            .iter()
+            .flat_map(|p| p.bytes().chain(std::iter::once(b'/'))),
+    )
 }
 
 /// The shard (in `0..shards`) of the object `group`/`kind`/`namespace`/`name` (`group` empty
@@ -29,7 +35,7 @@ pub fn shard_of(group: &str, kind: &str, namespace: &str, name: &str, shards: u3
     if shards <= 1 {
         return 0;
     }
-    (fnv1a(&[group, kind, namespace, name]) % u64::from(shards)) as u32
+    (identity_hash(&[group, kind, namespace, name]) % u64::from(shards)) as u32
 }
 
 /// The Lease of shard `shard` of `shards`: `base` itself for one shard (the Lease of a
@@ -54,7 +60,7 @@ mod tests {
         assert_eq!(shard_of("apps", "Deployment", "shop", "worker", 6), 2);
         assert_eq!(shard_of("argoproj.io", "Rollout", "shop", "web", 6), 4);
         assert_eq!(
-            fnv1a(&["apps", "Deployment", "shop", "web"]),
+            identity_hash(&["apps", "Deployment", "shop", "web"]),
             0x3060_6cf7_3b49_5270
         );
         assert_eq!(shard_of("apps", "Deployment", "shop", "web", 1), 0);
@@ -63,7 +69,7 @@ mod tests {
 
     #[test]
     fn every_part_of_the_identity_counts() {
-        let base = fnv1a(&["apps", "Deployment", "shop", "web"]);
+        let base = identity_hash(&["apps", "Deployment", "shop", "web"]);
         for other in [
             ["", "Deployment", "shop", "web"],
             ["apps", "StatefulSet", "shop", "web"],
@@ -71,7 +77,7 @@ mod tests {
             ["apps", "Deployment", "shop", "web2"],
             ["apps", "Deployment", "sho", "pweb"],
         ] {
-            assert_ne!(fnv1a(&other), base, "{other:?}");
+            assert_ne!(identity_hash(&other), base, "{other:?}");
         }
     }
 
