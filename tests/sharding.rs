@@ -261,9 +261,10 @@ async fn a_new_replica_gets_its_share_handed_over_one_shard_at_a_time() {
     eventually(20, "every Deployment at 2", || async { all_at(&api, 2) }).await;
     let releases_before = releases(&api);
 
-    let c = Replica::start(&api, "c", 2).await;
-    // Writes go on while shards move.
-    for r in [&a, &b, &c] {
+    // Writes go on while shards move. (c starts with the new config: a change written
+    // while its config watcher is still being set up could be missed.)
+    let c = Replica::start(&api, "c", 3).await;
+    for r in [&a, &b] {
         r.running().write_config(&config(3));
     }
     balanced(&api, &["a", "b", "c"], 2).await;
