@@ -65,7 +65,7 @@ check() {
     echo "ok   $dir: renders ($(grep -c '^kind:' "$rendered") objects), validates against Kubernetes ${K8S_VERSIONS// / and }, checkov $(grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$log")"
 }
 
-for dir in deploy/overlays/shadow deploy/overlays/active deploy/overlays/servicemonitor deploy/overlays/monitoring deploy/overlays/pod-metrics deploy/overlays/pod-deletion-cost deploy/overlays/autoscaler-floor deploy/overlays/statefulsets deploy/overlays/argo-rollouts deploy/overlays/namespaced deploy/examples; do
+for dir in deploy/overlays/shadow deploy/overlays/active deploy/overlays/servicemonitor deploy/overlays/monitoring deploy/overlays/pod-metrics deploy/overlays/pod-deletion-cost deploy/overlays/autoscaler-floor deploy/overlays/statefulsets deploy/overlays/argo-rollouts deploy/overlays/namespaced deploy/overlays/sharded deploy/examples; do
     check "$dir"
 done
 

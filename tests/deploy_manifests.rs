@@ -28,6 +28,9 @@ use std::path::Path;
 const NAMESPACE: &str = "prescale-system";
 const SERVICE_ACCOUNT: &str = "prescale";
 
+/// Three replicas on six shards (`--shards`).
+const SHARDED: &str = "deploy/overlays/sharded";
+
 /// The namespaced install (`--namespaces`, Roles instead of the ClusterRole).
 const NAMESPACED: &str = "deploy/overlays/namespaced";
 
@@ -350,7 +353,14 @@ fn controller_has_two_replicas_rollback_history_spread_and_a_disruption_budget()
         let Some(docs) = render::one(dir) else { return };
         let deployment = controller(docs);
         let spec = &deployment["spec"];
-        assert_eq!(spec["replicas"], 2, "{dir}: leader plus stand-by");
+        if *dir == SHARDED {
+            assert_eq!(
+                spec["replicas"], 3,
+                "{dir}: three replicas share the shards"
+            );
+        } else {
+            assert_eq!(spec["replicas"], 2, "{dir}: leader plus stand-by");
+        }
         let history = spec["revisionHistoryLimit"].as_u64().expect("explicit");
         assert!(history >= 3, "{dir}: revisions kept for rollout undo");
         assert_eq!(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
@@ -436,10 +446,19 @@ fn controller_runs_the_contracted_command_with_downward_api_identity() {
             ],
             "{dir}"
         );
-        // Only the namespaced install adds to them: the namespaces it watches.
+        // Only the namespaced install adds to them (the namespaces it watches), and the
+        // sharded one (its shard count, which must parse as `prescale run` does).
         if *dir == NAMESPACED {
             assert_eq!(extra.len(), 2, "{dir}: --namespaces LIST");
             assert_eq!(extra[0], "--namespaces", "{dir}");
+        } else if *dir == SHARDED {
+            assert_eq!(extra.len(), 2, "{dir}: --shards N");
+            assert_eq!(extra[0], "--shards", "{dir}");
+            let shards: u32 = extra[1].parse().expect("--shards is a number");
+            assert!(
+                (2..=prescale::leader::MAX_SHARDS).contains(&shards),
+                "{dir}"
+            );
         } else {
             assert!(extra.is_empty(), "{dir}: unexpected args {extra:?}");
         }

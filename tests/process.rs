@@ -10,7 +10,7 @@ mod process_harness;
 
 use api_double::ApiDouble;
 use process_harness::{
-    NS, config_text, free_port, holder, signal, spawn, wait_exit, wait_for, writers,
+    NS, config_text, free_port, holder, signal, spawn, spawn_with, wait_exit, wait_for, writers,
 };
 use std::process::Command;
 
@@ -69,6 +69,91 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     assert_eq!(holder(&api), None, "Lease released on SIGTERM");
 }
 
+/// The Deployments of the sharded test: with 4 shards, one in each.
+const SHARDED: &[&str] = &["w0", "w1", "w2", "w3"];
+const SHARDS: u32 = 4;
+
+fn shard_holders(api: &ApiDouble) -> Vec<Option<String>> {
+    (0..SHARDS)
+        .map(|s| {
+            let name = prescale::leader::lease_name("prescale-leader", s, SHARDS);
+            api.get("leases", "prescale", &name)
+                .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+fn held_by(api: &ApiDouble, who: &str) -> usize {
+    shard_holders(api)
+        .iter()
+        .filter(|h| h.as_deref() == Some(who))
+        .count()
+}
+
+fn all_at(api: &ApiDouble, replicas: u32) -> bool {
+    SHARDED
+        .iter()
+        .all(|d| api.replicas(NS, d) == Some(replicas))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_processes_split_the_shards_and_a_paused_one_never_writes_after_they_moved() {
+    let api = ApiDouble::start().await;
+    for d in SHARDED {
+        api.put_deployment(NS, d, 1, 1);
+    }
+    let dir_a = tempfile::tempdir().expect("tempdir");
+    let dir_b = tempfile::tempdir().expect("tempdir");
+    let shards = ["--shards", "4"];
+    let mut a = spawn_with(&api, dir_a.path(), "a", 2, SHARDED, &shards);
+    let mut b = spawn_with(&api, dir_b.path(), "b", 2, SHARDED, &shards);
+    wait_for(
+        30,
+        "a and b hold two shards each, every Deployment at 2",
+        || held_by(&api, "a") == 2 && held_by(&api, "b") == 2 && all_at(&api, 2),
+    )
+    .await;
+
+    // a is paused (SIGSTOP) holding two shards: b takes them once they expire (4 s) and,
+    // asked for 3, writes every Deployment. When a resumes (SIGCONT) its terms have ended
+    // before any of its tasks runs; it asks for its share back and writes only the
+    // Deployments of the shards it is handed again.
+    signal(&a.child, libc::SIGSTOP);
+    b.set_min_replicas(3);
+    a.set_min_replicas(3);
+    wait_for(
+        30,
+        "b holds every shard and every Deployment is at 3",
+        || held_by(&api, "b") == 4 && all_at(&api, 3),
+    )
+    .await;
+    signal(&a.child, libc::SIGCONT);
+    wait_for(30, "a is handed two shards back", || {
+        held_by(&api, "a") == 2 && held_by(&api, "b") == 2
+    })
+    .await;
+    a.set_min_replicas(4);
+    b.set_min_replicas(4);
+    wait_for(30, "every Deployment at 4", || all_at(&api, 4)).await;
+    api.assert_never_two_writers_under(|path| {
+        let name = path.rsplit('/').next()?;
+        let shard = prescale::leader::shard_of("apps", "Deployment", NS, name, SHARDS);
+        Some(prescale::leader::lease_name(
+            "prescale-leader",
+            shard,
+            SHARDS,
+        ))
+    });
+
+    // SIGTERM: each releases every Lease it holds and exits 0.
+    for instance in [&mut a, &mut b] {
+        signal(&instance.child, libc::SIGTERM);
+        let status = wait_exit(&mut instance.child, 15).await;
+        assert!(status.success(), "exit status {status}");
+    }
+    assert_eq!(shard_holders(&api), vec![None; SHARDS as usize]);
+}
+
 #[tokio::test]
 async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let api = ApiDouble::start().await;
@@ -76,7 +161,7 @@ async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let path = dir.path().join("prescale.yaml");
     std::fs::write(
         &path,
-        config_text(3).replace("maxReplicas: 20", "maxReplicas: 2"),
+        config_text(&["web"], 3).replace("maxReplicas: 20", "maxReplicas: 2"),
     )
     .expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
@@ -102,7 +187,7 @@ async fn a_lease_duration_that_is_not_whole_seconds_is_rejected_before_anything_
     let api = ApiDouble::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("prescale.yaml");
-    std::fs::write(&path, config_text(3)).expect("write");
+    std::fs::write(&path, config_text(&["web"], 3)).expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
         .arg(&path)

@@ -26,6 +26,12 @@ pub struct RunArgs {
     /// Run without leader election (a single local instance that always acts).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// Split the targets into this many shards, each with its own Lease
+    /// (`<lease-name>-NN-of-NN`), so that several replicas act at once, each on the shards
+    /// it holds (at most its fair share: shards / replicas, rounded up). 1: the single Lease
+    /// --lease-name, one acting replica at a time.
+    #[arg(long, default_value = "1")]
+    pub shards: u32,
     /// How long the Lease holds without renewal (whole seconds: the Lease records it so).
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub lease_duration: Duration,
@@ -91,6 +97,11 @@ pub enum RunCliError {
     /// The Event rate is not a positive number.
     #[error("--events-per-second must be a positive number, got {0}; e.g. `--events-per-second 5`")]
     EventRate(f64),
+    /// Shards are held through Leases: without election there is nothing to split.
+    #[error(
+        "--shards {0} needs leader election: each shard is a Lease; drop --no-leader-election or --shards"
+    )]
+    ShardsWithoutElection(u32),
     /// The Lease timings cannot keep one leader at a time.
     #[error(transparent)]
     Lease(#[from] LeaseSettingsError),
@@ -121,11 +132,15 @@ async fn run_async(args: RunArgs) -> CliResult {
         return Err(RunCliError::EventRate(args.events_per_second).into());
     }
     // The Lease timings are checked before anything else.
+    if args.no_leader_election && args.shards != 1 {
+        return Err(RunCliError::ShardsWithoutElection(args.shards).into());
+    }
     if !args.no_leader_election {
         LeaseSettings {
             lease_duration: args.lease_duration,
             renew_deadline: args.renew_deadline,
             retry_period: args.retry_period,
+            shards: args.shards,
             ..LeaseSettings::new(args.lease_name.clone(), String::new(), String::new())
         }
         .validate()
@@ -157,6 +172,7 @@ async fn run_async(args: RunArgs) -> CliResult {
             lease_duration: args.lease_duration,
             renew_deadline: args.renew_deadline,
             retry_period: args.retry_period,
+            shards: args.shards,
             ..LeaseSettings::new(args.lease_name.clone(), namespace, identity())
         })
     };

@@ -135,7 +135,7 @@ impl TargetTask {
             Some(Hold::Shadow)
         } else if view.paused {
             Some(Hold::Paused)
-        } else if !shared.is_leader() {
+        } else if !shared.leads(&self.config) {
             Some(Hold::Follower)
         } else if self.memory.skip_writes > 0 {
             self.memory.skip_writes -= 1;
@@ -172,7 +172,7 @@ impl TargetTask {
             };
             // Written under this term's token, like a /scale write: not sent, or cancelled
             // in flight, once the term ends.
-            let written = match shared.leader.token() {
+            let written = match shared.leadership(&self.config).token() {
                 Some(mut token) => {
                     token
                         .guard(shared.cluster.patch_floor(&fresh, &patch))

@@ -125,7 +125,7 @@ impl super::tick::TargetTask {
             self.memory.gitops_note = Some(note);
             return;
         }
-        if self.config.mode == crate::config::Mode::Active && shared.is_leader() {
+        if self.config.mode == crate::config::Mode::Active && shared.leads(&self.config) {
             shared
                 .events
                 .publish(

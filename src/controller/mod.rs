@@ -39,7 +39,8 @@ pub use tick::{BLOCK_KINDS, TargetTask, TickOutcome};
 pub use writers::check_one_writer;
 
 use crate::actuator::{AutoscalerCache, ClusterReads, EventSink, KubeCluster};
-use crate::leader::Leadership;
+use crate::config::TargetConfig;
+use crate::leader::{Leadership, ShardLeaders};
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::telemetry::Telemetry;
@@ -60,8 +61,8 @@ pub struct Shared {
     pub source: std::sync::RwLock<Arc<dyn MetricsSource>>,
     /// All `prescale_*` metrics.
     pub telemetry: Arc<Telemetry>,
-    /// Whether this instance leads now, and the tokens writes are made under.
-    pub leader: Leadership,
+    /// Whether this instance leads each shard now, and the tokens writes are made under.
+    pub leaders: ShardLeaders,
     /// Latest decision per target, for `/recommendations`.
     pub reports: Reports,
     /// Readiness facts for `/readyz`.
@@ -91,8 +92,20 @@ impl Shared {
         (self.clock)()
     }
 
-    /// Whether this instance leads at this instant (its renew deadline not passed).
+    /// Whether this instance does what only one replica must for the whole controller at
+    /// this instant: it leads (with --shards above 1: it leads shard 0).
     pub fn is_leader(&self) -> bool {
-        self.leader.is_leader()
+        self.leaders.cluster().is_leader()
+    }
+
+    /// Whether this instance leads `target`'s shard at this instant: it may write to it
+    /// and publish its Events.
+    pub fn leads(&self, target: &TargetConfig) -> bool {
+        self.leadership(target).is_leader()
+    }
+
+    /// The leadership `target`'s writes are made under (its shard's).
+    pub fn leadership(&self, target: &TargetConfig) -> &Leadership {
+        self.leaders.of(&target.scale_target_ref)
     }
 }

@@ -9,7 +9,7 @@ use crate::actuator::{
     WatchSettings, WatchedReads,
 };
 use crate::config::Config;
-use crate::leader::{LeaderElector, Leadership, LeaseSettings, LeaseSettingsError};
+use crate::leader::{Leadership, LeaseSettings, LeaseSettingsError, ShardLeaders};
 use crate::live_report::LiveReports;
 use crate::metrics::MetricsSource;
 use crate::reload::{Loader, Reloaded, watch_config};
@@ -125,7 +125,6 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let live_reports = LiveReports::default();
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let (mut leader_tx, leader_rx) = crate::leader::channel();
     // Events name this instance: the Lease identity, or the Pod's name without election.
     let identity = opts
         .lease
@@ -133,29 +132,39 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         .map(|l| l.identity.clone())
         .or_else(|| opts.pod.as_ref().and_then(|p| p.name.clone()));
     // Without leader election this instance is always the leader; the sender is kept for
-    // the whole run so receivers never see the channel close.
-    let (elector, _always_leader) = match opts.lease.clone() {
+    // the whole run so receivers never see the channel close. With it, one elector per
+    // shard (one shard: the single Lease).
+    let (leaders, electors, _always_leader) = match opts.lease.clone() {
         Some(settings) => {
-            let e = LeaderElector::new(
+            let (leaders, electors) = crate::leader::elect(
                 opts.client.clone(),
                 settings,
-                leader_tx,
                 telemetry.clone(),
                 health.clone(),
+                stop_rx.clone(),
             );
-            (Some(tokio::spawn(e.run(stop_rx.clone()))), None)
+            (leaders, electors, None)
         }
         None => {
+            let (mut leader_tx, leader_rx) = crate::leader::channel();
             leader_tx.lead_always();
             telemetry.is_leader.set(1);
-            (None, Some(leader_tx))
+            telemetry.shards_held.set(1);
+            (ShardLeaders::single(leader_rx), Vec::new(), Some(leader_tx))
         }
     };
 
-    // Per-target series are exported while leading. Set before any target ticks (without
-    // election this instance leads from the start), then follow the Lease.
-    telemetry.set_exporting_targets(leader_rx.is_leader());
-    let exporting = tokio::spawn(export_while_leading(leader_rx.clone(), telemetry.clone()));
+    // Per-target series are exported while leading (sharded: those of the shards led). Set
+    // before any target ticks (without election this instance leads from the start), then
+    // follow the Leases.
+    let exporting = if leaders.count() == 1 {
+        let leader = leaders.cluster().clone();
+        telemetry.set_exporting_targets(leader.is_leader());
+        tokio::spawn(export_while_leading(leader, telemetry.clone()))
+    } else {
+        telemetry.set_held_shards(leaders.held().into_iter().collect());
+        tokio::spawn(export_held_shards(leaders.clone(), telemetry.clone()))
+    };
 
     // One watch per resource for the whole controller, not one list per target per tick.
     let (autoscalers, cache_tasks) = AutoscalerCache::start(
@@ -193,7 +202,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         events: events.clone(),
         source: std::sync::RwLock::new(source),
         telemetry: telemetry.clone(),
-        leader: leader_rx,
+        leaders,
         reports: reports.clone(),
         health: health.clone(),
         live_reports: live_reports.clone(),
@@ -238,10 +247,10 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     let stopping = async {
         supervisor.shutdown().await;
         stop_tx.send_replace(true);
-        if let Some(e) = elector
-            && let Err(err) = e.await
-        {
-            tracing::error!(error = %err, "leader elector ended abnormally");
+        for e in electors {
+            if let Err(err) = e.await {
+                tracing::error!(error = %err, "leader elector ended abnormally");
+            }
         }
         synced.abort();
         exporting.abort();
@@ -275,6 +284,17 @@ async fn export_while_leading(mut leader: Leadership, telemetry: Arc<Telemetry>)
         // a change; an unchanged answer leaves the series alone.
         telemetry.set_exporting_targets(leader.is_leader());
         if !leader.changed().await {
+            return;
+        }
+    }
+}
+
+/// With --shards above 1: export the series of the targets of the shards led, following
+/// every shard's Lease.
+async fn export_held_shards(mut leaders: ShardLeaders, telemetry: Arc<Telemetry>) {
+    loop {
+        telemetry.set_held_shards(leaders.held().into_iter().collect());
+        if !leaders.changed().await {
             return;
         }
     }

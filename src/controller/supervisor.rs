@@ -83,6 +83,7 @@ impl Supervisor {
                 stop(r).await;
             }
             self.shared.source().forget(&name);
+            self.shared.telemetry.place_target(&name, None);
             self.shared.reports.remove(&name);
             self.shared.live_reports.remove(&name);
             self.shared.health.target_removed(&name);
@@ -96,6 +97,7 @@ impl Supervisor {
                 Some(r) if *r.config.borrow() == *target => {}
                 Some(r) => {
                     // The task picks the new config up before its next tick.
+                    self.place(target);
                     r.config.send_replace(target.clone());
                     applied.changed.push(name.to_string());
                 }
@@ -108,7 +110,16 @@ impl Supervisor {
         applied
     }
 
+    /// Record the target's shard, whose holder exports its series.
+    fn place(&self, target: &TargetConfig) {
+        let shard = self.shared.leaders.shard_of(&target.scale_target_ref);
+        self.shared
+            .telemetry
+            .place_target(&target.name, Some(shard));
+    }
+
     fn start(&mut self, config: TargetConfig) {
+        self.place(&config);
         let name = config.name.clone();
         self.shared.health.target_started(&name, config.interval);
         let (config_tx, config_rx) = watch::channel(config.clone());
@@ -156,9 +167,7 @@ async fn stop(r: Running) {
 /// calls and queries over the interval instead of all firing at once, and a target keeps its
 /// place across restarts.
 fn phase(name: &str, period: std::time::Duration) -> std::time::Duration {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = crate::leader::fnv1a(name.bytes());
     period.mul_f64((hash % 10_000) as f64 / 10_000.0)
 }
 

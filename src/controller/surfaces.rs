@@ -282,7 +282,7 @@ impl TargetTask {
             }
         }
         self.memory.series_generation = generation;
-        let leader = shared.is_leader();
+        let leader = shared.leads(&self.config);
         for (kind, note) in active {
             // Logged once per episode by every instance; an Event once per episode by the
             // leader (a new leader reports it again).
@@ -322,7 +322,7 @@ impl TargetTask {
         decision: &Decision,
         outcome: &TickOutcome,
     ) {
-        if !shared.is_leader() {
+        if !shared.leads(&self.config) {
             return;
         }
         let value = match (self.config.mode, outcome) {

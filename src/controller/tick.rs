@@ -383,8 +383,8 @@ impl TargetTask {
         // the same state with the Deployment as it is now, so one tick never advances the
         // state twice. (Shadow targets and followers never write: no copy, which at
         // thousands of targets is most of a tick's allocation.)
-        let before =
-            (self.config.mode == Mode::Active && shared.is_leader()).then(|| self.state.clone());
+        let before = (self.config.mode == Mode::Active && shared.leads(&self.config))
+            .then(|| self.state.clone());
         let mut decision = decide(&self.config, &mut self.state, &obs);
 
         let mut cpu_seconds = cpu.seconds();
@@ -421,7 +421,7 @@ impl TargetTask {
         let outcome = loop {
             // The write is made under this term's token: checked against the clock right
             // before sending, and cancelled if the term ends while it is in flight.
-            let mut token = shared.leader.token();
+            let mut token = shared.leadership(&self.config).token();
             // Leadership gained after this tick decided (no copy of the state was kept to
             // decide again from after a 409): write from the next tick on.
             let leading = token.is_some() && (before.is_some() || self.config.mode != Mode::Active);
@@ -629,7 +629,7 @@ impl TargetTask {
             cooldown_s = cooldown.as_secs(),
             "spec.replicas was changed by someone else; not writing until the cooldown ends"
         );
-        if self.config.mode == Mode::Active && shared.is_leader() {
+        if self.config.mode == Mode::Active && shared.leads(&self.config) {
             shared
                 .events
                 .publish(

@@ -8,6 +8,7 @@
 //! start of the attempt is the safe side: the API server recorded the renewal after it, and
 //! another instance counts the Lease's duration from when it saw the renewal, later still.
 
+use super::board::{REQUEST_ANNOTATION, ShardBoard};
 use super::leadership::LeadershipSender;
 use super::protocol::{Observed, may_acquire};
 use super::settings::LeaseSettings;
@@ -32,14 +33,24 @@ pub struct LeaderElector {
     telemetry: Arc<Telemetry>,
     health: Arc<Health>,
     observed: Option<Observed>,
+    /// With `--shards` above 1: this elector's shard and what the replica's electors share.
+    shard: Option<(usize, Arc<ShardBoard>)>,
+    /// Attempts made (varies the jitter of a follower's next attempt).
+    attempts: u64,
 }
 
 /// What one attempt found.
 enum Attempt {
     /// This instance holds the Lease now.
     Holding,
-    /// Someone else does.
+    /// Someone else does (or, sharded, the shard is left to another replica).
     HeldByOther,
+    /// Sharded: another replica wrote to the Lease between this leader's read and its
+    /// renewal (a request for the shard). Not a loss of the Lease: the term lasts until its
+    /// deadline unless the next renewal succeeds, as in client-go.
+    Raced,
+    /// Sharded: hand the shard over to a replica with fewer (stop acting, then release).
+    HandOver,
 }
 
 fn now_micro() -> MicroTime {
@@ -68,7 +79,16 @@ impl LeaderElector {
             telemetry,
             health,
             observed: None,
+            shard: None,
+            attempts: 0,
         }
+    }
+
+    /// Elect for shard `shard` of `board`'s replica: take a free Lease only below the fair
+    /// share, ask for and hand over shards to balance ([`super::share`]).
+    pub fn for_shard(mut self, shard: usize, board: Arc<ShardBoard>) -> Self {
+        self.shard = Some((shard, board));
+        self
     }
 
     fn what(&self) -> String {
@@ -100,6 +120,12 @@ impl LeaderElector {
         let existing = match self.call(self.api.get(&s.name)).await {
             Ok(l) => l,
             Err(ClusterError::NotFound { .. }) => {
+                if let Some((shard, board)) = &self.shard {
+                    board.saw(*shard, None);
+                }
+                let Some(_reserved) = self.acquiring(None) else {
+                    return Ok(Attempt::HeldByOther);
+                };
                 let lease = Lease {
                     metadata: ObjectMeta {
                         name: Some(s.name.clone()),
@@ -121,6 +147,7 @@ impl LeaderElector {
                 {
                     Ok(created) => {
                         self.observe(&created);
+                        self.saw_mine();
                         Ok(Attempt::Holding)
                     }
                     // Another instance created it first.
@@ -140,17 +167,20 @@ impl LeaderElector {
         let Some(observed) = self.observed.clone() else {
             return Ok(Attempt::HeldByOther);
         };
-        if !may_acquire(
-            holder,
-            &s.identity,
-            &observed,
-            lease_duration,
-            Instant::now(),
-        ) {
+        let now = Instant::now();
+        if !may_acquire(holder, &s.identity, &observed, lease_duration, now) {
+            if let Some(holder) = holder {
+                return self.held_by_other(existing.clone(), holder).await;
+            }
             return Ok(Attempt::HeldByOther);
         }
         let renewing = holder == Some(s.identity.as_str());
         let mut lease = existing;
+        // Sharded: the fair-share rules may keep this replica from taking or keeping it.
+        let _reserved = match self.gate(&mut lease, renewing, &observed, now) {
+            Gate::Go(reserved) => reserved,
+            Gate::Stop(attempt) => return Ok(attempt),
+        };
         lease.spec = Some(LeaseSpec {
             holder_identity: Some(s.identity.clone()),
             lease_duration_seconds: Some(seconds(s.lease_duration)),
@@ -171,11 +201,111 @@ impl LeaderElector {
         {
             Ok(updated) => {
                 self.observe(&updated);
+                self.saw_mine();
                 Ok(Attempt::Holding)
+            }
+            Err(ClusterError::Conflict { .. }) if renewing && self.shard.is_some() => {
+                Ok(Attempt::Raced)
             }
             Err(ClusterError::Conflict { .. }) => Ok(Attempt::HeldByOther),
             Err(e) => Err(e),
         }
+    }
+
+    /// Sharded, before taking or renewing the Lease: hand it over if asked for and over the
+    /// share, drop a declined request, leave a released Lease to its requester, and take a
+    /// free one only below the fair share (the reservation lasts while the returned guard
+    /// does). Unsharded: go.
+    fn gate(&self, lease: &mut Lease, renewing: bool, observed: &Observed, now: Instant) -> Gate {
+        let Some((shard, board)) = &self.shard else {
+            return Gate::Go(None);
+        };
+        let me = self.settings.identity.as_str();
+        let request = requested_by(lease);
+        if renewing {
+            board.saw(*shard, Some(me));
+            if let Some(r) = request.as_deref() {
+                if board.begin_hand_over(*shard, r) {
+                    return Gate::Stop(Attempt::HandOver);
+                }
+                // Declined: the renewal drops the request (the requester asks again later
+                // if it still has fewer).
+                tracing::debug!(lease = %self.what(), requester = r, "not handing the shard over: the counts are balanced");
+                set_request(lease, None);
+            }
+            return Gate::Go(None);
+        }
+        board.saw(*shard, None);
+        match request.as_deref() {
+            // Granted to this replica: take it, and clear the request.
+            Some(r) if r == me => {
+                set_request(lease, None);
+                Gate::Go(None)
+            }
+            // Kept for the requester for one lease duration after its release.
+            Some(_) if now < observed.at + self.settings.lease_duration => {
+                Gate::Stop(Attempt::HeldByOther)
+            }
+            _ => match self.acquiring(Some(lease)) {
+                Some(reserved) => Gate::Go(Some(reserved)),
+                None => Gate::Stop(Attempt::HeldByOther),
+            },
+        }
+    }
+
+    /// Sharded: this replica holds the shard now.
+    fn saw_mine(&self) {
+        if let Some((shard, board)) = &self.shard {
+            board.saw(*shard, Some(&self.settings.identity));
+        }
+    }
+
+    /// Sharded: reserve an acquisition below the fair share (released when the returned
+    /// guard drops), clearing a stale request from `lease`; unsharded: always `Some`.
+    fn acquiring(&self, lease: Option<&mut Lease>) -> Option<Acquiring> {
+        let Some((_, board)) = &self.shard else {
+            return Some(Acquiring(None));
+        };
+        if !board.begin_acquire() {
+            return None;
+        }
+        if let Some(lease) = lease {
+            set_request(lease, None);
+        }
+        Some(Acquiring(Some(board.clone())))
+    }
+
+    /// The Lease is held by a live `holder`. Sharded: record it, and ask for the shard
+    /// when this replica has at least two fewer than the holder.
+    async fn held_by_other(
+        &mut self,
+        mut lease: Lease,
+        holder: &str,
+    ) -> Result<Attempt, ClusterError> {
+        let Some((shard, board)) = self.shard.clone() else {
+            return Ok(Attempt::HeldByOther);
+        };
+        let holder = (!holder.is_empty()).then_some(holder);
+        board.saw(shard, holder);
+        if holder.is_none() || !board.begin_request(shard) {
+            return Ok(Attempt::HeldByOther);
+        }
+        let name = self.settings.name.clone();
+        set_request(&mut lease, Some(&self.settings.identity));
+        match self
+            .call(self.api.replace(&name, &PostParams::default(), &lease))
+            .await
+        {
+            Ok(updated) => {
+                self.observe(&updated);
+                tracing::info!(lease = %self.what(), holder = holder.unwrap_or_default(), "asked for the shard: this replica holds at least two fewer");
+            }
+            Err(e) => {
+                board.request_failed(shard);
+                tracing::debug!(lease = %self.what(), error = %e, "asking for the shard failed; asking again later");
+            }
+        }
+        Ok(Attempt::HeldByOther)
     }
 
     fn observe(&mut self, lease: &Lease) {
@@ -187,7 +317,7 @@ impl LeaderElector {
     fn lead_until(&mut self, until: Instant) {
         let was = self.leader.is_leading(Instant::now());
         self.leader.lead_until(until);
-        self.telemetry.is_leader.set(1);
+        self.set_leading(true);
         if !was {
             self.telemetry.leader_transitions.inc();
             tracing::info!(identity = %self.settings.identity, lease = %self.what(), "became leader");
@@ -198,7 +328,7 @@ impl LeaderElector {
     fn step_down(&mut self, why: &str) {
         let was = matches!(self.leader.term(), super::Term::Leading { .. });
         self.leader.step_down();
-        self.telemetry.is_leader.set(0);
+        self.set_leading(false);
         if was {
             tracing::warn!(identity = %self.settings.identity, lease = %self.what(), why, "lost leadership");
         }
@@ -206,11 +336,33 @@ impl LeaderElector {
 
     /// Stop leading on shutdown (logged as the normal event it is).
     fn step_down_to_stop(&mut self) {
+        self.step_down_to("shut down");
+    }
+
+    /// Stop leading on purpose (logged as the normal event it is).
+    fn step_down_to(&mut self, why: &str) {
         if matches!(self.leader.term(), super::Term::Leading { .. }) {
-            tracing::info!(identity = %self.settings.identity, lease = %self.what(), "stepping down to shut down");
+            tracing::info!(identity = %self.settings.identity, lease = %self.what(), "stepping down to {why}");
         }
         self.leader.step_down();
-        self.telemetry.is_leader.set(0);
+        self.set_leading(false);
+    }
+
+    /// `prescale_is_leader` follows the single Lease, or shard 0's (the holder of shard 0
+    /// does what only one replica must); `prescale_shards_held` counts the shards led.
+    fn set_leading(&self, leading: bool) {
+        match &self.shard {
+            None => {
+                self.telemetry.is_leader.set(i64::from(leading));
+                self.telemetry.shards_held.set(i64::from(leading));
+            }
+            Some((shard, board)) => {
+                if *shard == 0 {
+                    self.telemetry.is_leader.set(i64::from(leading));
+                }
+                board.set_leading(*shard, leading);
+            }
+        }
     }
 
     /// When the current term ends, if leading.
@@ -241,6 +393,10 @@ impl LeaderElector {
                     }
                 }
                 Ok(Ok(Attempt::HeldByOther)) => self.step_down("another instance holds the Lease"),
+                Ok(Ok(Attempt::Raced)) => {
+                    tracing::debug!(lease = %self.what(), "the Lease changed between its read and its renewal; renewing again at the next attempt");
+                }
+                Ok(Ok(Attempt::HandOver)) => self.hand_over().await,
                 Ok(Err(e)) => {
                     tracing::warn!(lease = %self.what(), error = %e, "leader election attempt failed");
                 }
@@ -249,8 +405,19 @@ impl LeaderElector {
                     tracing::warn!(lease = %self.what(), deadline_s = (deadline - started).as_secs_f64(), "leader election attempt got no answer before its deadline");
                 }
             }
-            // Until the next attempt, step down the instant leadership ends.
-            let next = Instant::now() + self.settings.retry_period;
+            // Until the next attempt, step down the instant leadership ends. Sharded, a
+            // follower's attempts are jittered so replicas do not all go for a free Lease
+            // at once.
+            self.attempts += 1;
+            let mut next = Instant::now() + self.settings.retry_period;
+            if let Some((shard, board)) = &self.shard
+                && self.leading_until().is_none()
+            {
+                next += self
+                    .settings
+                    .retry_period
+                    .mul_f64(board.jitter(*shard, self.attempts));
+            }
             loop {
                 let ends = self.leading_until().filter(|u| *u < next);
                 tokio::select! {
@@ -283,6 +450,22 @@ impl LeaderElector {
         }
     }
 
+    /// Hand the shard over: stop acting first, then release the Lease, which keeps the
+    /// request so the requester takes it (or anyone after a lease duration).
+    async fn hand_over(&mut self) {
+        self.step_down_to("handing the shard over to a replica with fewer");
+        let deadline = self.settings.renew_deadline;
+        if tokio::time::timeout(deadline, self.release())
+            .await
+            .is_err()
+        {
+            tracing::warn!(lease = %self.what(), "releasing the Lease got no answer in time; it expires on its own");
+        }
+        if let Some((shard, board)) = &self.shard {
+            board.end_hand_over(*shard);
+        }
+    }
+
     /// Give the Lease up so a follower takes over at once instead of after its expiry.
     async fn release(&mut self) {
         let s = self.settings.clone();
@@ -309,5 +492,52 @@ impl LeaderElector {
                 tracing::warn!(lease = %self.what(), error = %e, "releasing the Lease failed; it expires on its own")
             }
         }
+    }
+}
+
+/// Whether an attempt goes on to write the Lease (holding a reservation, if any).
+enum Gate {
+    Go(Option<Acquiring>),
+    Stop(Attempt),
+}
+
+/// A reserved acquisition of a free shard; ends when dropped (won, lost or cancelled).
+struct Acquiring(Option<Arc<ShardBoard>>);
+
+impl Drop for Acquiring {
+    fn drop(&mut self) {
+        if let Some(board) = &self.0 {
+            board.end_acquire();
+        }
+    }
+}
+
+/// The replica that asked for this shard, if any.
+fn requested_by(lease: &Lease) -> Option<String> {
+    lease
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REQUEST_ANNOTATION))
+        .filter(|r| !r.is_empty())
+        .cloned()
+}
+
+/// Ask for the shard as `who`, or drop the request.
+fn set_request(lease: &mut Lease, who: Option<&str>) {
+    let annotations = lease
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    match who {
+        Some(who) => {
+            annotations.insert(REQUEST_ANNOTATION.to_string(), who.to_string());
+        }
+        None => {
+            annotations.remove(REQUEST_ANNOTATION);
+        }
+    }
+    if annotations.is_empty() {
+        lease.metadata.annotations = None;
     }
 }

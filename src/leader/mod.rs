@@ -9,13 +9,24 @@
 //! flight is cancelled when it passes. A write that reached the API server before that
 //! still carries the `resourceVersion` it was decided on, so it loses with 409 against any
 //! write of a newer leader.
+//!
+//! Past one replica (`--shards N`), targets hash to N shards, each with its own Lease and
+//! election ([`shards`]); a replica leads the shards it holds, at most its fair share
+//! ([`share`]), and a target is written under its shard's leadership only.
 
+mod board;
 mod elector;
 mod leadership;
 mod protocol;
 mod settings;
+mod shard;
+mod shards;
+pub mod share;
 
+pub use board::{REQUEST_ANNOTATION, ShardBoard};
 pub use elector::LeaderElector;
 pub use leadership::{LeaderToken, Leadership, LeadershipLost, LeadershipSender, Term, channel};
 pub use protocol::{Observed, may_acquire};
 pub use settings::{LeaseSettings, LeaseSettingsError};
+pub use shard::{MAX_SHARDS, fnv1a, lease_name, shard_of};
+pub use shards::{ShardLeaders, elect};

@@ -20,6 +20,9 @@ pub struct LeaseSettings {
     /// Time between attempts to acquire or renew (client-go: 2 s). Honoured to the
     /// millisecond.
     pub retry_period: Duration,
+    /// Shards the targets are split into, each with its own Lease (`--shards`; 1: the
+    /// single Lease `name`, N: `name-NN-of-NN`).
+    pub shards: u32,
 }
 
 impl LeaseSettings {
@@ -32,12 +35,18 @@ impl LeaseSettings {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            shards: 1,
         }
     }
 
     /// Check the timings: a leader must stop acting before any other instance may take the
     /// Lease, and the Lease must say exactly how long it holds.
     pub fn validate(&self) -> Result<(), LeaseSettingsError> {
+        if !(1..=super::MAX_SHARDS).contains(&self.shards) {
+            return Err(LeaseSettingsError::Shards {
+                shards: self.shards,
+            });
+        }
         let lease = self.lease_duration;
         if lease.subsec_nanos() != 0 || lease.is_zero() {
             return Err(LeaseSettingsError::LeaseNotWholeSeconds { lease });
@@ -66,6 +75,15 @@ pub enum LeaseSettingsError {
     LeaseNotWholeSeconds {
         /// --lease-duration.
         lease: Duration,
+    },
+    /// No shard, or more than a replica can keep reading.
+    #[error(
+        "--shards {shards}: write a number from 1 (one Lease, one acting replica) to {max}; each replica reads every shard's Lease once per --retry-period",
+        max = super::MAX_SHARDS
+    )]
+    Shards {
+        /// --shards.
+        shards: u32,
     },
     /// Attempts would follow each other without pause.
     #[error("--retry-period must be longer than 0s; write e.g. 2s")]
@@ -101,6 +119,23 @@ mod tests {
     fn client_go_defaults_and_sub_second_local_timers_are_valid() {
         assert_eq!(settings(15_000, 10_000, 2_000).validate(), Ok(()));
         assert_eq!(settings(2_000, 1_500, 250).validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_shard_count_is_bounded() {
+        for shards in [0, super::super::MAX_SHARDS + 1] {
+            let s = LeaseSettings {
+                shards,
+                ..settings(15_000, 10_000, 2_000)
+            };
+            let e = s.validate().expect_err("rejected");
+            assert!(e.to_string().contains("--shards"), "{e}");
+        }
+        let s = LeaseSettings {
+            shards: 6,
+            ..settings(15_000, 10_000, 2_000)
+        };
+        assert_eq!(s.validate(), Ok(()));
     }
 
     #[test]

@@ -155,6 +155,8 @@ macro_rules! telemetry {
             per_target: Registry,
             process: Registry,
             exporting_targets: AtomicBool,
+            /// With --shards above 1: whose series are exported.
+            shard_export: std::sync::Mutex<super::shard_export::ShardExport>,
             /// Bumped each time every per-target series is dropped, so handles kept by the
             /// targets ([`crate::telemetry::TargetSeries`]) know to look theirs up again.
             generation: AtomicU64,
@@ -179,6 +181,7 @@ macro_rules! telemetry {
                     per_target,
                     process,
                     exporting_targets: AtomicBool::new(false),
+                    shard_export: Default::default(),
                     generation: AtomicU64::new(0),
                     $( $tfield, )*
                     $( $pfield, )*
@@ -275,8 +278,10 @@ telemetry! {
     process {
         /// Config reloads, by result.
         config_reload: Family<ReloadLabels, Counter> = Family::default(), "config_reload";
-        /// 1 while this instance holds the leader Lease.
+        /// 1 while this instance holds the leader Lease (with --shards above 1: shard 0's, whose holder publishes the controller's own Events).
         is_leader: Gauge = Gauge::default(), "is_leader";
+        /// Shards whose Lease this instance holds (with one shard: as is_leader).
+        shards_held: Gauge = Gauge::default(), "shards_held";
         /// Times this instance acquired the leader Lease.
         leader_transitions: Counter = Counter::default(), "leader_transitions";
         /// Kubernetes Events, by result (published, failed, coalesced, dropped).
@@ -306,6 +311,27 @@ impl Telemetry {
         }
     }
 
+    /// With --shards above 1: export the series of the targets of `held` (the shards this
+    /// instance leads), none when empty. A change starts every series afresh, as a change
+    /// of leadership does with one shard.
+    pub fn set_held_shards(&self, held: std::collections::BTreeSet<u32>) {
+        let on = !held.is_empty();
+        if self.export().set_held(held) {
+            self.exporting_targets.store(on, Ordering::SeqCst);
+            self.clear_per_target();
+        }
+    }
+
+    /// Record which shard `target` is in (`None`: it was removed), for
+    /// [`Self::set_held_shards`].
+    pub fn place_target(&self, target: &str, shard: Option<u32>) {
+        self.export().place(target, shard);
+    }
+
+    fn export(&self) -> std::sync::MutexGuard<'_, super::shard_export::ShardExport> {
+        self.shard_export.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Changes whenever every per-target series was dropped (a change of leadership).
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
@@ -324,7 +350,9 @@ impl Telemetry {
         // Writing into a String cannot fail; an error here would be a bug in a metric's encoder.
         let mut encoded = encode_registry(&mut out, &self.process);
         if self.exporting_targets() {
-            encoded = encoded.and_then(|()| encode_registry(&mut out, &self.per_target));
+            let mut targets = String::new();
+            encoded = encoded.and_then(|()| encode_registry(&mut targets, &self.per_target));
+            out.push_str(&self.export().filter(&targets));
         }
         if let Err(e) = encoded.and_then(|()| encode_eof(&mut out)) {
             tracing::error!(error = %e, "encoding metrics failed");

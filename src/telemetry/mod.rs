@@ -5,6 +5,7 @@
 
 mod logging;
 mod metrics;
+mod shard_export;
 mod target_series;
 
 pub use logging::init_tracing;

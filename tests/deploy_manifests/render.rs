@@ -19,6 +19,7 @@ pub const KUSTOMIZATIONS: &[&str] = &[
     "deploy/overlays/statefulsets",
     "deploy/overlays/argo-rollouts",
     "deploy/overlays/namespaced",
+    "deploy/overlays/sharded",
     "deploy/examples",
 ];
 

@@ -19,14 +19,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A config with one active target `web` (Deployment `shop/web`), `min` replicas at least.
-pub fn config_text(min: u32) -> String {
-    format!(
-        "prometheus:
-  url: http://127.0.0.1:9
-targets:
-  - name: web
-    scaleTargetRef: {{ namespace: shop, name: web }}
+/// A config whose targets scale the Deployments `targets` of namespace [`NS`] (`web` in the
+/// unsharded tests), each with at least `min` replicas.
+pub fn config_text(targets: &[&str], min: u32) -> String {
+    let mut text = "prometheus:\n  url: http://127.0.0.1:9\ntargets:\n".to_string();
+    for name in targets {
+        text.push_str(&format!(
+            "  - name: {name}
+    scaleTargetRef: {{ namespace: shop, name: {name} }}
     mode: active
     interval: 200ms
     minReplicas: {min}
@@ -34,7 +34,9 @@ targets:
     metrics:
       queueDepth: {{ promql: 'sum(queue_depth)' }}
 "
-    )
+        ));
+    }
+    text
 }
 
 /// A `prescale run` process, killed (SIGKILL) if the test ends without stopping it.
@@ -45,6 +47,8 @@ pub struct Instance {
     pub dir: PathBuf,
     /// Its admin server, `host:port`.
     pub admin: String,
+    /// The Deployments its targets scale.
+    pub targets: &'static [&'static str],
 }
 
 impl Drop for Instance {
@@ -62,7 +66,7 @@ impl Instance {
     /// Replace the config file (atomically, as a ConfigMap update does).
     pub fn set_min_replicas(&self, min: u32) {
         let tmp = self.dir.join(".new.yaml");
-        std::fs::write(&tmp, config_text(min)).expect("write config");
+        std::fs::write(&tmp, config_text(self.targets, min)).expect("write config");
         std::fs::rename(&tmp, self.dir.join("prescale.yaml")).expect("rename config");
     }
 
@@ -101,13 +105,26 @@ impl Instance {
     }
 }
 
-/// Start `prescale run` with its files in `dir`, as `identity` (Pod name and bearer token).
+/// Start `prescale run` with its files in `dir`, as `identity` (Pod name and bearer token),
+/// with the one target `web`.
 pub fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
+    spawn_with(api, dir, identity, min, &["web"], &[])
+}
+
+/// [`spawn`] with the targets of `targets` and `extra` arguments.
+pub fn spawn_with(
+    api: &ApiDouble,
+    dir: &Path,
+    identity: &str,
+    min: u32,
+    targets: &'static [&'static str],
+    extra: &[&str],
+) -> Instance {
     // reqwest (the test's HTTP client) is built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kubeconfig = api.write_kubeconfig(dir, identity);
     let config = dir.join("prescale.yaml");
-    std::fs::write(&config, config_text(min)).expect("write config");
+    std::fs::write(&config, config_text(targets, min)).expect("write config");
     let admin = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
@@ -119,6 +136,7 @@ pub fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance 
         // A GET of the Deployment every tick, so that a read can be held up mid-tick (with
         // the default watch caches a tick's only request before a write is the write).
         .args(["--cluster-reads", "get"])
+        .args(extra)
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", identity)
         .env("POD_NAMESPACE", "prescale")
@@ -135,6 +153,7 @@ pub fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance 
         child,
         dir: dir.to_path_buf(),
         admin,
+        targets,
     }
 }
 

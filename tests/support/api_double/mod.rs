@@ -294,12 +294,20 @@ impl ApiDouble {
     /// holds Lease updates and `/scale` patches in the order they were applied, with the
     /// writer's token, which the tests set equal to its Lease identity. Panics with the log.
     pub fn assert_never_two_writers(&self) {
+        self.assert_never_two_writers_under(|_| None);
+    }
+
+    /// [`Self::assert_never_two_writers`] with one Lease per shard: a write to a Deployment
+    /// (its path, `/apis/apps/v1/namespaces/NS/deployments/NAME`) counts as made under the
+    /// Lease `lease_of` names for it (`None`: any Lease, as with a single one), and another
+    /// replica may write to it only after taking that Lease.
+    pub fn assert_never_two_writers_under(&self, lease_of: impl Fn(&str) -> Option<String>) {
         let scale = self.applied_scale_writes();
         assert!(
             !scale.iter().any(|w| w.noop),
             "a /scale patch that changed nothing was sent: {scale:#?}"
         );
-        let second = self.second_writer_writes();
+        let second = self.second_writer_writes_under(lease_of);
         assert!(
             second.is_empty(),
             "{}: two writers. /scale writes: {scale:#?}",
@@ -312,10 +320,20 @@ impl ApiDouble {
     /// first write without taking the Lease since), each described; empty when there were
     /// never two writers.
     pub fn second_writer_writes(&self) -> Vec<String> {
+        self.second_writer_writes_under(|_| None)
+    }
+
+    /// [`Self::second_writer_writes`] with one Lease per shard (`lease_of` as in
+    /// [`Self::assert_never_two_writers_under`]).
+    pub fn second_writer_writes_under(
+        &self,
+        lease_of: impl Fn(&str) -> Option<String>,
+    ) -> Vec<String> {
         let log: Vec<Write> = self.writes();
-        // Where in the log each identity last took the Lease (the holder changed to it).
-        let mut holder: Option<String> = None;
-        let mut took_lease: std::collections::BTreeMap<String, usize> = Default::default();
+        // Per Lease: its holder, and where in the log each identity last took it.
+        let mut holders: std::collections::BTreeMap<String, Option<String>> = Default::default();
+        let mut took_lease: std::collections::BTreeMap<(String, String), usize> =
+            Default::default();
         // Per Deployment: the current run's writer and where its first write is.
         let mut runs: std::collections::BTreeMap<String, (String, usize)> = Default::default();
         let mut broken = Vec::new();
@@ -324,15 +342,20 @@ impl ApiDouble {
                 continue;
             }
             if w.path.contains("/leases/") || (w.method == "POST" && w.path.ends_with("/leases")) {
+                let lease = w.body["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let now = w.body["spec"]["holderIdentity"]
                     .as_str()
                     .map(str::to_string);
-                if now != holder
+                let holder = holders.entry(lease.clone()).or_default();
+                if now != *holder
                     && let Some(h) = &now
                 {
-                    took_lease.insert(h.clone(), i);
+                    took_lease.insert((lease, h.clone()), i);
                 }
-                holder = now;
+                *holder = now;
                 continue;
             }
             if !(w.method == "PATCH" && w.path.ends_with("/scale")) {
@@ -343,7 +366,15 @@ impl ApiDouble {
             match runs.get(&deployment) {
                 Some((current, _)) if *current == writer => {}
                 Some((current, first)) => {
-                    if took_lease.get(&writer).is_none_or(|at| at <= first) {
+                    let lease = lease_of(&deployment);
+                    let took = took_lease
+                        .iter()
+                        .filter(|((l, h), _)| {
+                            *h == writer && lease.as_ref().is_none_or(|want| want == l)
+                        })
+                        .map(|(_, at)| *at)
+                        .max();
+                    if !took.is_some_and(|at| at > *first) {
                         broken.push(format!(
                             "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since"
                         ));
