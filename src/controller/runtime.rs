@@ -104,20 +104,36 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
     if let Some(lease) = &opts.lease {
         lease.validate()?;
     }
-    let mut config = (opts.load)(&opts.config_path).map_err(RunError::Config)?;
-    check_one_writer(&config)
-        .and_then(|()| check_namespaces(&config, opts.namespaces.as_deref()))
-        .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
-    let source = (opts.source)(&config).map_err(RunError::Config)?;
-
-    // Watch before starting anything else, so a failure leaves nothing running.
+    // Watch before the first load, so a change written while it loads is not missed (it
+    // comes as a reload), and before starting anything else, so a failure leaves nothing
+    // running. A config that does not load is reported before a watch that failed: its
+    // message names the file and the fix.
     let (reload_tx, mut reload_rx) = mpsc::channel(4);
-    let watcher = watch_config(
+    let watching = watch_config(
         opts.config_path.clone(),
         opts.load.clone(),
         opts.reload_quiet,
         reload_tx,
-    )?;
+    );
+    let loaded = (opts.load)(&opts.config_path)
+        .map_err(RunError::Config)
+        .and_then(|config| {
+            check_one_writer(&config)
+                .and_then(|()| check_namespaces(&config, opts.namespaces.as_deref()))
+                .map_err(|e| RunError::Config(format!("{}: {e}", opts.config_path.display())))?;
+            let source = (opts.source)(&config).map_err(RunError::Config)?;
+            Ok((config, source))
+        });
+    let (mut config, source) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            if let Ok(task) = &watching {
+                task.abort();
+            }
+            return Err(e);
+        }
+    };
+    let watcher = watching?;
 
     let telemetry = Arc::new(Telemetry::new());
     let health = Arc::new(Health::default());
