@@ -16,7 +16,9 @@ mod controller_harness;
 mod metrics_double;
 
 use api_double::{ApiDouble, Fault, FaultKind};
-use controller_harness::{eventually, one_target, start, start_clocked, start_full, target};
+use controller_harness::{
+    Setup, eventually, one_target, start, start_clocked, start_full, start_with, target,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -311,6 +313,36 @@ async fn a_hung_api_server_times_out_and_one_failing_target_does_not_stall_anoth
     .await;
     assert_eq!(api.replicas(NS, "slow"), Some(1));
     c.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_changed_while_the_controller_loads_it_is_applied() {
+    let api = ApiDouble::start().await;
+    api.put_deployment(NS, "web", 1, 1);
+    // The first load reads the file, and before it returns the file changes (a ConfigMap
+    // update landing while prescale starts): the change must come as a reload, not wait
+    // for the next one.
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let load = prescale::reload::loader(move |path: &std::path::Path| {
+        let config = prescale::config::load(path);
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let tmp = path.with_extension("new");
+            std::fs::write(&tmp, one_target("web", "web", "active", 4)).expect("write");
+            std::fs::rename(&tmp, path).expect("rename");
+        }
+        config
+    });
+    let setup = Setup {
+        load: Some(load),
+        ..Setup::default()
+    };
+    let _c = start_with(&api, &one_target("web", "web", "active", 2), setup).await;
+    eventually(
+        10,
+        "the change made during the first load applied",
+        || async { api.replicas(NS, "web") == Some(4) },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -195,6 +195,8 @@ pub struct Setup {
     pub namespaces: Option<Vec<String>>,
     /// The namespace of the controller's own Pod (`POD_NAMESPACE`; `None`: `prescale`).
     pub own_namespace: Option<String>,
+    /// How the config file is loaded (`None`: `prescale::config::load`).
+    pub load: Option<prescale::reload::Loader>,
 }
 
 /// Start the controller as `setup` says.
@@ -209,6 +211,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         api_deadline,
         namespaces,
         own_namespace,
+        load,
     } = setup;
     let clock = clock.unwrap_or_else(prescale::controller::system_clock);
     let token = token.as_deref().unwrap_or("test");
@@ -233,7 +236,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let opts = RunOptions {
         config_path: config_path.clone(),
-        load: prescale::reload::loader(prescale::config::load),
+        load: load.unwrap_or_else(|| prescale::reload::loader(prescale::config::load)),
         client,
         watch_client,
         source: factory.unwrap_or_else(|| prescale::controller::fixed_source(metrics.clone())),
