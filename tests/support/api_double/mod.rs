@@ -374,7 +374,7 @@ impl ApiDouble {
                         })
                         .map(|(_, at)| *at)
                         .max();
-                    if !took.is_some_and(|at| at > *first) {
+                    if took.is_none_or(|at| at <= *first) {
                         broken.push(format!(
                             "{writer} wrote to {deployment} after {current}'s first write without taking the Lease since"
                         ));
