@@ -27,6 +27,10 @@
 //! 15 s: decisions and bookkeeping < 100 ms CPU per tick, the process < 0.25 core, RSS
 //! < 256 MiB, zero GETs per tick, at most one query per shared metric per tick, ticks
 //! never more than one interval late.
+//!
+//! `PRESCALE_BENCH_COMMAND="heaptrack -o FILE"` runs the controller under a profiler: the
+//! command is given the binary and its arguments. (The process figures are then the
+//! wrapper's where it does not `exec`; read the profile instead.)
 
 #[path = "../tests/support/api_double/mod.rs"]
 mod api_double;
@@ -357,7 +361,18 @@ fn free_port() -> u16 {
 
 fn spawn(dir: &Path, config: &Path, kubeconfig: &Path, admin: &str, mode: Mode) -> Child {
     let log = std::fs::File::create(dir.join("prescale.log")).expect("log file");
-    Command::new(env!("CARGO_BIN_EXE_prescale"))
+    // `PRESCALE_BENCH_COMMAND` runs the controller through another command first (a heap
+    // profiler: `heaptrack -o FILE`), given the binary and its arguments.
+    let mut command = match std::env::var("PRESCALE_BENCH_COMMAND") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut words = wrapper.split_whitespace();
+            let mut c = Command::new(words.next().unwrap_or_default());
+            c.args(words).arg(env!("CARGO_BIN_EXE_prescale"));
+            c
+        }
+        _ => Command::new(env!("CARGO_BIN_EXE_prescale")),
+    };
+    command
         .args(["run", "--config"])
         .arg(config)
         .args(["--admin-addr", admin, "--cluster-reads"])

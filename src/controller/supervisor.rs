@@ -195,7 +195,7 @@ async fn run_target(
         // The first tick reads the Deployment from the cache: wait for its namespace's list
         // (bounded: a cache that cannot sync makes each tick fail with the reason instead).
         let _ = tokio::time::timeout(SYNC_DEADLINE, shared.reads.wait_synced(&scale_target)).await;
-        task.warm_up(&shared).await;
+        Box::pin(task.warm_up(&shared)).await;
     };
     tokio::select! {
         biased;
@@ -228,7 +228,7 @@ async fn run_target(
                     task.forget_series(&shared);
                 }
                 if task.reconfigure(new) {
-                    task.warm_up(&shared).await;
+                    Box::pin(task.warm_up(&shared)).await;
                 }
                 interval = ticker(task.config.interval);
                 unphased = true;
@@ -249,7 +249,9 @@ async fn run_target(
                 // A panic in one tick (a bug) must not end the target or take others down:
                 // it is logged and counted, the learned state is started afresh (it may be
                 // half-updated), and the next tick runs as usual.
-                let ticked = AssertUnwindSafe(task.tick(&shared)).catch_unwind().await;
+                // Boxed: a tick's future (its reads, write and reports) is large, and held
+                // inline it would sit in every idle target's task between ticks.
+                let ticked = AssertUnwindSafe(Box::pin(task.tick(&shared))).catch_unwind().await;
                 let outcome = match ticked {
                     Ok(outcome) => outcome,
                     Err(_) => {
