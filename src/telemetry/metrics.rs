@@ -350,9 +350,15 @@ impl Telemetry {
         // Writing into a String cannot fail; an error here would be a bug in a metric's encoder.
         let mut encoded = encode_registry(&mut out, &self.process);
         if self.exporting_targets() {
-            let mut targets = String::new();
-            encoded = encoded.and_then(|()| encode_registry(&mut targets, &self.per_target));
-            out.push_str(&self.export().filter(&targets));
+            if self.export().filters() {
+                let mut targets = String::new();
+                encoded = encoded.and_then(|()| encode_registry(&mut targets, &self.per_target));
+                self.export().filter_into(&targets, &mut out);
+            } else {
+                // One shard: every target's series, written in place (at 10,000 targets the
+                // page is tens of MB; no copy of it).
+                encoded = encoded.and_then(|()| encode_registry(&mut out, &self.per_target));
+            }
         }
         if let Err(e) = encoded.and_then(|()| encode_eof(&mut out)) {
             tracing::error!(error = %e, "encoding metrics failed");

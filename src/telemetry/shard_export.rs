@@ -35,13 +35,19 @@ impl ShardExport {
         }
     }
 
-    /// Keep the lines of OpenMetrics `text` whose `target` label names a target of a held
-    /// shard (and every line without one: descriptors, series of no target).
-    pub fn filter(&self, text: &str) -> String {
+    /// Whether some targets' series are kept out (`--shards` above 1); otherwise every
+    /// series is exported and [`Self::filter_into`] need not run.
+    pub fn filters(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Append to `out` the lines of OpenMetrics `text` whose `target` label names a target of
+    /// a held shard (and every line without one: descriptors, series of no target).
+    pub fn filter_into(&self, text: &str, out: &mut String) {
         let Some(held) = &self.held else {
-            return text.to_string();
+            out.push_str(text);
+            return;
         };
-        let mut out = String::with_capacity(text.len());
         for line in text.split_inclusive('\n') {
             let keep = line.starts_with('#')
                 || target_label(line)
@@ -50,7 +56,6 @@ impl ShardExport {
                 out.push_str(line);
             }
         }
-        out
     }
 }
 
@@ -84,6 +89,12 @@ fn target_label(line: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn filter(e: &ShardExport, text: &str) -> String {
+        let mut out = String::new();
+        e.filter_into(text, &mut out);
+        out
+    }
+
     #[test]
     fn only_the_targets_of_held_shards_are_exported() {
         let text = "# HELP prescale_recommended_replicas x\n\
@@ -93,12 +104,14 @@ prescale_recommended_replicas{target=\"wo\\\"rker\",namespace=\"shop\",deploymen
 prescale_ticks_total{stage=\"x\",target=\"web\"} 1\n\
 prescale_other 4\n";
         let mut e = ShardExport::default();
-        assert_eq!(e.filter(text), text, "one shard: everything");
+        assert!(!e.filters());
+        assert_eq!(filter(&e, text), text, "one shard: everything");
         e.place("web", Some(0));
         e.place("wo\"rker", Some(1));
         assert!(e.set_held(BTreeSet::from([1])));
         assert!(!e.set_held(BTreeSet::from([1])), "unchanged");
-        let out = e.filter(text);
+        assert!(e.filters());
+        let out = filter(&e, text);
         assert!(out.contains("target=\"wo\\\"rker\""), "{out}");
         assert!(!out.contains("target=\"web\""), "{out}");
         assert!(
@@ -107,7 +120,7 @@ prescale_other 4\n";
         );
         e.place("wo\"rker", None);
         assert!(
-            !e.filter(text).contains("rker"),
+            !filter(&e, text).contains("rker"),
             "a removed target is not exported"
         );
     }
