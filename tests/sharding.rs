@@ -17,7 +17,7 @@ mod metrics_double;
 
 use api_double::ApiDouble;
 use controller_harness::{HEAD, Running, Setup, eventually, start_with, target};
-use prescale::leader::{LeaseSettings, lease_name, shard_of};
+use prescale::leader::{LeaseSettings, fence_name, lease_name, shard_of};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -26,12 +26,12 @@ const SHARDS: u32 = 6;
 const LEASE: Duration = Duration::from_secs(3);
 const DEPLOYMENTS: usize = 8;
 
-fn lease(identity: &str) -> LeaseSettings {
+fn lease(identity: &str, shards: u32) -> LeaseSettings {
     LeaseSettings {
         lease_duration: LEASE,
         renew_deadline: Duration::from_secs(2),
         retry_period: Duration::from_millis(100),
-        shards: SHARDS,
+        shards,
         ..LeaseSettings::new("prescale-leader".into(), "prescale".into(), identity.into())
     }
 }
@@ -53,6 +53,11 @@ struct Replica {
 
 impl Replica {
     async fn start(api: &ApiDouble, identity: &str, min: u32) -> Replica {
+        Self::start_sharded(api, identity, min, SHARDS).await
+    }
+
+    /// A replica run with `--shards shards`.
+    async fn start_sharded(api: &ApiDouble, identity: &str, min: u32, shards: u32) -> Replica {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -64,7 +69,7 @@ impl Replica {
                 &api,
                 &config(min),
                 Setup {
-                    lease: Some(lease(&identity)),
+                    lease: Some(lease(&identity, shards)),
                     token: Some(identity.clone()),
                     ..Setup::default()
                 },
@@ -81,6 +86,21 @@ impl Replica {
 
     fn running(&self) -> &Running {
         self.running.as_ref().expect("running")
+    }
+
+    /// Stop as on SIGTERM: step down and release every Lease held.
+    async fn stop(mut self) {
+        let (running, runtime) = (self.running.take(), self.runtime.take());
+        if let (Some(running), Some(runtime)) = (running, runtime) {
+            tokio::task::spawn_blocking(move || {
+                runtime
+                    .block_on(running.stop())
+                    .expect("a graceful stop succeeds");
+                runtime.shutdown_background();
+            })
+            .await
+            .expect("stop replica");
+        }
     }
 
     /// Stop every task at once without releasing anything.
@@ -100,21 +120,27 @@ impl Drop for Replica {
 
 /// The holder of each shard's Lease, as the API server has it.
 fn holders(api: &ApiDouble) -> Vec<Option<String>> {
-    (0..SHARDS)
+    holders_of(api, SHARDS)
+}
+
+/// The holder of each Lease of `shards` shards.
+fn holders_of(api: &ApiDouble, shards: u32) -> Vec<Option<String>> {
+    (0..shards)
         .map(|s| {
             api.get(
                 "leases",
                 "prescale",
-                &lease_name("prescale-leader", s, SHARDS),
+                &lease_name("prescale-leader", s, shards),
             )
             .and_then(|l| l["spec"]["holderIdentity"].as_str().map(str::to_string))
         })
         .collect()
 }
 
-fn counts(api: &ApiDouble) -> BTreeMap<String, usize> {
+/// Leases of `shards` shards held, per holder.
+fn counts_of(api: &ApiDouble, shards: u32) -> BTreeMap<String, usize> {
     let mut c = BTreeMap::new();
-    for h in holders(api).into_iter().flatten() {
+    for h in holders_of(api, shards).into_iter().flatten() {
         *c.entry(h).or_default() += 1;
     }
     c
@@ -171,10 +197,17 @@ async fn every_target_written_by_its_shards_holder(
 }
 
 async fn balanced(api: &ApiDouble, who: &[&str], each: usize) {
+    balanced_of(api, SHARDS, who, each).await;
+}
+
+/// Wait until `who` hold `each` of the `shards` shards' Leases each.
+async fn balanced_of(api: &ApiDouble, shards: u32, who: &[&str], each: usize) {
     let want: BTreeMap<String, usize> = who.iter().map(|w| (w.to_string(), each)).collect();
-    eventually(30, &format!("{who:?} hold {each} shards each"), || async {
-        counts(api) == want
-    })
+    eventually(
+        30,
+        &format!("{who:?} hold {each} of {shards} shards each"),
+        || async { counts_of(api, shards) == want },
+    )
     .await;
 }
 
@@ -277,11 +310,83 @@ async fn a_new_replica_gets_its_share_handed_over_one_shard_at_a_time() {
     api.assert_never_two_writers_under(lease_of);
 }
 
-/// Each release of a Lease (its holder cleared by an update): the Lease and who released it.
+/// A rolling change of `--shards` (4 to 6, as a Deployment's rolling update makes it): the new
+/// replicas wait while any replica of the old count leads, take every shard once the old
+/// ones have stopped (one releasing its Leases, one crashed with them), and no Deployment
+/// is ever written by a new replica before the old ones' last write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_change_of_the_shard_count_waits_for_the_old_count_and_never_has_two_writers() {
+    let api = setup_api().await;
+    let a = Replica::start_sharded(&api, "a", 2, 4).await;
+    let mut b = Replica::start_sharded(&api, "b", 2, 4).await;
+    balanced_of(&api, 4, &["a", "b"], 2).await;
+    eventually(20, "every Deployment at 2", || async { all_at(&api, 2) }).await;
+
+    // The new replicas come with the new count and a new config (at least 3 replicas).
+    let c = Replica::start_sharded(&api, "c", 3, 6).await;
+    let d = Replica::start_sharded(&api, "d", 3, 6).await;
+    for r in [&c, &d] {
+        eventually(10, "prescale_shards_fenced 1", || async {
+            r.running().metric("prescale_shards_fenced").await == Some(1.0)
+        })
+        .await;
+    }
+    assert!(
+        holders_of(&api, 6).iter().all(Option::is_none),
+        "no Lease of the new count is taken while the old count leads: {:?}",
+        holders_of(&api, 6)
+    );
+    assert!(all_at(&api, 2), "only the old replicas write");
+
+    // The rolling update stops the old replicas: a on SIGTERM (it releases its Leases), b
+    // killed (its Leases expire).
+    a.stop().await;
+    b.crash();
+    balanced_of(&api, 6, &["c", "d"], 3).await;
+    eventually(20, "every Deployment at 3", || async { all_at(&api, 3) }).await;
+    for r in [&c, &d] {
+        assert_eq!(
+            r.running().metric("prescale_shards_fenced").await,
+            Some(0.0)
+        );
+    }
+    let fence = api
+        .get("leases", "prescale", &fence_name("prescale-leader"))
+        .expect("the fence Lease");
+    assert_eq!(fence["metadata"]["annotations"]["prescale.io/shards"], "6");
+    assert_eq!(
+        fence["metadata"]["annotations"]["prescale.io/shards-generation"],
+        "2"
+    );
+    // Per Deployment, every write of the old count comes before the first of the new one.
+    let writes = api.applied_scale_writes();
+    for i in 0..DEPLOYMENTS {
+        let name = format!("/w{i}");
+        let of = |who: &[&str]| -> Vec<usize> {
+            writes
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.deployment.ends_with(&name) && who.contains(&w.writer.as_str()))
+                .map(|(k, _)| k)
+                .collect()
+        };
+        let (old, new) = (of(&["a", "b"]), of(&["c", "d"]));
+        assert!(!old.is_empty() && !new.is_empty(), "w{i}: {writes:#?}");
+        assert!(
+            old.iter().max() < new.iter().min(),
+            "w{i} written by the old count after the new count's first write: {writes:#?}"
+        );
+    }
+}
+
+/// Each release of a shard's Lease (its holder cleared by an update): the Lease and who
+/// released it.
 fn releases(api: &ApiDouble) -> Vec<(String, String)> {
+    let fence = format!("/leases/{}", fence_name("prescale-leader"));
     api.writes()
         .into_iter()
         .filter(|w| w.method == "PUT" && w.path.contains("/leases/") && w.status < 300)
+        .filter(|w| !w.path.ends_with(&fence))
         .filter(|w| w.body["spec"]["holderIdentity"].is_null())
         .map(|w| {
             (

@@ -9,6 +9,7 @@
 //! another instance counts the Lease's duration from when it saw the renewal, later still.
 
 use super::board::{REQUEST_ANNOTATION, ShardBoard};
+use super::fence::{Admission, Fence, Ticket};
 use super::leadership::LeadershipSender;
 use super::protocol::{Observed, may_acquire};
 use super::settings::LeaseSettings;
@@ -37,6 +38,8 @@ pub struct LeaderElector {
     shard: Option<(usize, Arc<ShardBoard>)>,
     /// Attempts made (varies the jitter of a follower's next attempt).
     attempts: u64,
+    /// Keeps replicas run with another `--shards` from leading at the same time.
+    fence: Arc<Fence>,
 }
 
 /// What one attempt found.
@@ -51,6 +54,8 @@ enum Attempt {
     Raced,
     /// Sharded: hand the shard over to a replica with fewer (stop acting, then release).
     HandOver,
+    /// Replicas run with another `--shards` may lead: no term starts ([`Fence`]).
+    Fenced,
 }
 
 fn now_micro() -> MicroTime {
@@ -72,8 +77,18 @@ impl LeaderElector {
         telemetry: Arc<Telemetry>,
         health: Arc<Health>,
     ) -> Self {
+        let api = Api::namespaced(client, &settings.namespace);
+        let fence = Arc::new(Fence::new(
+            api.clone(),
+            &settings.name,
+            settings.shards,
+            &settings.identity,
+            health.clone(),
+            telemetry.clone(),
+        ));
         Self {
-            api: Api::namespaced(client, &settings.namespace),
+            api,
+            fence,
             settings,
             leader,
             telemetry,
@@ -89,6 +104,40 @@ impl LeaderElector {
     pub fn for_shard(mut self, shard: usize, board: Arc<ShardBoard>) -> Self {
         self.shard = Some((shard, board));
         self
+    }
+
+    /// Share `fence` with the replica's other electors (sharded: one fence for all shards).
+    pub fn with_fence(mut self, fence: Arc<Fence>) -> Self {
+        self.fence = fence;
+        self
+    }
+
+    /// A term starting now (not a renewal within one) must be admitted by the fence first.
+    /// `None`: fenced, no term may start now; `Some(None)`: a renewal within the term.
+    async fn admit(&self) -> Result<Option<Option<Ticket>>, ClusterError> {
+        if self.leading_until().is_some() {
+            return Ok(Some(None));
+        }
+        Ok(
+            match self.fence.admit(self.settings.lease_duration).await? {
+                Admission::Admitted(ticket) => Some(Some(ticket)),
+                Admission::Fenced { .. } => None,
+            },
+        )
+    }
+
+    /// After the Lease was written: whether the term the fence admitted may start; if not,
+    /// the Lease just taken is given back.
+    async fn confirmed(&mut self, ticket: Option<Ticket>) -> Result<Attempt, ClusterError> {
+        let Some(ticket) = ticket else {
+            return Ok(Attempt::Holding);
+        };
+        if self.fence.confirm(ticket).await? {
+            return Ok(Attempt::Holding);
+        }
+        tracing::info!(lease = %self.what(), "the --shards fence moved while taking the Lease: giving it back");
+        self.release().await;
+        Ok(Attempt::Fenced)
     }
 
     fn what(&self) -> String {
@@ -126,6 +175,9 @@ impl LeaderElector {
                 let Some(_reserved) = self.acquiring(None) else {
                     return Ok(Attempt::HeldByOther);
                 };
+                let Some(ticket) = self.admit().await? else {
+                    return Ok(Attempt::Fenced);
+                };
                 let lease = Lease {
                     metadata: ObjectMeta {
                         name: Some(s.name.clone()),
@@ -148,7 +200,7 @@ impl LeaderElector {
                     Ok(created) => {
                         self.observe(&created);
                         self.saw_mine();
-                        Ok(Attempt::Holding)
+                        self.confirmed(ticket).await
                     }
                     // Another instance created it first.
                     Err(ClusterError::Conflict { .. }) => Ok(Attempt::HeldByOther),
@@ -181,6 +233,9 @@ impl LeaderElector {
             Gate::Go(reserved) => reserved,
             Gate::Stop(attempt) => return Ok(attempt),
         };
+        let Some(ticket) = self.admit().await? else {
+            return Ok(Attempt::Fenced);
+        };
         lease.spec = Some(LeaseSpec {
             holder_identity: Some(s.identity.clone()),
             lease_duration_seconds: Some(seconds(s.lease_duration)),
@@ -202,7 +257,7 @@ impl LeaderElector {
             Ok(updated) => {
                 self.observe(&updated);
                 self.saw_mine();
-                Ok(Attempt::Holding)
+                self.confirmed(ticket).await
             }
             Err(ClusterError::Conflict { .. }) if renewing && self.shard.is_some() => {
                 Ok(Attempt::Raced)
@@ -397,6 +452,9 @@ impl LeaderElector {
                     tracing::debug!(lease = %self.what(), "the Lease changed between its read and its renewal; renewing again at the next attempt");
                 }
                 Ok(Ok(Attempt::HandOver)) => self.hand_over().await,
+                Ok(Ok(Attempt::Fenced)) => {
+                    self.step_down("replicas run with another --shards may lead")
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(lease = %self.what(), error = %e, "leader election attempt failed");
                 }

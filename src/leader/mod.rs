@@ -12,10 +12,12 @@
 //!
 //! Past one replica (`--shards N`), targets hash to N shards, each with its own Lease and
 //! election ([`shards`]); a replica leads the shards it holds, at most its fair share
-//! ([`share`]), and a target is written under its shard's leadership only.
+//! ([`share`]), and a target is written under its shard's leadership only. Replicas run
+//! with different shard counts never lead at once ([`Fence`]).
 
 mod board;
 mod elector;
+mod fence;
 mod leadership;
 mod protocol;
 mod settings;
@@ -25,6 +27,10 @@ pub mod share;
 
 pub use board::{REQUEST_ANNOTATION, ShardBoard};
 pub use elector::LeaderElector;
+pub use fence::{
+    ACQUIRED_ANNOTATION, Admission, Fence, GENERATION_ANNOTATION, Record, SHARDS_ANNOTATION,
+    Ticket, fence_name,
+};
 pub use leadership::{LeaderToken, Leadership, LeadershipLost, LeadershipSender, Term, channel};
 pub use protocol::{Observed, may_acquire};
 pub use settings::{LeaseSettings, LeaseSettingsError};

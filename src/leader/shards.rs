@@ -9,6 +9,7 @@
 
 use super::board::ShardBoard;
 use super::elector::LeaderElector;
+use super::fence::Fence;
 use super::leadership::{Leadership, channel};
 use super::settings::LeaseSettings;
 use super::shard::{lease_name, shard_of};
@@ -104,6 +105,14 @@ pub fn elect(
             vec![tokio::spawn(elector.run(stop))],
         );
     }
+    let fence = Arc::new(Fence::new(
+        kube::Api::namespaced(client.clone(), &settings.namespace),
+        &settings.name,
+        shards,
+        &settings.identity,
+        health.clone(),
+        telemetry.clone(),
+    ));
     let board = ShardBoard::new(
         shards as usize,
         settings.identity.clone(),
@@ -125,7 +134,8 @@ pub fn elect(
             telemetry.clone(),
             health.clone(),
         )
-        .for_shard(shard as usize, board.clone());
+        .for_shard(shard as usize, board.clone())
+        .with_fence(fence.clone());
         tasks.push(tokio::spawn(elector.run(stop.clone())));
         leaders.push(rx);
     }

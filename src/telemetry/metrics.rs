@@ -282,6 +282,8 @@ telemetry! {
         is_leader: Gauge = Gauge::default(), "is_leader";
         /// Shards whose Lease this instance holds (with one shard: as is_leader).
         shards_held: Gauge = Gauge::default(), "shards_held";
+        /// 1 while this instance waits for replicas run with another --shards to stop leading (a rolling change of --shards).
+        shards_fenced: Gauge = Gauge::default(), "shards_fenced";
         /// Times this instance acquired the leader Lease.
         leader_transitions: Counter = Counter::default(), "leader_transitions";
         /// Kubernetes Events, by result (published, failed, coalesced, dropped).
