@@ -129,7 +129,8 @@ pub const API_CALLS: &[ApiCall] = &[
         scope: Scope::OwnNamespace,
         feature: Feature::Core,
     },
-    // Leader election: read the Lease, create it, renew / take over / release it.
+    // Leader election: read the Lease, create it, renew / take over / release it; the same
+    // on the `--shards` fence Lease.
     ApiCall {
         group: "coordination.k8s.io",
         resource: "leases",
