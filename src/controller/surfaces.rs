@@ -149,7 +149,7 @@ impl TargetTask {
                 ($level:ident) => {
                     tracing::$level!(
                         target_name = %self.config.name,
-                        deployment = %deployment_name(&self.config),
+                        deployment = %self.deployment,
                         mode = match self.config.mode {
                             Mode::Shadow => "shadow",
                             Mode::Active => "active",
@@ -183,7 +183,7 @@ impl TargetTask {
         self.memory.reason_labels = labels;
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
-            deployment: deployment_name(&self.config),
+            deployment: self.deployment.clone(),
             mode: self.config.mode,
             current_replicas: Some(view.replicas),
             ready_replicas: Some(view.ready),

@@ -17,6 +17,7 @@ use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels, TargetSeries};
 use futures::StreamExt;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Label values of `prescale_write_blocked{kind}`.
@@ -156,8 +157,8 @@ impl Memory {
 /// A target's task state: its config, the decision core's state, the controller's memory,
 /// and the live report's model of both schedules.
 pub struct TargetTask {
-    /// Effective config.
-    pub config: TargetConfig,
+    /// Effective config (shared with the supervisor that hands the task its changes).
+    pub config: Arc<TargetConfig>,
     /// The decision core's state (learned capacity, start-up time, history).
     pub state: TargetState,
     pub(super) memory: Memory,
@@ -167,6 +168,8 @@ pub struct TargetTask {
     pub(super) forecast_error: ForecastError,
     /// The labels of this target's series, made once (not per series per tick).
     labels: TargetLabels,
+    /// `namespace/name` of the scaled object, made once (not per tick).
+    pub(super) deployment: String,
     /// Handles on this target's series.
     pub(super) series: TargetSeries,
 }
@@ -205,17 +208,20 @@ pub(super) fn deployment_name(c: &TargetConfig) -> String {
 
 impl TargetTask {
     /// A fresh task with the decision core's default state.
-    pub fn new(config: TargetConfig) -> Self {
+    pub fn new(config: impl Into<Arc<TargetConfig>>) -> Self {
+        let config = config.into();
         let state = TargetState::new(&config);
         Self::with_state(config, state)
     }
 
     /// A task that continues with `state` learned earlier.
-    pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
+    pub fn with_state(config: impl Into<Arc<TargetConfig>>, state: TargetState) -> Self {
+        let config = config.into();
         Self {
             live: live_tracker(&config),
             forecast_error: ForecastError::default(),
             labels: TargetLabels::of(&config),
+            deployment: deployment_name(&config),
             series: TargetSeries::default(),
             config,
             state,
@@ -226,7 +232,8 @@ impl TargetTask {
     /// Take a new config. The learned state and the controller's memory are kept unless the
     /// target now scales a different Deployment, whose behaviour they do not describe.
     /// Returns whether the state was started afresh (and so wants warming up again).
-    pub fn reconfigure(&mut self, config: TargetConfig) -> bool {
+    pub fn reconfigure(&mut self, config: impl Into<Arc<TargetConfig>>) -> bool {
+        let config = config.into();
         let reset = config.scale_target_ref != self.config.scale_target_ref;
         if reset {
             self.state = TargetState::new(&config);
@@ -240,6 +247,7 @@ impl TargetTask {
             );
         }
         self.labels = TargetLabels::of(&config);
+        self.deployment = deployment_name(&config);
         self.series.forget();
         self.config = config;
         reset
@@ -356,7 +364,7 @@ impl TargetTask {
         let pods = if scrapes_pods(&self.config) {
             self.ready_pods(shared, &view).await
         } else {
-            PodEndpoints::not_listed(deployment_name(&self.config))
+            PodEndpoints::not_listed(self.deployment.clone())
         };
         let readings = source.read_with(&self.config, &pods).await;
         let cpu = CpuSpan::start();
@@ -661,7 +669,7 @@ impl TargetTask {
         }
         shared.reports.put(TargetReport {
             target: self.config.name.clone(),
-            deployment: deployment_name(&self.config),
+            deployment: self.deployment.clone(),
             mode: self.config.mode,
             current_replicas: None,
             ready_replicas: None,
