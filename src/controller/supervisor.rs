@@ -280,7 +280,10 @@ async fn run_target(
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
                 shared.health.target_ticked(&name, task.config.interval);
-                shared.reports.tick_finished(&name);
+                match &task.report {
+                    Some(slot) => slot.tick_finished(),
+                    None => shared.reports.tick_finished(&name),
+                }
             }
         }
     }

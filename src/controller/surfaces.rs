@@ -181,25 +181,28 @@ impl TargetTask {
             });
         }
         self.memory.reason_labels = labels;
-        shared.reports.put(TargetReport {
-            target: self.config.name.clone(),
-            deployment: self.deployment.clone(),
-            mode: self.config.mode,
-            current_replicas: Some(view.replicas),
-            ready_replicas: Some(view.ready),
-            recommended_replicas: Some(decision.replicas),
-            reasons: decision.reasons.clone(),
-            forecast_arrival_rate: decision.forecast_rate,
-            forecast_arrival_rate_upper: decision.forecast_upper,
-            forecast_model: decision.forecast_model,
-            startup_seconds: Some(decision.startup_s),
-            capacity_per_replica: Some(decision.capacity_per_replica),
-            action,
-            updated_at: shared.now(),
-            error,
-            floor,
-            ticks: 0,
-        });
+        self.put_report(
+            shared,
+            TargetReport {
+                target: self.config.name.clone(),
+                deployment: self.deployment.clone(),
+                mode: self.config.mode,
+                current_replicas: Some(view.replicas),
+                ready_replicas: Some(view.ready),
+                recommended_replicas: Some(decision.replicas),
+                reasons: decision.reasons.clone(),
+                forecast_arrival_rate: decision.forecast_rate,
+                forecast_arrival_rate_upper: decision.forecast_upper,
+                forecast_model: decision.forecast_model,
+                startup_seconds: Some(decision.startup_s),
+                capacity_per_replica: Some(decision.capacity_per_replica),
+                action,
+                updated_at: shared.now(),
+                error,
+                floor,
+                ticks: 0,
+            },
+        );
 
         self.report_blocks(shared, view, decision, outcome, others)
             .await;

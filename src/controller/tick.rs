@@ -8,7 +8,7 @@ use super::floor_plan::OwnerEdit;
 use super::gitops::{GitOpsResets, is_gitops};
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
-use super::report::TargetReport;
+use super::report::{ReportSlot, TargetReport};
 use crate::actuator::{ClusterError, DeploymentView, EventLimiter, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
@@ -170,6 +170,8 @@ pub struct TargetTask {
     labels: TargetLabels,
     /// `namespace/name` of the scaled object, made once (not per tick).
     pub(super) deployment: String,
+    /// This target's entry in `/recommendations`, once it has one.
+    pub(super) report: Option<ReportSlot>,
     /// Handles on this target's series.
     pub(super) series: TargetSeries,
 }
@@ -222,6 +224,7 @@ impl TargetTask {
             forecast_error: ForecastError::default(),
             labels: TargetLabels::of(&config),
             deployment: deployment_name(&config),
+            report: None,
             series: TargetSeries::default(),
             config,
             state,
@@ -667,26 +670,36 @@ impl TargetTask {
         } else {
             tracing::debug!(target_name = %self.config.name, stage, error, "tick failed again");
         }
-        shared.reports.put(TargetReport {
-            target: self.config.name.clone(),
-            deployment: self.deployment.clone(),
-            mode: self.config.mode,
-            current_replicas: None,
-            ready_replicas: None,
-            recommended_replicas: None,
-            reasons: Vec::new(),
-            forecast_arrival_rate: None,
-            forecast_arrival_rate_upper: None,
-            forecast_model: None,
-            startup_seconds: None,
-            capacity_per_replica: None,
-            action: "error".into(),
-            updated_at: shared.now(),
-            error: Some(error.to_string()),
-            floor: None,
-            ticks: 0,
-        });
+        self.put_report(
+            shared,
+            TargetReport {
+                target: self.config.name.clone(),
+                deployment: self.deployment.clone(),
+                mode: self.config.mode,
+                current_replicas: None,
+                ready_replicas: None,
+                recommended_replicas: None,
+                reasons: Vec::new(),
+                forecast_arrival_rate: None,
+                forecast_arrival_rate_upper: None,
+                forecast_model: None,
+                startup_seconds: None,
+                capacity_per_replica: None,
+                action: "error".into(),
+                updated_at: shared.now(),
+                error: Some(error.to_string()),
+                floor: None,
+                ticks: 0,
+            },
+        );
         TickOutcome::Failed(error.to_string())
+    }
+
+    /// Store this tick's report for `/recommendations`.
+    pub(super) fn put_report(&mut self, shared: &Shared, report: TargetReport) {
+        self.report
+            .get_or_insert_with(|| shared.reports.slot(&self.config.name))
+            .put(report);
     }
 }
 
