@@ -119,6 +119,7 @@ fn identity() -> String {
 
 /// Run `prescale run` until SIGTERM or Ctrl-C.
 pub fn run(args: RunArgs) -> CliResult {
+    crate::heap::keep_large_buffers_out_of_the_heap();
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -31,7 +31,7 @@ pub use gitops::{
 pub use health::Health;
 pub use intent::{Guards, Hold, Intent, plan};
 pub use observe::{MetricFailure, observation};
-pub use report::{Reports, TargetReport};
+pub use report::{ReportSlot, Reports, TargetReport};
 pub use runtime::{ReadMode, RunError, RunOptions, SourceFactory, fixed_source, run};
 pub use scope::check_namespaces;
 pub use supervisor::{Applied, Supervisor};

@@ -2,7 +2,7 @@
 
 use crate::core::Reason;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// One target's latest tick, in the JSON shape of `GET /recommendations`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -51,34 +51,57 @@ pub struct TargetReport {
 /// Latest report per target, shared by the target tasks (writers) and the admin server.
 #[derive(Clone, Default)]
 pub struct Reports {
-    inner: Arc<RwLock<BTreeMap<String, TargetReport>>>,
+    inner: Arc<RwLock<BTreeMap<String, ReportSlot>>>,
+}
+
+/// One target's entry in [`Reports`], kept by its task so that a tick writes its report
+/// without looking the name up among thousands under the map's lock.
+#[derive(Clone, Default)]
+pub struct ReportSlot(Arc<Mutex<Option<TargetReport>>>);
+
+impl ReportSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<TargetReport>> {
+        // Poisoned only by a panic mid-assignment of plain data: still usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Store the target's latest report (its count of ticks carries on).
+    pub fn put(&self, report: TargetReport) {
+        let mut slot = self.lock();
+        let ticks = slot.as_ref().map_or(0, |r| r.ticks);
+        *slot = Some(TargetReport { ticks, ..report });
+    }
+
+    /// Count a finished tick (one that reported).
+    pub fn tick_finished(&self) {
+        if let Some(r) = self.lock().as_mut() {
+            r.ticks += 1;
+        }
+    }
 }
 
 impl Reports {
-    /// Store a target's latest report.
-    pub fn put(&self, report: TargetReport) {
+    /// The slot of `target`, added if it has none yet.
+    pub fn slot(&self, target: &str) -> ReportSlot {
         // A poisoned lock only means a writer panicked mid-insert of a plain map; the map is
         // still usable, and a report must never take the controller down.
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        // Replaced in place: the name is copied once per target, not per tick.
-        match map.get_mut(&report.target) {
-            Some(r) => {
-                *r = TargetReport {
-                    ticks: r.ticks,
-                    ..report
-                }
-            }
-            None => {
-                map.insert(report.target.clone(), TargetReport { ticks: 0, ..report });
-            }
+        if let Some(slot) = map.get(target) {
+            return slot.clone();
         }
+        map.entry(target.to_string()).or_default().clone()
+    }
+
+    /// Store a target's latest report.
+    pub fn put(&self, report: TargetReport) {
+        self.slot(&report.target).put(report);
     }
 
     /// Count a finished tick of `target` (one that reported).
     pub fn tick_finished(&self, target: &str) {
-        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = map.get_mut(target) {
-            r.ticks += 1;
+        let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = map.get(target) {
+            slot.tick_finished();
         }
     }
 
@@ -91,6 +114,8 @@ impl Reports {
     /// All reports, ordered by target name.
     pub fn all(&self) -> Vec<TargetReport> {
         let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        map.values().cloned().collect()
+        map.values()
+            .filter_map(|slot| slot.lock().clone())
+            .collect()
     }
 }

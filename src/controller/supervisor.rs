@@ -18,7 +18,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 
 struct Running {
-    config: watch::Sender<TargetConfig>,
+    /// Shared with the task (one copy of the target's settings, not one per holder).
+    config: watch::Sender<Arc<TargetConfig>>,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
@@ -94,11 +95,11 @@ impl Supervisor {
 
         for (name, target) in wanted {
             match self.running.get(name) {
-                Some(r) if *r.config.borrow() == *target => {}
+                Some(r) if **r.config.borrow() == *target => {}
                 Some(r) => {
                     // The task picks the new config up before its next tick.
                     self.place(target);
-                    r.config.send_replace(target.clone());
+                    r.config.send_replace(Arc::new(target.clone()));
                     applied.changed.push(name.to_string());
                 }
                 None => {
@@ -122,11 +123,14 @@ impl Supervisor {
         self.place(&config);
         let name = config.name.clone();
         self.shared.health.target_started(&name, config.interval);
+        let config = Arc::new(config);
         let (config_tx, config_rx) = watch::channel(config.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = self.shared.clone();
+        // Boxed: an async fn keeps its arguments in its future besides the locals they
+        // move into, so a task passed by value would sit in every target's future twice.
         let handle = tokio::spawn(run_target(
-            TargetTask::new(config),
+            Box::new(TargetTask::new(config)),
             shared,
             config_rx,
             stop_rx,
@@ -183,9 +187,9 @@ fn ticker(period: std::time::Duration) -> tokio::time::Interval {
 }
 
 async fn run_target(
-    mut task: TargetTask,
+    mut task: Box<TargetTask>,
     shared: Arc<Shared>,
-    mut config: watch::Receiver<TargetConfig>,
+    mut config: watch::Receiver<Arc<TargetConfig>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let name = task.config.name.clone();
@@ -276,7 +280,10 @@ async fn run_target(
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
                 shared.health.target_ticked(&name, task.config.interval);
-                shared.reports.tick_finished(&name);
+                match &task.report {
+                    Some(slot) => slot.tick_finished(),
+                    None => shared.reports.tick_finished(&name),
+                }
             }
         }
     }

@@ -7,8 +7,10 @@ use super::report::TargetReport;
 use super::tick::{BLOCK_KINDS, LoggedDecision, TargetTask, TickOutcome, deployment_name};
 use crate::actuator::{DeploymentView, EventSpec, FloorKind, OtherAutoscaler, Verdict};
 use crate::config::Mode;
-use crate::core::{Decision, Observation, Reason};
+use crate::core::{Decision, Limit, Observation, Reason, Signal};
+use crate::forecast::Season;
 use crate::telemetry::{ReasonLabels, WarningLabels};
+use std::borrow::Cow;
 use tokio::time::Instant;
 
 /// The Event reason for a kind of blocked write.
@@ -24,32 +26,69 @@ fn block_reason(kind: &str) -> &'static str {
 /// The `reason` label of `prescale_decision_reason` for a reason that shaped the result
 /// (the winner, limits, missing metrics, the fallback); the forecast and the plan's numbers
 /// have gauges of their own.
-fn reason_label(r: &Reason) -> Option<String> {
-    let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
+fn reason_label(r: &Reason) -> Option<Cow<'static, str>> {
     match r {
         // The model that forecast (`forecast:daily`): its rate and band are gauges of their own.
-        Reason::Forecast { model, .. } => Some(format!(
-            "forecast:{}",
-            name(serde_json::to_value(model).unwrap_or_default())
-        )),
+        Reason::Forecast { model, .. } => Some(unit_label(UnitLabel::Forecast(*model)).into()),
         Reason::Plan { .. } => None,
-        Reason::Winner { signal } => Some(format!(
-            "winner:{}",
-            name(serde_json::to_value(signal).unwrap_or_default())
-        )),
-        Reason::Limited { limit, .. } => Some(format!(
-            "limited:{}",
-            name(serde_json::to_value(limit).unwrap_or_default())
-        )),
-        Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}")),
+        Reason::Winner { signal } => Some(unit_label(UnitLabel::Winner(*signal)).into()),
+        Reason::Limited { limit, .. } => Some(unit_label(UnitLabel::Limited(*limit)).into()),
+        Reason::MetricsMissing { metric, .. } => Some(format!("metricsMissing:{metric}").into()),
         Reason::Fallback { .. } => Some("fallback".into()),
         Reason::Activation { active, trigger } => Some(match (active, trigger) {
-            (true, Some(by)) => format!("activation:{by}"),
+            (true, Some(by)) => format!("activation:{by}").into(),
             (true, None) => "activation:awake".into(),
             (false, _) => "activation:asleep".into(),
         }),
-        Reason::Schedule { name, .. } => Some(format!("schedule:{name}")),
+        Reason::Schedule { name, .. } => Some(format!("schedule:{name}").into()),
     }
+}
+
+/// The reasons whose label is the name of a unit variant, as serialized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum UnitLabel {
+    Forecast(Season),
+    Winner(Signal),
+    Limited(Limit),
+}
+
+thread_local! {
+    /// Labels made so far: one per value of the three enums, serialized once per thread and
+    /// kept for the process, rather than serialized again on every tick of every target.
+    static UNIT_LABELS: std::cell::RefCell<Vec<(UnitLabel, &'static str)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn unit_label(key: UnitLabel) -> &'static str {
+    UNIT_LABELS.with_borrow_mut(|labels| {
+        if let Some((_, label)) = labels.iter().find(|(k, _)| *k == key) {
+            return *label;
+        }
+        let name = |v: serde_json::Value| v.as_str().map(str::to_string).unwrap_or_default();
+        let label = match key {
+            UnitLabel::Forecast(model) => format!(
+                "forecast:{}",
+                name(serde_json::to_value(model).unwrap_or_default())
+            ),
+            UnitLabel::Winner(signal) => format!(
+                "winner:{}",
+                name(serde_json::to_value(signal).unwrap_or_default())
+            ),
+            UnitLabel::Limited(limit) => format!(
+                "limited:{}",
+                name(serde_json::to_value(limit).unwrap_or_default())
+            ),
+        };
+        // Bounded: one per value of three small enums, per thread.
+        let label: &'static str = Box::leak(label.into_boxed_str());
+        labels.push((key, label));
+        label
+    })
+}
+
+/// Whether two lists of labels are the same.
+fn same_labels(a: &[Cow<'static, str>], b: &[String]) -> bool {
+    a.iter().map(AsRef::as_ref).eq(b.iter().map(String::as_str))
 }
 
 impl TargetTask {
@@ -88,12 +127,14 @@ impl TargetTask {
             self.series.set_or_remove(t, key, family, &l, value);
         }
 
-        let labels: Vec<String> = decision.reasons.iter().filter_map(reason_label).collect();
+        let labels: Vec<Cow<'static, str>> =
+            decision.reasons.iter().filter_map(reason_label).collect();
         // The same reasons as last tick, in the same set of series: nothing to change.
         let generation = self.series.generation(t);
-        if labels != self.memory.reason_labels || generation != self.memory.series_generation {
+        let same_reasons = same_labels(&labels, &self.memory.reason_labels);
+        if !same_reasons || generation != self.memory.series_generation {
             for old in &self.memory.reason_labels {
-                if !labels.contains(old) {
+                if !labels.iter().any(|l| l == old) {
                     t.decision_reason.remove(&ReasonLabels {
                         target: l.clone(),
                         reason: old.clone(),
@@ -104,7 +145,7 @@ impl TargetTask {
                 t.decision_reason
                     .get_or_create(&ReasonLabels {
                         target: l.clone(),
-                        reason: new.clone(),
+                        reason: new.to_string(),
                     })
                     .set(1);
             }
@@ -141,7 +182,7 @@ impl TargetTask {
             l.recommended == decision.replicas
                 && l.current == view.replicas
                 && l.action == action
-                && l.reasons == labels
+                && same_labels(&labels, &l.reasons)
         });
         if changed || tracing::enabled!(tracing::Level::DEBUG) {
             let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
@@ -149,7 +190,7 @@ impl TargetTask {
                 ($level:ident) => {
                     tracing::$level!(
                         target_name = %self.config.name,
-                        deployment = %deployment_name(&self.config),
+                        deployment = %self.deployment,
                         mode = match self.config.mode {
                             Mode::Shadow => "shadow",
                             Mode::Active => "active",
@@ -177,29 +218,34 @@ impl TargetTask {
                 recommended: decision.replicas,
                 current: view.replicas,
                 action: action.clone(),
-                reasons: labels.clone(),
+                reasons: labels.iter().map(|l| l.to_string()).collect(),
             });
         }
-        self.memory.reason_labels = labels;
-        shared.reports.put(TargetReport {
-            target: self.config.name.clone(),
-            deployment: deployment_name(&self.config),
-            mode: self.config.mode,
-            current_replicas: Some(view.replicas),
-            ready_replicas: Some(view.ready),
-            recommended_replicas: Some(decision.replicas),
-            reasons: decision.reasons.clone(),
-            forecast_arrival_rate: decision.forecast_rate,
-            forecast_arrival_rate_upper: decision.forecast_upper,
-            forecast_model: decision.forecast_model,
-            startup_seconds: Some(decision.startup_s),
-            capacity_per_replica: Some(decision.capacity_per_replica),
-            action,
-            updated_at: shared.now(),
-            error,
-            floor,
-            ticks: 0,
-        });
+        if !same_reasons {
+            self.memory.reason_labels = labels.iter().map(|l| l.to_string()).collect();
+        }
+        self.put_report(
+            shared,
+            TargetReport {
+                target: self.config.name.clone(),
+                deployment: self.deployment.clone(),
+                mode: self.config.mode,
+                current_replicas: Some(view.replicas),
+                ready_replicas: Some(view.ready),
+                recommended_replicas: Some(decision.replicas),
+                reasons: decision.reasons.clone(),
+                forecast_arrival_rate: decision.forecast_rate,
+                forecast_arrival_rate_upper: decision.forecast_upper,
+                forecast_model: decision.forecast_model,
+                startup_seconds: Some(decision.startup_s),
+                capacity_per_replica: Some(decision.capacity_per_replica),
+                action,
+                updated_at: shared.now(),
+                error,
+                floor,
+                ticks: 0,
+            },
+        );
 
         self.report_blocks(shared, view, decision, outcome, others)
             .await;
@@ -441,7 +487,6 @@ impl TargetTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Limit, Signal};
 
     #[test]
     fn reason_labels_name_the_forecast_model_the_winner_and_limits_but_not_the_plan() {

@@ -8,7 +8,7 @@ use super::floor_plan::OwnerEdit;
 use super::gitops::{GitOpsResets, is_gitops};
 use super::intent::{Guards, Hold, Intent, plan};
 use super::observe::observation;
-use super::report::TargetReport;
+use super::report::{ReportSlot, TargetReport};
 use crate::actuator::{ClusterError, DeploymentView, EventLimiter, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
 use crate::core::{TargetState, decide};
@@ -17,6 +17,7 @@ use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels, TargetSeries};
 use futures::StreamExt;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Label values of `prescale_write_blocked{kind}`.
@@ -156,8 +157,8 @@ impl Memory {
 /// A target's task state: its config, the decision core's state, the controller's memory,
 /// and the live report's model of both schedules.
 pub struct TargetTask {
-    /// Effective config.
-    pub config: TargetConfig,
+    /// Effective config (shared with the supervisor that hands the task its changes).
+    pub config: Arc<TargetConfig>,
     /// The decision core's state (learned capacity, start-up time, history).
     pub state: TargetState,
     pub(super) memory: Memory,
@@ -167,6 +168,10 @@ pub struct TargetTask {
     pub(super) forecast_error: ForecastError,
     /// The labels of this target's series, made once (not per series per tick).
     labels: TargetLabels,
+    /// `namespace/name` of the scaled object, made once (not per tick).
+    pub(super) deployment: String,
+    /// This target's entry in `/recommendations`, once it has one.
+    pub(super) report: Option<ReportSlot>,
     /// Handles on this target's series.
     pub(super) series: TargetSeries,
 }
@@ -205,17 +210,21 @@ pub(super) fn deployment_name(c: &TargetConfig) -> String {
 
 impl TargetTask {
     /// A fresh task with the decision core's default state.
-    pub fn new(config: TargetConfig) -> Self {
+    pub fn new(config: impl Into<Arc<TargetConfig>>) -> Self {
+        let config = config.into();
         let state = TargetState::new(&config);
         Self::with_state(config, state)
     }
 
     /// A task that continues with `state` learned earlier.
-    pub fn with_state(config: TargetConfig, state: TargetState) -> Self {
+    pub fn with_state(config: impl Into<Arc<TargetConfig>>, state: TargetState) -> Self {
+        let config = config.into();
         Self {
             live: live_tracker(&config),
             forecast_error: ForecastError::default(),
             labels: TargetLabels::of(&config),
+            deployment: deployment_name(&config),
+            report: None,
             series: TargetSeries::default(),
             config,
             state,
@@ -226,7 +235,8 @@ impl TargetTask {
     /// Take a new config. The learned state and the controller's memory are kept unless the
     /// target now scales a different Deployment, whose behaviour they do not describe.
     /// Returns whether the state was started afresh (and so wants warming up again).
-    pub fn reconfigure(&mut self, config: TargetConfig) -> bool {
+    pub fn reconfigure(&mut self, config: impl Into<Arc<TargetConfig>>) -> bool {
+        let config = config.into();
         let reset = config.scale_target_ref != self.config.scale_target_ref;
         if reset {
             self.state = TargetState::new(&config);
@@ -240,6 +250,7 @@ impl TargetTask {
             );
         }
         self.labels = TargetLabels::of(&config);
+        self.deployment = deployment_name(&config);
         self.series.forget();
         self.config = config;
         reset
@@ -356,7 +367,7 @@ impl TargetTask {
         let pods = if scrapes_pods(&self.config) {
             self.ready_pods(shared, &view).await
         } else {
-            PodEndpoints::not_listed(deployment_name(&self.config))
+            PodEndpoints::not_listed(self.deployment.clone())
         };
         let readings = source.read_with(&self.config, &pods).await;
         let cpu = CpuSpan::start();
@@ -659,26 +670,36 @@ impl TargetTask {
         } else {
             tracing::debug!(target_name = %self.config.name, stage, error, "tick failed again");
         }
-        shared.reports.put(TargetReport {
-            target: self.config.name.clone(),
-            deployment: deployment_name(&self.config),
-            mode: self.config.mode,
-            current_replicas: None,
-            ready_replicas: None,
-            recommended_replicas: None,
-            reasons: Vec::new(),
-            forecast_arrival_rate: None,
-            forecast_arrival_rate_upper: None,
-            forecast_model: None,
-            startup_seconds: None,
-            capacity_per_replica: None,
-            action: "error".into(),
-            updated_at: shared.now(),
-            error: Some(error.to_string()),
-            floor: None,
-            ticks: 0,
-        });
+        self.put_report(
+            shared,
+            TargetReport {
+                target: self.config.name.clone(),
+                deployment: self.deployment.clone(),
+                mode: self.config.mode,
+                current_replicas: None,
+                ready_replicas: None,
+                recommended_replicas: None,
+                reasons: Vec::new(),
+                forecast_arrival_rate: None,
+                forecast_arrival_rate_upper: None,
+                forecast_model: None,
+                startup_seconds: None,
+                capacity_per_replica: None,
+                action: "error".into(),
+                updated_at: shared.now(),
+                error: Some(error.to_string()),
+                floor: None,
+                ticks: 0,
+            },
+        );
         TickOutcome::Failed(error.to_string())
+    }
+
+    /// Store this tick's report for `/recommendations`.
+    pub(super) fn put_report(&mut self, shared: &Shared, report: TargetReport) {
+        self.report
+            .get_or_insert_with(|| shared.reports.slot(&self.config.name))
+            .put(report);
     }
 }
 

@@ -11,6 +11,7 @@
 //! is never forecast away.
 
 mod calibration;
+mod compact;
 mod demand;
 mod history;
 mod seasonal;

@@ -28,28 +28,27 @@ impl LiveReports {
         // must never take the controller down.
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let r = &config.scale_target_ref;
-        // Looked up before inserting: the name is copied once per target, not per tick.
-        if !map.contains_key(&config.name) {
-            map.insert(
-                config.name.clone(),
-                Entry {
-                    namespace: r.namespace.clone(),
-                    deployment: r.name.clone(),
-                    mode: config.mode,
-                    totals: HourlyTotals::default(),
-                },
-            );
-        }
-        let Some(entry) = map.get_mut(&config.name) else {
-            return;
+        // Looked up once, and inserted only the first time: the name is copied once per
+        // target, not per tick.
+        let update = |entry: &mut Entry| {
+            if entry.namespace != r.namespace || entry.deployment != r.name {
+                entry.namespace = r.namespace.clone();
+                entry.deployment = r.name.clone();
+                entry.totals = HourlyTotals::default();
+            }
+            entry.mode = config.mode;
+            entry.totals.add(t, delta);
         };
-        if entry.namespace != r.namespace || entry.deployment != r.name {
-            entry.namespace = r.namespace.clone();
-            entry.deployment = r.name.clone();
-            entry.totals = HourlyTotals::default();
+        if let Some(entry) = map.get_mut(&config.name) {
+            update(entry);
+            return;
         }
-        entry.mode = config.mode;
-        entry.totals.add(t, delta);
+        update(map.entry(config.name.clone()).or_insert_with(|| Entry {
+            namespace: r.namespace.clone(),
+            deployment: r.name.clone(),
+            mode: config.mode,
+            totals: HourlyTotals::default(),
+        }));
     }
 
     /// Forget a removed target.

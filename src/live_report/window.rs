@@ -1,8 +1,9 @@
 //! Windowed totals for `GET /report?since=24h`: one bucket per hour for the last
 //! [`RETAINED_HOURS`] hours, plus the total since the target started, in bounded memory.
 //! The hour being filled is summed in `f64`; a finished hour is kept in `f32` (167 buckets
-//! of 40 bytes: 6.5 KB per target, allocated once; a report's sums move by about one part
-//! in ten million). Longer windows come from the `prescale_report_*` counters in Prometheus.
+//! of 32 bytes, one per hour in order, an hour without ticks as zeros: 5.2 KB per target,
+//! allocated once; a report's sums move by about one part in ten million). Longer windows
+//! come from the `prescale_report_*` counters in Prometheus.
 
 use super::{ScheduleTotals, Totals};
 use std::collections::VecDeque;
@@ -74,8 +75,10 @@ impl Hour {
 /// One target's hourly buckets and its total since it started.
 #[derive(Debug, Clone, Default)]
 pub struct HourlyTotals {
-    /// `(hour index, totals)` of the finished hours kept, oldest first.
-    finished: VecDeque<(i64, Hour)>,
+    /// The finished hours kept, one per hour, oldest first, up to `last_finished`.
+    finished: VecDeque<Hour>,
+    /// The hour index of `finished`'s newest entry.
+    last_finished: i64,
     /// The newest hour, still being added to.
     open: Option<(i64, Totals)>,
     lifetime: Totals,
@@ -102,17 +105,40 @@ impl HourlyTotals {
             Some((newest, totals)) if *newest >= hour => *totals += *delta,
             open => {
                 let done = open.replace((hour, *delta));
-                // Hours out of the week go before the one just finished comes in, so the
-                // deque never holds more than it was given room for (it would double).
                 let oldest_kept = hour - RETAINED_HOURS as i64 + 1;
-                while self.finished.front().is_some_and(|(h, _)| *h < oldest_kept) {
-                    self.finished.pop_front();
-                }
                 if let Some((h, totals)) = done.filter(|(h, _)| *h >= oldest_kept) {
-                    self.finished.push_back((h, Hour::of(&totals)));
+                    // Hours between the last finished one and this one had no ticks.
+                    let gap = if self.finished.is_empty() {
+                        0
+                    } else {
+                        (h - self.last_finished - 1).clamp(0, RETAINED_HOURS as i64)
+                    };
+                    for _ in 0..gap {
+                        self.push_hour(Hour { sums: [0.0; 8] });
+                    }
+                    self.push_hour(Hour::of(&totals));
+                    self.last_finished = h;
+                }
+                // Hours out of the week go.
+                while !self.finished.is_empty() && self.first_finished() < oldest_kept {
+                    self.finished.pop_front();
                 }
             }
         }
+    }
+
+    /// Append a finished hour, dropping the oldest first when the week is full, so the
+    /// deque never holds more than it was given room for (it would double).
+    fn push_hour(&mut self, hour: Hour) {
+        if self.finished.len() >= RETAINED_HOURS - 1 {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(hour);
+    }
+
+    /// The hour index of `finished`'s oldest entry.
+    fn first_finished(&self) -> i64 {
+        self.last_finished - self.finished.len() as i64 + 1
     }
 
     /// Everything since the target started; `None` before its first tick.
@@ -131,7 +157,8 @@ impl HourlyTotals {
         let first =
             hour_of(now - since_s.min(RETENTION_S)).max(hour_of(now) - RETAINED_HOURS as i64 + 1);
         let mut totals = Totals::default();
-        for (_, h) in self.finished.iter().filter(|(h, _)| *h >= first) {
+        let skip = (first - self.first_finished()).max(0) as usize;
+        for h in self.finished.iter().skip(skip) {
             totals += h.totals();
         }
         if let Some((_, open)) = self.open.filter(|(h, _)| *h >= first) {
@@ -181,11 +208,42 @@ mod tests {
         }
         assert_eq!(w.finished.len() + 1, RETAINED_HOURS);
         assert_eq!(w.finished.capacity(), RETAINED_HOURS - 1, "never regrown");
-        assert_eq!(std::mem::size_of::<(i64, Hour)>(), 40);
+        assert_eq!(std::mem::size_of::<Hour>(), 32);
         assert_eq!(w.lifetime().unwrap().totals.modelled_seconds, 1000.0);
         let now = 999.0 * 3600.0 + 1.0;
         let week = w.since(now, RETENTION_S).unwrap();
         assert_eq!(week.totals.modelled_seconds, RETAINED_HOURS as f64);
+    }
+
+    #[test]
+    fn hours_without_ticks_count_as_nothing_and_still_age_out() {
+        let mut w = HourlyTotals::default();
+        // Ticks in hours 0, 1, 5 and 9 only.
+        for hour in [0, 1, 5, 9] {
+            w.add(
+                f64::from(hour) * 3600.0 + 10.0,
+                &seconds(f64::from(hour + 1)),
+            );
+        }
+        let now = 9.0 * 3600.0 + 20.0;
+        // The last 5 hours overlap hours 5..=9: 6 + 10.
+        assert_eq!(
+            w.since(now, 4.0 * 3600.0 + 30.0)
+                .unwrap()
+                .totals
+                .modelled_seconds,
+            16.0
+        );
+        assert_eq!(
+            w.since(now, 9.0 * 3600.0).unwrap().totals.modelled_seconds,
+            19.0
+        );
+        // A week later only the newest hour is left of them.
+        let later = 9.0 * 3600.0 + RETENTION_S;
+        w.add(later, &seconds(100.0));
+        let week = w.since(later, RETENTION_S).unwrap();
+        assert_eq!(week.totals.modelled_seconds, 100.0);
+        assert!(w.finished.len() < RETAINED_HOURS);
     }
 
     #[test]

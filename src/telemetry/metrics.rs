@@ -160,6 +160,9 @@ macro_rules! telemetry {
             /// Bumped each time every per-target series is dropped, so handles kept by the
             /// targets ([`crate::telemetry::TargetSeries`]) know to look theirs up again.
             generation: AtomicU64,
+            /// Length of the last `/metrics` page: the next one is written into a buffer of
+            /// about that size at once, not grown by doubling (tens of MB at 10,000 targets).
+            last_page: std::sync::atomic::AtomicUsize,
             $( #[doc = $tdoc] pub $tfield: $tty, )*
             $( #[doc = $pdoc] pub $pfield: $pty, )*
         }
@@ -183,6 +186,7 @@ macro_rules! telemetry {
                     exporting_targets: AtomicBool::new(false),
                     shard_export: Default::default(),
                     generation: AtomicU64::new(0),
+                    last_page: Default::default(),
                     $( $tfield, )*
                     $( $pfield, )*
                 }
@@ -348,7 +352,8 @@ impl Telemetry {
     /// while leading.
     pub fn encode(&self) -> String {
         use prometheus_client::encoding::text::{encode_eof, encode_registry};
-        let mut out = String::new();
+        let last = self.last_page.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(last + last / 16);
         // Writing into a String cannot fail; an error here would be a bug in a metric's encoder.
         let mut encoded = encode_registry(&mut out, &self.process);
         if self.exporting_targets() {
@@ -365,6 +370,7 @@ impl Telemetry {
         if let Err(e) = encoded.and_then(|()| encode_eof(&mut out)) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
+        self.last_page.store(out.len(), Ordering::Relaxed);
         out
     }
 
