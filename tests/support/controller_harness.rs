@@ -197,6 +197,9 @@ pub struct Setup {
     pub own_namespace: Option<String>,
     /// How the config file is loaded (`None`: `prescale::config::load`).
     pub load: Option<prescale::reload::Loader>,
+    /// The readings the controller's source serves (`None`: new, empty ones), so a test
+    /// can set them before the first tick.
+    pub metrics: Option<Arc<SetMetrics>>,
 }
 
 /// Start the controller as `setup` says.
@@ -212,6 +215,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         namespaces,
         own_namespace,
         load,
+        metrics,
     } = setup;
     let clock = clock.unwrap_or_else(prescale::controller::system_clock);
     let token = token.as_deref().unwrap_or("test");
@@ -232,7 +236,7 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         .expect("bind admin");
     let admin = listener.local_addr().expect("admin addr");
     // Readings the test sets (tests/e2e.rs runs the real Prometheus source instead).
-    let metrics = Arc::new(SetMetrics::default());
+    let metrics = metrics.unwrap_or_default();
     let (stop, stop_rx) = watch::channel(false);
     let opts = RunOptions {
         config_path: config_path.clone(),
