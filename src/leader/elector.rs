@@ -100,14 +100,10 @@ impl LeaderElector {
     }
 
     /// Elect for shard `shard` of `board`'s replica: take a free Lease only below the fair
-    /// share, ask for and hand over shards to balance ([`super::share`]).
-    pub fn for_shard(mut self, shard: usize, board: Arc<ShardBoard>) -> Self {
+    /// share, ask for and hand over shards to balance ([`super::share`]), under `fence`,
+    /// which the replica's electors share (named from the replica's Lease, not the shard's).
+    pub fn for_shard(mut self, shard: usize, board: Arc<ShardBoard>, fence: Arc<Fence>) -> Self {
         self.shard = Some((shard, board));
-        self
-    }
-
-    /// Share `fence` with the replica's other electors (sharded: one fence for all shards).
-    pub fn with_fence(mut self, fence: Arc<Fence>) -> Self {
         self.fence = fence;
         self
     }

@@ -76,15 +76,16 @@ impl Record {
     }
 }
 
-/// Leave to start a term, to be confirmed once the Lease is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Leave to start a term, to be confirmed once the Lease is written: the fence as the
+/// admission read (or wrote) it, its `resourceVersion` included, and the record it holds.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ticket {
-    resource_version: String,
-    generation: u64,
+    fence: Box<Lease>,
+    record: Record,
 }
 
 /// What the fence says to an elector about to start a term.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     /// Go on: write the Lease, then [`Fence::confirm`].
     Admitted(Ticket),
@@ -158,7 +159,6 @@ impl Fence {
             Err(ClusterError::NotFound { .. }) => return self.create().await,
             Err(e) => return Err(e),
         };
-        let rv = fence.metadata.resource_version.clone().unwrap_or_default();
         let Some(record) = Record::of(&fence) else {
             tracing::warn!(fence = %self.what(), "the fence's annotations are missing or not numbers: no term starts until it is fixed (delete it while no prescale replica runs, and it is created again)");
             self.fenced(true);
@@ -167,8 +167,8 @@ impl Fence {
         if record.shards == self.shards {
             self.fenced(false);
             return Ok(Admission::Admitted(Ticket {
-                resource_version: rv,
-                generation: record.generation,
+                fence: Box::new(fence),
+                record,
             }));
         }
         if !self
@@ -198,8 +198,8 @@ impl Fence {
                 self.observed.lock().await.clear();
                 self.fenced(false);
                 Ok(Admission::Admitted(Ticket {
-                    resource_version: updated.metadata.resource_version.unwrap_or_default(),
-                    generation: next.generation,
+                    fence: Box::new(updated),
+                    record: next,
                 }))
             }
             // Someone acquired or moved it since it was read: look again next time.
@@ -230,8 +230,8 @@ impl Fence {
             Ok(created) => {
                 self.fenced(false);
                 Ok(Admission::Admitted(Ticket {
-                    resource_version: created.metadata.resource_version.unwrap_or_default(),
-                    generation: record.generation,
+                    fence: Box::new(created),
+                    record,
                 }))
             }
             // Another replica created it first: read it next time.
@@ -280,24 +280,10 @@ impl Fence {
     /// when it still has this count at the ticket's generation after another acquisition
     /// under it won the race. `false` when the count moved meanwhile.
     pub async fn confirm(&self, ticket: Ticket) -> Result<bool, ClusterError> {
-        let mut rv = ticket.resource_version;
+        let Ticket { mut fence, record } = ticket;
         for _ in 0..CONFIRM_ATTEMPTS {
-            let mut fence = match self.call(self.api.get(&self.name)).await {
-                Ok(f) => f,
-                Err(ClusterError::NotFound { .. }) => return Ok(false),
-                Err(e) => return Err(e),
-            };
-            if Record::of(&fence)
-                != Some(Record {
-                    shards: self.shards,
-                    generation: ticket.generation,
-                })
-            {
-                return Ok(false);
-            }
-            // The version the admission read: an update in between (a move of the count,
+            // Written with the version last read: an update in between (a move of the count,
             // or another acquisition) fails this one.
-            fence.metadata.resource_version = Some(rv.clone());
             fence
                 .metadata
                 .annotations
@@ -312,21 +298,17 @@ impl Fence {
             {
                 Ok(_) => return Ok(true),
                 Err(ClusterError::Conflict { .. }) => {
-                    // Another acquisition under this count won: read again; the count and
-                    // generation decide.
+                    // Another acquisition under this count won, or the count moved: read
+                    // again; the count and generation decide.
                     let Ok(now) = self.call(self.api.get(&self.name)).await else {
                         return Ok(false);
                     };
-                    if Record::of(&now)
-                        != Some(Record {
-                            shards: self.shards,
-                            generation: ticket.generation,
-                        })
-                    {
+                    if Record::of(&now) != Some(record) {
                         return Ok(false);
                     }
-                    rv = now.metadata.resource_version.unwrap_or_default();
+                    *fence = now;
                 }
+                Err(ClusterError::NotFound { .. }) => return Ok(false),
                 Err(e) => return Err(e),
             }
         }

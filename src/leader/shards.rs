@@ -134,8 +134,7 @@ pub fn elect(
             telemetry.clone(),
             health.clone(),
         )
-        .for_shard(shard as usize, board.clone())
-        .with_fence(fence.clone());
+        .for_shard(shard as usize, board.clone(), fence.clone());
         tasks.push(tokio::spawn(elector.run(stop.clone())));
         leaders.push(rx);
     }
