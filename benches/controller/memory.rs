@@ -272,8 +272,8 @@ pub fn measure() -> PerTarget {
         let before = in_use();
         for i in 0..N {
             reports.put(TargetReport {
-                target: format!("target-{i}"),
-                deployment: format!("ns-{}/d{i}", i % 50),
+                target: format!("target-{i}").into(),
+                deployment: format!("ns-{}/d{i}", i % 50).into(),
                 mode: prescale::config::Mode::Shadow,
                 current_replicas: Some(4),
                 ready_replicas: Some(4),

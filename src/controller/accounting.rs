@@ -32,7 +32,9 @@ impl TargetTask {
             capacity_per_replica: decision.capacity_per_replica,
             startup_s: decision.startup_s,
         });
-        shared.live_reports.add(&self.config, obs.t, &delta);
+        self.live_slot
+            .get_or_insert_with(|| shared.live_reports.slot(&self.config))
+            .add(obs.t, &delta);
 
         let t = &shared.telemetry;
         let labels = self.labels();

@@ -52,6 +52,22 @@ impl Hold {
             Self::GitOps => "gitops",
         }
     }
+
+    /// `hold:<label>`: the action of a tick that held (`/recommendations`, logs).
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Shadow => "hold:shadow",
+            Self::Follower => "hold:follower",
+            Self::Paused => "hold:paused",
+            Self::OtherAutoscaler => "hold:other_autoscaler",
+            Self::ManualScale => "hold:manual_scale",
+            Self::Unsynced => "hold:unsynced",
+            Self::Backoff => "hold:backoff",
+            Self::Unchanged => "hold:unchanged",
+            Self::NoAutoscaler => "hold:no_autoscaler",
+            Self::GitOps => "hold:gitops",
+        }
+    }
 }
 
 /// What to do with a decision.
@@ -124,6 +140,24 @@ pub fn plan(mode: Mode, guards: Guards, current: u32, recommended: u32) -> Inten
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holds_action_is_hold_and_its_label() {
+        for h in [
+            Hold::Shadow,
+            Hold::Follower,
+            Hold::Paused,
+            Hold::OtherAutoscaler,
+            Hold::ManualScale,
+            Hold::Unsynced,
+            Hold::Backoff,
+            Hold::Unchanged,
+            Hold::NoAutoscaler,
+            Hold::GitOps,
+        ] {
+            assert_eq!(h.action(), format!("hold:{}", h.label()));
+        }
+    }
 
     fn leader() -> Guards {
         Guards {

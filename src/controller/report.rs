@@ -1,6 +1,7 @@
 //! The latest decision of every target, as served by `GET /recommendations`.
 
 use crate::core::Reason;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -8,10 +9,10 @@ use std::sync::{Arc, Mutex, RwLock};
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetReport {
-    /// Target name.
-    pub target: String,
+    /// Target name (shared with the target's task: not copied per tick).
+    pub target: Arc<str>,
     /// `namespace/name` of the Deployment.
-    pub deployment: String,
+    pub deployment: Arc<str>,
     /// `shadow` or `active`.
     pub mode: crate::config::Mode,
     /// `spec.replicas` at the last tick.
@@ -34,7 +35,7 @@ pub struct TargetReport {
     /// Learned per-replica capacity, documents/s.
     pub capacity_per_replica: Option<f64>,
     /// What prescale did with the recommendation: `scaled`, or `hold:<why>`.
-    pub action: String,
+    pub action: Cow<'static, str>,
     /// Unix time of the tick, seconds.
     pub updated_at: f64,
     /// The error that cut the last tick short, if any.
@@ -72,6 +73,26 @@ impl ReportSlot {
         *slot = Some(TargetReport { ticks, ..report });
     }
 
+    /// Store the target's latest report with `reasons` copied into the last report's list
+    /// (its room reused: a tick allocates nothing for an unchanged number of reasons).
+    /// `report.reasons` is ignored.
+    pub fn put_with_reasons(&self, report: TargetReport, reasons: &[Reason]) {
+        let mut slot = self.lock();
+        let (ticks, mut kept) = match slot.take() {
+            Some(r) => (r.ticks, r.reasons),
+            None => (0, Vec::new()),
+        };
+        kept.truncate(reasons.len());
+        let assigned = kept.len();
+        kept.clone_from_slice(&reasons[..assigned]);
+        kept.extend_from_slice(&reasons[assigned..]);
+        *slot = Some(TargetReport {
+            ticks,
+            reasons: kept,
+            ..report
+        });
+    }
+
     /// Count a finished tick (one that reported).
     pub fn tick_finished(&self) {
         if let Some(r) = self.lock().as_mut() {
@@ -94,7 +115,8 @@ impl Reports {
 
     /// Store a target's latest report.
     pub fn put(&self, report: TargetReport) {
-        self.slot(&report.target).put(report);
+        let target = report.target.clone();
+        self.slot(&target).put(report);
     }
 
     /// Count a finished tick of `target` (one that reported).

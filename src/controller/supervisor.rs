@@ -111,6 +111,17 @@ impl Supervisor {
         applied
     }
 
+    /// Whether the running targets are exactly those of `config`, with the same settings
+    /// (applying it would change nothing).
+    pub fn runs(&self, config: &Config) -> bool {
+        self.running.len() == config.targets.len()
+            && config.targets.iter().all(|t| {
+                self.running
+                    .get(&t.name)
+                    .is_some_and(|r| **r.config.borrow() == *t)
+            })
+    }
+
     /// Record the target's shard, whose holder exports its series.
     fn place(&self, target: &TargetConfig) {
         let shard = self.shared.leaders.shard_of(&target.scale_target_ref);

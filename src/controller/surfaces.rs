@@ -127,8 +127,10 @@ impl TargetTask {
             self.series.set_or_remove(t, key, family, &l, value);
         }
 
-        let labels: Vec<Cow<'static, str>> =
-            decision.reasons.iter().filter_map(reason_label).collect();
+        // The list's room is kept between ticks (no allocation for the same reasons).
+        let mut labels = std::mem::take(&mut self.memory.label_scratch);
+        labels.clear();
+        labels.extend(decision.reasons.iter().filter_map(reason_label));
         // The same reasons as last tick, in the same set of series: nothing to change.
         let generation = self.series.generation(t);
         let same_reasons = same_labels(&labels, &self.memory.reason_labels);
@@ -169,11 +171,11 @@ impl TargetTask {
                 .map(|f| f.owner_value.unwrap_or(0))
                 .filter(|_| self.config.actuation.is_floor()),
         );
-        let action = match outcome {
-            TickOutcome::Scaled { .. } => "scaled".to_string(),
-            TickOutcome::Floored { .. } => "floor_set".to_string(),
-            TickOutcome::Held(h) => format!("hold:{}", h.label()),
-            TickOutcome::Failed(_) => "error".to_string(),
+        let action: &'static str = match outcome {
+            TickOutcome::Scaled { .. } => "scaled",
+            TickOutcome::Floored { .. } => "floor_set",
+            TickOutcome::Held(h) => h.action(),
+            TickOutcome::Failed(_) => "error",
         };
         // One info line when the decision changes (what is recommended, what runs, what was
         // done, which reasons shaped it); the same decision again is logged at debug level
@@ -201,7 +203,7 @@ impl TargetTask {
                         forecast_rate = decision.forecast_rate,
                         capacity_per_replica = decision.capacity_per_replica,
                         startup_s = decision.startup_s,
-                        action = %action,
+                        action,
                         reasons = %reasons_json,
                         "decision"
                     )
@@ -217,34 +219,36 @@ impl TargetTask {
             self.memory.last_logged = Some(LoggedDecision {
                 recommended: decision.replicas,
                 current: view.replicas,
-                action: action.clone(),
+                action,
                 reasons: labels.iter().map(|l| l.to_string()).collect(),
             });
         }
         if !same_reasons {
             self.memory.reason_labels = labels.iter().map(|l| l.to_string()).collect();
         }
+        self.memory.label_scratch = labels;
         self.put_report(
             shared,
             TargetReport {
-                target: self.config.name.clone(),
+                target: l.target.clone(),
                 deployment: self.deployment.clone(),
                 mode: self.config.mode,
                 current_replicas: Some(view.replicas),
                 ready_replicas: Some(view.ready),
                 recommended_replicas: Some(decision.replicas),
-                reasons: decision.reasons.clone(),
+                reasons: Vec::new(),
                 forecast_arrival_rate: decision.forecast_rate,
                 forecast_arrival_rate_upper: decision.forecast_upper,
                 forecast_model: decision.forecast_model,
                 startup_seconds: Some(decision.startup_s),
                 capacity_per_replica: Some(decision.capacity_per_replica),
-                action,
+                action: action.into(),
                 updated_at: shared.now(),
                 error,
                 floor,
                 ticks: 0,
             },
+            &decision.reasons,
         );
 
         self.report_blocks(shared, view, decision, outcome, others)

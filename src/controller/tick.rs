@@ -11,8 +11,8 @@ use super::observe::observation;
 use super::report::{ReportSlot, TargetReport};
 use crate::actuator::{ClusterError, DeploymentView, EventLimiter, EventSpec, FIELD_MANAGER};
 use crate::config::{Mode, TargetConfig};
-use crate::core::{TargetState, decide};
-use crate::live_report::{ForecastError, LiveTracker};
+use crate::core::{Reason, TargetState, decide};
+use crate::live_report::{ForecastError, LiveSlot, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels, TargetSeries};
 use futures::StreamExt;
@@ -93,6 +93,8 @@ pub(super) struct Memory {
     /// What the last decision log line at info level said, so an unchanged decision is
     /// logged at debug level only.
     pub(super) last_logged: Option<LoggedDecision>,
+    /// Room for a tick's `prescale_decision_reason` labels, kept between ticks.
+    pub(super) label_scratch: Vec<std::borrow::Cow<'static, str>>,
 }
 
 /// What a decision log line at info level said: what is recommended, what runs, what was
@@ -101,7 +103,7 @@ pub(super) struct Memory {
 pub(super) struct LoggedDecision {
     pub(super) recommended: u32,
     pub(super) current: u32,
-    pub(super) action: String,
+    pub(super) action: &'static str,
     pub(super) reasons: Vec<String>,
 }
 
@@ -169,9 +171,12 @@ pub struct TargetTask {
     /// The labels of this target's series, made once (not per series per tick).
     labels: TargetLabels,
     /// `namespace/name` of the scaled object, made once (not per tick).
-    pub(super) deployment: String,
+    pub(super) deployment: Arc<str>,
     /// This target's entry in `/recommendations`, once it has one.
     pub(super) report: Option<ReportSlot>,
+    /// This target's entry in the live report (`/report`), once it has one; taken again
+    /// after a change of config.
+    pub(super) live_slot: Option<LiveSlot>,
     /// Handles on this target's series.
     pub(super) series: TargetSeries,
 }
@@ -223,8 +228,9 @@ impl TargetTask {
             live: live_tracker(&config),
             forecast_error: ForecastError::default(),
             labels: TargetLabels::of(&config),
-            deployment: deployment_name(&config),
+            deployment: deployment_name(&config).into(),
             report: None,
+            live_slot: None,
             series: TargetSeries::default(),
             config,
             state,
@@ -250,7 +256,8 @@ impl TargetTask {
             );
         }
         self.labels = TargetLabels::of(&config);
-        self.deployment = deployment_name(&config);
+        self.deployment = deployment_name(&config).into();
+        self.live_slot = None;
         self.series.forget();
         self.config = config;
         reset
@@ -367,7 +374,7 @@ impl TargetTask {
         let pods = if scrapes_pods(&self.config) {
             self.ready_pods(shared, &view).await
         } else {
-            PodEndpoints::not_listed(self.deployment.clone())
+            PodEndpoints::not_listed(self.deployment.to_string())
         };
         let readings = source.read_with(&self.config, &pods).await;
         let cpu = CpuSpan::start();
@@ -673,7 +680,7 @@ impl TargetTask {
         self.put_report(
             shared,
             TargetReport {
-                target: self.config.name.clone(),
+                target: self.labels.target.clone(),
                 deployment: self.deployment.clone(),
                 mode: self.config.mode,
                 current_replicas: None,
@@ -691,15 +698,17 @@ impl TargetTask {
                 floor: None,
                 ticks: 0,
             },
+            &[],
         );
         TickOutcome::Failed(error.to_string())
     }
 
-    /// Store this tick's report for `/recommendations`.
-    pub(super) fn put_report(&mut self, shared: &Shared, report: TargetReport) {
+    /// Store this tick's report for `/recommendations`, with `reasons` (not
+    /// `report.reasons`).
+    pub(super) fn put_report(&mut self, shared: &Shared, report: TargetReport, reasons: &[Reason]) {
         self.report
             .get_or_insert_with(|| shared.reports.slot(&self.config.name))
-            .put(report);
+            .put_with_reasons(report, reasons);
     }
 }
 

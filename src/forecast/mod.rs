@@ -18,6 +18,7 @@ mod seasonal;
 mod window_max;
 
 pub use calibration::{Calibration, MarginRule, upper};
+pub use compact::{decode_rate, encode_rate};
 pub use demand::Demand;
 pub use history::History;
 pub use seasonal::{Prepared, Season, forecast};

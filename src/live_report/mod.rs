@@ -20,7 +20,7 @@ mod window;
 
 pub use forecast_error::ForecastError;
 pub use since::{SinceError, parse_since};
-pub use store::LiveReports;
+pub use store::{LiveReports, LiveSlot};
 pub use summary::{LiveReport, ScheduleSummary, TargetSummary, percent, verdict};
 pub use table::{hours, render, span};
 pub use totals::{ScheduleTotals, Totals};

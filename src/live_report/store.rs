@@ -4,7 +4,7 @@
 use super::{HourlyTotals, LiveReport, RETENTION_S, TargetSummary, Totals};
 use crate::config::{Mode, TargetConfig};
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -14,41 +14,61 @@ struct Entry {
     totals: HourlyTotals,
 }
 
+/// One target's entry, kept by its task so that a tick adds to its totals without looking
+/// its name up among thousands under the map's lock. Taken again after a change of config
+/// ([`LiveReports::slot`] starts the totals afresh for another Deployment).
+#[derive(Debug, Clone)]
+pub struct LiveSlot(Arc<Mutex<Entry>>);
+
+impl LiveSlot {
+    /// Add what the target's tick at `t` contributed.
+    pub fn add(&self, t: f64, delta: &Totals) {
+        // A poisoned lock only means a writer panicked mid-update of plain sums; a report
+        // must never take the controller down.
+        let mut entry = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        entry.totals.add(t, delta);
+    }
+}
+
 /// Windowed totals per target name.
 #[derive(Clone, Default)]
 pub struct LiveReports {
-    inner: Arc<RwLock<BTreeMap<String, Entry>>>,
+    inner: Arc<RwLock<BTreeMap<String, LiveSlot>>>,
 }
 
 impl LiveReports {
-    /// Add what a target's tick at `t` contributed. A target now pointing at another
-    /// Deployment starts afresh: the old totals describe another workload.
-    pub fn add(&self, config: &TargetConfig, t: f64, delta: &Totals) {
-        // A poisoned lock only means a writer panicked mid-update of plain sums; a report
-        // must never take the controller down.
+    /// The entry of `config`'s target, added if it has none. A target now pointing at
+    /// another Deployment starts afresh: the old totals describe another workload.
+    pub fn slot(&self, config: &TargetConfig) -> LiveSlot {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         let r = &config.scale_target_ref;
-        // Looked up once, and inserted only the first time: the name is copied once per
-        // target, not per tick.
-        let update = |entry: &mut Entry| {
+        if let Some(slot) = map.get(&config.name) {
+            let mut entry = slot.0.lock().unwrap_or_else(|p| p.into_inner());
             if entry.namespace != r.namespace || entry.deployment != r.name {
                 entry.namespace = r.namespace.clone();
                 entry.deployment = r.name.clone();
                 entry.totals = HourlyTotals::default();
             }
             entry.mode = config.mode;
-            entry.totals.add(t, delta);
-        };
-        if let Some(entry) = map.get_mut(&config.name) {
-            update(entry);
-            return;
+            drop(entry);
+            return slot.clone();
         }
-        update(map.entry(config.name.clone()).or_insert_with(|| Entry {
-            namespace: r.namespace.clone(),
-            deployment: r.name.clone(),
-            mode: config.mode,
-            totals: HourlyTotals::default(),
-        }));
+        map.entry(config.name.clone())
+            .or_insert_with(|| {
+                LiveSlot(Arc::new(Mutex::new(Entry {
+                    namespace: r.namespace.clone(),
+                    deployment: r.name.clone(),
+                    mode: config.mode,
+                    totals: HourlyTotals::default(),
+                })))
+            })
+            .clone()
+    }
+
+    /// Add what a target's tick at `t` contributed (looked up by name: a task keeps its
+    /// [`LiveReports::slot`] instead).
+    pub fn add(&self, config: &TargetConfig, t: f64, delta: &Totals) {
+        self.slot(config).add(t, delta);
     }
 
     /// Forget a removed target.
@@ -63,7 +83,8 @@ impl LiveReports {
         let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
         let targets = map
             .iter()
-            .map(|(name, e)| {
+            .map(|(name, slot)| {
+                let e = slot.0.lock().unwrap_or_else(|p| p.into_inner());
                 let window = match since {
                     Some((_, s)) => e.totals.since(now, s),
                     None => e.totals.lifetime(),
@@ -116,5 +137,28 @@ mod tests {
         assert_eq!(r.since.as_deref(), Some("1h"));
         store.remove("t");
         assert!(store.report(60.0, None, true).targets.is_empty());
+    }
+
+    #[test]
+    fn a_kept_slot_adds_to_the_report_and_is_started_afresh_for_another_deployment() {
+        let store = LiveReports::default();
+        let slot = store.slot(&config("a"));
+        slot.add(10.0, &modelled(1.0));
+        slot.add(20.0, &modelled(2.0));
+        assert_eq!(
+            store.report(30.0, None, true).targets[0].modelled_seconds,
+            3.0
+        );
+        // Taken again for the same Deployment (a reloaded config): the totals carry on.
+        store.slot(&config("a")).add(40.0, &modelled(4.0));
+        assert_eq!(
+            store.report(50.0, None, true).targets[0].modelled_seconds,
+            7.0
+        );
+        let other = store.slot(&config("b"));
+        other.add(60.0, &modelled(5.0));
+        let r = store.report(70.0, None, true);
+        assert_eq!(r.targets[0].deployment, "b");
+        assert_eq!(r.targets[0].modelled_seconds, 5.0);
     }
 }
