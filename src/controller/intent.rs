@@ -39,18 +39,8 @@ pub enum Hold {
 impl Hold {
     /// Short stable label (metrics, logs).
     pub fn label(self) -> &'static str {
-        match self {
-            Self::Shadow => "shadow",
-            Self::Follower => "follower",
-            Self::Paused => "paused",
-            Self::OtherAutoscaler => "other_autoscaler",
-            Self::ManualScale => "manual_scale",
-            Self::Unsynced => "unsynced",
-            Self::Backoff => "backoff",
-            Self::Unchanged => "unchanged",
-            Self::NoAutoscaler => "no_autoscaler",
-            Self::GitOps => "gitops",
-        }
+        let action = self.action();
+        action.strip_prefix("hold:").unwrap_or(action)
     }
 
     /// `hold:<label>`: the action of a tick that held (`/recommendations`, logs).

@@ -82,10 +82,8 @@ impl ReportSlot {
             Some(r) => (r.ticks, r.reasons),
             None => (0, Vec::new()),
         };
-        kept.truncate(reasons.len());
-        let assigned = kept.len();
-        kept.clone_from_slice(&reasons[..assigned]);
-        kept.extend_from_slice(&reasons[assigned..]);
+        kept.clear();
+        kept.extend_from_slice(reasons);
         *slot = Some(TargetReport {
             ticks,
             reasons: kept,
@@ -117,14 +115,6 @@ impl Reports {
     pub fn put(&self, report: TargetReport) {
         let target = report.target.clone();
         self.slot(&target).put(report);
-    }
-
-    /// Count a finished tick of `target` (one that reported).
-    pub fn tick_finished(&self, target: &str) {
-        let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = map.get(target) {
-            slot.tick_finished();
-        }
     }
 
     /// Forget a removed target.

@@ -291,9 +291,9 @@ async fn run_target(
                 }
                 tracing::debug!(target_name = %name, ?outcome, "tick done");
                 shared.health.target_ticked(&name, task.config.interval);
-                match &task.report {
-                    Some(slot) => slot.tick_finished(),
-                    None => shared.reports.tick_finished(&name),
+                // A task without a slot has not reported yet: nothing to count.
+                if let Some(slot) = &task.report {
+                    slot.tick_finished();
                 }
             }
         }

@@ -20,14 +20,25 @@ const DROPPED: u32 = 13;
 /// The rate `v` (documents/s, not negative) in 16 bits; `None` (no data) as [`RATE_NONE`].
 pub fn encode_rate(v: Option<f32>) -> u16 {
     let Some(v) = v else { return RATE_NONE };
-    // Rounded to nearest (a carry moves to the next exponent, as it should).
-    let rounded = (v.max(0.0).to_bits() + (1 << (DROPPED - 1))) >> DROPPED;
-    let low = RATE_MIN_EXP << (23 - DROPPED);
+    magnitude_code(v.max(0.0), RATE_MIN_EXP, u32::from(RATE_NONE) - 1) as u16
+}
+
+/// The code of `|v|` with exponents from `min_exp` up, at most `max_code`: the mantissa
+/// rounded to nearest (a carry moves to the next exponent, as it should); 0 for zero, NaN and
+/// what is below the window, so codes of normal values start at 1.
+fn magnitude_code(v: f32, min_exp: u32, max_code: u32) -> u32 {
+    let rounded = (v.abs().to_bits() + (1 << (DROPPED - 1))) >> DROPPED;
+    let low = min_exp << (23 - DROPPED);
     if v.is_nan() || rounded < low {
-        return 0;
+        0
+    } else {
+        (rounded - low + 1).min(max_code)
     }
-    // Code 0 is zero, so codes of normal values start at 1.
-    (rounded - low + 1).min(u32::from(RATE_NONE) - 1) as u16
+}
+
+/// The magnitude of a code from [`magnitude_code`] (not 0) with exponents from `min_exp` up.
+fn code_magnitude(code: u32, min_exp: u32) -> f32 {
+    f32::from_bits((code - 1 + (min_exp << (23 - DROPPED))) << DROPPED)
 }
 
 /// The rate of `code`; `None` for [`RATE_NONE`].
@@ -35,9 +46,7 @@ pub fn decode_rate(code: u16) -> Option<f32> {
     match code {
         RATE_NONE => None,
         0 => Some(0.0),
-        c => Some(f32::from_bits(
-            (u32::from(c) - 1 + (RATE_MIN_EXP << (23 - DROPPED))) << DROPPED,
-        )),
+        c => Some(code_magnitude(u32::from(c), RATE_MIN_EXP)),
     }
 }
 
@@ -48,13 +57,7 @@ const SIGNED_MIN_EXP: u32 = 127 - 16;
 
 /// The signed value `v` in 16 bits: a sign and 15 bits of magnitude as [`encode_rate`]'s.
 pub fn encode_signed(v: f32) -> u16 {
-    let magnitude = (v.abs().to_bits() + (1 << (DROPPED - 1))) >> DROPPED;
-    let low = SIGNED_MIN_EXP << (23 - DROPPED);
-    let code = if v.is_nan() || magnitude < low {
-        0
-    } else {
-        (magnitude - low + 1).min(0x7fff)
-    };
+    let code = magnitude_code(v, SIGNED_MIN_EXP, 0x7fff);
     // The sign of a zero is kept (an error of -0.0 is not above a margin of 0).
     (code | (u32::from(v.is_sign_negative()) << 15)) as u16
 }
@@ -63,7 +66,7 @@ pub fn encode_signed(v: f32) -> u16 {
 pub fn decode_signed(code: u16) -> f32 {
     let magnitude = match u32::from(code & 0x7fff) {
         0 => 0.0,
-        c => f32::from_bits((c - 1 + (SIGNED_MIN_EXP << (23 - DROPPED))) << DROPPED),
+        c => code_magnitude(c, SIGNED_MIN_EXP),
     };
     if code & 0x8000 != 0 {
         -magnitude

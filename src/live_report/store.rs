@@ -65,12 +65,6 @@ impl LiveReports {
             .clone()
     }
 
-    /// Add what a target's tick at `t` contributed (looked up by name: a task keeps its
-    /// [`LiveReports::slot`] instead).
-    pub fn add(&self, config: &TargetConfig, t: f64, delta: &Totals) {
-        self.slot(config).add(t, delta);
-    }
-
     /// Forget a removed target.
     pub fn remove(&self, target: &str) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -125,12 +119,12 @@ mod tests {
     #[test]
     fn totals_add_up_per_target_and_restart_for_another_deployment() {
         let store = LiveReports::default();
-        store.add(&config("a"), 10.0, &modelled(1.0));
-        store.add(&config("a"), 20.0, &modelled(2.0));
+        store.slot(&config("a")).add(10.0, &modelled(1.0));
+        store.slot(&config("a")).add(20.0, &modelled(2.0));
         let r = store.report(30.0, None, true);
         assert_eq!(r.targets[0].modelled_seconds, 3.0);
         assert_eq!(r.targets[0].window_start, Some(10.0));
-        store.add(&config("b"), 40.0, &modelled(5.0));
+        store.slot(&config("b")).add(40.0, &modelled(5.0));
         let r = store.report(50.0, Some(("1h", 3600.0)), false);
         assert_eq!(r.targets[0].deployment, "b");
         assert_eq!(r.targets[0].modelled_seconds, 5.0);
