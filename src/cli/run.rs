@@ -204,7 +204,9 @@ async fn run_async(args: RunArgs) -> CliResult {
     });
 
     // Freed memory back to the OS once a minute (RSS stays near the heap in use).
-    tokio::spawn(crate::heap::release_free_memory_every(RELEASE_FREE_MEMORY_EVERY));
+    tokio::spawn(crate::heap::release_free_memory_every(
+        RELEASE_FREE_MEMORY_EVERY,
+    ));
 
     let opts = RunOptions {
         config_path: args.config,

@@ -3,8 +3,8 @@
 //! 10,000 series would be 10^8 comparisons a tick; with the index each is one lookup).
 
 use crate::metrics::prometheus::{InstantSeries, Labels, RangeSeries};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -131,7 +131,10 @@ mod tests {
         ]);
         let found = s.select(&want(&[("namespace", "shop"), ("deployment", "web")]));
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].labels.get("namespace").map(String::as_str), Some("shop"));
+        assert_eq!(
+            found[0].labels.get("namespace").map(String::as_str),
+            Some("shop")
+        );
         assert_eq!(s.select(&want(&[("deployment", "web")])).len(), 2);
         assert_eq!(s.select(&want(&[("deployment", "nope")])).len(), 0);
         assert_eq!(s.select(&want(&[("missing", "")])).len(), 0);
