@@ -512,7 +512,7 @@ mod tests {
             t.report_documents
                 .get_or_create(&ScheduleLabels {
                     target: l.clone(),
-                    schedule: schedule.into(),
+                    schedule,
                 })
                 .inc_by(1.0);
         }
