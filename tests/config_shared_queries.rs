@@ -3,7 +3,7 @@
 //! key path, its line and what to write.
 
 use prescale::config::{self, MetricSource};
-use std::collections::BTreeMap;
+use prescale::metrics::prometheus::Labels;
 use std::path::Path;
 
 #[path = "support/config_problems.rs"]
@@ -11,7 +11,7 @@ mod config_problems;
 
 use config_problems::{ORIGIN, assert_problem, report};
 
-fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

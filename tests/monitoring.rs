@@ -234,7 +234,7 @@ fn exported_names() -> BTreeSet<String> {
     }
     let schedule = ScheduleLabels {
         target: target.clone(),
-        schedule: "actual".into(),
+        schedule: "actual",
     };
     for counter in [
         &t.report_replica_seconds,

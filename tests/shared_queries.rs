@@ -11,7 +11,6 @@ use futures::future::BoxFuture;
 use prescale::config::{MetricSource, TargetConfig};
 use prescale::metrics::prometheus::{InstantResult, PromApi, PromClient, RangeResult};
 use prescale::metrics::{MetricError, MetricKind, Sources, unix_seconds};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -134,10 +133,11 @@ fn shared_target(name: &str, ns: &str, deployment: &str, interval: Duration) -> 
     t.metrics.arrival_rate = Some(MetricSource::Shared {
         name: "enqueued".into(),
         query: QUERY.into(),
-        labels: BTreeMap::from([
+        labels: [
             ("namespace".to_string(), ns.to_string()),
             ("deployment".to_string(), deployment.to_string()),
-        ]),
+        ]
+        .into(),
         aggregate: None,
         ignore_null_values: false,
     });

@@ -134,7 +134,7 @@ fn series(t: &Telemetry, c: &TargetConfig) {
     for schedule in SCHEDULES {
         let s = ScheduleLabels {
             target: l.clone(),
-            schedule: schedule.into(),
+            schedule,
         };
         for c in [
             &t.report_replica_seconds,

@@ -110,6 +110,9 @@ pub enum RunCliError {
     Signal(std::io::Error),
 }
 
+/// How often freed heap is returned to the OS ([`crate::heap::release_free_memory_every`]).
+const RELEASE_FREE_MEMORY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "prescale".into());
@@ -120,6 +123,7 @@ fn identity() -> String {
 /// Run `prescale run` until SIGTERM or Ctrl-C.
 pub fn run(args: RunArgs) -> CliResult {
     crate::heap::keep_large_buffers_out_of_the_heap();
+    crate::heap::limit_arenas();
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -198,6 +202,11 @@ async fn run_async(args: RunArgs) -> CliResult {
         }
         shutdown_tx.send_replace(true);
     });
+
+    // Freed memory back to the OS once a minute (RSS stays near the heap in use).
+    tokio::spawn(crate::heap::release_free_memory_every(
+        RELEASE_FREE_MEMORY_EVERY,
+    ));
 
     let opts = RunOptions {
         config_path: args.config,

@@ -190,7 +190,7 @@ fn metric_source(s: &MetricSource) -> RawMetricSource {
             ..
         } => RawMetricSource {
             query: Some(name.clone()),
-            match_labels: labels.clone(),
+            match_labels: labels.into(),
             aggregate: *aggregate,
             ignore_null_values: Some(*ignore_null_values),
             ..RawMetricSource::default()

@@ -463,7 +463,7 @@ pub enum MetricSource {
         /// Its PromQL.
         query: String,
         /// The labels (and values) this target's series carry, `${...}` substituted.
-        labels: std::collections::BTreeMap<String, String>,
+        labels: crate::metrics::prometheus::Labels,
         /// How to reduce several matching series; `None` makes that an error.
         aggregate: Option<Aggregate>,
         /// Read no series for this target (a `sum by` over a queue with no series while it

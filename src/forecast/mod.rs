@@ -55,13 +55,26 @@ pub struct ForecasterSettings {
 /// buckets: the longest hold the policy plans for); later ones are computed when asked.
 const AHEAD: i64 = 24;
 
+/// A cached forecast that is not there: a signalling NaN, which no arithmetic yields, so
+/// every `f64` a model computes (a NaN included) is kept as it is.
+const NO_FORECAST: u64 = 0x7ff0_0000_0000_0d0e;
+
+fn pack(f: Option<f64>) -> u64 {
+    f.map_or(NO_FORECAST, f64::to_bits)
+}
+
+fn unpack(bits: u64) -> Option<f64> {
+    (bits != NO_FORECAST).then(|| f64::from_bits(bits))
+}
+
 /// One competing model: its forecasts ahead and its record.
 #[derive(Debug, Clone)]
 struct Model {
     season: Season,
     /// Forecasts of the buckets after the newest completed one; they change only when a
-    /// bucket completes, so ticks read them instead of recomputing.
-    ahead: Vec<Option<f64>>,
+    /// bucket completes, so ticks read them instead of recomputing. Kept as the bits of an
+    /// `f64` with [`NO_FORECAST`] for none: half an `Option<f64>`'s 16 bytes, exactly.
+    ahead: Vec<u64>,
     calibration: Calibration,
 }
 
@@ -255,7 +268,7 @@ impl Forecaster {
             let prepared = Prepared::new(&self.history, m.season, completed);
             m.ahead.clear();
             m.ahead
-                .extend((1..=AHEAD).map(|k| prepared.at(completed + k)));
+                .extend((1..=AHEAD).map(|k| pack(prepared.at(completed + k))));
         }
     }
 
@@ -339,15 +352,15 @@ fn bucket_forecast<'h>(
     let k = index - newest;
     if k <= 0 {
         return history.get(index).or_else(|| match m.ahead.first() {
-            Some(cached) => *cached,
+            Some(&cached) => unpack(cached),
             // Not cached (during a backfill): what the cache would hold.
             None => prepared
                 .get_or_insert_with(|| Prepared::new(history, m.season, newest))
                 .at(newest + 1),
         });
     }
-    if let Some(f) = m.ahead.get((k - 1) as usize) {
-        return *f;
+    if let Some(&f) = m.ahead.get((k - 1) as usize) {
+        return unpack(f);
     }
     prepared
         .get_or_insert_with(|| Prepared::new(history, m.season, newest))

@@ -103,8 +103,9 @@ pub struct ScheduleLabels {
     /// The target.
     #[prometheus(flatten)]
     pub target: TargetLabels,
-    /// `actual` (what ran) or `recommended` (what prescale recommends).
-    pub schedule: String,
+    /// `actual` (what ran) or `recommended` (what prescale recommends): one of
+    /// [`SCHEDULES`], not a copy per series.
+    pub schedule: &'static str,
 }
 
 /// The values of `schedule` in [`ScheduleLabels`].
@@ -416,7 +417,7 @@ impl Telemetry {
         for schedule in SCHEDULES {
             let labels = ScheduleLabels {
                 target: target.clone(),
-                schedule: schedule.to_string(),
+                schedule,
             };
             for counter in [
                 &self.report_replica_seconds,
@@ -480,7 +481,7 @@ mod tests {
         let t = Telemetry::new();
         let s = ScheduleLabels {
             target: labels(),
-            schedule: "actual".into(),
+            schedule: "actual",
         };
         // Counted as a follower: never exported, and gone when it becomes leader.
         t.report_replica_seconds.get_or_create(&s).inc_by(100.0);
@@ -511,7 +512,7 @@ mod tests {
             t.report_documents
                 .get_or_create(&ScheduleLabels {
                     target: l.clone(),
-                    schedule: schedule.into(),
+                    schedule,
                 })
                 .inc_by(1.0);
         }

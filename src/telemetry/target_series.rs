@@ -50,7 +50,7 @@ impl Handles {
             SCHEDULES.map(|s| {
                 family.get_or_create_owned(&ScheduleLabels {
                     target: l.clone(),
-                    schedule: s.into(),
+                    schedule: s,
                 })
             })
         };

@@ -243,7 +243,7 @@ fn resolve_shared(
     Some(MetricSource::Shared {
         name: name.to_string(),
         query: query.clone(),
-        labels: raw.match_labels.clone(),
+        labels: raw.match_labels.clone().into(),
         aggregate: raw.aggregate,
         ignore_null_values: raw.ignore_null_values.unwrap_or(false),
     })

@@ -110,8 +110,11 @@ pub fn select<'p>(
 }
 
 /// Labels as `{k="v",...}`.
-pub fn format_selector(labels: &BTreeMap<String, String>) -> String {
-    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+pub fn format_selector<'a>(labels: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    let parts: Vec<String> = labels
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
     format!("{{{}}}", parts.join(","))
 }
 

@@ -13,7 +13,9 @@
 
 use super::select::Selector;
 use crate::config::Aggregate;
-use crate::metrics::prometheus::{MAX_POINTS_PER_QUERY, PromApi, RangeSeries, format_labels};
+use crate::metrics::prometheus::{
+    Labels, MAX_POINTS_PER_QUERY, PromApi, RangeSeries, format_labels,
+};
 use crate::metrics::{HistoryChunk, MetricError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -37,7 +39,7 @@ const GATHER_MAX: Duration = Duration::from_secs(5);
 
 /// What one target wants from a batch, and where to send it.
 struct Member {
-    labels: BTreeMap<String, String>,
+    labels: Labels,
     aggregate: Option<Aggregate>,
     /// Unix seconds: points older than this are not this target's history.
     since: f64,
@@ -59,7 +61,7 @@ pub struct HistoryWant {
     /// Its PromQL.
     pub query: String,
     /// The labels of the target's series.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// How to combine several matching series.
     pub aggregate: Option<Aggregate>,
     /// How much history.

@@ -3,9 +3,9 @@
 
 use super::select::Selector;
 use crate::config::Aggregate;
-use crate::metrics::prometheus::{InstantSeries, PromApi, format_labels};
+use crate::metrics::prometheus::{InstantSeries, Labels, PromApi, format_labels};
 use crate::metrics::{Evaluation, MetricError, SeriesValue, reduce};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::OnceCell;
@@ -40,7 +40,7 @@ pub struct Want<'a> {
     /// Its PromQL.
     pub query: &'a str,
     /// The labels of the target's series.
-    pub labels: &'a BTreeMap<String, String>,
+    pub labels: &'a Labels,
     /// How to reduce several matching series.
     pub aggregate: Option<Aggregate>,
     /// The reader's interval: a result fetched less than this long ago is reused.

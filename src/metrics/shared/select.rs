@@ -3,8 +3,8 @@
 //! 10,000 series would be 10^8 comparisons a tick; with the index each is one lookup).
 
 use crate::metrics::prometheus::{InstantSeries, Labels, RangeSeries};
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
@@ -26,8 +26,9 @@ impl Labelled for RangeSeries {
     }
 }
 
-/// Series indices by a hash of their values for one set of label names.
-type Index = HashMap<u64, Vec<usize>>;
+/// `(hash of the values for one set of label names, series index)`, sorted: one lookup is a
+/// binary search, and the index is one allocation (a map of `Vec`s took one per series).
+type Index = Vec<(u64, usize)>;
 
 /// The series of one result, and the indexes built on them so far.
 pub struct Selector<S> {
@@ -61,7 +62,7 @@ impl<S: Labelled> Selector<S> {
 
     /// The series carrying every label of `want` with its value (all of them when `want`
     /// is empty), in the result's order.
-    pub fn select(&self, want: &BTreeMap<String, String>) -> Vec<&S> {
+    pub fn select(&self, want: &Labels) -> Vec<&S> {
         if want.is_empty() {
             return self.series.iter().collect();
         }
@@ -71,29 +72,30 @@ impl<S: Labelled> Selector<S> {
             indexes
                 .entry(names)
                 .or_insert_with_key(|names| {
-                    let mut index = Index::new();
-                    for (i, s) in self.series.iter().enumerate() {
-                        let labels = s.labels();
-                        index
-                            .entry(key(names.iter().map(|n| labels.get(n))))
-                            .or_default()
-                            .push(i);
-                    }
+                    let mut index: Index = self
+                        .series
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let labels = s.labels();
+                            (key(names.iter().map(|n| labels.get(n))), i)
+                        })
+                        .collect();
+                    // By hash, then by position: a target's series stay in the result's order.
+                    index.sort_unstable();
                     Arc::new(index)
                 })
                 .clone()
         };
-        index
-            .get(&key(want.values().map(Some)))
-            .map(|found| {
-                found
-                    .iter()
-                    .map(|&i| &self.series[i])
-                    // A hash collision must not hand a target another's series.
-                    .filter(|s| want.iter().all(|(k, v)| s.labels().get(k) == Some(v)))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let wanted = key(want.values().map(Some));
+        let first = index.partition_point(|&(h, _)| h < wanted);
+        index[first..]
+            .iter()
+            .take_while(|&&(h, _)| h == wanted)
+            .map(|&(_, i)| &self.series[i])
+            // A hash collision must not hand a target another's series.
+            .filter(|s| want.iter().all(|(k, v)| s.labels().get(k) == Some(v)))
+            .collect()
     }
 }
 
@@ -113,7 +115,7 @@ mod tests {
         }
     }
 
-    fn want(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn want(pairs: &[(&str, &str)]) -> Labels {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -129,10 +131,13 @@ mod tests {
         ]);
         let found = s.select(&want(&[("namespace", "shop"), ("deployment", "web")]));
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].labels["namespace"], "shop");
+        assert_eq!(
+            found[0].labels.get("namespace").map(String::as_str),
+            Some("shop")
+        );
         assert_eq!(s.select(&want(&[("deployment", "web")])).len(), 2);
         assert_eq!(s.select(&want(&[("deployment", "nope")])).len(), 0);
         assert_eq!(s.select(&want(&[("missing", "")])).len(), 0);
-        assert_eq!(s.select(&BTreeMap::new()).len(), 3);
+        assert_eq!(s.select(&Labels::new()).len(), 3);
     }
 }
