@@ -55,7 +55,7 @@ pub fn limit_arenas() {
 /// Return freed heap to the OS every `period`, for the life of the process: glibc gives back
 /// only the free memory at the top of a heap by itself, and what a tick's buffers leave free
 /// between long-lived allocations stays resident otherwise. The walk runs on the blocking
-/// pool (a few milliseconds for hundreds of MiB), never on a worker running ticks.
+/// pool, never on a worker running ticks; its duration is logged at debug level.
 pub async fn release_free_memory_every(period: std::time::Duration) {
     let mut every = tokio::time::interval(period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
