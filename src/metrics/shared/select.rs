@@ -65,23 +65,30 @@ impl<S: Labelled> Selector<S> {
         if want.is_empty() {
             return self.series.iter().collect();
         }
-        let names: Vec<String> = want.keys().cloned().collect();
         let index = {
             let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-            indexes
-                .entry(names)
-                .or_insert_with_key(|names| {
-                    let mut index = Index::new();
-                    for (i, s) in self.series.iter().enumerate() {
-                        let labels = s.labels();
-                        index
-                            .entry(key(names.iter().map(|n| labels.get(n))))
-                            .or_default()
-                            .push(i);
-                    }
-                    Arc::new(index)
-                })
-                .clone()
+            // Found without allocating (a result has an index or two: one per set of label
+            // names its readers match on); built on the first reader with these names.
+            let known = indexes
+                .iter()
+                .find(|(names, _)| names.iter().eq(want.keys()))
+                .map(|(_, index)| index.clone());
+            known.unwrap_or_else(|| {
+                indexes
+                    .entry(want.keys().cloned().collect())
+                    .or_insert_with_key(|names| {
+                        let mut index = Index::new();
+                        for (i, s) in self.series.iter().enumerate() {
+                            let labels = s.labels();
+                            index
+                                .entry(key(names.iter().map(|n| labels.get(n))))
+                                .or_default()
+                                .push(i);
+                        }
+                        Arc::new(index)
+                    })
+                    .clone()
+            })
         };
         index
             .get(&key(want.values().map(Some)))
