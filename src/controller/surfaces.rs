@@ -91,6 +91,23 @@ fn same_labels(a: &[Cow<'static, str>], b: &[String]) -> bool {
     a.iter().map(AsRef::as_ref).eq(b.iter().map(String::as_str))
 }
 
+/// Whether a reason's label makes a decision log line at info level when it comes or goes:
+/// every reason that shaped the result does, but the forecast's model alone does not (the
+/// forecaster moving between its daily, weekly and recent-level models, at the same
+/// recommendation, is not a decision a user wants a line for; `/recommendations`, the
+/// `prescale_decision_reason` series and the debug level still show it).
+fn logged_label(label: &str) -> bool {
+    !label.starts_with("forecast:")
+}
+
+/// Whether the labels that make a log line (see [`logged_label`]) are those logged last.
+fn same_logged_labels(now: &[Cow<'static, str>], logged: &[String]) -> bool {
+    now.iter()
+        .map(AsRef::as_ref)
+        .filter(|l| logged_label(l))
+        .eq(logged.iter().map(String::as_str))
+}
+
 impl TargetTask {
     /// Put the decision on every surface: metrics, the JSON report, a log line, Events.
     #[allow(clippy::too_many_arguments)]
@@ -178,13 +195,13 @@ impl TargetTask {
             TickOutcome::Failed(_) => "error",
         };
         // One info line when the decision changes (what is recommended, what runs, what was
-        // done, which reasons shaped it); the same decision again is logged at debug level
-        // only. `/recommendations` always has the full latest record.
+        // done, which reasons shaped it; not the forecast's model alone); the same decision
+        // again is logged at debug level only. `/recommendations` always has the full latest record.
         let changed = !self.memory.last_logged.as_ref().is_some_and(|l| {
             l.recommended == decision.replicas
                 && l.current == view.replicas
                 && l.action == action
-                && same_labels(&labels, &l.reasons)
+                && same_logged_labels(&labels, &l.reasons)
         });
         if changed || tracing::enabled!(tracing::Level::DEBUG) {
             let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
@@ -220,7 +237,11 @@ impl TargetTask {
                 recommended: decision.replicas,
                 current: view.replicas,
                 action,
-                reasons: labels.iter().map(|l| l.to_string()).collect(),
+                reasons: labels
+                    .iter()
+                    .filter(|l| logged_label(l))
+                    .map(|l| l.to_string())
+                    .collect(),
             });
         }
         if !same_reasons {
@@ -491,6 +512,29 @@ impl TargetTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_forecast_model_alone_is_no_new_decision_to_log() {
+        let logged: Vec<String> = vec!["winner:forecast".into()];
+        let labels = |l: &[&'static str]| l.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>();
+        assert!(same_logged_labels(
+            &labels(&["forecast:weekly", "winner:forecast"]),
+            &logged
+        ));
+        assert!(same_logged_labels(
+            &labels(&["forecast:none", "winner:forecast"]),
+            &logged
+        ));
+        // Another winner, a limit or a missing metric is.
+        assert!(!same_logged_labels(
+            &labels(&["forecast:none", "winner:reactive"]),
+            &logged
+        ));
+        assert!(!same_logged_labels(
+            &labels(&["winner:forecast", "limited:ScaleUpLimit"]),
+            &logged
+        ));
+    }
 
     #[test]
     fn reason_labels_name_the_forecast_model_the_winner_and_limits_but_not_the_plan() {

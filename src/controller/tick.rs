@@ -2,7 +2,7 @@
 //! an intent, apply it (active leader only), and report it on every surface.
 
 use super::Shared;
-use super::cpu_time::CpuSpan;
+use super::cpu_time::TickSampler;
 use super::floor::FloorReport;
 use super::floor_plan::OwnerEdit;
 use super::gitops::{GitOpsResets, is_gitops};
@@ -179,6 +179,8 @@ pub struct TargetTask {
     pub(super) live_slot: Option<LiveSlot>,
     /// Handles on this target's series.
     pub(super) series: TargetSeries,
+    /// Which ticks' CPU time is measured.
+    cpu_sampler: TickSampler,
 }
 
 /// How a tick ended.
@@ -232,6 +234,7 @@ impl TargetTask {
             report: None,
             live_slot: None,
             series: TargetSeries::default(),
+            cpu_sampler: TickSampler::new(phase_seed(&config.name)),
             config,
             state,
             memory: Memory::default(),
@@ -338,8 +341,10 @@ impl TargetTask {
     /// Run one tick.
     pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
         self.memory.blocks.clear();
-        let target = self.config.scale_target_ref.clone();
-        let view = match shared.reads.deployment(&target).await {
+        // The config shared, not its reference's strings copied, every tick.
+        let config = self.config.clone();
+        let target = &config.scale_target_ref;
+        let view = match shared.reads.deployment(target).await {
             Ok(mut v) => {
                 if let Some(a) = &self.memory.ahead_of_cache
                     && !a.correct(&mut v)
@@ -377,7 +382,9 @@ impl TargetTask {
             PodEndpoints::not_listed(self.deployment.to_string())
         };
         let readings = source.read_with(&self.config, &pods).await;
-        let cpu = CpuSpan::start();
+        // From here on the tick's work is counted, paused across awaits on the network.
+        let mut cpu = self.cpu_sampler.next_tick();
+        cpu.resume();
         let now = shared.now();
         let (mut obs, failures) = observation(now, &view, &readings);
         for f in &failures {
@@ -405,23 +412,21 @@ impl TargetTask {
             .then(|| self.state.clone());
         let mut decision = decide(&self.config, &mut self.state, &obs);
 
-        let mut cpu_seconds = cpu.seconds();
-
         if self.config.actuation.is_floor() {
+            cpu.pause();
             let (outcome, error) = self.act_on_floor(shared, &view, &decision).await;
-            let cpu = CpuSpan::start();
+            cpu.resume();
             self.account(shared, &obs, &decision, &outcome);
             self.report(shared, &obs, &view, &decision, &outcome, &[], error)
                 .await;
-            cpu_seconds += cpu.seconds();
-            shared.telemetry.tick_cpu.inc_by(cpu_seconds);
+            shared.telemetry.tick_cpu.inc_by(cpu.finish());
             return outcome;
         }
 
         let mut others = Vec::new();
         let mut check_failed = false;
         if self.config.mode == Mode::Active {
-            match shared.autoscalers.other_autoscalers(&target) {
+            match shared.autoscalers.other_autoscalers(target) {
                 Ok(found) => others = found,
                 Err(e) => {
                     // Cannot tell whether someone else owns the Deployment: do not write.
@@ -463,6 +468,7 @@ impl TargetTask {
                     // Work-aware scale-down: the pods to remove first are marked before
                     // the write (under the same term's token), or the write waits (a
                     // refused mark is not worked around).
+                    cpu.pause();
                     if to < from && self.config.pod_deletion_cost.enabled {
                         let marked = token
                             .guard(self.mark_pods_for_scale_down(shared, &view, from - to))
@@ -487,7 +493,7 @@ impl TargetTask {
                         .guard(
                             shared
                                 .cluster
-                                .scale(&target, from, to, &view.resource_version),
+                                .scale(target, from, to, &view.resource_version),
                         )
                         .await;
                     let written = match written {
@@ -519,7 +525,7 @@ impl TargetTask {
                             conflicts += 1;
                             self.count_write(shared, e.label());
                             tracing::info!(target_name = %self.config.name, error = %e, "re-reading the scaled object and deciding again");
-                            match shared.cluster.read_deployment(&target).await {
+                            match shared.cluster.read_deployment(target).await {
                                 Ok(v) => {
                                     self.memory.ahead(&view.resource_version, v.clone());
                                     view = v;
@@ -530,6 +536,7 @@ impl TargetTask {
                                 }
                             }
                             self.notice_manual_scale(shared, &view).await;
+                            cpu.resume();
                             if let Some(before) = &before {
                                 self.state = before.clone();
                             }
@@ -553,13 +560,12 @@ impl TargetTask {
             self.memory.skip_writes -= 1;
         }
 
-        let cpu = CpuSpan::start();
+        cpu.resume();
         self.account(shared, &obs, &decision, &outcome);
         // Publishing an Event only queues it: nothing below waits on the network.
         self.report(shared, &obs, &view, &decision, &outcome, &others, error)
             .await;
-        cpu_seconds += cpu.seconds();
-        shared.telemetry.tick_cpu.inc_by(cpu_seconds);
+        shared.telemetry.tick_cpu.inc_by(cpu.finish());
         outcome
     }
 
@@ -710,6 +716,14 @@ impl TargetTask {
             .get_or_insert_with(|| shared.reports.slot(&self.config.name))
             .put_with_reasons(report, reasons);
     }
+}
+
+/// A number that differs among target names (the phase of their measured ticks).
+fn phase_seed(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
 }
 
 fn live_tracker(config: &TargetConfig) -> LiveTracker {

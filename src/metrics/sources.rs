@@ -82,7 +82,7 @@ impl Sources {
     ) -> TargetReadings {
         let evaluations =
             futures::future::join_all(MetricKind::ALL.into_iter().map(|kind| async move {
-                (kind, self.evaluate_with(target, kind, now, pods).await)
+                (kind, self.evaluate_as(target, kind, now, pods, false).await)
             }))
             .await;
         let mut readings = TargetReadings::default();
@@ -116,6 +116,19 @@ impl Sources {
         kind: MetricKind,
         now: SystemTime,
         pods: &PodEndpoints,
+    ) -> Option<Evaluation> {
+        self.evaluate_as(target, kind, now, pods, true).await
+    }
+
+    /// [`Self::evaluate_with`]; without `detail` a shared query's [`Evaluation::series`]
+    /// may be left empty (a tick reads the value only).
+    async fn evaluate_as(
+        &self,
+        target: &TargetConfig,
+        kind: MetricKind,
+        now: SystemTime,
+        pods: &PodEndpoints,
+        detail: bool,
     ) -> Option<Evaluation> {
         let source = source_of(target, kind)?;
         // A read slowed down by retries delivers an older value than it started with.
@@ -151,6 +164,7 @@ impl Sources {
                         labels,
                         aggregate: *aggregate,
                         interval: target.interval,
+                        detail,
                     };
                     let evaluation = shared.evaluate(&want, now).await;
                     if *ignore_null_values {

@@ -45,6 +45,9 @@ pub struct Want<'a> {
     pub aggregate: Option<Aggregate>,
     /// The reader's interval: a result fetched less than this long ago is reused.
     pub interval: Duration,
+    /// Whether [`Evaluation::series`] is wanted (`prescale probe`); a tick reads the value
+    /// only, and a single finite series then costs no formatting at all.
+    pub detail: bool,
 }
 
 impl SharedInstant {
@@ -122,6 +125,18 @@ impl SharedInstant {
                 series: Vec::new(),
                 warnings: warnings.clone(),
                 sample_time: None,
+            };
+        }
+        if let [one] = mine[..]
+            && !want.detail
+            && one.value.is_finite()
+        {
+            // What `reduce` makes of one finite series, whatever the aggregate.
+            return Evaluation {
+                value: Ok(one.value),
+                series: Vec::new(),
+                warnings: warnings.clone(),
+                sample_time: Some(one.t),
             };
         }
         let series: Vec<SeriesValue> = mine.iter().map(|s| SeriesValue::from(*s)).collect();

@@ -66,26 +66,34 @@ impl<S: Labelled> Selector<S> {
         if want.is_empty() {
             return self.series.iter().collect();
         }
-        let names: Vec<String> = want.keys().cloned().collect();
         let index = {
             let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-            indexes
-                .entry(names)
-                .or_insert_with_key(|names| {
-                    let mut index: Index = self
-                        .series
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| {
-                            let labels = s.labels();
-                            (key(names.iter().map(|n| labels.get(n))), i)
-                        })
-                        .collect();
-                    // By hash, then by position: a target's series stay in the result's order.
-                    index.sort_unstable();
-                    Arc::new(index)
-                })
-                .clone()
+            // Found without allocating (a result has an index or two: one per set of label
+            // names its readers match on); built on the first reader with these names.
+            let known = indexes
+                .iter()
+                .find(|(names, _)| names.iter().eq(want.keys()))
+                .map(|(_, index)| index.clone());
+            known.unwrap_or_else(|| {
+                indexes
+                    .entry(want.keys().cloned().collect())
+                    .or_insert_with_key(|names| {
+                        let mut index: Index = self
+                            .series
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| {
+                                let labels = s.labels();
+                                (key(names.iter().map(|n| labels.get(n))), i)
+                            })
+                            .collect();
+                        // By hash, then by position: a target's series stay in the result's
+                        // order.
+                        index.sort_unstable();
+                        Arc::new(index)
+                    })
+                    .clone()
+            })
         };
         let wanted = key(want.values().map(Some));
         let first = index.partition_point(|&(h, _)| h < wanted);
