@@ -297,7 +297,7 @@ telemetry! {
         events_pending: Gauge = Gauge::default(), "events_pending";
         /// How late a target's tick started after its scheduled time.
         tick_lag: Histogram = Histogram::new(exponential_buckets(0.001, 2.0, 16)), "tick_lag_seconds";
-        /// CPU time of the ticks' decisions and bookkeeping (the decision core, the live report, metrics, reports and logs; no waiting on the network), summed over targets.
+        /// CPU time of the ticks' decisions and bookkeeping (the decision core, the live report, metrics, reports and logs; no waiting on the network), summed over targets: an estimate, each target's CPU read on one tick in 8 and counted 8 times.
         tick_cpu: FloatCounter = FloatCounter::default(), "tick_cpu_seconds";
     }
 }
