@@ -1,12 +1,12 @@
 //! The decision function.
 
 use super::activation::{Expected, Inputs, activate};
-use super::plan::{Start, backlog_at_lead, fewest_pods};
+use super::plan::{Start, backlog_at_lead, fewest_pods, stretch_pods};
 use super::schedule::{Bounds, bounds_at};
 use super::state::PreviousTick;
 use super::{Decision, Limit, Observation, Reason, Signal, TargetState};
 use crate::config::{FallbackBehavior, MetricSource, ScrapeFrom, TargetConfig};
-use crate::forecast::{Prediction, Season};
+use crate::forecast::{Prediction, Season, central};
 
 /// Decide the desired replicas for one target at `obs.t`.
 ///
@@ -67,7 +67,7 @@ pub fn decide(config: &TargetConfig, state: &mut TargetState, obs: &Observation)
     // Scheduled windows narrow the bounds for the planner (a floor holds its release too),
     // the fallback and the behaviour rules alike.
     let bounds = bounds_at(config, obs.t, lead, &mut reasons);
-    let plan = plan(config, state, obs, interval, lead, bounds);
+    let plan = plan(config, state, obs, arrival_rate, lead, bounds);
     if let Some(p) = plan.prediction {
         reasons.push(Reason::Forecast {
             model: p.season,
@@ -246,15 +246,25 @@ const MIN_HOLD_S: f64 = 600.0;
 const LATE_TOLERANCE: f64 = 1e-4;
 /// A backlog is drained by at most this multiple of the replicas the arrivals need.
 const DRAIN_CAP: u32 = 3;
+/// Seconds of the SLO kept free, per second of start-up, for arrivals above the forecast's
+/// band: what the band misses piles up for as long as new pods take to come, so the upper
+/// forecast is served within the SLO less this reserve, and the central forecast within
+/// `plan.waitTarget` of it. Short start-ups leave most of the SLO to the band; long ones
+/// fall back to the central forecast's wait target alone.
+const MISS_RESERVE: f64 = 0.12;
+/// Lead windows the hold rule measures the upper forecast's peaks over: a longer stretch of
+/// it is a level, which the central forecast holds.
+const PEAK_WINDOWS: usize = 2;
 
 fn plan(
     config: &TargetConfig,
     state: &mut TargetState,
     obs: &Observation,
-    interval: f64,
+    arrival_rate: Option<f64>,
     lead: f64,
     bounds: Bounds,
 ) -> Plan {
+    let interval = config.interval.as_secs_f64();
     let window = lead + interval;
     let step_ahead = config
         .plan
@@ -288,7 +298,11 @@ fn plan(
         .starting
         .ready_times(obs.t, interval, pods_starting, lead, &mut starting);
     let per_replica = state.capacity.per_replica() * config.forecast.target_utilization;
-    let target_wait = config.plan.wait_target * config.slo.queue_wait.as_secs_f64();
+    // Two levels: the forecast itself within the wait target, and its upper band within what
+    // the SLO leaves beyond the reserve for misses.
+    let slo = config.slo.queue_wait.as_secs_f64();
+    let central_wait = config.plan.wait_target * slo;
+    let upper_wait = (slo - MISS_RESERVE * lead).min(slo).max(central_wait);
     let (lo, hi) = (bounds.min, bounds.max.max(bounds.min));
     let current = obs.current.clamp(lo, hi);
     // The most the plan may ask for: `DRAIN_CAP` times what the arrivals need (new pods come
@@ -327,15 +341,27 @@ fn plan(
     let need_ticks = need_ticks.min(path.len());
     let tolerance =
         |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
+    let mut central_path = std::mem::take(&mut state.central);
+    central_path.clear();
+    central_path.extend(path.iter().map(|&up| central(up, margin)));
     let need = fewest_pods(
         &start,
         lo,
         hi,
         serve,
         need_ticks,
-        target_wait,
+        upper_wait,
         tolerance(need_ticks),
-    );
+    )
+    .max(fewest_pods(
+        &start_at(obs, interval, lead, per_replica, &starting, &central_path),
+        lo,
+        hi,
+        serve,
+        need_ticks,
+        central_wait,
+        tolerance(need_ticks),
+    ));
     let (replicas, step, keep) = if need > current {
         let step_ticks = step_ticks.max(need_ticks);
         let step = fewest_pods(
@@ -344,7 +370,7 @@ fn plan(
             hi,
             need,
             step_ticks,
-            target_wait,
+            upper_wait,
             tolerance(step_ticks),
         );
         // A step up that lasts: the HPA's tolerance above what the plan needs, so the next
@@ -354,18 +380,25 @@ fn plan(
             .min(hi.max(need));
         (step, Some(step), None)
     } else {
-        // Spare pods go only when the hold window does not need them, and only enough of
-        // them at once to be worth the pod starts they may cost later.
+        // Spare pods go only when the hold window does not need them (its upper peaks, its
+        // central level, and what arrives now), and only enough of them at once to be worth
+        // the pod starts they may cost later.
         let hold_ticks = hold_ticks.max(need_ticks);
-        let keep = fewest_pods(
-            &start,
-            need,
-            current,
-            need,
+        let peaks = stretch_pods(
+            &path,
             hold_ticks,
-            target_wait,
-            tolerance(hold_ticks),
+            PEAK_WINDOWS * ticks(window),
+            interval,
+            per_replica,
+            upper_wait,
         );
+        let level = central_path[..hold_ticks.min(central_path.len())]
+            .iter()
+            .fold(0.0_f64, |m, &r| m.max(r));
+        let keep = peaks
+            .max(replicas_for(level, per_replica))
+            .max(replicas_for(arrival_rate.unwrap_or(0.0), per_replica))
+            .clamp(need, current);
         let spare = current - keep;
         let worth = (config.plan.release_tolerance * f64::from(current))
             .ceil()
@@ -383,6 +416,7 @@ fn plan(
         Signal::Reactive
     };
     state.path = path;
+    state.central = central_path;
     state.ready_times = starting;
     Plan {
         replicas,

@@ -251,6 +251,38 @@ pub fn fewest_pods(
     good
 }
 
+/// The fewest pods whose constant capacity serves every stretch of at most `stretch` ticks
+/// ending in the first `ticks` ticks of `arrivals` with waits within `target_wait`: a queue
+/// served at a constant capacity `c` keeps every wait within `w` exactly when no stretch brings
+/// more than `c × (its length + w)` documents. The hold rule's measure of peaks: a short
+/// burst in the forecast counts for what the queue cannot absorb of it, a rise that lasts for
+/// nearly all of it.
+pub fn stretch_pods(
+    arrivals: &[f64],
+    ticks: usize,
+    stretch: usize,
+    interval: f64,
+    per_replica: f64,
+    target_wait: f64,
+) -> u32 {
+    let ticks = ticks.min(arrivals.len());
+    let stretch = stretch.max(1);
+    let mut need = 0.0_f64;
+    for end in 0..ticks {
+        let mut documents = 0.0;
+        for length in 1..=stretch.min(end + 1) {
+            documents += arrivals[end + 1 - length].max(0.0) * interval;
+            need = need.max(documents / (length as f64 * interval + target_wait.max(0.0)));
+        }
+    }
+    let pods = (need / per_replica - 1e-9).ceil();
+    if pods.is_finite() && pods > 0.0 {
+        pods.min(f64::from(u32::MAX)) as u32
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +304,23 @@ mod tests {
             starting,
             arrivals,
         }
+    }
+
+    #[test]
+    fn a_burst_the_queue_absorbs_holds_fewer_pods_than_a_rise_that_lasts() {
+        // 15 s ticks, 1 document/s a pod, waits of 30 s allowed, stretches of up to 8 ticks.
+        let mut burst = vec![4.0; 20];
+        burst[10] = 20.0;
+        let mut rise = vec![4.0; 20];
+        rise[10..].fill(20.0);
+        // One tick at 20 among 4s: its 300 documents in 15 s plus the 30 s wait = 6.7/s.
+        assert_eq!(stretch_pods(&burst, 20, 8, 15.0, 1.0, 30.0), 7);
+        // Eight ticks at 20: 2,400 documents in 120 s plus the 30 s wait = 16/s.
+        assert_eq!(stretch_pods(&rise, 20, 8, 15.0, 1.0, 30.0), 16);
+        // Only the ticks asked for count (4s: 480 documents in 120 + 30 s = 3.2/s), and
+        // without any wait allowed the highest rate decides.
+        assert_eq!(stretch_pods(&rise, 10, 8, 15.0, 1.0, 30.0), 4);
+        assert_eq!(stretch_pods(&burst, 20, 8, 15.0, 2.0, 0.0), 10);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct TargetState {
     pub(crate) previous_queue: Option<f64>,
     /// Scratch buffers of the planner, kept so a tick does not allocate.
     pub(crate) path: Vec<f64>,
+    pub(crate) central: Vec<f64>,
     pub(crate) ready_times: Vec<(f64, u32)>,
 }
 
@@ -53,6 +54,7 @@ impl TargetState {
             starting: Starting::default(),
             previous_queue: None,
             path: Vec::new(),
+            central: Vec::new(),
             ready_times: Vec::new(),
         }
     }

@@ -195,6 +195,12 @@ pub(crate) fn day_mean(mean: Option<f64>, value: f64) -> f64 {
     }
 }
 
+/// The rate an `upper` forecast was widened from by a square-root-space `margin` (the
+/// inverse of [`upper`]).
+pub fn central(upper: f64, margin: f64) -> f64 {
+    (upper.max(0.0).sqrt() - margin.max(0.0)).max(0.0).powi(2)
+}
+
 /// `rate` widened by a square-root-space `margin`.
 pub fn upper(rate: f64, margin: f64) -> f64 {
     (rate.max(0.0).sqrt() + margin).powi(2)

@@ -17,7 +17,7 @@ mod history;
 mod seasonal;
 mod window_max;
 
-pub use calibration::{Calibration, MarginRule, upper};
+pub use calibration::{Calibration, MarginRule, central, upper};
 pub use compact::{decode_rate, encode_rate};
 pub use demand::Demand;
 pub use history::History;

@@ -34,6 +34,11 @@ impl Season {
 
 /// Buckets the recent level is measured over (the no-season model).
 const LEVEL_BUCKETS: i64 = 2;
+/// How much of a rise under way the no-season model carries into each next bucket: the rise
+/// per bucket (the recent level over the one before it) is extrapolated with this damping,
+/// so a ramp is met a lead time ahead without a straight line running off to infinity (at
+/// most `TREND_DAMPING / (1 - TREND_DAMPING)` buckets of it: 45 minutes of the rise).
+const TREND_DAMPING: f64 = 0.9;
 /// Buckets a seasonal model compares today's level with the season's over: long enough
 /// that a short outage (arrivals stop, then return with a surge) does not talk the model
 /// out of the season's capacity just before the surge.
@@ -60,6 +65,9 @@ pub struct Prepared<'h> {
     /// The level model: the recent level, and the level a collapse is held against.
     now: Option<f64>,
     hold: f64,
+    /// The level model: the rise per bucket under way (0 when the level is flat or falling).
+    rise: f64,
+    newest: i64,
     /// A seasonal model: for each past season averaged, today's level over that season's.
     ratios: [Option<f64>; SEASONS_AVERAGED as usize],
 }
@@ -73,12 +81,20 @@ impl<'h> Prepared<'h> {
             period: 0,
             now: None,
             hold: 0.0,
+            rise: 0.0,
+            newest,
             ratios: [None; SEASONS_AVERAGED as usize],
         };
         let Some(period_s) = season.period_s() else {
             model.now = level(history, newest, 0, LEVEL_BUCKETS);
             let before = level(history, newest - HOLD_BUCKETS, 0, LEVEL_BUCKETS).unwrap_or(0.0);
             model.hold = HOLD_FRACTION * before;
+            // Only a rise is extrapolated: a fall is believed gradually (`hold`), never
+            // projected below what arrives now.
+            let previous = level(history, newest - LEVEL_BUCKETS, 0, LEVEL_BUCKETS);
+            if let (Some(now), Some(previous)) = (model.now, previous) {
+                model.rise = ((now - previous) / LEVEL_BUCKETS as f64).max(0.0);
+            }
             return model;
         };
         model.period = (period_s / history.bucket_s()).round() as i64;
@@ -108,7 +124,7 @@ impl<'h> Prepared<'h> {
             if let Some(usual) = same_time_before(self.history, Season::Daily, target) {
                 hold = hold.min(usual);
             }
-            return Some(now.max(hold));
+            return Some((now + self.rise * damped_buckets(target - self.newest)).max(hold));
         }
         // Last seasons' values at the same point, each scaled by how today's level compares
         // with that season's.
@@ -123,6 +139,13 @@ impl<'h> Prepared<'h> {
         }
         (weight > 0.0).then(|| total / weight)
     }
+}
+
+/// Buckets of a rise a forecast `ahead` buckets after the newest completed one carries:
+/// `φ + φ² + … + φ^ahead` with `φ` = [`TREND_DAMPING`].
+fn damped_buckets(ahead: i64) -> f64 {
+    let ahead = ahead.clamp(0, i64::from(i32::MAX)) as i32;
+    TREND_DAMPING * (1.0 - TREND_DAMPING.powi(ahead)) / (1.0 - TREND_DAMPING)
 }
 
 /// Mean of bucket `target`'s counterparts in the past `SEASONS_AVERAGED` seasons.
@@ -162,6 +185,30 @@ mod tests {
             h.record(t, 60.0, rate(t));
         }
         h
+    }
+
+    #[test]
+    fn the_level_model_carries_a_rise_under_way_but_never_projects_a_fall() {
+        // A ramp of 1 document/s more every 5-minute bucket, then the same ramp down.
+        let ramp = filled(1, |t| 1.0 + t / 300.0);
+        let newest = ramp.newest().unwrap();
+        let now = forecast(&ramp, Season::None, newest, newest + 1).unwrap();
+        let later = forecast(&ramp, Season::None, newest, newest + 3).unwrap();
+        let last = ramp.get(newest).unwrap();
+        // One bucket ahead: the level of the last two buckets (half a bucket behind the
+        // newest) plus 0.9 of the rise per bucket.
+        assert!(now > last && later > now, "{last} {now} {later}");
+        assert!((later - now - (0.81 + 0.729)).abs() < 0.3, "{now} {later}");
+        // Far ahead the rise is damped out: at most 9 buckets of it.
+        let far = forecast(&ramp, Season::None, newest, newest + 500).unwrap();
+        assert!(far < last + 10.0, "{far}");
+        let flat = filled(1, |_| 5.0);
+        let newest = flat.newest().unwrap();
+        assert_eq!(forecast(&flat, Season::None, newest, newest + 6), Some(5.0));
+        let fall = filled(1, |t| 400.0 - t / 300.0);
+        let newest = fall.newest().unwrap();
+        let level = forecast(&fall, Season::None, newest, newest + 6).unwrap();
+        assert!(level >= fall.get(newest).unwrap(), "a fall is not projected: {level}");
     }
 
     #[test]
