@@ -423,7 +423,7 @@ impl Default for PlanConfig {
             wait_target: 0.5,
             step_ahead: None,
             hold_for: None,
-            release_tolerance: 0.2,
+            release_tolerance: 0.15,
         }
     }
 }

@@ -248,7 +248,8 @@ const LATE_TOLERANCE: f64 = 1e-4;
 const DRAIN_CAP: u32 = 3;
 /// Seconds of the SLO kept free, per second of start-up, for arrivals above the forecast's
 /// band: what the band misses piles up for as long as new pods take to come, so the upper
-/// forecast is served within the SLO less this reserve, and the central forecast within
+/// forecast is served within the SLO less this reserve (never less than one interval: a
+/// miss waits at least until the next tick sees it), and the central forecast within
 /// `plan.waitTarget` of it. Short start-ups leave most of the SLO to the band; long ones
 /// fall back to the central forecast's wait target alone.
 const MISS_RESERVE: f64 = 0.12;
@@ -302,7 +303,8 @@ fn plan(
     // the SLO leaves beyond the reserve for misses.
     let slo = config.slo.queue_wait.as_secs_f64();
     let central_wait = config.plan.wait_target * slo;
-    let upper_wait = (slo - MISS_RESERVE * lead).min(slo).max(central_wait);
+    let reserve = (MISS_RESERVE * lead).max(interval);
+    let upper_wait = (slo - reserve).min(slo).max(central_wait);
     let (lo, hi) = (bounds.min, bounds.max.max(bounds.min));
     let current = obs.current.clamp(lo, hi);
     // The most the plan may ask for: `DRAIN_CAP` times what the arrivals need (new pods come
