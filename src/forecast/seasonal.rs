@@ -208,7 +208,10 @@ mod tests {
         let fall = filled(1, |t| 400.0 - t / 300.0);
         let newest = fall.newest().unwrap();
         let level = forecast(&fall, Season::None, newest, newest + 6).unwrap();
-        assert!(level >= fall.get(newest).unwrap(), "a fall is not projected: {level}");
+        assert!(
+            level >= fall.get(newest).unwrap(),
+            "a fall is not projected: {level}"
+        );
     }
 
     #[test]
