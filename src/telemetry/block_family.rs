@@ -555,6 +555,9 @@ mod tests {
         assert_eq!(blocks.read().len(), 1);
         assert!(!a.remove(&l));
         assert!(c.remove(&l));
-        assert!(blocks.read().is_empty(), "a block without series is dropped");
+        assert!(
+            blocks.read().is_empty(),
+            "a block without series is dropped"
+        );
     }
 }

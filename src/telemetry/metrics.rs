@@ -11,15 +11,15 @@
 //! type, constructor, name and help. Adding a per-target metric is adding a line there; it
 //! is then registered, cleared on a change of leadership and described in `/metrics`.
 
+use super::block_family::{
+    BlockFamily, Blocks, FloatCounterKind, FloatGaugeKind, IntGaugeKind, TickHistogramKind,
+};
 use crate::config::TargetConfig;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use super::block_family::{
-    BlockFamily, Blocks, FloatCounterKind, FloatGaugeKind, IntGaugeKind, TickHistogramKind,
-};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -140,7 +140,7 @@ impl<'de> Deserialize<'de> for Sample {
                     .next_element()?
                     .ok_or_else(|| A::Error::custom("a sample without a time"))?;
                 let v = seq
-                    .next_element_seed(Value)?
+                    .next_element_seed(SampleValue)?
                     .ok_or_else(|| A::Error::custom("a sample without a value"))?;
                 if seq.next_element::<IgnoredAny>()?.is_some() {
                     return Err(A::Error::custom("a sample of more than two elements"));
@@ -153,16 +153,16 @@ impl<'de> Deserialize<'de> for Sample {
 }
 
 /// A sample's value string, parsed where it lies (no copy of it).
-struct Value;
+struct SampleValue;
 
-impl<'de> DeserializeSeed<'de> for Value {
+impl<'de> DeserializeSeed<'de> for SampleValue {
     type Value = f64;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for Value {
+impl<'de> Visitor<'de> for SampleValue {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a number written as a string")
