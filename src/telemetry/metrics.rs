@@ -11,6 +11,9 @@
 //! type, constructor, name and help. Adding a per-target metric is adding a line there; it
 //! is then registered, cleared on a change of leadership and described in `/metrics`.
 
+use super::block_family::{
+    BlockFamily, Blocks, FloatCounterKind, FloatGaugeKind, IntGaugeKind, TickHistogramKind,
+};
 use crate::config::TargetConfig;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -131,16 +134,20 @@ pub struct EventLabels {
 pub type FloatGauge = Gauge<f64, AtomicU64>;
 /// A counter of `f64`.
 pub type FloatCounter = Counter<f64, AtomicU64>;
-type TickHistogram = Family<TargetLabels, Histogram, fn() -> Histogram>;
+/// A gauge of `i64` for every target, kept in the targets' blocks.
+pub type TargetIntGauges = BlockFamily<TargetLabels, IntGaugeKind>;
+/// A gauge of `f64` for every target, kept in the targets' blocks.
+pub type TargetFloatGauges = BlockFamily<TargetLabels, FloatGaugeKind>;
+/// A counter of `f64` for every target, kept in the targets' blocks.
+pub type TargetFloatCounters = BlockFamily<TargetLabels, FloatCounterKind>;
+/// A counter of `f64` for every target and schedule, kept in the targets' blocks.
+pub type ScheduleCounters = BlockFamily<ScheduleLabels, FloatCounterKind>;
+/// The tick-duration histogram of every target, kept in the targets' blocks.
+pub type TickHistograms = BlockFamily<TargetLabels, TickHistogramKind>;
 
 /// A metric's help text from its doc comment (the encoder adds the final full stop).
 fn help(doc: &str) -> &str {
     doc.trim().trim_end_matches('.')
-}
-
-fn tick_histogram() -> Histogram {
-    // 5 ms .. ~40 s: a tick is a few API calls and queries; anything near the interval is slow.
-    Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
 /// Defines [`Telemetry`] from one table of metrics: the per-target families (registered in
@@ -148,7 +155,7 @@ fn tick_histogram() -> Histogram {
 /// process's metrics.
 macro_rules! telemetry {
     (
-        per_target { $( #[doc = $tdoc:literal] $tfield:ident: $tty:ty = $tinit:expr, $tname:literal; )* }
+        per_target($blocks:ident) { $( #[doc = $tdoc:literal] $tfield:ident: $tty:ty = $tinit:expr, $tname:literal; )* }
         process { $( #[doc = $pdoc:literal] $pfield:ident: $pty:ty = $pinit:expr, $pname:literal; )* }
     ) => {
         /// Every `prescale_*` metric. Shared behind an `Arc` by all tasks.
@@ -173,6 +180,7 @@ macro_rules! telemetry {
             pub fn new() -> Self {
                 let mut per_target = Registry::with_prefix("prescale");
                 let mut process = Registry::with_prefix("prescale");
+                let $blocks = Arc::new(Blocks::default());
                 $(
                     let $tfield: $tty = $tinit;
                     per_target.register($tname, help($tdoc), $tfield.clone());
@@ -214,39 +222,39 @@ macro_rules! telemetry {
 }
 
 telemetry! {
-    per_target {
+    per_target(blocks) {
         /// Replicas the decision core recommends.
-        recommended_replicas: Family<TargetLabels, Gauge> = Family::default(), "recommended_replicas";
+        recommended_replicas: TargetIntGauges = BlockFamily::new(&blocks), "recommended_replicas";
         /// The Deployment's spec.replicas at the last tick.
-        current_replicas: Family<TargetLabels, Gauge> = Family::default(), "current_replicas";
+        current_replicas: TargetIntGauges = BlockFamily::new(&blocks), "current_replicas";
         /// The Deployment's status.readyReplicas at the last tick.
-        ready_replicas: Family<TargetLabels, Gauge> = Family::default(), "ready_replicas";
+        ready_replicas: TargetIntGauges = BlockFamily::new(&blocks), "ready_replicas";
         /// Forecast arrival rate over the start-up lead time, documents per second (absent without a forecast).
-        forecast_arrival_rate: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_arrival_rate";
+        forecast_arrival_rate: TargetFloatGauges = BlockFamily::new(&blocks), "forecast_arrival_rate";
         /// The forecast plus its error margin: the arrival rate capacity is planned for, documents per second.
-        forecast_arrival_rate_upper: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_arrival_rate_upper";
+        forecast_arrival_rate_upper: TargetFloatGauges = BlockFamily::new(&blocks), "forecast_arrival_rate_upper";
         /// Recent mean absolute error of the forecast for the next interval over the recent mean arrival rate (about an hour).
-        forecast_error_ratio: Family<TargetLabels, FloatGauge> = Family::default(), "forecast_error_ratio";
+        forecast_error_ratio: TargetFloatGauges = BlockFamily::new(&blocks), "forecast_error_ratio";
         /// Learned documents per second one ready replica serves.
-        capacity_per_replica: Family<TargetLabels, FloatGauge> = Family::default(), "capacity_per_replica";
+        capacity_per_replica: TargetFloatGauges = BlockFamily::new(&blocks), "capacity_per_replica";
         /// Start-up lead time in use (configured, then learned).
-        startup_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "startup_seconds";
+        startup_seconds: TargetFloatGauges = BlockFamily::new(&blocks), "startup_seconds";
         /// Queue depth prescale read at the last tick (absent when the read failed).
-        observed_queue_depth: Family<TargetLabels, FloatGauge> = Family::default(), "observed_queue_depth";
+        observed_queue_depth: TargetFloatGauges = BlockFamily::new(&blocks), "observed_queue_depth";
         /// Arrival rate prescale read at the last tick, documents per second.
-        observed_arrival_rate: Family<TargetLabels, FloatGauge> = Family::default(), "observed_arrival_rate";
+        observed_arrival_rate: TargetFloatGauges = BlockFamily::new(&blocks), "observed_arrival_rate";
         /// Completion rate prescale read at the last tick, documents per second.
-        observed_completion_rate: Family<TargetLabels, FloatGauge> = Family::default(), "observed_completion_rate";
+        observed_completion_rate: TargetFloatGauges = BlockFamily::new(&blocks), "observed_completion_rate";
         /// Queue wait prescale read at the last tick (the waitP95 metric), seconds.
-        observed_queue_wait_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "observed_queue_wait_seconds";
+        observed_queue_wait_seconds: TargetFloatGauges = BlockFamily::new(&blocks), "observed_queue_wait_seconds";
         /// The target's queue-wait SLO (slo.queueWait), seconds.
-        slo_queue_wait_seconds: Family<TargetLabels, FloatGauge> = Family::default(), "slo_queue_wait_seconds";
+        slo_queue_wait_seconds: TargetFloatGauges = BlockFamily::new(&blocks), "slo_queue_wait_seconds";
         /// Consecutive ticks with a demand metric missing (the fallback starts at fallback.failureThreshold).
-        metrics_missing_ticks: Family<TargetLabels, Gauge> = Family::default(), "metrics_missing_ticks";
+        metrics_missing_ticks: TargetIntGauges = BlockFamily::new(&blocks), "metrics_missing_ticks";
         /// 1 for each reason that shaped the latest decision.
         decision_reason: Family<ReasonLabels, Gauge> = Family::default(), "decision_reason";
         /// Wall time of one target's tick.
-        tick_duration: TickHistogram = Family::new_with_constructor(tick_histogram), "tick_duration_seconds";
+        tick_duration: TickHistograms = BlockFamily::new(&blocks), "tick_duration_seconds";
         /// Ticks that failed, by stage.
         tick_errors: Family<StageLabels, Counter> = Family::default(), "tick_errors";
         /// Metric reads that failed, by metric and reason.
@@ -258,9 +266,9 @@ telemetry! {
         /// Changes of spec.replicas made by someone other than prescale.
         manual_scale: Family<TargetLabels, Counter> = Family::default(), "manual_scale";
         /// Floor targets: the HPA's minReplicas or ScaledObject's minReplicaCount prescale holds (active) or would set (shadow).
-        floor_replicas: Family<TargetLabels, Gauge> = Family::default(), "floor_replicas";
+        floor_replicas: TargetIntGauges = BlockFamily::new(&blocks), "floor_replicas";
         /// Floor targets: the owner's own minReplicas or minReplicaCount, returned to when the floor falls back.
-        floor_owner_replicas: Family<TargetLabels, Gauge> = Family::default(), "floor_owner_replicas";
+        floor_owner_replicas: TargetIntGauges = BlockFamily::new(&blocks), "floor_owner_replicas";
         /// Writes of a floor to an HPA or ScaledObject, by result.
         floor_writes: Family<ResultLabels, Counter> = Family::default(), "floor_writes";
         /// Pods annotated with controller.kubernetes.io/pod-deletion-cost before a scale-down, by result.
@@ -270,15 +278,15 @@ telemetry! {
         /// Decision Events held back by the rate limit (events.minInterval).
         events_suppressed: Family<TargetLabels, Counter> = Family::default(), "events_suppressed";
         /// Live report: replica-seconds paid for, by schedule (actual: what ran; recommended: what prescale recommends).
-        report_replica_seconds: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_replica_seconds";
+        report_replica_seconds: ScheduleCounters = BlockFamily::new(&blocks), "report_replica_seconds";
         /// Live report: documents whose modelled wait is settled, by schedule.
-        report_documents: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_documents";
+        report_documents: ScheduleCounters = BlockFamily::new(&blocks), "report_documents";
         /// Live report: documents whose modelled wait exceeded the SLO, by schedule.
-        report_late_documents: Family<ScheduleLabels, FloatCounter> = Family::default(), "report_late_documents";
+        report_late_documents: ScheduleCounters = BlockFamily::new(&blocks), "report_late_documents";
         /// Live report: seconds in which both schedules were modelled.
-        report_modelled_seconds: Family<TargetLabels, FloatCounter> = Family::default(), "report_modelled_seconds";
+        report_modelled_seconds: TargetFloatCounters = BlockFamily::new(&blocks), "report_modelled_seconds";
         /// Live report: seconds not modelled (no arrivals known, or too long between ticks).
-        report_unmodelled_seconds: Family<TargetLabels, FloatCounter> = Family::default(), "report_unmodelled_seconds";
+        report_unmodelled_seconds: TargetFloatCounters = BlockFamily::new(&blocks), "report_unmodelled_seconds";
     }
     process {
         /// Config reloads, by result.

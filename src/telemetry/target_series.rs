@@ -8,45 +8,45 @@
 //! ([`TargetSeries::forget`]). Series that come and go (a gauge without a value this tick)
 //! are kept as `Option`s: present while the series is.
 
-use super::metrics::{FloatCounter, FloatGauge, TargetLabels, Telemetry};
+use super::block_family::{
+    BlockFamily, Cell, FloatCounterKind, FloatGaugeKind, IntGaugeKind, Kind, TickHistogramKind,
+};
+use super::metrics::{ScheduleCounters, TargetLabels, Telemetry};
 use super::{SCHEDULES, ScheduleLabels};
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{Atomic, Gauge};
-use prometheus_client::metrics::histogram::Histogram;
 
 /// The series a tick always sets.
 pub struct Handles {
     /// `prescale_recommended_replicas`.
-    pub recommended_replicas: Gauge,
+    pub recommended_replicas: Cell<IntGaugeKind>,
     /// `prescale_current_replicas`.
-    pub current_replicas: Gauge,
+    pub current_replicas: Cell<IntGaugeKind>,
     /// `prescale_ready_replicas`.
-    pub ready_replicas: Gauge,
+    pub ready_replicas: Cell<IntGaugeKind>,
     /// `prescale_slo_queue_wait_seconds`.
-    pub slo_queue_wait_seconds: FloatGauge,
+    pub slo_queue_wait_seconds: Cell<FloatGaugeKind>,
     /// `prescale_metrics_missing_ticks`.
-    pub metrics_missing_ticks: Gauge,
+    pub metrics_missing_ticks: Cell<IntGaugeKind>,
     /// `prescale_capacity_per_replica`.
-    pub capacity_per_replica: FloatGauge,
+    pub capacity_per_replica: Cell<FloatGaugeKind>,
     /// `prescale_startup_seconds`.
-    pub startup_seconds: FloatGauge,
+    pub startup_seconds: Cell<FloatGaugeKind>,
     /// `prescale_report_replica_seconds`, by schedule in [`SCHEDULES`] order.
-    pub report_replica_seconds: [FloatCounter; 2],
+    pub report_replica_seconds: [Cell<FloatCounterKind>; 2],
     /// `prescale_report_documents`, by schedule.
-    pub report_documents: [FloatCounter; 2],
+    pub report_documents: [Cell<FloatCounterKind>; 2],
     /// `prescale_report_late_documents`, by schedule.
-    pub report_late_documents: [FloatCounter; 2],
+    pub report_late_documents: [Cell<FloatCounterKind>; 2],
     /// `prescale_report_modelled_seconds`.
-    pub report_modelled_seconds: FloatCounter,
+    pub report_modelled_seconds: Cell<FloatCounterKind>,
     /// `prescale_report_unmodelled_seconds`.
-    pub report_unmodelled_seconds: FloatCounter,
+    pub report_unmodelled_seconds: Cell<FloatCounterKind>,
     /// `prescale_tick_duration_seconds`.
-    pub tick_duration: Histogram,
+    pub tick_duration: Cell<TickHistogramKind>,
 }
 
 impl Handles {
     fn take(t: &Telemetry, l: &TargetLabels) -> Self {
-        let schedule = |family: &Family<ScheduleLabels, FloatCounter>| {
+        let schedule = |family: &ScheduleCounters| {
             SCHEDULES.map(|s| {
                 family.get_or_create_owned(&ScheduleLabels {
                     target: l.clone(),
@@ -78,8 +78,8 @@ pub struct TargetSeries {
     generation: u64,
     always: Option<Handles>,
     /// Handles on the series that come and go, by family; see [`TargetSeries::set_or_remove`].
-    optional: Vec<(usize, FloatGauge)>,
-    optional_counts: Vec<(usize, Gauge)>,
+    optional: Vec<(usize, Cell<FloatGaugeKind>)>,
+    optional_counts: Vec<(usize, Cell<IntGaugeKind>)>,
 }
 
 impl std::fmt::Debug for TargetSeries {
@@ -120,7 +120,7 @@ impl TargetSeries {
         &mut self,
         t: &Telemetry,
         key: usize,
-        family: &Family<TargetLabels, FloatGauge>,
+        family: &BlockFamily<TargetLabels, FloatGaugeKind>,
         l: &TargetLabels,
         value: Option<f64>,
     ) {
@@ -133,7 +133,7 @@ impl TargetSeries {
         &mut self,
         t: &Telemetry,
         key: usize,
-        family: &Family<TargetLabels, Gauge>,
+        family: &BlockFamily<TargetLabels, IntGaugeKind>,
         l: &TargetLabels,
         value: Option<u32>,
     ) {
@@ -157,23 +157,23 @@ impl TargetSeries {
 
 /// The handle of `key` in `slots` set to `value` (its series created on first use), or the
 /// series removed and its handle dropped while there is no value.
-fn set_or_remove_in<N, A>(
-    slots: &mut Vec<(usize, Gauge<N, A>)>,
+fn set_or_remove_in<V: Kind, N>(
+    slots: &mut Vec<(usize, Cell<V>)>,
     key: usize,
-    family: &Family<TargetLabels, Gauge<N, A>>,
+    family: &BlockFamily<TargetLabels, V>,
     l: &TargetLabels,
     value: Option<N>,
 ) where
-    A: Atomic<N> + Default,
+    Cell<V>: SetGauge<N>,
 {
     let at = slots.iter().position(|(k, _)| *k == key);
     match (value, at) {
         (Some(v), Some(i)) => {
-            slots[i].1.set(v);
+            slots[i].1.set_to(v);
         }
         (Some(v), None) => {
             let g = family.get_or_create_owned(l);
-            g.set(v);
+            g.set_to(v);
             slots.push((key, g));
         }
         (None, Some(i)) => {
@@ -181,6 +181,23 @@ fn set_or_remove_in<N, A>(
             slots.swap_remove(i);
         }
         (None, None) => {}
+    }
+}
+
+/// A gauge's handle, set to an `N`.
+trait SetGauge<N> {
+    fn set_to(&self, v: N);
+}
+
+impl SetGauge<f64> for Cell<FloatGaugeKind> {
+    fn set_to(&self, v: f64) {
+        self.set(v);
+    }
+}
+
+impl SetGauge<i64> for Cell<IntGaugeKind> {
+    fn set_to(&self, v: i64) {
+        self.set(v);
     }
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod backfill;
 mod client;
 mod decode;
+mod range_answer;
 
 pub use auth::{Credentials, SecretFile};
 pub use backfill::{MAX_POINTS_PER_QUERY, backfill, backfill_chunks, plan_chunks};
