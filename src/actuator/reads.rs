@@ -9,6 +9,7 @@ use crate::config::{Config, ScaleTargetRef};
 use crate::metrics::{PodEndpoint, scrapes_pods};
 use futures::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The namespaces a config's targets need read: every target's Deployment's (or, for other
 /// kinds, its object's), and those of targets with a metric scraped from every ready pod.
@@ -47,11 +48,12 @@ pub trait ClusterReads: Send + Sync {
     /// Read what `followed` names from now on (called at start and on every reload).
     fn follow(&self, followed: &Followed);
 
-    /// The object `target` scales (a Deployment or another kind).
+    /// The object `target` scales (a Deployment or another kind), shared with the cache
+    /// that holds it (a tick reads it; copying it would cost more than the tick's reading).
     fn deployment<'a>(
         &'a self,
         target: &'a ScaleTargetRef,
-    ) -> BoxFuture<'a, Result<DeploymentView, ClusterError>>;
+    ) -> BoxFuture<'a, Result<Arc<DeploymentView>, ClusterError>>;
 
     /// The ready pods in `namespace` carrying every label of `match_labels`, by name.
     fn ready_pods<'a>(
@@ -87,8 +89,8 @@ impl ClusterReads for DirectReads {
     fn deployment<'a>(
         &'a self,
         target: &'a ScaleTargetRef,
-    ) -> BoxFuture<'a, Result<DeploymentView, ClusterError>> {
-        Box::pin(self.cluster.read_deployment(target))
+    ) -> BoxFuture<'a, Result<Arc<DeploymentView>, ClusterError>> {
+        Box::pin(async move { self.cluster.read_deployment(target).await.map(Arc::new) })
     }
 
     fn ready_pods<'a>(

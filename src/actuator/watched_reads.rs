@@ -15,6 +15,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What the pod cache keeps of a pod: its labels (to match a selector) and, when it is
 /// ready to be scraped, its endpoint.
@@ -73,21 +74,25 @@ impl ClusterReads for WatchedReads {
     fn deployment<'a>(
         &'a self,
         target: &'a ScaleTargetRef,
-    ) -> BoxFuture<'a, Result<DeploymentView, ClusterError>> {
+    ) -> BoxFuture<'a, Result<Arc<DeploymentView>, ClusterError>> {
         let found = if target.is_deployment() {
             self.deployments.get(&target.namespace, &target.name)
         } else {
             self.others.get(target)
         }
         .and_then(|d| {
-            d.map(|d| DeploymentView::clone(&d))
-                .ok_or_else(|| ClusterError::NotFound {
-                    what: target.to_string(),
-                })
+            d.ok_or_else(|| ClusterError::NotFound {
+                what: target.to_string(),
+            })
         });
         Box::pin(async move {
             let mut view = found?;
-            self.cluster.complete_from_scale(target, &mut view).await?;
+            if view.from_scale {
+                // Completed from `/scale` on a copy: the cache's own stays as watched.
+                self.cluster
+                    .complete_from_scale(target, Arc::make_mut(&mut view))
+                    .await?;
+            }
             Ok(view)
         })
     }

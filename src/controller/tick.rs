@@ -114,7 +114,7 @@ pub(super) struct LoggedDecision {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct AheadOfCache {
     outdated: Vec<String>,
-    view: DeploymentView,
+    view: Arc<DeploymentView>,
 }
 
 /// Outdated versions remembered at most (a write and a re-read or two within one tick).
@@ -123,7 +123,7 @@ const OUTDATED_KEPT: usize = 4;
 impl AheadOfCache {
     /// `view` (read from a cache) corrected to what prescale knows; `false` when the cache
     /// has caught up (and this is no longer needed).
-    fn correct(&self, view: &mut DeploymentView) -> bool {
+    fn correct(&self, view: &mut Arc<DeploymentView>) -> bool {
         if self.outdated.contains(&view.resource_version) {
             *view = self.view.clone();
             true
@@ -151,7 +151,7 @@ impl Memory {
         known.retain(|rv| *rv != fresh.resource_version || fresh.resource_version == outdated);
         self.ahead_of_cache = Some(AheadOfCache {
             outdated: known,
-            view: fresh,
+            view: Arc::new(fresh),
         });
     }
 }
@@ -507,7 +507,7 @@ impl TargetTask {
                     match written {
                         Ok(resource_version) => {
                             self.count_write(shared, "ok");
-                            let mut written = view.clone();
+                            let mut written = DeploymentView::clone(&view);
                             written.replicas = to;
                             written.replicas_owner = Some(FIELD_MANAGER.to_string());
                             if let Some(rv) = resource_version {
@@ -528,7 +528,7 @@ impl TargetTask {
                             match shared.cluster.read_deployment(target).await {
                                 Ok(v) => {
                                     self.memory.ahead(&view.resource_version, v.clone());
-                                    view = v;
+                                    view = Arc::new(v);
                                 }
                                 Err(e) => {
                                     error = Some(e.to_string());
@@ -785,13 +785,16 @@ mod tests {
         memory.ahead("11", written.clone());
         let ahead = memory.ahead_of_cache.clone().expect("ahead");
         for stale in ["10", "11"] {
-            let mut cached = view(1, stale);
+            let mut cached = Arc::new(view(1, stale));
             assert!(ahead.correct(&mut cached));
-            assert_eq!(cached, written, "the cache at {stale} is read as the write");
+            assert_eq!(
+                *cached, written,
+                "the cache at {stale} is read as the write"
+            );
         }
         // The cache caught up (the write itself, or anything after it): read as it is.
         for caught_up in ["12", "13"] {
-            let mut cached = view(3, caught_up);
+            let mut cached = Arc::new(view(3, caught_up));
             assert!(!ahead.correct(&mut cached));
             assert_eq!(cached.resource_version, caught_up);
         }

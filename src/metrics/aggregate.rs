@@ -15,6 +15,41 @@ pub struct SeriesValue {
     pub raw: String,
 }
 
+/// A matched series as [`reduce`] reads it: its value, and its labels and raw value as text,
+/// made only for an error's message (a tick's reading of a shared query formats nothing).
+pub trait Matched {
+    /// The value.
+    fn value(&self) -> f64;
+    /// Labels as `name{k="v",...}`.
+    fn labels_text(&self) -> String;
+    /// The value as written by the source.
+    fn raw_text(&self) -> String;
+}
+
+impl Matched for SeriesValue {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn labels_text(&self) -> String {
+        self.labels.clone()
+    }
+    fn raw_text(&self) -> String {
+        self.raw.clone()
+    }
+}
+
+impl<S: Matched + ?Sized> Matched for &S {
+    fn value(&self) -> f64 {
+        (**self).value()
+    }
+    fn labels_text(&self) -> String {
+        (**self).labels_text()
+    }
+    fn raw_text(&self) -> String {
+        (**self).raw_text()
+    }
+}
+
 /// Reduce `series` to one value: exactly one series unless `aggregate` says how to combine
 /// several. `what` names the query or metric in errors. NaN and infinities are errors, never
 /// numbers.
@@ -23,21 +58,28 @@ pub fn reduce(
     series: &[SeriesValue],
     aggregate: Option<Aggregate>,
 ) -> Result<f64, MetricError> {
+    reduce_matched(|| what.to_string(), series, aggregate)
+}
+
+/// [`reduce`] of any [`Matched`] series, with `what` made only for an error.
+pub fn reduce_matched<S: Matched>(
+    what: impl Fn() -> String,
+    series: &[S],
+    aggregate: Option<Aggregate>,
+) -> Result<f64, MetricError> {
     if series.is_empty() {
-        return Err(MetricError::NoData {
-            query: what.to_string(),
-        });
+        return Err(MetricError::NoData { query: what() });
     }
     if series.len() > 1 && aggregate.is_none() {
         return Err(MetricError::MultipleSeries {
-            query: what.to_string(),
-            series: series.iter().map(|s| s.labels.clone()).collect(),
+            query: what(),
+            series: series.iter().map(Matched::labels_text).collect(),
         });
     }
-    if let Some(bad) = series.iter().find(|s| !s.value.is_finite()) {
-        return Err(not_a_number(what, &bad.raw, bad.value));
+    if let Some(bad) = series.iter().find(|s| !s.value().is_finite()) {
+        return Err(not_a_number(&what(), &bad.raw_text(), bad.value()));
     }
-    let values = series.iter().map(|s| s.value);
+    let values = series.iter().map(Matched::value);
     Ok(match aggregate {
         Some(Aggregate::Max) => values.fold(f64::NEG_INFINITY, f64::max),
         // Saturating: a sum of huge finite values stays the largest finite number rather

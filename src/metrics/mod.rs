@@ -34,7 +34,7 @@ mod staleness;
 mod state_log;
 pub mod tls;
 
-pub use aggregate::{SeriesValue, not_a_number, reduce};
+pub use aggregate::{Matched, SeriesValue, not_a_number, reduce, reduce_matched};
 pub use body::BodyCap;
 pub use error::MetricError;
 pub use kind::MetricKind;

@@ -14,7 +14,7 @@ pub use decode::{
     format_labels, parse_value,
 };
 
-use super::aggregate::{SeriesValue, reduce};
+use super::aggregate::{Matched, reduce_matched};
 use super::{Evaluation, MetricError};
 use crate::config::Aggregate;
 use futures::future::BoxFuture;
@@ -42,14 +42,16 @@ pub trait PromApi: Send + Sync {
     ) -> BoxFuture<'a, Result<RangeResult, MetricError>>;
 }
 
-/// A series of an instant answer as the reduction and the messages read it.
-impl From<&InstantSeries> for SeriesValue {
-    fn from(s: &InstantSeries) -> Self {
-        SeriesValue {
-            labels: format_labels(&s.labels),
-            value: s.value,
-            raw: s.raw.clone(),
-        }
+/// A series of an instant answer as the reduction reads it.
+impl Matched for InstantSeries {
+    fn value(&self) -> f64 {
+        self.value
+    }
+    fn labels_text(&self) -> String {
+        format_labels(&self.labels)
+    }
+    fn raw_text(&self) -> String {
+        self.raw.clone()
     }
 }
 
@@ -63,15 +65,15 @@ pub async fn evaluate(
     match api.instant(query, at).await {
         Err(e) => Evaluation::failed(e),
         Ok(result) => {
-            let series: Vec<SeriesValue> = result.series.iter().map(SeriesValue::from).collect();
             // Prometheus stamps instant results with the evaluation time; the oldest one
             // is what staleness is judged on.
             let sample_time = result.series.iter().map(|s| s.t).reduce(f64::min);
             Evaluation {
-                value: reduce(query, &series, aggregate),
-                series: series
+                value: reduce_matched(|| query.to_string(), &result.series, aggregate),
+                series: result
+                    .series
                     .iter()
-                    .map(|s| format!("{} {}", s.labels, s.raw))
+                    .map(|s| format!("{} {}", format_labels(&s.labels), s.raw))
                     .collect(),
                 warnings: result.warnings,
                 sample_time,

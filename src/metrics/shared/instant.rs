@@ -4,7 +4,7 @@
 use super::select::Selector;
 use crate::config::Aggregate;
 use crate::metrics::prometheus::{InstantSeries, Labels, PromApi, format_labels};
-use crate::metrics::{Evaluation, MetricError, SeriesValue, reduce};
+use crate::metrics::{Evaluation, MetricError, reduce_matched};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -127,30 +127,23 @@ impl SharedInstant {
                 sample_time: None,
             };
         }
-        if let [one] = mine[..]
-            && !want.detail
-            && one.value.is_finite()
-        {
-            // What `reduce` makes of one finite series, whatever the aggregate.
-            return Evaluation {
-                value: Ok(one.value),
-                series: Vec::new(),
-                warnings: warnings.clone(),
-                sample_time: Some(one.t),
-            };
-        }
-        let series: Vec<SeriesValue> = mine.iter().map(|s| SeriesValue::from(*s)).collect();
-        let what = format!(
-            "{} (shared query `{}`)",
-            format_labels(want.labels),
-            want.name
-        );
+        let what = || {
+            format!(
+                "{} (shared query `{}`)",
+                format_labels(want.labels),
+                want.name
+            )
+        };
         Evaluation {
-            value: reduce(&what, &series, want.aggregate),
-            series: series
-                .iter()
-                .map(|s| format!("{} {}", s.labels, s.raw))
-                .collect(),
+            value: reduce_matched(what, &mine, want.aggregate),
+            // The series' text is for `prescale probe`; a tick formats nothing.
+            series: if want.detail {
+                mine.iter()
+                    .map(|s| format!("{} {}", format_labels(&s.labels), s.raw))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             warnings: warnings.clone(),
             sample_time: mine.iter().map(|s| s.t).reduce(f64::min),
         }
