@@ -346,7 +346,7 @@ fn plan(
     let mut central_path = std::mem::take(&mut state.central);
     central_path.clear();
     central_path.extend(path.iter().map(|&up| central(up, margin)));
-    let need = fewest_pods(
+    let upper_need = fewest_pods(
         &start,
         lo,
         hi,
@@ -354,16 +354,18 @@ fn plan(
         need_ticks,
         upper_wait,
         tolerance(need_ticks),
-    )
-    .max(fewest_pods(
+    );
+    // The central level searched from the upper band's answer up: where that serves the
+    // central forecast too (nearly every tick), two queue runs say so.
+    let need = fewest_pods(
         &start_at(obs, interval, lead, per_replica, &starting, &central_path),
-        lo,
+        upper_need,
         hi,
-        serve,
+        upper_need,
         need_ticks,
         central_wait,
         tolerance(need_ticks),
-    ));
+    );
     let (replicas, step, keep) = if need > current {
         let step_ticks = step_ticks.max(need_ticks);
         let step = fewest_pods(
