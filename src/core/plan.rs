@@ -291,12 +291,18 @@ pub fn stretch_pods(
             target_wait,
         );
     }
+    let wait = target_wait.max(0.0);
     let mut need = 0.0_f64;
     for end in 0..ticks {
         let mut documents = 0.0;
         for length in 1..=stretch.min(end + 1) {
             documents += arrivals[end + 1 - length].max(0.0) * interval;
-            need = need.max(documents / (length as f64 * interval + target_wait.max(0.0)));
+            // Divide only where the stretch may set a new need: most do not, and a division
+            // is several times a multiplication (this loop is most of the hold rule).
+            let span = length as f64 * interval + wait;
+            if documents > need * span {
+                need = need.max(documents / span);
+            }
         }
     }
     let pods = (need / per_replica - 1e-9).ceil();
