@@ -1,7 +1,7 @@
 //! The decision function.
 
 use super::activation::{Expected, Inputs, activate};
-use super::plan::{Start, backlog_at_lead, fewest_pods, stretch_pods};
+use super::plan::{Start, backlog_at_lead, fewest_pods, replicas_for, stretch_pods};
 use super::schedule::{Bounds, bounds_at};
 use super::state::PreviousTick;
 use super::{Decision, Limit, Observation, Reason, Signal, TargetState};
@@ -485,16 +485,6 @@ fn fill_path(
         path.resize(ticks, 0.0);
     }
     prediction
-}
-
-/// Replicas serving `rate` documents/s at `per_replica` each (BENCH.md's `ceil`).
-fn replicas_for(rate: f64, per_replica: f64) -> u32 {
-    let r = (rate / per_replica - 1e-9).ceil();
-    if r.is_finite() && r > 0.0 {
-        r.min(f64::from(u32::MAX)) as u32
-    } else {
-        0
-    }
 }
 
 /// The demand metrics that are expected but missing. A target's configured demand metrics

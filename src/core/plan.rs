@@ -305,9 +305,14 @@ pub fn stretch_pods(
             }
         }
     }
-    let pods = (need / per_replica - 1e-9).ceil();
-    if pods.is_finite() && pods > 0.0 {
-        pods.min(f64::from(u32::MAX)) as u32
+    replicas_for(need, per_replica)
+}
+
+/// Replicas serving `rate` documents/s at `per_replica` each (BENCH.md's `ceil`).
+pub fn replicas_for(rate: f64, per_replica: f64) -> u32 {
+    let r = (rate / per_replica - 1e-9).ceil();
+    if r.is_finite() && r > 0.0 {
+        r.min(f64::from(u32::MAX)) as u32
     } else {
         0
     }
