@@ -242,6 +242,36 @@ fn main() {
         ns.push(elapsed_ns(start));
         workload.advance(d.replicas);
     }
+    if std::env::args().any(|a| a == "--phases") {
+        // Which ticks are the slowest 1 %: by their phase in the 5-minute bucket (20 ticks)
+        // and in the hour (240 ticks).
+        let mut order: Vec<usize> = (0..ns.len()).collect();
+        order.sort_unstable_by_key(|&i| std::cmp::Reverse(ns[i]));
+        let top = &order[..ns.len() / 100];
+        let mut by20 = [0usize; 20];
+        let mut by240 = std::collections::BTreeMap::new();
+        for &i in top {
+            let tick = (t / TICK) as usize + i;
+            by20[tick % 20] += 1;
+            *by240.entry(tick % 240).or_insert(0usize) += 1;
+        }
+        eprintln!("top 1 % by tick % 20: {by20:?}");
+        let mut common: Vec<_> = by240.into_iter().collect();
+        common.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        eprintln!("top 1 % by tick % 240 (most common): {:?}", &common[..common.len().min(12)]);
+        for phase in 0..20 {
+            let mut v: Vec<u64> = (0..ns.len())
+                .filter(|i| ((t / TICK) as usize + i) % 20 == phase)
+                .map(|i| ns[i])
+                .collect();
+            v.sort_unstable();
+            eprintln!(
+                "phase {phase:2}: median {:6.2} µs  p90 {:6.2}",
+                v[v.len() / 2] as f64 / 1000.0,
+                v[v.len() * 9 / 10] as f64 / 1000.0
+            );
+        }
+    }
     let prescale = Stats::of(ns);
 
     // Baseline: the `hpa` reference policy on the same load.

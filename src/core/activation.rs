@@ -30,15 +30,16 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// Read from an upper forecast path (`(sqrt(rate) + margin)²` per tick of `interval`).
-    pub fn from_path(path: &[f64], margin: f64, interval: f64) -> Self {
-        path.iter().fold(Self::default(), |e, &up| {
-            let rate = (up.max(0.0).sqrt() - margin.max(0.0)).max(0.0).powi(2);
-            Expected {
+    /// What an `upper` path and its `central` rates (tick by tick, the same length)
+    /// expect: the documents of the central rates, the highest upper bound.
+    pub fn from_paths(upper: &[f64], central: &[f64], interval: f64) -> Self {
+        upper
+            .iter()
+            .zip(central)
+            .fold(Self::default(), |e, (&up, &rate)| Expected {
                 documents: e.documents + rate * interval,
                 upper: e.upper.max(up),
-            }
-        })
+            })
     }
 
     /// Whether this forecast wakes a target with arrival threshold `threshold`.
@@ -291,12 +292,19 @@ mod tests {
     fn a_margin_alone_expects_nothing() {
         let margin = 0.5;
         let path = vec![margin * margin; 10];
-        let e = Expected::from_path(&path, margin, 15.0);
+        let from_path = |path: &[f64]| {
+            let central: Vec<f64> = path
+                .iter()
+                .map(|&up| crate::forecast::central(up, margin))
+                .collect();
+            Expected::from_paths(path, &central, 15.0)
+        };
+        let e = from_path(&path);
         assert!(e.documents.abs() < 1e-9, "{e:?}");
         assert!(!e.wakes(0.0));
         // A forecast of 0.1/s over 150 s: 15 documents.
         let up = (0.1_f64.sqrt() + margin).powi(2);
-        let e = Expected::from_path(&[up; 10], margin, 15.0);
+        let e = from_path(&[up; 10]);
         assert!((e.documents - 15.0).abs() < 1e-9, "{e:?}");
         assert!(e.wakes(0.0) && e.wakes(up - 0.01) && !e.wakes(up));
     }

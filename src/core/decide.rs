@@ -284,6 +284,7 @@ fn plan(
         ticks(window + step_ahead),
         ticks(window + hold),
     );
+    let lead_ticks = need_ticks;
     // The path reaches the hold window; a backlog to drain extends it (up to two hours more)
     // below, so the common tick forecasts no further than it plans.
     let longest_path = hold_ticks + ticks(MAX_HOLD_S);
@@ -291,8 +292,6 @@ fn plan(
     let mut path = std::mem::take(&mut state.path);
     let prediction = fill_path(config, state, obs, interval, hold_ticks, window, &mut path);
     let margin = prediction.map_or(0.0, |p| p.margin);
-    let expected = |n: usize| Expected::from_path(&path[..n.min(path.len())], margin, interval);
-    let (lead_expected, hold_expected) = (expected(need_ticks), expected(hold_ticks));
     let mut starting = std::mem::take(&mut state.ready_times);
     let pods_starting = obs.current.saturating_sub(obs.ready);
     state
@@ -344,8 +343,13 @@ fn plan(
     let tolerance =
         |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
     let mut central_path = std::mem::take(&mut state.central);
-    central_path.clear();
-    central_path.extend(path.iter().map(|&up| central(up, margin)));
+    central_from_upper(&path, margin, &mut central_path);
+    // (The path's first ticks are the same however far it was filled.)
+    let expected = |n: usize| {
+        let n = n.min(path.len());
+        Expected::from_paths(&path[..n], &central_path[..n], interval)
+    };
+    let (lead_expected, hold_expected) = (expected(lead_ticks), expected(hold_ticks));
     let upper_need = fewest_pods(
         &start,
         lo,
@@ -356,7 +360,7 @@ fn plan(
         tolerance(need_ticks),
     );
     // The central level searched from the upper band's answer up: where that serves the
-    // central forecast too (nearly every tick), two queue runs say so.
+    // central forecast too (nearly every tick), one queue run says so.
     let need = fewest_pods(
         &start_at(obs, interval, lead, per_replica, &starting, &central_path),
         upper_need,
@@ -431,6 +435,21 @@ fn plan(
         prediction,
         lead: lead_expected,
         hold: hold_expected,
+    }
+}
+
+/// The central forecast of each tick of an `upper` path widened by `margin`, into `out`: a
+/// path holds one value per bucket for many ticks, so each is converted once.
+fn central_from_upper(upper: &[f64], margin: f64, out: &mut Vec<f64>) {
+    out.clear();
+    let mut last: Option<(f64, f64)> = None;
+    for &up in upper {
+        let rate = match last {
+            Some((u, rate)) if u.to_bits() == up.to_bits() => rate,
+            _ => central(up, margin),
+        };
+        last = Some((up, rate));
+        out.push(rate);
     }
 }
 

@@ -193,11 +193,17 @@ pub fn fewest_pods(
     if lo >= hi {
         return hi;
     }
+    // Where the search starts at its lowest count and that leaves no more than `tolerance`
+    // late, it is the answer whatever `hi` leaves late: one queue run instead of two (the
+    // central level's search, started at the upper band's answer, nearly always ends here).
+    let first = guess.clamp(lo, hi);
+    if first == lo && simulate(start, lo, ticks, target_wait, tolerance).0 <= tolerance {
+        return lo;
+    }
     let floor = late_documents(start, hi, ticks, target_wait) + tolerance;
     let enough = |n: u32| simulate(start, n, ticks, target_wait, floor).0 <= floor;
     // Invariant: `good` is enough; `bad` (when set) is not, and every count below it isn't.
     let (mut bad, mut good): (Option<u32>, u32) = (None, hi);
-    let first = guess.clamp(lo, hi);
     if first < hi {
         if enough(first) {
             good = first;
@@ -293,17 +299,20 @@ pub fn stretch_pods(
     }
     let wait = target_wait.max(0.0);
     let mut need = 0.0_f64;
-    for end in 0..ticks {
-        let mut documents = 0.0;
-        for length in 1..=stretch.min(end + 1) {
-            documents += arrivals[end + 1 - length].max(0.0) * interval;
-            // Divide only where the stretch may set a new need: most do not, and a division
-            // is several times a multiplication (this loop is most of the hold rule).
-            let span = length as f64 * interval + wait;
-            if documents > need * span {
-                need = need.max(documents / span);
-            }
+    // Stretches by length, each extended by one tick at its start: the documents of every
+    // stretch ending at `end` are summed in the same order as walking back from `end`. All
+    // stretches of one length share a span, so the most documents among them sets that
+    // length's need with one division (dividing by a positive span keeps the order), and
+    // the sums and maxima run side by side (this loop is most of the hold rule).
+    let mut documents = vec![0.0_f64; ticks];
+    for length in 1..=stretch.min(ticks) {
+        let mut most = 0.0_f64;
+        for end in length - 1..ticks {
+            let sum = documents[end] + arrivals[end + 1 - length].max(0.0) * interval;
+            documents[end] = sum;
+            most = most.max(sum);
         }
+        need = need.max(most / (length as f64 * interval + wait));
     }
     replicas_for(need, per_replica)
 }

@@ -295,14 +295,23 @@ impl Forecaster {
             margin,
         };
         let mut prepared = None;
+        // Ticks in the same bucket have the same forecast: computed once per bucket.
+        let mut last: Option<(i64, f64, f64)> = None;
         for k in 0..ticks {
             let at = t + (k as f64 + 0.5) * interval;
-            let f = newest.and_then(|newest| {
-                let index = self.history.index_of(at);
-                bucket_forecast(&self.history, model, newest, index, &mut prepared)
-            });
-            let rate = f.map_or(peak, |f| f.max(peak));
-            let up = upper(rate, margin);
+            let index = self.history.index_of(at);
+            let (rate, up) = match last {
+                Some((i, rate, up)) if i == index => (rate, up),
+                _ => {
+                    let f = newest.and_then(|newest| {
+                        bucket_forecast(&self.history, model, newest, index, &mut prepared)
+                    });
+                    let rate = f.map_or(peak, |f| f.max(peak));
+                    let up = upper(rate, margin);
+                    last = Some((index, rate, up));
+                    (rate, up)
+                }
+            };
             out.push(up);
             if (k as f64) * interval < window_s {
                 summary.rate = summary.rate.max(rate);
