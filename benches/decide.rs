@@ -258,7 +258,10 @@ fn main() {
         eprintln!("top 1 % by tick % 20: {by20:?}");
         let mut common: Vec<_> = by240.into_iter().collect();
         common.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-        eprintln!("top 1 % by tick % 240 (most common): {:?}", &common[..common.len().min(12)]);
+        eprintln!(
+            "top 1 % by tick % 240 (most common): {:?}",
+            &common[..common.len().min(12)]
+        );
         for phase in 0..20 {
             let mut v: Vec<u64> = (0..ns.len())
                 .filter(|i| ((t / TICK) as usize + i) % 20 == phase)

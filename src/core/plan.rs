@@ -304,14 +304,31 @@ pub fn stretch_pods(
     // stretches of one length share a span, so the most documents among them sets that
     // length's need with one division (dividing by a positive span keeps the order), and
     // the sums and maxima run side by side (this loop is most of the hold rule).
+    let documents_in: Vec<f64> = arrivals[..ticks]
+        .iter()
+        .map(|&r| r.max(0.0) * interval)
+        .collect();
     let mut documents = vec![0.0_f64; ticks];
     for length in 1..=stretch.min(ticks) {
-        let mut most = 0.0_f64;
-        for end in length - 1..ticks {
-            let sum = documents[end] + arrivals[end + 1 - length].max(0.0) * interval;
-            documents[end] = sum;
-            most = most.max(sum);
+        // Stretches ending at `end` gain the tick `end + 1 - length`.
+        let ends = &mut documents[length - 1..];
+        for (sum, &gained) in ends.iter_mut().zip(&documents_in) {
+            *sum += gained;
         }
+        // The maximum in four lanes (the same maximum in any order; no NaN here: the
+        // documents are sums of numbers at least 0).
+        let mut lanes = [0.0_f64; 4];
+        let mut chunks = ends.chunks_exact(4);
+        for c in &mut chunks {
+            for (lane, &v) in lanes.iter_mut().zip(c) {
+                *lane = lane.max(v);
+            }
+        }
+        let most = chunks
+            .remainder()
+            .iter()
+            .chain(&lanes)
+            .fold(0.0_f64, |m, &v| m.max(v));
         need = need.max(most / (length as f64 * interval + wait));
     }
     replicas_for(need, per_replica)
