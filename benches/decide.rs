@@ -5,6 +5,10 @@
 //! `cargo bench --bench decide` prints a summary; `cargo bench --bench decide -- --json`
 //! prints one JSON object. The targets: under 20 µs per target per tick (one
 //! replica serves 10,000 targets at a 15 s interval).
+//!
+//! `-- --phases` also prints which ticks are the slowest 1 % (by their phase in the 5-minute
+//! bucket and in the hour) and each bucket phase's median and p90: the tick that completes a
+//! bucket refreshes the forecasts, and the hourly one re-estimates every model's margin.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
