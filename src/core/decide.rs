@@ -289,10 +289,11 @@ fn plan(
     // below, so the common tick forecasts no further than it plans.
     let longest_path = hold_ticks + ticks(MAX_HOLD_S);
 
-    let mut path = std::mem::take(&mut state.path);
+    let mut scratch = super::scratch::take();
+    let mut path = std::mem::take(&mut scratch.path);
     let prediction = fill_path(config, state, obs, interval, hold_ticks, window, &mut path);
     let margin = prediction.map_or(0.0, |p| p.margin);
-    let mut starting = std::mem::take(&mut state.ready_times);
+    let mut starting = std::mem::take(&mut scratch.ready_times);
     let pods_starting = obs.current.saturating_sub(obs.ready);
     state
         .starting
@@ -342,7 +343,7 @@ fn plan(
     let need_ticks = need_ticks.min(path.len());
     let tolerance =
         |n: usize| LATE_TOLERANCE * path[..n.min(path.len())].iter().sum::<f64>() * interval;
-    let mut central_path = std::mem::take(&mut state.central);
+    let mut central_path = std::mem::take(&mut scratch.central);
     central_from_upper(&path, margin, &mut central_path);
     // (The path's first ticks are the same however far it was filled.)
     let expected = |n: usize| {
@@ -423,9 +424,11 @@ fn plan(
     } else {
         Signal::Reactive
     };
-    state.path = path;
-    state.central = central_path;
-    state.ready_times = starting;
+    super::scratch::give_back(super::scratch::Scratch {
+        path,
+        central: central_path,
+        ready_times: starting,
+    });
     Plan {
         replicas,
         need,

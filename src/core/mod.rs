@@ -10,6 +10,7 @@ mod observation;
 mod plan;
 mod reason;
 mod schedule;
+mod scratch;
 mod starting;
 mod startup;
 mod state;

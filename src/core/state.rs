@@ -23,10 +23,6 @@ pub struct TargetState {
     pub(crate) starting: Starting,
     /// The queue depth of the last tick, to derive arrivals where no arrival metric is.
     pub(crate) previous_queue: Option<f64>,
-    /// Scratch buffers of the planner, kept so a tick does not allocate.
-    pub(crate) path: Vec<f64>,
-    pub(crate) central: Vec<f64>,
-    pub(crate) ready_times: Vec<(f64, u32)>,
 }
 
 /// What the last tick saw and decided.
@@ -53,9 +49,6 @@ impl TargetState {
             behavior: BehaviorState::default(),
             starting: Starting::default(),
             previous_queue: None,
-            path: Vec::new(),
-            central: Vec::new(),
-            ready_times: Vec::new(),
         }
     }
 
