@@ -6,6 +6,19 @@
 //! prints one JSON object. The targets: under 20 µs per target per tick (one
 //! replica serves 10,000 targets at a 15 s interval).
 //!
+//! `-- --cold N` also times N copies of the warmed state decided in turn every tick (240
+//! ticks each), as a controller with N targets decides them: each state is cold in cache
+//! when its turn comes, which the one-target figures above never see. `-- --evict KB` writes
+//! KB of other memory between two targets' decisions, as the rest of a running controller's
+//! work does between two ticks run alone: `--cold 300 --evict 32768` (code and data evicted
+//! from every cache level) took about 3 times as long as `--cold 300` here, and the same
+//! `decide` timed inside the running controller before its ticks were gathered in slots took
+//! 8 times as long (`supervisor::phase`).
+//!
+//! `-- --shadow` decides on the controller bench's load (a daily sine, a standing queue, a
+//! Deployment that never follows); `-- --backfill` warms the state as `prescale run` does,
+//! from 14 days of 5-minute history, instead of with 14 days of ticks.
+//!
 //! `-- --phases` also prints which ticks are the slowest 1 % (by their phase in the 5-minute
 //! bucket and in the hour) and each bucket phase's median and p90: the tick that completes a
 //! bucket refreshes the forecasts, and the hourly one re-estimates every model's margin.
@@ -64,6 +77,21 @@ fn heap_in_use() -> isize {
 }
 
 const DAY: f64 = 86_400.0;
+
+/// `--evict KB`: with `--cold`, KB of other memory written between two targets' decisions.
+fn evict_kb() -> usize {
+    std::env::args()
+        .skip_while(|a| a != "--evict")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `--shadow`: the controller bench's load on a target in shadow mode instead of a workload
+/// that follows the decisions.
+fn shadow() -> bool {
+    std::env::args().any(|a| a == "--shadow")
+}
 const TICK: f64 = 15.0;
 const WARM_DAYS: f64 = 14.0;
 const TIMED_TICKS: usize = 40_320; // 7 more days
@@ -101,6 +129,20 @@ impl Workload {
     }
 
     fn observation(&self) -> Observation {
+        if shadow() {
+            // The controller bench's Prometheus and API doubles: a daily sine, a standing
+            // queue, a Deployment at 4 replicas that never follows (shadow mode).
+            let a = 2.0 + 1.5 * (std::f64::consts::TAU * self.t / DAY).sin();
+            return Observation {
+                t: self.t,
+                queue_depth: Some(3.0 * a),
+                arrival_rate: Some(a),
+                completion_rate: Some(a),
+                wait_s: None,
+                ready: 4,
+                current: 4,
+            };
+        }
         let (arrivals, completions, ready) = self.last;
         Observation {
             t: self.t,
@@ -183,6 +225,24 @@ fn main() {
     let (mut state, t, backlog, last, rng, replicas) = {
         let mut workload = Workload::new();
         let mut state = TargetState::new(&config);
+        if std::env::args().any(|a| a == "--backfill") {
+            // Warmed as `prescale run` warms it: 14 days of arrival history at a 5-minute step
+            // from Prometheus, then a few live ticks.
+            let mut rng = fastrand::Rng::with_seed(7);
+            let samples: Vec<(f64, f64)> = (1..=(WARM_DAYS * DAY / 300.0) as usize)
+                .map(|k| {
+                    let t = k as f64 * 300.0;
+                    let rate = if shadow() {
+                        2.0 + 1.5 * (std::f64::consts::TAU * t / DAY).sin()
+                    } else {
+                        daily_load(t, &mut rng)
+                    };
+                    (t, rate)
+                })
+                .collect();
+            state.backfill(&config, 300.0, &samples);
+            workload.t = WARM_DAYS * DAY;
+        }
         while workload.t < WARM_DAYS * DAY {
             let d = decide(&config, &mut state, &workload.observation());
             workload.advance(d.replicas);
@@ -281,6 +341,35 @@ fn main() {
     }
     let prescale = Stats::of(ns);
 
+    // `--cold N`: N copies of the warmed state decided in turn, each tick, as a controller
+    // with N targets decides them: a target's state is cold in cache when its turn comes.
+    let cold = std::env::args()
+        .skip_while(|a| a != "--cold")
+        .nth(1)
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .map(|n| {
+            let mut states: Vec<TargetState> = (0..n).map(|_| state.clone()).collect();
+            let mut ns = Vec::with_capacity(n * 240);
+            let mut other_work = vec![0u8; evict_kb() * 1024];
+            while ns.len() < n * 240 {
+                let obs = workload.observation();
+                let mut replicas = 1;
+                for s in &mut states {
+                    // What other work between two ticks does to the caches (none by default).
+                    for byte in other_work.iter_mut().step_by(64) {
+                        *byte = byte.wrapping_add(1);
+                    }
+                    black_box(&other_work);
+                    let start = Instant::now();
+                    replicas = black_box(decide(&config, s, black_box(&obs))).replicas;
+                    ns.push(elapsed_ns(start));
+                }
+                workload.advance(replicas);
+            }
+            (n, Stats::of(ns))
+        });
+
     // Baseline: the `hpa` reference policy on the same load.
     let params = BenchParams::default();
     let mut hpa = Hpa::new(HpaMetric::Utilization(0.7), &params);
@@ -316,6 +405,7 @@ fn main() {
             "targetUsPerTick": target_us,
             "meetsTarget": prescale.p99_us < target_us,
             "warmSeconds": warm_s,
+            "cold": cold.map(|(n, stats)| serde_json::json!({ "targets": n, "evictedKb": evict_kb(), "prescale": stats })),
         });
         println!("{out}");
     } else {
@@ -330,6 +420,17 @@ fn main() {
             "  hpa       mean {:7.2} µs  p50 {:7.2}  p95 {:7.2}  p99 {:7.2}  max {:8.2}  (baseline)",
             baseline.mean_us, baseline.p50_us, baseline.p95_us, baseline.p99_us, baseline.max_us
         );
+        if let Some((n, c)) = cold {
+            println!(
+                "  cold      mean {:7.2} µs  p50 {:7.2}  p95 {:7.2}  p99 {:7.2}  max {:8.2}  ({n} targets in turn, 240 ticks each, {} KB evicted between two)",
+                c.mean_us,
+                c.p50_us,
+                c.p95_us,
+                c.p99_us,
+                c.max_us,
+                evict_kb()
+            );
+        }
         println!("  ratio     {ratio:.1}× the hpa reference per tick");
         println!(
             "  capacity  {targets_per_core:.0} targets per core at a 15 s interval; target < {target_us} µs/tick: {}",

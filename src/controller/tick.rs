@@ -16,6 +16,7 @@ use crate::live_report::{ForecastError, LiveSlot, LiveTracker};
 use crate::metrics::{PodEndpoints, scrapes_pods};
 use crate::telemetry::{MetricErrorLabels, ResultLabels, StageLabels, TargetLabels, TargetSeries};
 use futures::StreamExt;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -379,7 +380,8 @@ impl TargetTask {
         let pods = if scrapes_pods(&self.config) {
             self.ready_pods(shared, &view).await
         } else {
-            PodEndpoints::not_listed(self.deployment.to_string())
+            // The shared name, not a copy per tick.
+            PodEndpoints::not_listed(self.deployment.clone())
         };
         let readings = source.read_with(&self.config, &pods).await;
         // From here on the tick's work is counted, paused across awaits on the network.
@@ -578,7 +580,9 @@ impl TargetTask {
             tracing::warn!(target_name = %self.config.name, deployment = %deployment, "the scaled object's selector has set-based terms (matchExpressions); pods to scrape are found by its matchLabels only");
         }
         let listed = if view.match_labels.is_empty() {
-            Err("its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the scaled object's selector or scrape a `url`".into())
+            Err(Cow::Borrowed(
+                "its selector has no matchLabels, and pods to scrape are found by matchLabels only; add matchLabels to the scaled object's selector or scrape a `url`",
+            ))
         } else {
             shared
                 .reads
@@ -595,8 +599,12 @@ impl TargetTask {
                     }
                     e => e.to_string(),
                 })
+                .map_err(Cow::Owned)
         };
-        PodEndpoints { deployment, listed }
+        PodEndpoints {
+            deployment: deployment.into(),
+            listed,
+        }
     }
 
     fn count_write(&self, shared: &Shared, result: &str) {

@@ -3,6 +3,8 @@
 
 use super::MetricError;
 use crate::config::ScrapeScheme;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 /// One ready pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,15 +22,15 @@ pub struct PodEndpoint {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodEndpoints {
     /// The Deployment the pods belong to, `namespace/name`, for messages.
-    pub deployment: String,
+    pub deployment: Arc<str>,
     /// The ready pods, or what went wrong listing them.
-    pub listed: Result<Vec<PodEndpoint>, String>,
+    pub listed: Result<Vec<PodEndpoint>, Cow<'static, str>>,
 }
 
 impl PodEndpoints {
     /// Pods of `deployment` (`namespace/name`) that nobody listed (outside `prescale run`,
     /// e.g. `prescale probe`).
-    pub fn not_listed(deployment: impl Into<String>) -> Self {
+    pub fn not_listed(deployment: impl Into<Arc<str>>) -> Self {
         Self {
             deployment: deployment.into(),
             listed: Err(
@@ -51,12 +53,12 @@ impl PodEndpoints {
             .listed
             .as_ref()
             .map_err(|detail| MetricError::PodList {
-                deployment: self.deployment.clone(),
-                detail: detail.clone(),
+                deployment: self.deployment.to_string(),
+                detail: detail.to_string(),
             })?;
         if pods.is_empty() {
             return Err(MetricError::NoReadyPods {
-                deployment: self.deployment.clone(),
+                deployment: self.deployment.to_string(),
             });
         }
         Ok(pods

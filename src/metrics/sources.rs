@@ -358,7 +358,7 @@ impl MetricsSource for Sources {
                 return vec![Err(e); pods.len()];
             };
             let listed = PodEndpoints {
-                deployment: String::new(),
+                deployment: "".into(),
                 listed: Ok(pods.to_vec()),
             };
             let endpoints = match listed.urls(*port, path, *scheme) {
