@@ -12,14 +12,17 @@
 //! Each N runs twice in the same run: the **baseline** (each target's own queries, a GET of
 //! each Deployment per tick: `--cluster-reads get`, what prescale did before watch caches and
 //! shared queries) and **shared** (one shared query per metric, Deployments from watch
-//! caches). Every figure of `shared` is also given as a ratio to the baseline. Both keep 14
+//! caches, ticks gathered in 1-second slots). Every figure of `shared` is also given as a ratio
+//! to the baseline. `--modes spread,shared` runs instead **spread** (`shared` with each
+//! target's ticks spread evenly over the interval, `prescale run --tick-slot 0s`, as before
+//! slots; the baseline's ticks are spread too) as the ratios' base where no baseline runs. Both keep 14
 //! days of history (`forecast.history`).
 //!
 //! Then the heap per target by component (core, live report, metric series, ...), measured
 //! in this process with a counting allocator.
 //!
 //! `cargo bench --bench controller [-- --targets 100,1000,10000] [--window 30]
-//! [--interval 15] [--modes baseline,shared] [--baseline-max 1000] [--settle-ticks 3]
+//! [--interval 15] [--modes baseline,spread,shared] [--baseline-max 1000] [--settle-ticks 3]
 //! [--json]`. The window starts two intervals after `/readyz` and once every target has
 //! ticked `--settle-ticks` times (its first ticks after the history backfill are warm-up:
 //! `0` measures them too). By default
@@ -73,6 +76,8 @@ struct Options {
 enum Mode {
     Baseline,
     Shared,
+    /// `shared` with ticks spread evenly over the interval (`prescale run --tick-slot 0s`).
+    Spread,
 }
 
 impl Mode {
@@ -80,6 +85,7 @@ impl Mode {
         match self {
             Mode::Baseline => "baseline",
             Mode::Shared => "shared",
+            Mode::Spread => "spread",
         }
     }
 }
@@ -120,6 +126,7 @@ fn options() -> Options {
                     .filter_map(|m| match m {
                         "baseline" => Some(Mode::Baseline),
                         "shared" => Some(Mode::Shared),
+                        "spread" => Some(Mode::Spread),
                         _ => None,
                     })
                     .collect();
@@ -145,14 +152,14 @@ fn options() -> Options {
 /// The config: N shadow targets, each with queue depth, arrival rate and completions.
 fn config_yaml(mode: Mode, prometheus: &str, layout: &Layout, interval: Duration) -> String {
     let metric = |key: &str, shared: &str, own: &str| match mode {
-        Mode::Shared => format!(
+        Mode::Shared | Mode::Spread => format!(
             "    {key}:\n      query: {shared}\n      match: {{ namespace: '${{namespace}}', deployment: '${{name}}' }}\n"
         ),
         Mode::Baseline => format!("    {key}:\n      promql: '{own}'\n"),
     };
     let selector = r#"{namespace="${namespace}",deployment="${name}"}"#;
     let mut yaml = format!("prometheus:\n  url: {prometheus}\n  timeout: 10s\n");
-    if mode == Mode::Shared {
+    if mode != Mode::Baseline {
         yaml.push_str(
             "queries:
   depth: { promql: 'sum by (namespace, deployment) (docs_queue_depth)' }
@@ -387,7 +394,13 @@ fn spawn(dir: &Path, config: &Path, kubeconfig: &Path, admin: &str, mode: Mode) 
         .args(["--admin-addr", admin, "--cluster-reads"])
         .arg(match mode {
             Mode::Baseline => "get",
-            Mode::Shared => "watch",
+            Mode::Shared | Mode::Spread => "watch",
+        })
+        // What prescale did before slots: ticks spread evenly over the interval.
+        .args(["--tick-slot"])
+        .arg(match mode {
+            Mode::Shared => "1s",
+            Mode::Baseline | Mode::Spread => "0s",
         })
         .env("KUBECONFIG", kubeconfig)
         .env("POD_NAME", "prescale-bench")
@@ -526,7 +539,7 @@ fn ratio(a: f64, b: f64) -> String {
 
 fn print_run(r: &Run, baseline: Option<&Run>) {
     let vs = |f: fn(&Run) -> f64| match baseline {
-        Some(b) if b.mode != r.mode => format!(" ({} of baseline)", ratio(f(r), f(b))),
+        Some(b) if b.mode != r.mode => format!(" ({} of {})", ratio(f(r), f(b)), b.mode.name()),
         _ => String::new(),
     };
     println!(
@@ -611,7 +624,8 @@ fn main() {
             if !o.json {
                 print_run(&r, baseline.map(|b| &runs[b]));
             }
-            if mode == Mode::Baseline {
+            // Ratios are to the baseline, or where it is not run, to `spread`.
+            if mode == Mode::Baseline || (mode == Mode::Spread && baseline.is_none()) {
                 baseline = Some(runs.len());
             }
             runs.push(r);

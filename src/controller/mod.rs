@@ -71,6 +71,8 @@ pub struct Shared {
     pub live_reports: LiveReports,
     /// The wall clock every tick reads.
     pub clock: Clock,
+    /// Width of the slots targets' ticks are gathered in (zero: spread evenly).
+    pub tick_slot: std::time::Duration,
 }
 
 impl Shared {

@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub namespaces: Option<Vec<String>>,
     /// How ticks read Deployments and pods.
     pub reads: ReadMode,
+    /// Width of the slots targets' ticks are gathered in (`--tick-slot`; zero: spread evenly).
+    pub tick_slot: std::time::Duration,
     /// How fast Events are published.
     pub events: EventLimits,
 }
@@ -223,6 +225,7 @@ pub async fn run(opts: RunOptions, mut shutdown: watch::Receiver<bool>) -> Resul
         health: health.clone(),
         live_reports: live_reports.clone(),
         clock: opts.clock.clone(),
+        tick_slot: opts.tick_slot,
     });
     let mut supervisor = Supervisor::new(shared.clone());
     let applied = supervisor.apply(&config).await;

@@ -177,20 +177,28 @@ async fn stop(r: Running) {
     }
 }
 
-/// Width of the slots targets' ticks are gathered in.
-const PHASE_SLOT: std::time::Duration = std::time::Duration::from_millis(1000);
+/// Places in the interval when ticks are spread evenly (a zero slot).
+const SPREAD_PHASES: u128 = 10_000;
 
 /// Where in the interval a target's ticks fall after the first: one of the interval's
-/// [`PHASE_SLOT`]-wide slots, chosen from a hash of the target's name (FNV-1a), so thousands
-/// of targets spread their API calls and queries over the interval instead of all firing at
-/// once, and a target keeps its place across restarts. The targets of a slot tick together,
-/// one after another on the same threads: a tick run alone between other work finds the
-/// decision core's code and tables evicted from the CPU caches, and took about 8 times as long
-/// (`cargo bench --bench decide -- --cold N` with its cache-eviction setting, and the same
-/// function timed inside the running controller).
-fn phase(name: &str, period: std::time::Duration) -> std::time::Duration {
+/// `slot`-wide slots (`--tick-slot`), chosen from a hash of the target's name (FNV-1a), so
+/// thousands of targets spread their API calls and queries over the interval instead of all
+/// firing at once, and a target keeps its place across restarts. The targets of a slot tick
+/// together, one after another on the same threads: a tick run alone between other work
+/// finds the decision core's code and tables evicted from the CPU caches, and `decide` took
+/// about 8 times as long in the running controller as in `cargo bench --bench decide` (its
+/// `--cold N --evict KB` shows the eviction alone). A zero slot spreads the ticks evenly.
+fn phase(
+    name: &str,
+    period: std::time::Duration,
+    slot: std::time::Duration,
+) -> std::time::Duration {
     let hash = crate::leader::fnv1a(name.bytes());
-    let slots = (period.as_nanos() / PHASE_SLOT.as_nanos()).clamp(1, 10_000);
+    let slots = if slot.is_zero() {
+        SPREAD_PHASES
+    } else {
+        (period.as_nanos() / slot.as_nanos()).clamp(1, SPREAD_PHASES)
+    };
     let slot = u128::from(hash) % slots;
     std::time::Duration::from_nanos(u64::try_from(period.as_nanos() * slot / slots).unwrap_or(0))
 }
@@ -281,7 +289,7 @@ async fn run_target(
                     .tick_lag
                     .observe(started.saturating_duration_since(scheduled).as_secs_f64());
                 if std::mem::take(&mut unphased) {
-                    let wait = until_phase(shared.now(), phase(&name, task.config.interval), task.config.interval);
+                    let wait = until_phase(shared.now(), phase(&name, task.config.interval, shared.tick_slot), task.config.interval);
                     if !wait.is_zero() {
                         interval.reset_at(started + wait);
                     }
@@ -329,22 +337,24 @@ async fn run_target(
 
 #[cfg(test)]
 mod tests {
-    use super::{PHASE_SLOT, phase, until_phase};
+    use super::{phase, until_phase};
     use std::time::Duration;
 
     #[test]
     fn targets_of_a_slot_tick_together_whenever_each_started() {
         let period = Duration::from_secs(15);
+        let slot = Duration::from_secs(1);
         let phases: std::collections::BTreeSet<Duration> = (0..1000)
-            .map(|i| phase(&format!("target-{i}"), period))
+            .map(|i| phase(&format!("target-{i}"), period, slot))
             .collect();
-        // Gathered in the interval's slots, every slot used.
-        assert_eq!(
-            phases.len() as u128,
-            period.as_nanos() / PHASE_SLOT.as_nanos()
-        );
+        // Gathered in the interval's 15 slots, every slot used; spread evenly without slots.
+        assert_eq!(phases.len(), 15);
+        let spread: std::collections::BTreeSet<Duration> = (0..1000)
+            .map(|i| phase(&format!("target-{i}"), period, Duration::ZERO))
+            .collect();
+        assert!(spread.len() > 900, "{}", spread.len());
         // Two targets of one slot started at different times tick at the same clock times.
-        let p = phase("target-7", period);
+        let p = phase("target-7", period, slot);
         let first_ticks: Vec<f64> = [1_700_000_003.25, 1_700_000_011.5, 1_700_000_014.99]
             .iter()
             .map(|&now| {
@@ -364,11 +374,11 @@ mod tests {
     fn targets_spread_over_the_interval_and_keep_their_place() {
         let period = Duration::from_secs(15);
         let phases: Vec<Duration> = (0..1000)
-            .map(|i| phase(&format!("target-{i}"), period))
+            .map(|i| phase(&format!("target-{i}"), period, Duration::from_secs(1)))
             .collect();
         assert!(phases.iter().all(|p| *p < period));
         assert_eq!(
-            phase("target-7", period),
+            phase("target-7", period, Duration::from_secs(1)),
             phases[7],
             "the same name, the same place"
         );

@@ -260,6 +260,8 @@ pub async fn start_with(api: &ApiDouble, yaml: &str, setup: Setup) -> Running {
         clock,
         namespaces,
         reads,
+        // As `prescale run` by default.
+        tick_slot: Duration::from_secs(1),
         events: prescale::actuator::EventLimits::default(),
     };
     let handle = tokio::spawn(run(opts, stop_rx));
