@@ -1,6 +1,7 @@
 //! The admin HTTP server on one port: `/healthz`, `/readyz`, `/metrics`, `/recommendations`,
 //! `/report`.
 
+mod metrics_page;
 mod report;
 
 pub use report::ReportQuery;
@@ -73,7 +74,7 @@ async fn metrics(State(s): State<AdminState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.telemetry.encode(),
+        metrics_page::streamed(s.telemetry.clone()),
     )
         .into_response()
 }

@@ -360,27 +360,38 @@ impl Telemetry {
     /// The metrics in OpenMetrics text format: the process's, and the per-target series
     /// while leading.
     pub fn encode(&self) -> String {
-        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let last = self.last_page.load(Ordering::Relaxed);
         let mut out = String::with_capacity(last + last / 16);
         // Writing into a String cannot fail; an error here would be a bug in a metric's encoder.
-        let mut encoded = encode_registry(&mut out, &self.process);
+        if let Err(e) = self.encode_to(&mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+
+    /// [`Telemetry::encode`] written to `out` as it is encoded (`/metrics` streams it in
+    /// chunks: at 10,000 targets the page is about 40 MB, which held whole was resident on
+    /// every scrape). An error is `out`'s (a scraper that went away) or a metric encoder's.
+    pub fn encode_to(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        use std::fmt::Write as _;
+        let mut counted = Counted { out, bytes: 0 };
+        encode_registry(&mut counted, &self.process)?;
         if self.exporting_targets() {
             if self.export().filters() {
                 let mut targets = String::new();
-                encoded = encoded.and_then(|()| encode_registry(&mut targets, &self.per_target));
-                self.export().filter_into(&targets, &mut out);
+                encode_registry(&mut targets, &self.per_target)?;
+                let mut kept = String::new();
+                self.export().filter_into(&targets, &mut kept);
+                counted.write_str(&kept)?;
             } else {
-                // One shard: every target's series, written in place (at 10,000 targets the
-                // page is tens of MB; no copy of it).
-                encoded = encoded.and_then(|()| encode_registry(&mut out, &self.per_target));
+                // One shard: every target's series, written as they are encoded.
+                encode_registry(&mut counted, &self.per_target)?;
             }
         }
-        if let Err(e) = encoded.and_then(|()| encode_eof(&mut out)) {
-            tracing::error!(error = %e, "encoding metrics failed");
-        }
-        self.last_page.store(out.len(), Ordering::Relaxed);
-        out
+        encode_eof(&mut counted)?;
+        self.last_page.store(counted.bytes, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Drop the gauges, the tick-duration histogram and the live-report and manual-scale
@@ -447,6 +458,19 @@ impl Telemetry {
                 kind: kind.to_string(),
             });
         }
+    }
+}
+
+/// A writer that counts what passes through it (the page's size, to size the next one).
+struct Counted<'a, W> {
+    out: &'a mut W,
+    bytes: usize,
+}
+
+impl<W: std::fmt::Write> std::fmt::Write for Counted<'_, W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes += s.len();
+        self.out.write_str(s)
     }
 }
 
