@@ -131,7 +131,7 @@ fn identity() -> String {
 pub fn run(args: RunArgs) -> CliResult {
     crate::heap::keep_large_buffers_out_of_the_heap();
     crate::heap::limit_arenas();
-    init_tracing();
+    let _log = init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -86,11 +86,6 @@ fn unit_label(key: UnitLabel) -> &'static str {
     })
 }
 
-/// Whether two lists of labels are the same.
-fn same_labels(a: &[Cow<'static, str>], b: &[String]) -> bool {
-    a.iter().map(AsRef::as_ref).eq(b.iter().map(String::as_str))
-}
-
 /// Whether a reason's label makes a decision log line at info level when it comes or goes:
 /// every reason that shaped the result does, but the forecast's model alone does not (the
 /// forecaster moving between its daily, weekly and recent-level models, at the same
@@ -101,11 +96,8 @@ fn logged_label(label: &str) -> bool {
 }
 
 /// Whether the labels that make a log line (see [`logged_label`]) are those logged last.
-fn same_logged_labels(now: &[Cow<'static, str>], logged: &[String]) -> bool {
-    now.iter()
-        .map(AsRef::as_ref)
-        .filter(|l| logged_label(l))
-        .eq(logged.iter().map(String::as_str))
+fn same_logged_labels(now: &[Cow<'static, str>], logged: &[Cow<'static, str>]) -> bool {
+    now.iter().filter(|l| logged_label(l)).eq(logged.iter())
 }
 
 impl TargetTask {
@@ -150,7 +142,7 @@ impl TargetTask {
         labels.extend(decision.reasons.iter().filter_map(reason_label));
         // The same reasons as last tick, in the same set of series: nothing to change.
         let generation = self.series.generation(t);
-        let same_reasons = same_labels(&labels, &self.memory.reason_labels);
+        let same_reasons = labels == self.memory.reason_labels;
         if !same_reasons || generation != self.memory.series_generation {
             for old in &self.memory.reason_labels {
                 if !labels.iter().any(|l| l == old) {
@@ -164,7 +156,7 @@ impl TargetTask {
                 t.decision_reason
                     .get_or_create(&ReasonLabels {
                         target: l.clone(),
-                        reason: new.to_string(),
+                        reason: new.clone(),
                     })
                     .set(1);
             }
@@ -237,15 +229,11 @@ impl TargetTask {
                 recommended: decision.replicas,
                 current: view.replicas,
                 action,
-                reasons: labels
-                    .iter()
-                    .filter(|l| logged_label(l))
-                    .map(|l| l.to_string())
-                    .collect(),
+                reasons: labels.iter().filter(|l| logged_label(l)).cloned().collect(),
             });
         }
         if !same_reasons {
-            self.memory.reason_labels = labels.iter().map(|l| l.to_string()).collect();
+            self.memory.reason_labels.clone_from(&labels);
         }
         self.memory.label_scratch = labels;
         self.put_report(
@@ -515,7 +503,7 @@ mod tests {
 
     #[test]
     fn a_new_forecast_model_alone_is_no_new_decision_to_log() {
-        let logged: Vec<String> = vec!["winner:forecast".into()];
+        let logged: Vec<Cow<'static, str>> = vec!["winner:forecast".into()];
         let labels = |l: &[&'static str]| l.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>();
         assert!(same_logged_labels(
             &labels(&["forecast:weekly", "winner:forecast"]),

@@ -68,7 +68,7 @@ pub(super) struct Memory {
     /// Blocking conditions already logged (once per episode, leader or not).
     pub(super) logged_blocks: BTreeSet<String>,
     /// `prescale_decision_reason` labels currently set, so stale ones are removed.
-    pub(super) reason_labels: Vec<String>,
+    pub(super) reason_labels: Vec<std::borrow::Cow<'static, str>>,
     /// The [`TargetSeries::generation`] `reason_labels` and `blocked` were set in.
     pub(super) series_generation: u64,
     /// `prescale_write_blocked` series set, one bit per kind of [`BLOCK_KINDS`].
@@ -105,7 +105,7 @@ pub(super) struct LoggedDecision {
     pub(super) recommended: u32,
     pub(super) current: u32,
     pub(super) action: &'static str,
-    pub(super) reasons: Vec<String>,
+    pub(super) reasons: Vec<std::borrow::Cow<'static, str>>,
 }
 
 /// The Deployment as prescale last wrote or read it directly, and the `resourceVersion`s it

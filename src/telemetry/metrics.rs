@@ -54,8 +54,9 @@ pub struct ReasonLabels {
     /// The target.
     #[prometheus(flatten)]
     pub target: TargetLabels,
-    /// Reason kind, e.g. `winner:forecast` or `limited:ScaleUpLimit`.
-    pub reason: String,
+    /// Reason kind, e.g. `winner:forecast` or `limited:ScaleUpLimit` (most are static
+    /// strings: a target's set is kept and compared every tick without copies).
+    pub reason: std::borrow::Cow<'static, str>,
 }
 
 /// `{target..., metric, reason}`: a failed metric read.
@@ -398,7 +399,7 @@ impl Telemetry {
     /// counters of a target that was removed from the config (or now scales another
     /// Deployment), so dashboards do not show a stopped target's last values forever. The
     /// error and write counters, labelled by open-ended reasons, stay (their rates are 0).
-    pub fn forget_target(&self, target: &TargetLabels, reasons: &[String]) {
+    pub fn forget_target(&self, target: &TargetLabels, reasons: &[std::borrow::Cow<'static, str>]) {
         self.tick_duration.remove(target);
         self.manual_scale.remove(target);
         self.gitops_resets.remove(target);
