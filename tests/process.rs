@@ -67,6 +67,14 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     let status = wait_exit(&mut survivor_instance.child, 15).await;
     assert!(status.success(), "exit status {status}");
     assert_eq!(holder(&api), None, "Lease released on SIGTERM");
+    // Log lines are written by a thread of their own: the last ones, logged just before
+    // exit, are written out before the process ends, not lost with it.
+    let log = std::fs::read_to_string(survivor_instance.dir.join("stderr.log")).unwrap_or_default();
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        log.contains("\"SIGTERM received\"") && log.contains("released the Lease"),
+        "the lines logged at exit are missing; the log ends with {last:?}"
+    );
 }
 
 /// The Deployments of the sharded test: with 4 shards, one in each.

@@ -621,13 +621,13 @@ impl TargetTask {
     /// A change of `spec.replicas` that prescale did not make: report it and hold writes
     /// for the cooldown rather than fight a person's decision.
     async fn notice_manual_scale(&mut self, shared: &Shared, view: &DeploymentView) {
-        let uid = view.reference.uid.clone();
-        let same_object = self.memory.expected_uid == uid;
+        // Compared in place: a copy of the uid every tick is an allocation per target-tick.
+        let same_object = self.memory.expected_uid == view.reference.uid;
         let Some(expected) = self.memory.expected_replicas.filter(|_| same_object) else {
             // First sight of this Deployment (or a re-created one): nothing to compare with,
             // and a cooldown for a deleted object does not carry over to its successor.
             self.memory.expected_replicas = Some(view.replicas);
-            self.memory.expected_uid = uid;
+            self.memory.expected_uid.clone_from(&view.reference.uid);
             self.memory.manual_until = None;
             return;
         };
