@@ -31,6 +31,11 @@ const COST_ALPHA: f64 = 1.0 / ERRORS_KEPT as f64;
 pub struct Calibration {
     /// `(made at, predicted window maximum)`, oldest first.
     pending: VecDeque<(f64, f32)>,
+    /// When the oldest pending prediction was made, exactly (infinite or 0 with none
+    /// pending: either way `settle` has nothing to do). Read instead of the queue itself: a
+    /// prediction is sampled every [`SAMPLE_EVERY_S`], so most ticks settle nothing, and the
+    /// queue's buffer, cold at thousands of targets, is then not read at all.
+    oldest_pending: f64,
     /// Square-root-space errors `sqrt(actual) - sqrt(predicted)`, oldest first, in 16 bits
     /// ([`super::compact`]: within 0.05 %; 1.2 KB per model for a day of them).
     errors: VecDeque<u16>,
@@ -61,6 +66,9 @@ impl Calibration {
     /// Record that the model predicted `max_rate` as the maximum of the window starting at `t`.
     pub fn predict(&mut self, t: f64, max_rate: f64) {
         self.pending.push_back((t, max_rate as f32));
+        if self.pending.len() == 1 {
+            self.oldest_pending = t;
+        }
     }
 
     /// Add one sample of what provisioning with this model costs (its upper forecast,
@@ -72,6 +80,10 @@ impl Calibration {
     /// Settle every prediction whose window of `window_s` has passed by `t`, against the
     /// observed maximum `actual` of the window ending at `t`.
     pub fn settle(&mut self, t: f64, window_s: f64, actual: f64, rule: MarginRule) {
+        if self.oldest_pending > t - window_s + 1e-6 {
+            // The loop below would stop at once: the oldest prediction's window is still open.
+            return;
+        }
         while let Some(&(made, predicted)) = self.pending.front() {
             if made > t - window_s + 1e-6 {
                 break;
@@ -102,6 +114,10 @@ impl Calibration {
                 self.update_margin(rule);
             }
         }
+        self.oldest_pending = self
+            .pending
+            .front()
+            .map_or(f64::INFINITY, |&(made, _)| made);
     }
 
     /// Re-estimate the margin: of the margins up to the `coverage` quantile of the errors
@@ -188,6 +204,7 @@ impl Calibration {
     /// Forget pending predictions (the window length changed, or the model stopped).
     pub fn drop_pending(&mut self) {
         self.pending.clear();
+        self.oldest_pending = f64::INFINITY;
     }
 }
 
@@ -405,5 +422,32 @@ mod tests {
         c.settle(300.0, 300.0, 4.0, RULE);
         assert_eq!(c.errors(), 1);
         assert!((c.margin() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn each_prediction_settles_when_its_own_window_has_passed_whatever_else_is_pending() {
+        let mut c = Calibration::default();
+        c.settle(0.0, 300.0, 1.0, RULE);
+        assert_eq!(c.errors(), 0, "nothing pending, nothing settled");
+        for t in [0.0, 150.0, 300.0] {
+            c.predict(t, 1.0);
+        }
+        c.settle(299.0, 300.0, 1.0, RULE);
+        assert_eq!(c.errors(), 0);
+        c.settle(450.0, 300.0, 1.0, RULE);
+        assert_eq!(c.errors(), 2, "the predictions made at 0 and 150");
+        // A shorter window settles what is left sooner.
+        c.settle(400.0, 100.0, 1.0, RULE);
+        assert_eq!(c.errors(), 3);
+        c.settle(10_000.0, 100.0, 1.0, RULE);
+        assert_eq!(c.errors(), 3, "nothing left pending");
+        // Dropped predictions never settle; one made after them settles at its own time.
+        c.predict(10_000.0, 1.0);
+        c.drop_pending();
+        c.predict(10_050.0, 1.0);
+        c.settle(10_100.0, 100.0, 1.0, RULE);
+        assert_eq!(c.errors(), 3);
+        c.settle(10_150.0, 100.0, 1.0, RULE);
+        assert_eq!(c.errors(), 4);
     }
 }
