@@ -23,6 +23,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use prometheus_client::metrics::counter::Counter;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -75,8 +76,35 @@ struct Pending {
 /// Whether a queued Event may still be published when its turn comes.
 pub type Validity = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// `(object, reason)`: at most one pending Event each.
-type Key = (String, String);
+/// `kind/namespace/name` and the reason, joined by [`KEY_SEPARATOR`]: at most one pending
+/// Event each. One string, so that a newer Event finds the pending one by a borrowed key
+/// (built in a buffer the thread keeps) and replaces it without allocating: at thousands of
+/// targets most Events queued are coalesced (four in five in the 10,000-target bench).
+type Key = String;
+
+/// Between a key's object and its reason: a character no name, kind or reason holds.
+const KEY_SEPARATOR: char = '\u{1f}';
+
+thread_local! {
+    /// The key of the Event being queued, built here before it is looked up.
+    static KEY_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// `key` set to `regarding`'s and `reason`'s.
+fn write_key(key: &mut String, regarding: &ObjectReference, reason: &str) {
+    key.clear();
+    for (i, part) in [&regarding.kind, &regarding.namespace, &regarding.name]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            key.push('/');
+        }
+        key.push_str(part.as_deref().unwrap_or(""));
+    }
+    key.push(KEY_SEPARATOR);
+    key.push_str(reason);
+}
 
 #[derive(Default)]
 struct Queue {
@@ -89,20 +117,40 @@ struct Inner {
     queue: Mutex<Queue>,
     wake: Notify,
     telemetry: Arc<Telemetry>,
+    /// `prescale_events_total`'s series, one per result, looked up once.
+    counts: Counts,
+}
+
+/// What became of Events, by result (the series of `prescale_events_total`).
+struct Counts {
+    published: Counter,
+    failed: Counter,
+    dropped: Counter,
+    coalesced: Counter,
+}
+
+impl Counts {
+    fn of(telemetry: &Telemetry) -> Self {
+        let series = |result: &str| {
+            telemetry
+                .events
+                .get_or_create(&EventLabels {
+                    result: result.into(),
+                })
+                .clone()
+        };
+        Self {
+            published: series("published"),
+            failed: series("failed"),
+            dropped: series("dropped"),
+            coalesced: series("coalesced"),
+        }
+    }
 }
 
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn count(&self, result: &str) {
-        self.telemetry
-            .events
-            .get_or_create(&EventLabels {
-                result: result.into(),
-            })
-            .inc();
     }
 }
 
@@ -147,6 +195,7 @@ impl EventSink {
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
+            counts: Counts::of(&telemetry),
             telemetry,
         });
         tokio::spawn(publish_queue(inner.clone(), publisher, limits));
@@ -170,34 +219,38 @@ impl EventSink {
         event: EventSpec,
         still_valid: Option<Validity>,
     ) {
-        let key = (
-            format!(
-                "{}/{}/{}",
-                regarding.kind.as_deref().unwrap_or(""),
-                regarding.namespace.as_deref().unwrap_or(""),
-                regarding.name.as_deref().unwrap_or("")
-            ),
-            event.reason.clone(),
-        );
-        let pending = Pending {
-            regarding: regarding.clone(),
-            event,
-            still_valid,
-        };
-        let mut q = self.inner.lock();
-        if q.closed {
-            return;
-        }
-        if q.pending.insert(key.clone(), pending).is_some() {
-            drop(q);
-            self.inner.count("coalesced");
-        } else {
+        KEY_BUFFER.with_borrow_mut(|key| {
+            write_key(key, regarding, &event.reason);
+            let mut q = self.inner.lock();
+            if q.closed {
+                return;
+            }
+            if let Some(pending) = q.pending.get_mut(key.as_str()) {
+                // The newer Event replaces the pending one's text in place (its turn kept).
+                if pending.regarding != *regarding {
+                    pending.regarding = regarding.clone();
+                }
+                pending.event = event;
+                pending.still_valid = still_valid;
+                drop(q);
+                self.inner.counts.coalesced.inc();
+                return;
+            }
+            let key = key.clone();
+            q.pending.insert(
+                key.clone(),
+                Pending {
+                    regarding: regarding.clone(),
+                    event,
+                    still_valid,
+                },
+            );
             q.order.push_back(key);
             let len = q.order.len();
             drop(q);
             self.inner.telemetry.events_pending.set(len as i64);
             self.inner.wake.notify_one();
-        }
+        });
     }
 
     /// Stop publishing; Events still queued are dropped (counted as `dropped`).
@@ -208,9 +261,7 @@ impl EventSink {
             q.order.clear();
             std::mem::take(&mut q.pending).len()
         };
-        for _ in 0..dropped {
-            self.inner.count("dropped");
-        }
+        self.inner.counts.dropped.inc_by(dropped as u64);
         self.inner.telemetry.events_pending.set(0);
         self.inner.wake.notify_one();
     }
@@ -333,14 +384,16 @@ async fn publish_queue(inner: Arc<Inner>, publisher: Arc<dyn PublishEvent>, limi
             continue;
         };
         if pending.still_valid.as_ref().is_some_and(|valid| !valid()) {
-            inner.count("dropped");
+            inner.counts.dropped.inc();
             continue;
         }
         bucket.take().await;
         match publisher.publish(&pending.regarding, &pending.event).await {
-            Ok(()) => inner.count("published"),
+            Ok(()) => {
+                inner.counts.published.inc();
+            }
             Err(e) => {
-                inner.count("failed");
+                inner.counts.failed.inc();
                 tracing::warn!(reason = %pending.event.reason, error = %e, "publishing Event failed");
             }
         }

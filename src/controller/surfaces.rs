@@ -492,8 +492,7 @@ impl TargetTask {
                 event.note
             );
         }
-        let regarding = regarding.clone();
-        shared.events.publish(&regarding, event).await;
+        shared.events.publish(regarding, event).await;
     }
 }
 
