@@ -804,7 +804,12 @@ async fn only_the_leader_exports_per_target_series_and_a_new_leaders_counters_st
     assert!(follower.contains("prescale_is_leader 0"), "{follower}");
     assert!(!follower.contains("target="), "{follower}");
     let series = "prescale_report_replica_seconds_total{target=\"web\",namespace=\"shop\",deployment=\"web\",schedule=\"actual\"}";
-    assert!(a.metric(series).await.is_some_and(|v| v > 0.0));
+    // The leader's counter grows from its own ticks, which may fall behind the follower's
+    // on a loaded machine: waited for, not read once.
+    eventually(15, "the leader exports its replica-seconds", || async {
+        a.metric(series).await.is_some_and(|v| v > 0.0)
+    })
+    .await;
     assert!(
         a.metric(
             "prescale_recommended_replicas{target=\"web\",namespace=\"shop\",deployment=\"web\"}"
