@@ -1,19 +1,30 @@
 //! `GET /metrics` streamed: the page is encoded on the blocking pool into chunks that are sent
-//! as they fill, so at most a few chunks are resident at once instead of the whole page (about
-//! 40 MB at 10,000 targets, built on every scrape).
+//! as they fill, so a scraper that keeps up finds a few chunks resident at once instead of the
+//! whole page (about 40 MB at 10,000 targets, built on every scrape).
+//!
+//! The encoder never waits for the scraper while it encodes: it holds each family's lock while
+//! it encodes that family, and a tick creating or removing a series waits for that lock on a
+//! runtime worker. Had the encoder waited there for a scraper to read, the ticks would block
+//! every worker, and the workers are what send the page to the scraper: the whole process
+//! hung (found at 10,000 targets with a scraper slower than the encoding). So a full chunk
+//! that cannot be handed over at once keeps filling, and only the last is waited for, once
+//! the encoding has let go of every lock: a slow scraper costs memory (up to the page), never
+//! a tick.
 
 use crate::telemetry::Telemetry;
 use axum::body::{Body, Bytes};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 
-/// Bytes a chunk holds before it is sent.
+/// Bytes a chunk holds before it is handed over.
 const CHUNK_BYTES: usize = 256 * 1024;
-/// Chunks encoded ahead of what the scraper has read.
+/// Chunks handed over ahead of what the scraper has read.
 const CHUNKS_AHEAD: usize = 2;
 
-/// Writes into chunks of `limit` bytes, each sent on `tx` once full (and the last by
-/// [`ChunkWriter::finish`]). A scraper that went away ends the encoding with an error.
+/// Writes into chunks of at least `limit` bytes, each handed to `tx` once full if there is
+/// room (else it keeps filling), and the last by [`ChunkWriter::finish`]. A scraper that went
+/// away ends the encoding with an error.
 struct ChunkWriter {
     chunk: String,
     limit: usize,
@@ -29,19 +40,29 @@ impl ChunkWriter {
         }
     }
 
-    fn send(&mut self) -> std::fmt::Result {
+    /// Hand the chunk over if the channel has room now; never waits (see the module's note).
+    fn hand_over(&mut self) -> std::fmt::Result {
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                let full = std::mem::replace(&mut self.chunk, String::with_capacity(self.limit));
+                permit.send(Bytes::from(full));
+                Ok(())
+            }
+            Err(TrySendError::Full(())) => Ok(()),
+            Err(TrySendError::Closed(())) => Err(std::fmt::Error),
+        }
+    }
+
+    /// Send what is left, waiting for the scraper: called once the encoding holds no lock.
+    fn finish(mut self) -> std::fmt::Result {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.chunk, String::with_capacity(self.limit));
+        let last = std::mem::take(&mut self.chunk);
         // Blocking: this runs on the blocking pool, waiting for the scraper to read.
         self.tx
-            .blocking_send(Bytes::from(full))
+            .blocking_send(Bytes::from(last))
             .map_err(|_| std::fmt::Error)
-    }
-
-    fn finish(mut self) -> std::fmt::Result {
-        self.send()
     }
 }
 
@@ -49,7 +70,7 @@ impl std::fmt::Write for ChunkWriter {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         self.chunk.push_str(s);
         if self.chunk.len() >= self.limit {
-            self.send()?;
+            self.hand_over()?;
         }
         Ok(())
     }
@@ -104,6 +125,62 @@ mod tests {
         assert_eq!(writer.await.expect("joined"), Ok(()));
         assert_eq!(got, page);
         assert!(chunks > 5, "{chunks} chunks");
+    }
+
+    fn target(i: usize) -> crate::telemetry::TargetLabels {
+        crate::telemetry::TargetLabels {
+            target: format!("target-{i}").into(),
+            namespace: "shop".into(),
+            deployment: format!("worker-{i}").into(),
+        }
+    }
+
+    /// One worker, as a tick and the page's sending share the runtime's workers: a tick that
+    /// creates a series while a scraper reads nothing must go on, and the page still arrives
+    /// whole once the scraper reads again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_scraper_that_stops_reading_never_holds_up_a_tick_creating_a_series() {
+        use futures::StreamExt;
+        let telemetry = Arc::new(Telemetry::new());
+        telemetry.set_exporting_targets(true);
+        // One family of many chunks (about 2 MB): the encoding is inside it for most of them.
+        for i in 0..20_000 {
+            telemetry
+                .forecast_arrival_rate
+                .get_or_create(&target(i))
+                .set(1.5);
+        }
+        let mut page = streamed(telemetry.clone()).into_data_stream();
+        let first = page.next().await.expect("a first chunk").expect("data");
+
+        // The scraper reads nothing more; a tick creates a series of the same family (its
+        // write lock), on a thread of its own so that a hang fails the test, not the suite.
+        let created = tokio::task::spawn_blocking({
+            let telemetry = telemetry.clone();
+            move || {
+                telemetry
+                    .forecast_arrival_rate
+                    .get_or_create(&target(20_000))
+                    .set(2.5);
+            }
+        });
+        let created = tokio::time::timeout(std::time::Duration::from_secs(60), created).await;
+        assert!(
+            matches!(created, Ok(Ok(()))),
+            "creating a series waited for a scraper that does not read"
+        );
+
+        let mut got = std::str::from_utf8(&first).expect("utf-8").to_string();
+        while let Some(chunk) = page.next().await {
+            got.push_str(std::str::from_utf8(&chunk.expect("data")).expect("utf-8"));
+        }
+        assert!(got.ends_with("# EOF\n"), "the page ends whole");
+        for i in [0, 9_999, 19_999] {
+            let line = format!(
+                "prescale_forecast_arrival_rate{{target=\"target-{i}\",namespace=\"shop\",deployment=\"worker-{i}\"}} 1.5"
+            );
+            assert!(got.contains(&line), "{line}");
+        }
     }
 
     #[tokio::test]
