@@ -28,8 +28,8 @@
 //! `0` measures them too). To compare two builds, measure over `--window 300`: every target
 //! samples its models' predictions in the same tick every 150 s and completes a 5-minute
 //! history bucket in the same tick every 300 s (its forecasts ahead computed again), so those
-//! ticks cost more, and a shorter window's average moves with how many of them it holds
-//! (README ¹¹). By default
+//! ticks cost more (about 40 ms at 10,000), and a shorter window's average moves with how many
+//! of them it holds (README ¹¹). By default
 //! N = 100 and 1,000 (a few minutes on 2 cores); 10,000 is asked for with `--targets`. The
 //! baseline runs only up to `--baseline-max` targets: its start-up alone is 9 range queries
 //! of 14 days per target (90,000 queries, ~800 M points at 10,000), which would take most of
