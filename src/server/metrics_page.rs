@@ -14,6 +14,7 @@
 use crate::telemetry::Telemetry;
 use axum::body::{Body, Bytes};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -21,6 +22,9 @@ use tokio::sync::mpsc::error::TrySendError;
 const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks handed over ahead of what the scraper has read.
 const CHUNKS_AHEAD: usize = 2;
+/// How long the last chunk waits for a scraper that reads nothing (a scrape times out long
+/// before: Prometheus' default is 10 s); then the encoding gives up its thread and its chunk.
+const LAST_CHUNK_WAIT: Duration = Duration::from_secs(30);
 
 /// Writes into chunks of at least `limit` bytes, each handed to `tx` once full if there is
 /// room (else it keeps filling), and the last by [`ChunkWriter::finish`]. A scraper that went
@@ -53,16 +57,18 @@ impl ChunkWriter {
         }
     }
 
-    /// Send what is left, waiting for the scraper: called once the encoding holds no lock.
-    fn finish(mut self) -> std::fmt::Result {
+    /// Send what is left, waiting up to `wait` for the scraper (on `runtime`'s clock): called
+    /// once the encoding holds no lock.
+    fn finish(mut self, runtime: &tokio::runtime::Handle, wait: Duration) -> std::fmt::Result {
         if self.chunk.is_empty() {
             return Ok(());
         }
-        let last = std::mem::take(&mut self.chunk);
+        let last = Bytes::from(std::mem::take(&mut self.chunk));
         // Blocking: this runs on the blocking pool, waiting for the scraper to read.
-        self.tx
-            .blocking_send(Bytes::from(last))
-            .map_err(|_| std::fmt::Error)
+        match runtime.block_on(tokio::time::timeout(wait, self.tx.send(last))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(std::fmt::Error),
+        }
     }
 }
 
@@ -79,12 +85,14 @@ impl std::fmt::Write for ChunkWriter {
 /// The `/metrics` page of `telemetry` as a streamed body.
 pub fn streamed(telemetry: Arc<Telemetry>) -> Body {
     let (tx, rx) = mpsc::channel::<Bytes>(CHUNKS_AHEAD);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut writer = ChunkWriter::new(CHUNK_BYTES, tx);
         let written = telemetry.encode_to(&mut writer);
-        if let Err(e) = written.and_then(|()| writer.finish()) {
-            // A scraper that closed the connection, or a metric that could not be encoded:
-            // the page ends early (without `# EOF`, so a scraper sees it incomplete).
+        if let Err(e) = written.and_then(|()| writer.finish(&runtime, LAST_CHUNK_WAIT)) {
+            // A scraper that closed the connection or stopped reading, or a metric that could
+            // not be encoded: the page ends early (without `# EOF`, so a scraper sees it
+            // incomplete).
             tracing::debug!(error = %e, "the /metrics page was not written whole");
         }
     });
@@ -105,6 +113,7 @@ mod tests {
     async fn a_page_larger_than_a_chunk_arrives_whole_and_in_order() {
         let (tx, mut rx) = mpsc::channel(64);
         let page: String = (0..500).map(|i| format!("series_{i} {i}\n")).collect();
+        let runtime = tokio::runtime::Handle::current();
         let writer = tokio::task::spawn_blocking({
             let page = page.clone();
             move || {
@@ -112,7 +121,7 @@ mod tests {
                 for line in page.split_inclusive('\n') {
                     w.write_str(line)?;
                 }
-                w.finish()
+                w.finish(&runtime, LAST_CHUNK_WAIT)
             }
         });
         let mut got = String::new();
@@ -181,6 +190,29 @@ mod tests {
             );
             assert!(got.contains(&line), "{line}");
         }
+    }
+
+    /// A scraper that keeps its connection but reads nothing holds the encoding's thread and
+    /// last chunk for the wait given ([`LAST_CHUNK_WAIT`] in service; here short, on the real
+    /// clock: a paused one does not advance while a blocking task runs), not for as long as it
+    /// stays connected.
+    #[tokio::test]
+    async fn a_scraper_that_reads_nothing_is_given_up_after_a_while() {
+        let wait = Duration::from_millis(50);
+        let (tx, _kept_unread) = mpsc::channel(1);
+        let runtime = tokio::runtime::Handle::current();
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut w = ChunkWriter::new(10, tx);
+            // The first chunk fills the channel; the last has nowhere to go.
+            w.write_str("a line longer than ten bytes\n")?;
+            w.write_str("the last line\n")?;
+            w.finish(&runtime, wait)
+        })
+        .await
+        .expect("joined");
+        assert_eq!(result, Err(std::fmt::Error));
+        assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
     }
 
     #[tokio::test]
