@@ -76,35 +76,8 @@ struct Pending {
 /// Whether a queued Event may still be published when its turn comes.
 pub type Validity = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// `kind/namespace/name` and the reason, joined by [`KEY_SEPARATOR`]: at most one pending
-/// Event each. One string, so that a newer Event finds the pending one by a borrowed key
-/// (built in a buffer the thread keeps) and replaces it without allocating: at thousands of
-/// targets most Events queued are coalesced (four in five in the 10,000-target bench).
-type Key = String;
-
-/// Between a key's object and its reason: a character no name, kind or reason holds.
-const KEY_SEPARATOR: char = '\u{1f}';
-
-thread_local! {
-    /// The key of the Event being queued, built here before it is looked up.
-    static KEY_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// `key` set to `regarding`'s and `reason`'s.
-fn write_key(key: &mut String, regarding: &ObjectReference, reason: &str) {
-    key.clear();
-    for (i, part) in [&regarding.kind, &regarding.namespace, &regarding.name]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            key.push('/');
-        }
-        key.push_str(part.as_deref().unwrap_or(""));
-    }
-    key.push(KEY_SEPARATOR);
-    key.push_str(reason);
-}
+/// `(object, reason)`: at most one pending Event each.
+type Key = (String, String);
 
 #[derive(Default)]
 struct Queue {
@@ -219,38 +192,43 @@ impl EventSink {
         event: EventSpec,
         still_valid: Option<Validity>,
     ) {
-        KEY_BUFFER.with_borrow_mut(|key| {
-            write_key(key, regarding, &event.reason);
-            let mut q = self.inner.lock();
-            if q.closed {
-                return;
+        let key = (
+            format!(
+                "{}/{}/{}",
+                regarding.kind.as_deref().unwrap_or(""),
+                regarding.namespace.as_deref().unwrap_or(""),
+                regarding.name.as_deref().unwrap_or("")
+            ),
+            event.reason.clone(),
+        );
+        let mut q = self.inner.lock();
+        if q.closed {
+            return;
+        }
+        if let Some(pending) = q.pending.get_mut(&key) {
+            // The newer Event replaces the pending one in place (its turn kept).
+            if pending.regarding != *regarding {
+                pending.regarding = regarding.clone();
             }
-            if let Some(pending) = q.pending.get_mut(key.as_str()) {
-                // The newer Event replaces the pending one's text in place (its turn kept).
-                if pending.regarding != *regarding {
-                    pending.regarding = regarding.clone();
-                }
-                pending.event = event;
-                pending.still_valid = still_valid;
-                drop(q);
-                self.inner.counts.coalesced.inc();
-                return;
-            }
-            let key = key.clone();
-            q.pending.insert(
-                key.clone(),
-                Pending {
-                    regarding: regarding.clone(),
-                    event,
-                    still_valid,
-                },
-            );
-            q.order.push_back(key);
-            let len = q.order.len();
+            pending.event = event;
+            pending.still_valid = still_valid;
             drop(q);
-            self.inner.telemetry.events_pending.set(len as i64);
-            self.inner.wake.notify_one();
-        });
+            self.inner.counts.coalesced.inc();
+            return;
+        }
+        q.order.push_back(key.clone());
+        q.pending.insert(
+            key,
+            Pending {
+                regarding: regarding.clone(),
+                event,
+                still_valid,
+            },
+        );
+        let len = q.order.len();
+        drop(q);
+        self.inner.telemetry.events_pending.set(len as i64);
+        self.inner.wake.notify_one();
     }
 
     /// Stop publishing; Events still queued are dropped (counted as `dropped`).

@@ -173,7 +173,7 @@ mod tests {
                     .set(2.5);
             }
         });
-        let created = tokio::time::timeout(std::time::Duration::from_secs(60), created).await;
+        let created = tokio::time::timeout(Duration::from_secs(60), created).await;
         assert!(
             matches!(created, Ok(Ok(()))),
             "creating a series waited for a scraper that does not read"
