@@ -178,7 +178,11 @@ mod tests {
     use super::*;
 
     fn filled(days: usize, rate: impl Fn(f64) -> f64) -> History {
-        let mut h = History::new(300.0, 14.0 * 86_400.0);
+        filled_keeping(14.0, days, rate)
+    }
+
+    fn filled_keeping(kept_days: f64, days: usize, rate: impl Fn(f64) -> f64) -> History {
+        let mut h = History::new(300.0, kept_days * 86_400.0);
         let mut t = 0.0;
         while t < days as f64 * 86_400.0 {
             t += 60.0;
@@ -231,6 +235,35 @@ mod tests {
         assert!(
             forecast(&h, Season::Weekly, newest, target).is_none(),
             "no week of history yet"
+        );
+    }
+
+    #[test]
+    fn the_weekly_model_averages_the_weeks_its_level_comparison_reaches() {
+        // Three weeks of a weekly shape; in one variant days 6 to 13 (the week before last,
+        // around the time forecast) are doubled.
+        const DAY: f64 = 86_400.0;
+        let shape = |t: f64| 10.0 + 5.0 * (std::f64::consts::TAU * t / (7.0 * DAY)).sin();
+        let doubled = |t: f64| {
+            if (6.0 * DAY..13.0 * DAY).contains(&t) {
+                2.0 * shape(t)
+            } else {
+                shape(t)
+            }
+        };
+        let weekly = |kept_days: f64, rate: &dyn Fn(f64) -> f64| {
+            let h = filled_keeping(kept_days, 21, rate);
+            let newest = h.newest().unwrap();
+            forecast(&h, Season::Weekly, newest, newest + 12).unwrap()
+        };
+        // 14 days: the week before last is kept, but not the 2.5 hours before its same time
+        // that its level is compared over, so it does not count at all.
+        assert_eq!(weekly(14.0, &shape), weekly(14.0, &doubled));
+        // 15 days: it counts (scaled to today's level, so not twice as much).
+        let (normal, with_doubled) = (weekly(15.0, &shape), weekly(15.0, &doubled));
+        assert!(
+            with_doubled > normal && with_doubled < 1.1 * normal,
+            "{normal} {with_doubled}"
         );
     }
 }
