@@ -642,6 +642,7 @@ fn main() {
         "metric_series": per_target.metric_series,
         "recommendation": per_target.recommendation,
         "deployment_cache": per_target.deployment_cache,
+        "pending_event": per_target.pending_event,
         "total": per_target.total(),
     });
     if o.json {

@@ -2,7 +2,8 @@
 //! each component built for many targets, the heap difference divided by their number.
 //! The components are the real types the controller keeps per target.
 
-use prescale::actuator::view_of;
+use futures::future::BoxFuture;
+use prescale::actuator::{EventLimits, EventSink, EventSpec, PublishEvent, Validity, view_of};
 use prescale::config::{ScaleTargetRef, TargetConfig};
 use prescale::controller::{Reports, TargetReport, TargetTask};
 use prescale::core::{Observation, TargetState, decide};
@@ -12,6 +13,7 @@ use prescale::telemetry::{
     TargetLabels, Telemetry, WarningLabels,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
 /// The system allocator, counting bytes in use.
@@ -221,6 +223,9 @@ pub struct PerTarget {
     pub recommendation: f64,
     /// The Deployment cache's entry.
     pub deployment_cache: f64,
+    /// A decision Event waiting its turn in the Event queue (at 10,000 targets and 5
+    /// Events/s nearly every target has one: 9,537 pending in a run of the bench).
+    pub pending_event: f64,
 }
 
 impl PerTarget {
@@ -232,6 +237,7 @@ impl PerTarget {
             + self.metric_series
             + self.recommendation
             + self.deployment_cache
+            + self.pending_event
     }
 }
 
@@ -291,6 +297,7 @@ pub fn measure() -> PerTarget {
         (in_use() - before) as f64 / N as f64
     };
     let deployment_cache = per_item(N, |i| view_of(&deployment(i)));
+    let pending_event = pending_event(N);
     PerTarget {
         core,
         task_besides_core: task - fresh_core,
@@ -298,5 +305,72 @@ pub fn measure() -> PerTarget {
         metric_series,
         recommendation,
         deployment_cache,
+        pending_event,
     }
+}
+
+/// A publisher whose turn never comes: the queue's task is never run.
+struct NeverPublished;
+
+impl PublishEvent for NeverPublished {
+    fn publish<'a>(
+        &'a self,
+        _regarding: &'a k8s_openapi::api::core::v1::ObjectReference,
+        _event: &'a EventSpec,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(futures::future::pending())
+    }
+}
+
+/// Heap bytes of one pending decision Event per target, as a shadow target's tick queues it
+/// (the note as the controller words it, with a warm decision's reasons).
+fn pending_event(n: usize) -> f64 {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return f64::NAN;
+    };
+    // The queue's task is spawned on a runtime never driven: every Event stays queued.
+    let _context = runtime.enter();
+    let sink = EventSink::with_publisher(
+        Arc::new(NeverPublished),
+        EventLimits::default(),
+        Arc::new(Telemetry::new()),
+    );
+    let c = config(0);
+    let mut state = warm_core(0);
+    let t = 1_700_000_000.0 + 15.0 * DAY;
+    let decision = decide(
+        &c,
+        &mut state,
+        &Observation {
+            t,
+            queue_depth: Some(6.0),
+            arrival_rate: Some(2.0),
+            completion_rate: Some(2.0),
+            wait_s: None,
+            ready: 4,
+            current: 4,
+        },
+    );
+    let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+    // One validity shared by all (its clone allocates nothing): the controller's shadow
+    // Events carry none.
+    let valid: Validity = Arc::new(|| true);
+    let before = in_use();
+    for i in 0..n {
+        let view = view_of(&deployment(i));
+        let event = EventSpec {
+            warning: false,
+            reason: "Recommendation",
+            action: "Recommend",
+            note: format!(
+                "recommends {} replicas (now {}, {} ready); shadow mode, not applied; reasons: {reasons}",
+                decision.replicas, view.replicas, view.ready
+            ),
+        };
+        // What the queue keeps is counted: the view (the tick's) is freed again.
+        sink.publish_if(&view.reference, event, valid.clone());
+    }
+    let bytes = (in_use() - before) as f64 / n as f64;
+    drop(sink);
+    bytes
 }

@@ -34,10 +34,11 @@ use tokio::time::{Duration, Instant};
 pub struct EventSpec {
     /// `Warning` instead of `Normal`.
     pub warning: bool,
-    /// PascalCase reason, e.g. `Recommendation`, `Rescaled`, `OtherAutoscaler`.
-    pub reason: String,
+    /// PascalCase reason, e.g. `Recommendation`, `Rescaled`, `OtherAutoscaler`: one of a
+    /// fixed set (an Event's reason is a machine-readable constant), so no copy per Event.
+    pub reason: &'static str,
     /// PascalCase action, e.g. `Recommend`, `Scale`, `HoldWrites`.
-    pub action: String,
+    pub action: &'static str,
     /// Human-readable note (at most 1 kB).
     pub note: String,
 }
@@ -76,13 +77,14 @@ struct Pending {
 /// Whether a queued Event may still be published when its turn comes.
 pub type Validity = Arc<dyn Fn() -> bool + Send + Sync>;
 
-/// `(object, reason)`: at most one pending Event each.
-type Key = (String, String);
+/// `(object, reason)`: at most one pending Event each. Shared by the queue's order and its
+/// map: at thousands of targets nearly every target has an Event waiting its turn.
+type Key = (String, &'static str);
 
 #[derive(Default)]
 struct Queue {
-    order: VecDeque<Key>,
-    pending: HashMap<Key, Pending>,
+    order: VecDeque<Arc<Key>>,
+    pending: HashMap<Arc<Key>, Pending>,
     closed: bool,
 }
 
@@ -199,7 +201,7 @@ impl EventSink {
                 regarding.namespace.as_deref().unwrap_or(""),
                 regarding.name.as_deref().unwrap_or("")
             ),
-            event.reason.clone(),
+            event.reason,
         );
         let mut q = self.inner.lock();
         if q.closed {
@@ -216,6 +218,7 @@ impl EventSink {
             self.inner.counts.coalesced.inc();
             return;
         }
+        let key = Arc::new(key);
         q.order.push_back(key.clone());
         q.pending.insert(
             key,
@@ -321,9 +324,9 @@ impl PublishEvent for KubePublisher {
                 } else {
                     EventType::Normal
                 },
-                reason: event.reason.clone(),
+                reason: event.reason.into(),
                 note: Some(note),
-                action: event.action.clone(),
+                action: event.action.into(),
                 secondary: None,
             };
             // A recorder per Event: kube's Recorder would fold a repeated reason into a
@@ -349,7 +352,7 @@ async fn publish_queue(inner: Arc<Inner>, publisher: Arc<dyn PublishEvent>, limi
             match q.order.pop_front() {
                 Some(key) => {
                     let len = q.order.len();
-                    let pending = q.pending.remove(&key);
+                    let pending = q.pending.remove(&*key);
                     drop(q);
                     inner.telemetry.events_pending.set(len as i64);
                     pending
@@ -411,8 +414,8 @@ mod tests {
     fn recommends(n: u32) -> EventSpec {
         EventSpec {
             warning: false,
-            reason: "Recommendation".into(),
-            action: "Recommend".into(),
+            reason: "Recommendation",
+            action: "Recommend",
             note: format!("recommends {n}"),
         }
     }

@@ -16,6 +16,7 @@ use crate::core::Decision;
 use crate::leader::LeadershipLost;
 use crate::telemetry::ResultLabels;
 use k8s_openapi::api::core::v1::ObjectReference;
+use std::sync::Arc;
 
 /// Re-reads after a 409 before giving up until the next tick.
 const CONFLICT_RETRIES: u32 = 2;
@@ -145,7 +146,10 @@ impl TargetTask {
         };
         if let Some(hold) = hold {
             // What prescale would set, from the cached object: no API call.
-            self.memory.floor = Some(FloorReport::of(&cached, &plan_floor(&cached, recommended)));
+            self.memory.floor = Some(Arc::new(FloorReport::of(
+                &cached,
+                &plan_floor(&cached, recommended),
+            )));
             return (TickOutcome::Held(hold), None);
         }
 
@@ -160,7 +164,7 @@ impl TargetTask {
                 Err(e) => return self.floor_failed(shared, kind, "read", e),
             };
             let plan = plan_floor(&fresh, recommended);
-            self.memory.floor = Some(FloorReport::of(&fresh, &plan));
+            self.memory.floor = Some(Arc::new(FloorReport::of(&fresh, &plan)));
             if let Some(edit) = &plan.owner_edit {
                 self.report_owner_edit(shared, &fresh, edit).await;
             }
@@ -244,8 +248,8 @@ impl TargetTask {
                 &obj.reference,
                 EventSpec {
                     warning: false,
-                    reason: "FloorOwnerChanged".into(),
-                    action: "AdoptOwnerValue".into(),
+                    reason: "FloorOwnerChanged",
+                    action: "AdoptOwnerValue",
                     note,
                 },
             )

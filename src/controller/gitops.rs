@@ -132,8 +132,8 @@ impl super::tick::TargetTask {
                     &view.reference,
                     crate::actuator::EventSpec {
                         warning: true,
-                        reason: reason.into(),
-                        action: "GitOpsSync".into(),
+                        reason,
+                        action: "GitOpsSync",
                         note,
                     },
                 )

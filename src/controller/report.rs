@@ -43,7 +43,7 @@ pub struct TargetReport {
     /// Floor targets: the HPA's or ScaledObject's floor, held or (shadow, followers) that
     /// would be set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub floor: Option<super::FloorReport>,
+    pub floor: Option<Arc<super::FloorReport>>,
     /// Ticks finished since the target started on this instance, leader or not (so a
     /// follower's progress can be seen too: per-target metrics are the leader's alone).
     pub ticks: u64,

@@ -400,8 +400,8 @@ async fn reject_event(shared: &Shared, pod: Option<&ObjectReference>, error: &st
             pod,
             EventSpec {
                 warning: true,
-                reason: "ConfigRejected".into(),
-                action: "Reload".into(),
+                reason: "ConfigRejected",
+                action: "Reload",
                 note: format!("new config rejected, the previous one stays in force: {error}"),
             },
         )

@@ -195,8 +195,10 @@ impl TargetTask {
                 && l.action == action
                 && same_logged_labels(&labels, &l.reasons)
         });
-        if changed || tracing::enabled!(tracing::Level::DEBUG) {
-            let reasons_json = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        // Serialized once for the line and for a decision Event that follows it.
+        let reasons_json = (changed || tracing::enabled!(tracing::Level::DEBUG))
+            .then(|| serde_json::to_string(&decision.reasons).unwrap_or_default());
+        if let Some(reasons_json) = &reasons_json {
             macro_rules! decision_line {
                 ($level:ident) => {
                     tracing::$level!(
@@ -262,7 +264,7 @@ impl TargetTask {
 
         self.report_blocks(shared, view, decision, outcome, others)
             .await;
-        self.publish_decision_event(shared, view, decision, outcome)
+        self.publish_decision_event(shared, view, decision, outcome, reasons_json)
             .await;
     }
 
@@ -356,8 +358,8 @@ impl TargetTask {
                         &view.reference,
                         EventSpec {
                             warning: true,
-                            reason: reason.into(),
-                            action: "HoldWrites".into(),
+                            reason,
+                            action: "HoldWrites",
                             note,
                         },
                     )
@@ -380,6 +382,7 @@ impl TargetTask {
         view: &DeploymentView,
         decision: &Decision,
         outcome: &TickOutcome,
+        reasons_json: Option<String>,
     ) {
         if !shared.leads(&self.config) {
             return;
@@ -417,17 +420,19 @@ impl TargetTask {
                 }
                 Verdict::Publish { suppressed } => suppressed,
             };
-        // Built only for an Event that is published: at thousands of targets, serializing
-        // every tick's reasons would cost more than the decision.
-        let reasons = serde_json::to_string(&decision.reasons).unwrap_or_default();
+        // Built only for an Event that is published (or taken from the decision's log line):
+        // at thousands of targets, serializing every tick's reasons would cost more than the
+        // decision.
+        let reasons = reasons_json
+            .unwrap_or_else(|| serde_json::to_string(&decision.reasons).unwrap_or_default());
         let floor = self.memory.floor.clone();
         let (regarding, mut event) = match (self.config.mode, outcome) {
             (Mode::Active, TickOutcome::Scaled { from, to }) => (
                 &view.reference,
                 EventSpec {
                     warning: false,
-                    reason: "Rescaled".into(),
-                    action: "Scale".into(),
+                    reason: "Rescaled",
+                    action: "Scale",
                     note: format!("scaled from {from} to {to} replicas; reasons: {reasons}"),
                 },
             ),
@@ -447,8 +452,8 @@ impl TargetTask {
                     &f.reference,
                     EventSpec {
                         warning: false,
-                        reason: reason.into(),
-                        action: "SetFloor".into(),
+                        reason,
+                        action: "SetFloor",
                         note: format!(
                             "{} {} spec.{} {what} for Deployment {} (prescale recommends {} replicas; the owner's value is {}); reasons: {reasons}",
                             f.kind,
@@ -476,8 +481,8 @@ impl TargetTask {
                     &view.reference,
                     EventSpec {
                         warning: false,
-                        reason: "Recommendation".into(),
-                        action: "Recommend".into(),
+                        reason: "Recommendation",
+                        action: "Recommend",
                         note: format!(
                             "recommends {} replicas (now {}, {} ready){floor_note}; shadow mode, not applied; reasons: {reasons}",
                             decision.replicas, view.replicas, view.ready

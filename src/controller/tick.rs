@@ -78,7 +78,7 @@ pub(super) struct Memory {
     /// Rate limit of this target's decision Events.
     pub(super) events: EventLimiter,
     /// The floor under the HPA or ScaledObject, this tick (floor targets only).
-    pub(super) floor: Option<FloorReport>,
+    pub(super) floor: Option<Arc<FloorReport>>,
     /// The owner's last change of a floor's field that was reported.
     pub(super) last_owner_edit: Option<OwnerEdit>,
     /// Conditions found this tick that keep prescale from writing, besides those the
@@ -668,8 +668,8 @@ impl TargetTask {
                     &view.reference,
                     EventSpec {
                         warning: true,
-                        reason: "ManualScale".into(),
-                        action: "HoldWrites".into(),
+                        reason: "ManualScale",
+                        action: "HoldWrites",
                         note: format!(
                             "spec.replicas changed from {expected} to {} by someone other than prescale; prescale will not change it for {}s",
                             view.replicas,
