@@ -337,7 +337,8 @@ fn pending_event(n: usize) -> f64 {
     );
     let c = config(0);
     let mut state = warm_core(0);
-    let t = 1_700_000_000.0 + 15.0 * DAY;
+    // The tick after warm_core's last (which ends 15 days after its start).
+    let t = 1_700_000_000.0 + 15.0 * DAY + 15.0;
     let decision = decide(
         &c,
         &mut state,
