@@ -1,5 +1,5 @@
 //! Sixteen-bit numbers for what every target keeps thousands of: the arrival-rate history
-//! (14 days of 5-minute buckets) and the forecast errors of each model (a day's).
+//! (days of 5-minute buckets) and the forecast errors of each model (a day's).
 //!
 //! Both are floats with an `f32`'s exponent cut to a window and its mantissa cut to 10
 //! bits, rounded to nearest: a relative error of at most 2⁻¹¹ (0.05 %), far below the noise

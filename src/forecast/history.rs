@@ -7,7 +7,7 @@ const NO_DATA: u16 = RATE_NONE;
 
 /// Mean arrival rate per bucket for the last `capacity` buckets, indexed by absolute bucket
 /// number `floor(t / bucket_s)`. Each mean is kept in 16 bits ([`super::compact`]: within
-/// 0.05 %): 14 days of 5-minute buckets are 8 KB per target.
+/// 0.05 %): a week of 5-minute buckets is 4 KB per target.
 #[derive(Debug, Clone)]
 pub struct History {
     bucket_s: f64,
@@ -21,13 +21,23 @@ pub struct History {
 impl History {
     /// Keep `span_s` seconds of history in buckets of `bucket_s` seconds.
     pub fn new(bucket_s: f64, span_s: f64) -> Self {
-        let capacity = ((span_s / bucket_s).ceil() as usize).max(1);
+        Self::with_buckets(bucket_s, (span_s / bucket_s).ceil() as usize)
+    }
+
+    /// Keep the newest `buckets` buckets (at least one) of `bucket_s` seconds.
+    pub fn with_buckets(bucket_s: f64, buckets: usize) -> Self {
+        let capacity = buckets.max(1);
         History {
             bucket_s,
             ring: vec![NO_DATA; capacity],
             newest: None,
             open: None,
         }
+    }
+
+    /// Buckets held.
+    pub fn buckets(&self) -> usize {
+        self.ring.len()
     }
 
     /// Bucket width, seconds.

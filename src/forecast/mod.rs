@@ -21,7 +21,7 @@ pub use calibration::{Calibration, MarginRule, central, upper};
 pub use compact::{decode_rate, encode_rate};
 pub use demand::Demand;
 pub use history::History;
-pub use seasonal::{Prepared, Season, forecast};
+pub use seasonal::{Prepared, Season, buckets_read, forecast};
 pub use window_max::WindowMax;
 
 use calibration::{ERRORS_TO_COMPETE, SAMPLE_EVERY_S};
@@ -49,6 +49,13 @@ pub struct ForecasterSettings {
     pub history_s: f64,
     /// How margins are chosen from the errors.
     pub margin: MarginRule,
+}
+
+/// Buckets of history a forecaster holds: of the `history_s` it is given, what its models
+/// can read ([`buckets_read`]; 7 days and 2.5 hours of a 14-day history, half its memory).
+fn buckets_kept(settings: &ForecasterSettings) -> usize {
+    let given = (settings.history_s / settings.bucket_s).ceil().max(1.0) as i64;
+    buckets_read(settings.bucket_s, given) as usize
 }
 
 /// Buckets ahead whose forecasts are cached at each completed bucket (two hours of 5-minute
@@ -104,7 +111,7 @@ impl Forecaster {
         };
         Forecaster {
             settings,
-            history: History::new(settings.bucket_s, settings.history_s),
+            history: History::with_buckets(settings.bucket_s, buckets_kept(&settings)),
             models: Season::ALL.map(model),
             demand: Demand::default(),
             next_sample: f64::NEG_INFINITY,
@@ -473,6 +480,81 @@ mod tests {
             one_by_one.observe(t, 15.0, rate, 105.0, 30.0);
             backfilled.observe(t, 15.0, rate, 105.0, 30.0);
             same(&one_by_one, &backfilled, t);
+        }
+    }
+
+    #[test]
+    fn holding_only_the_buckets_the_models_read_changes_no_forecast() {
+        const DAY: f64 = 86_400.0;
+        // A daily and a weekly shape with noise and outages, 23 days of it: past seasons
+        // up to three weeks back are there to be read.
+        let mut rng = fastrand::Rng::with_seed(23);
+        let shape = |t: f64| {
+            let day = (std::f64::consts::TAU * t / DAY).sin();
+            let week = (std::f64::consts::TAU * t / (7.0 * DAY)).sin();
+            (10.0 + 8.0 * day) * (1.5 + week)
+        };
+        let samples: Vec<(f64, f64)> = (1..=23 * 576)
+            .map(|k| {
+                let t = f64::from(k) * 150.0;
+                let outage = k % 1009 < 40 || (9.0 * DAY..9.6 * DAY).contains(&t);
+                let rate = if outage {
+                    f64::NAN
+                } else {
+                    shape(t) * (0.7 + 0.6 * rng.f64())
+                };
+                (t, rate)
+            })
+            .collect();
+        // Histories on either side of each past season's reach (its level window half kept
+        // 12 buckets after the season), and the default.
+        let reach = |days: f64, buckets: f64| days * DAY + buckets * 300.0;
+        let cases = [
+            (0.5 * DAY, 144),
+            (reach(3.0, 11.0), 864),
+            (reach(3.0, 12.0), 876),
+            (reach(7.0, 11.0), 894),
+            (reach(7.0, 12.0), 2028),
+            (14.0 * DAY, 2046),
+            (reach(14.0, 11.0), 2046),
+            (reach(14.0, 12.0), 4044),
+            (15.0 * DAY, 4062),
+            (reach(21.0, 40.0), 6078),
+        ];
+        for (history_s, buckets) in cases {
+            let s = ForecasterSettings {
+                history_s,
+                ..settings()
+            };
+            let mut held = Forecaster::new(s);
+            let mut full = Forecaster::new(s);
+            full.history = History::new(s.bucket_s, s.history_s);
+            assert_eq!(held.history.buckets(), buckets, "{history_s}");
+            for (i, &(t, rate)) in samples.iter().enumerate() {
+                held.observe(t, 150.0, rate, 105.0, 30.0);
+                full.observe(t, 150.0, rate, 105.0, 30.0);
+                if i % 7 != 0 {
+                    continue;
+                }
+                let what = format!("history {history_s} s, at {t} s");
+                assert_eq!(held.season(), full.season(), "{what}");
+                assert_eq!(held.margin().to_bits(), full.margin().to_bits(), "{what}");
+                for ahead in [105.0, 3600.0, 7000.0] {
+                    assert_eq!(
+                        held.predict(t, t + ahead),
+                        full.predict(t, t + ahead),
+                        "{what}"
+                    );
+                }
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let summary = held.upper_path(t, 15.0, 500, 105.0, &mut a);
+                assert_eq!(
+                    summary,
+                    full.upper_path(t, 15.0, 500, 105.0, &mut b),
+                    "{what}"
+                );
+                assert_eq!(a, b, "{what}");
+            }
         }
     }
 

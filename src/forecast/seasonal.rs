@@ -50,6 +50,36 @@ const HOLD_FRACTION: f64 = 0.75;
 /// Past seasons averaged by a seasonal model.
 const SEASONS_AVERAGED: i64 = 3;
 
+/// How many of a history's newest `kept` buckets the models can ever read: the buckets
+/// older than that would change no forecast, so they need not be held.
+///
+/// The oldest reads are a past season's level, the [`RATIO_BUCKETS`] ending
+/// [`HOLD_BUCKETS`] before the same time that season ago, and the level model's same bucket
+/// of past days. A past season counts only where its level window has at least half its
+/// buckets kept ([`level`]): with 14 days kept, two weeks ago is out of reach by 2.5 hours,
+/// so the weekly model averages last week alone and nothing older than 7 days and 30 buckets
+/// is read; with 15 days, two weeks count, and 14 days and 30 buckets are read.
+pub fn buckets_read(bucket_s: f64, kept: i64) -> i64 {
+    let period = |season: Season| {
+        season
+            .period_s()
+            .map_or(0, |s| (s / bucket_s).round() as i64)
+    };
+    // The level model: its recent levels, and the same bucket of the past days it holds to.
+    let mut oldest = (HOLD_BUCKETS + LEVEL_BUCKETS).max(SEASONS_AVERAGED * period(Season::Daily));
+    for season in [Season::Daily, Season::Weekly] {
+        for n in 1..=SEASONS_AVERAGED {
+            let shift = n * period(season);
+            // The level window nearest to now (no hold) is the one most of which is kept.
+            let reached = (kept - shift).clamp(0, RATIO_BUCKETS) >= RATIO_BUCKETS / 2;
+            if reached {
+                oldest = oldest.max(shift + HOLD_BUCKETS + RATIO_BUCKETS);
+            }
+        }
+    }
+    kept.min(oldest).max(1)
+}
+
 /// Forecast of bucket `target` by `season`, from the buckets completed up to `newest`.
 pub fn forecast(history: &History, season: Season, newest: i64, target: i64) -> Option<f64> {
     Prepared::new(history, season, newest).at(target)
