@@ -416,7 +416,10 @@ impl TargetTask {
 
         if self.config.actuation.is_floor() {
             cpu.pause();
-            let (outcome, error) = self.act_on_floor(shared, &view, &decision).await;
+            // Boxed, like the other rare large awaits below: inline, the biggest of them set
+            // the size of every tick's future (10.7 KB, against 3 KB for the common path),
+            // and every target is in a tick at once at start-up.
+            let (outcome, error) = Box::pin(self.act_on_floor(shared, &view, &decision)).await;
             cpu.resume();
             self.account(shared, &obs, &decision, &outcome);
             self.report(shared, &obs, &view, &decision, &outcome, &[], error)
@@ -472,9 +475,12 @@ impl TargetTask {
                     // refused mark is not worked around).
                     cpu.pause();
                     if to < from && self.config.pod_deletion_cost.enabled {
-                        let marked = token
-                            .guard(self.mark_pods_for_scale_down(shared, &view, from - to))
-                            .await;
+                        let marked = Box::pin(token.guard(self.mark_pods_for_scale_down(
+                            shared,
+                            &view,
+                            from - to,
+                        )))
+                        .await;
                         match marked {
                             Ok(Ok(())) => {}
                             Ok(Err(e)) => {
@@ -491,13 +497,13 @@ impl TargetTask {
                             }
                         }
                     }
-                    let written = token
-                        .guard(
-                            shared
-                                .cluster
-                                .scale(target, from, to, &view.resource_version),
-                        )
-                        .await;
+                    let written = Box::pin(token.guard(shared.cluster.scale(
+                        target,
+                        from,
+                        to,
+                        &view.resource_version,
+                    )))
+                    .await;
                     let written = match written {
                         Ok(written) => written,
                         Err(lost) => {
@@ -527,7 +533,7 @@ impl TargetTask {
                             conflicts += 1;
                             self.count_write(shared, e.label());
                             tracing::info!(target_name = %self.config.name, error = %e, "re-reading the scaled object and deciding again");
-                            match shared.cluster.read_deployment(target).await {
+                            match Box::pin(shared.cluster.read_deployment(target)).await {
                                 Ok(v) => {
                                     self.memory.ahead(&view.resource_version, v.clone());
                                     view = Arc::new(v);
