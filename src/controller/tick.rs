@@ -417,7 +417,7 @@ impl TargetTask {
         if self.config.actuation.is_floor() {
             cpu.pause();
             // Boxed, like the other rare large awaits below: inline, the biggest of them set
-            // the size of every tick's future (10.7 KB, against 3 KB for the common path),
+            // the size of every tick's future (10.7 KB, against 2.8 KB with them boxed),
             // and every target is in a tick at once at start-up.
             let (outcome, error) = Box::pin(self.act_on_floor(shared, &view, &decision)).await;
             cpu.resume();
