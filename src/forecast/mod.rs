@@ -21,10 +21,11 @@ pub use calibration::{Calibration, MarginRule, central, upper};
 pub use compact::{decode_rate, encode_rate};
 pub use demand::Demand;
 pub use history::History;
-pub use seasonal::{Prepared, Season, buckets_read, forecast};
+pub use seasonal::{Prepared, Season, forecast};
 pub use window_max::WindowMax;
 
 use calibration::{ERRORS_TO_COMPETE, SAMPLE_EVERY_S};
+use seasonal::buckets_read;
 
 /// A forecast for a window of time.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -54,8 +55,9 @@ pub struct ForecasterSettings {
 /// Buckets of history a forecaster holds: of the `history_s` it is given, what its models
 /// can read ([`buckets_read`]; 7 days and 2.5 hours of a 14-day history, half its memory).
 fn buckets_kept(settings: &ForecasterSettings) -> usize {
-    let given = (settings.history_s / settings.bucket_s).ceil().max(1.0) as i64;
-    buckets_read(settings.bucket_s, given) as usize
+    let given = (settings.history_s / settings.bucket_s).ceil() as i64;
+    // At least one bucket: `History` holds one whatever it is given.
+    buckets_read(settings.bucket_s, given).max(1) as usize
 }
 
 /// Buckets ahead whose forecasts are cached at each completed bucket (two hours of 5-minute
@@ -455,32 +457,40 @@ mod tests {
             backfilled.observe_history(300.0, chunk, 105.0, 30.0);
         }
         let mut t = history.last().map_or(0.0, |&(t, _)| t);
-        let same = |a: &Forecaster, b: &Forecaster, t: f64| {
-            assert_eq!(a.season(), b.season());
-            assert_eq!(a.margin().to_bits(), b.margin().to_bits());
-            for ahead in [0.0, 100.0, 900.0, 3600.0, 7000.0] {
-                assert_eq!(
-                    a.predict(t, t + ahead),
-                    b.predict(t, t + ahead),
-                    "{t} {ahead}"
-                );
-            }
-            let (mut pa, mut pb) = (Vec::new(), Vec::new());
-            assert_eq!(
-                a.upper_path(t, 15.0, 40, 105.0, &mut pa),
-                b.upper_path(t, 15.0, 40, 105.0, &mut pb)
-            );
-            assert_eq!(pa, pb);
-        };
-        same(&one_by_one, &backfilled, t);
+        assert_same_forecasts(&one_by_one, &backfilled, t, "after the backfill");
         // And live ticks after it.
         for _ in 0..100 {
             t += 15.0;
             let rate = shape(t);
             one_by_one.observe(t, 15.0, rate, 105.0, 30.0);
             backfilled.observe(t, 15.0, rate, 105.0, 30.0);
-            same(&one_by_one, &backfilled, t);
+            assert_same_forecasts(&one_by_one, &backfilled, t, "a live tick");
         }
+    }
+
+    /// `a` and `b` forecast exactly alike at `t`: the same model and margin, the same
+    /// predictions of windows up to two hours ahead, the same upper path over two hours.
+    fn assert_same_forecasts(a: &Forecaster, b: &Forecaster, t: f64, what: &str) {
+        assert_eq!(a.season(), b.season(), "{what} at {t} s");
+        assert_eq!(
+            a.margin().to_bits(),
+            b.margin().to_bits(),
+            "{what} at {t} s"
+        );
+        for ahead in [0.0, 100.0, 105.0, 900.0, 3600.0, 7000.0] {
+            assert_eq!(
+                a.predict(t, t + ahead),
+                b.predict(t, t + ahead),
+                "{what} at {t} s, {ahead} s ahead"
+            );
+        }
+        let (mut pa, mut pb) = (Vec::new(), Vec::new());
+        assert_eq!(
+            a.upper_path(t, 15.0, 500, 105.0, &mut pa),
+            b.upper_path(t, 15.0, 500, 105.0, &mut pb),
+            "{what} at {t} s"
+        );
+        assert_eq!(pa, pb, "{what} at {t} s");
     }
 
     #[test]
@@ -536,24 +546,7 @@ mod tests {
                 if i % 7 != 0 {
                     continue;
                 }
-                let what = format!("history {history_s} s, at {t} s");
-                assert_eq!(held.season(), full.season(), "{what}");
-                assert_eq!(held.margin().to_bits(), full.margin().to_bits(), "{what}");
-                for ahead in [105.0, 3600.0, 7000.0] {
-                    assert_eq!(
-                        held.predict(t, t + ahead),
-                        full.predict(t, t + ahead),
-                        "{what}"
-                    );
-                }
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                let summary = held.upper_path(t, 15.0, 500, 105.0, &mut a);
-                assert_eq!(
-                    summary,
-                    full.upper_path(t, 15.0, 500, 105.0, &mut b),
-                    "{what}"
-                );
-                assert_eq!(a, b, "{what}");
+                assert_same_forecasts(&held, &full, t, &format!("history {history_s} s"));
             }
         }
     }

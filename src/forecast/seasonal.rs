@@ -59,7 +59,7 @@ const SEASONS_AVERAGED: i64 = 3;
 /// buckets kept ([`level`]): with 14 days kept, two weeks ago is out of reach by 2.5 hours,
 /// so the weekly model averages last week alone and nothing older than 7 days and 30 buckets
 /// is read; with 15 days, two weeks count, and 14 days and 30 buckets are read.
-pub fn buckets_read(bucket_s: f64, kept: i64) -> i64 {
+pub(super) fn buckets_read(bucket_s: f64, kept: i64) -> i64 {
     let period = |season: Season| {
         season
             .period_s()
@@ -71,13 +71,13 @@ pub fn buckets_read(bucket_s: f64, kept: i64) -> i64 {
         for n in 1..=SEASONS_AVERAGED {
             let shift = n * period(season);
             // The level window nearest to now (no hold) is the one most of which is kept.
-            let reached = (kept - shift).clamp(0, RATIO_BUCKETS) >= RATIO_BUCKETS / 2;
+            let reached = (kept - shift).clamp(0, RATIO_BUCKETS) >= fewest_for_level(RATIO_BUCKETS);
             if reached {
                 oldest = oldest.max(shift + HOLD_BUCKETS + RATIO_BUCKETS);
             }
         }
     }
-    kept.min(oldest).max(1)
+    kept.min(oldest)
 }
 
 /// Forecast of bucket `target` by `season`, from the buckets completed up to `newest`.
@@ -196,11 +196,18 @@ fn level_ratio(history: &History, end: i64, shift: i64) -> Option<f64> {
     Some(((now + floor) / (then + floor)).clamp(0.1, 10.0))
 }
 
-/// Mean of the `buckets` buckets ending at `newest - shift` (those with data; at least half).
+/// Mean of the `buckets` buckets ending at `newest - shift` (those with data; at least
+/// [`fewest_for_level`]).
 fn level(history: &History, newest: i64, shift: i64, buckets: i64) -> Option<f64> {
     let (sum, n) = history.sum_back(newest - shift, buckets);
     let n = n as f64;
-    (n >= (buckets / 2) as f64).then(|| sum / n)
+    (n >= fewest_for_level(buckets) as f64).then(|| sum / n)
+}
+
+/// Buckets with data a level over `buckets` needs: half of them ([`buckets_read`] relies on
+/// the same count).
+fn fewest_for_level(buckets: i64) -> i64 {
+    buckets / 2
 }
 
 #[cfg(test)]
