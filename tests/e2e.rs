@@ -7,6 +7,8 @@ mod support;
 
 #[path = "support/api_double/mod.rs"]
 mod api_double;
+#[path = "support/process_harness.rs"]
+mod process_harness;
 
 use api_double::ApiDouble;
 use std::process::{Child, Command, Stdio};
@@ -23,14 +25,6 @@ struct Env {
     _dir: tempfile::TempDir,
     child: Child,
     admin: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// Exporter, Prometheus scraping it every second, the API double with Deployment `docs` at
@@ -74,19 +68,22 @@ targets:
         ),
     )
     .expect("write config");
-    let admin = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_prescale"))
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--no-leader-election", "--config"])
         .arg(&config)
-        .args(["--admin-addr", &admin])
+        .args(["--admin-addr", "127.0.0.1:0"])
         .env("KUBECONFIG", api.write_kubeconfig(dir.path(), "prescale"))
         .env("POD_NAME", "prescale-0")
         .env("POD_NAMESPACE", "prescale")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,prescale::cli::run=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(&log).expect("create stderr.log"),
+        ))
         .spawn()
         .expect("spawn prescale run");
+    let admin = process_harness::logged_admin_addr(&mut child, &log).await;
     Some(Env {
         api,
         exporter,

@@ -105,8 +105,19 @@ async fn every_fault_keeps_its_property_and_the_table_matches_docs_faults_md() {
     static PANICS: AtomicU32 = AtomicU32::new(0);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        PANICS.fetch_add(1, Ordering::SeqCst);
+        let n = PANICS.fetch_add(1, Ordering::SeqCst) + 1;
         previous(info);
+        // Again after the backtrace, in one line: a CI log that keeps only the head and
+        // the tail of a long output still shows what failed.
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("(not a string)");
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        let message: String = message.chars().take(2000).collect();
+        eprintln!("fault matrix: panic {n} at {location}: {message:?}");
     }));
 
     let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));

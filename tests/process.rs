@@ -10,7 +10,7 @@ mod process_harness;
 
 use api_double::ApiDouble;
 use process_harness::{
-    NS, config_text, free_port, holder, signal, spawn, spawn_with, wait_exit, wait_for, writers,
+    NS, config_text, holder, signal, spawn, spawn_with, wait_exit, wait_for, writers,
 };
 use std::process::Command;
 
@@ -20,8 +20,8 @@ async fn two_instances_one_writes_the_other_takes_over_and_sigterm_releases_the_
     api.put_deployment(NS, "web", 1, 1);
     let dir_a = tempfile::tempdir().expect("tempdir");
     let dir_b = tempfile::tempdir().expect("tempdir");
-    let a = spawn(&api, dir_a.path(), "a", 3);
-    let b = spawn(&api, dir_b.path(), "b", 3);
+    let a = spawn(&api, dir_a.path(), "a", 3).await;
+    let b = spawn(&api, dir_b.path(), "b", 3).await;
 
     wait_for(30, "the leader scales web to 3", || {
         api.replicas(NS, "web") == Some(3)
@@ -113,8 +113,8 @@ async fn sharded_processes_split_the_shards_and_a_paused_one_never_writes_after_
     let dir_a = tempfile::tempdir().expect("tempdir");
     let dir_b = tempfile::tempdir().expect("tempdir");
     let shards = ["--shards", "4"];
-    let mut a = spawn_with(&api, dir_a.path(), "a", 2, SHARDED, &shards);
-    let mut b = spawn_with(&api, dir_b.path(), "b", 2, SHARDED, &shards);
+    let mut a = spawn_with(&api, dir_a.path(), "a", 2, SHARDED, &shards).await;
+    let mut b = spawn_with(&api, dir_b.path(), "b", 2, SHARDED, &shards).await;
     wait_for(
         30,
         "a and b hold two shards each, every Deployment at 2",
@@ -175,7 +175,7 @@ async fn an_invalid_config_at_start_exits_1_naming_the_file_and_the_problem() {
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--no-leader-election", "--config"])
         .arg(&path)
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--admin-addr", "127.0.0.1:0"])
         .env("KUBECONFIG", api.write_kubeconfig(dir.path(), "x"))
         .env("RUST_LOG", "off")
         .output()
@@ -199,7 +199,7 @@ async fn a_lease_duration_that_is_not_whole_seconds_is_rejected_before_anything_
     let out = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
         .arg(&path)
-        .args(["--admin-addr", &format!("127.0.0.1:{}", free_port())])
+        .args(["--admin-addr", "127.0.0.1:0"])
         .args(["--lease-duration", "1500ms", "--renew-deadline", "1s"])
         .args(["--retry-period", "200ms"])
         .env("KUBECONFIG", api.write_kubeconfig(dir.path(), "x"))

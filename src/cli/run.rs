@@ -17,7 +17,8 @@ pub struct RunArgs {
     /// The config file; its directory is watched and changes are applied live.
     #[arg(long)]
     pub config: PathBuf,
-    /// Address of the admin server (/healthz, /readyz, /metrics, /recommendations, /report).
+    /// Address of the admin server (/healthz, /readyz, /metrics, /recommendations, /report);
+    /// port 0 picks a free port, logged as `admin server listening` with its `addr`.
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub admin_addr: String,
     /// Name of the leader-election Lease in the controller's namespace (POD_NAMESPACE).
@@ -174,6 +175,14 @@ async fn run_async(args: RunArgs) -> CliResult {
             addr: args.admin_addr.clone(),
             source,
         })?;
+    // The address as bound: with port 0 the system picks it, and this line is where a
+    // supervisor (or a test) learns it.
+    match admin.local_addr() {
+        Ok(addr) => tracing::info!(addr = %addr, "admin server listening"),
+        Err(e) => {
+            tracing::warn!(error = %e, addr = %args.admin_addr, "admin server listening; its bound address is unknown")
+        }
+    }
     let pod_name = std::env::var("POD_NAME").ok();
     let pod_namespace = std::env::var("POD_NAMESPACE").ok();
     let lease = if args.no_leader_election {

@@ -106,12 +106,12 @@ pub async fn killed_and_paused() -> Vec<Row> {
     api.put_deployment(NS, "web", 1, 1);
     let dir_a = tempfile::tempdir().expect("tempdir");
     let dir_b = tempfile::tempdir().expect("tempdir");
-    let a = spawn(&api, dir_a.path(), "a", 3);
+    let a = spawn(&api, dir_a.path(), "a", 3).await;
     wait_for(30, "a leads and scales web to 3", || {
         holder(&api).as_deref() == Some("a") && api.replicas(NS, "web") == Some(3)
     })
     .await;
-    let b = spawn(&api, dir_b.path(), "b", 3);
+    let b = spawn(&api, dir_b.path(), "b", 3).await;
     b.more_ticks(3).await;
 
     // Paused. The Deployment is paused while the configs change (a, leading, wants 5; b

@@ -10,13 +10,34 @@ use std::time::Duration;
 /// The namespace of target `web`'s Deployment.
 pub const NS: &str = "shop";
 
-/// A free port of 127.0.0.1 (for an admin server).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// The admin server's address as `prescale run` logged it (`admin server listening`) in
+/// its JSON log at `log`: the tests pass `--admin-addr 127.0.0.1:0`, since a port found
+/// free and then passed on can be taken in between (by any connection's local port) and
+/// the process then exits instead of starting. Fails naming the log when the process exits
+/// first or nothing is logged within 30 s.
+pub async fn logged_admin_addr(child: &mut Child, log: &Path) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let listening = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["fields"]["message"] == "admin server listening");
+        if let Some(addr) = listening
+            .as_ref()
+            .and_then(|l| l["fields"]["addr"].as_str())
+        {
+            return addr.to_string();
+        }
+        let exited = child.try_wait().expect("try_wait");
+        assert!(
+            exited.is_none() && tokio::time::Instant::now() < deadline,
+            "prescale run ({}) has no admin server ({exited:?}); its log {}:\n{text}",
+            child.id(),
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A config whose targets scale the Deployments `targets` of namespace [`NS`] (`web` in the
@@ -106,13 +127,13 @@ impl Instance {
 }
 
 /// Start `prescale run` with its files in `dir`, as `identity` (Pod name and bearer token),
-/// with the one target `web`.
-pub fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
-    spawn_with(api, dir, identity, min, &["web"], &[])
+/// with the one target `web`; returns once its admin server listens.
+pub async fn spawn(api: &ApiDouble, dir: &Path, identity: &str, min: u32) -> Instance {
+    spawn_with(api, dir, identity, min, &["web"], &[]).await
 }
 
 /// [`spawn`] with the targets of `targets` and `extra` arguments.
-pub fn spawn_with(
+pub async fn spawn_with(
     api: &ApiDouble,
     dir: &Path,
     identity: &str,
@@ -125,11 +146,11 @@ pub fn spawn_with(
     let kubeconfig = api.write_kubeconfig(dir, identity);
     let config = dir.join("prescale.yaml");
     std::fs::write(&config, config_text(targets, min)).expect("write config");
-    let admin = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_prescale"))
+    let log = dir.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prescale"))
         .args(["run", "--config"])
         .arg(&config)
-        .args(["--admin-addr", &admin])
+        .args(["--admin-addr", "127.0.0.1:0"])
         .args(["--lease-duration", "4s", "--renew-deadline", "3s"])
         .args(["--retry-period", "300ms", "--shutdown-grace", "10s"])
         .args(["--reload-debounce", "100ms"])
@@ -142,13 +163,12 @@ pub fn spawn_with(
         .env("POD_NAMESPACE", "prescale")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(dir.join("stderr.log"))
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null()),
-        )
+        .stderr(Stdio::from(
+            std::fs::File::create(&log).expect("create stderr.log"),
+        ))
         .spawn()
         .expect("spawn prescale run");
+    let admin = logged_admin_addr(&mut child, &log).await;
     Instance {
         child,
         dir: dir.to_path_buf(),

@@ -100,16 +100,26 @@ impl PrometheusServer {
         };
         let dir = tempfile::tempdir().expect("temporary directory for Prometheus");
         std::fs::write(dir.path().join("prometheus.yml"), config(jobs)).expect("write config");
-        let port = free_port();
         let mut server = Self {
             binary,
             dir,
-            port,
+            port: free_port(),
             web_config,
             child: None,
         };
-        server.try_restart()?;
-        Ok(Some(server))
+        // A port found free can be taken before Prometheus binds it (by any connection's
+        // local port): then another one, a few times.
+        let mut attempts = 1;
+        loop {
+            match server.try_restart() {
+                Ok(()) => return Ok(Some(server)),
+                Err(e) if attempts < 3 && e.contains("address already in use") => {
+                    attempts += 1;
+                    server.port = free_port();
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The API's base URL.

@@ -42,6 +42,9 @@ pub struct PrometheusDouble {
     addr: SocketAddr,
     answer: Arc<Mutex<Answer>>,
     server: Option<JoinHandle<()>>,
+    /// While stopped: the port, bound but not listening (connections are refused), so that
+    /// no other socket takes it before [`PrometheusDouble::restart`].
+    held: Option<tokio::net::TcpSocket>,
 }
 
 impl PrometheusDouble {
@@ -57,6 +60,7 @@ impl PrometheusDouble {
             addr,
             answer,
             server,
+            held: None,
         }
     }
 
@@ -76,14 +80,22 @@ impl PrometheusDouble {
         if let Some(server) = self.server.take() {
             server.abort();
             let _ = server.await;
+            let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+            // Answers closed their connections, which may linger in TIME_WAIT on this port.
+            socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+            socket.bind(self.addr).expect("hold the port while stopped");
+            self.held = Some(socket);
         }
     }
 
     /// Listen again on the same port.
     pub async fn restart(&mut self) {
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("bind the same port again");
+        let listener = match self.held.take() {
+            Some(socket) => socket.listen(1024).expect("listen on the held port"),
+            None => tokio::net::TcpListener::bind(self.addr)
+                .await
+                .expect("bind the same port again"),
+        };
         self.server = Some(serve(listener, self.answer.clone()));
     }
 }
