@@ -19,8 +19,9 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 
 struct Running {
     /// Shared with the task (one copy of the target's settings, not one per holder).
+    /// Dropping it stops the task, after its tick in flight: one channel for both, since a
+    /// second one (a stop flag) took 350 bytes per target.
     config: watch::Sender<Arc<TargetConfig>>,
-    stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
 
@@ -136,7 +137,6 @@ impl Supervisor {
         self.shared.health.target_started(&name, config.interval);
         let config = Arc::new(config);
         let (config_tx, config_rx) = watch::channel(config.clone());
-        let (stop_tx, stop_rx) = watch::channel(false);
         let shared = self.shared.clone();
         // Boxed: an async fn keeps its arguments in its future besides the locals they
         // move into, so a task passed by value would sit in every target's future twice.
@@ -144,13 +144,11 @@ impl Supervisor {
             Box::new(TargetTask::new(config)),
             shared,
             config_rx,
-            stop_rx,
         ));
         self.running.insert(
             name,
             Running {
                 config: config_tx,
-                stop: stop_tx,
                 handle,
             },
         );
@@ -158,12 +156,13 @@ impl Supervisor {
 
     /// Stop every target, each after its tick in flight.
     pub async fn shutdown(&mut self) {
-        let all = std::mem::take(&mut self.running);
-        for r in all.values() {
-            r.stop.send_replace(true);
-        }
-        for (name, r) in all {
-            if let Err(e) = r.handle.await {
+        // Every sender dropped first, so that the targets stop together.
+        let handles: Vec<(String, JoinHandle<()>)> = std::mem::take(&mut self.running)
+            .into_iter()
+            .map(|(name, r)| (name, r.handle))
+            .collect();
+        for (name, handle) in handles {
+            if let Err(e) = handle.await {
                 tracing::error!(target_name = %name, error = %e, "target task ended abnormally");
             }
         }
@@ -171,8 +170,9 @@ impl Supervisor {
 }
 
 async fn stop(r: Running) {
-    r.stop.send_replace(true);
-    if let Err(e) = r.handle.await {
+    let Running { config, handle } = r;
+    drop(config);
+    if let Err(e) = handle.await {
         tracing::error!(error = %e, "target task ended abnormally");
     }
 }
@@ -222,6 +222,12 @@ fn until_phase(
 /// Longest wait for a target's namespace to be listed before its first tick.
 const SYNC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Completes once the supervisor has dropped the target's config sender: the target is
+/// stopped. Changes before that are passed over (`rx` is the task's spare copy).
+async fn stopped(rx: &mut watch::Receiver<Arc<TargetConfig>>) {
+    while rx.changed().await.is_ok() {}
+}
+
 fn ticker(period: std::time::Duration) -> tokio::time::Interval {
     // interval_at keeps ticks on a fixed schedule (no drift from the tick's own duration);
     // Skip drops the ticks a slow tick overran instead of firing them back to back.
@@ -234,8 +240,10 @@ async fn run_target(
     mut task: Box<TargetTask>,
     shared: Arc<Shared>,
     mut config: watch::Receiver<Arc<TargetConfig>>,
-    mut stop: watch::Receiver<bool>,
 ) {
+    // A copy of the receiver watches for the sender's drop (the stop), so that waiting
+    // for it never marks a new config seen before the loop below reads it.
+    let mut closing = config.clone();
     let name = task.config.name.clone();
     tracing::debug!(target_name = %name, "target started");
     let scale_target = task.config.scale_target_ref.clone();
@@ -247,7 +255,7 @@ async fn run_target(
     };
     tokio::select! {
         biased;
-        _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => {
+        () = stopped(&mut closing) => {
             tracing::info!(target_name = %name, "target stopped before its first tick");
             return;
         }
@@ -260,8 +268,7 @@ async fn run_target(
     loop {
         tokio::select! {
             biased;
-            // The Ref returned by wait_for is dropped inside this block (it is not Send).
-            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => break,
+            () = stopped(&mut closing) => break,
             changed = config.changed() => {
                 if changed.is_err() {
                     break;
@@ -337,7 +344,35 @@ async fn run_target(
 
 #[cfg(test)]
 mod tests {
-    use super::{phase, until_phase};
+    use super::{phase, stopped, until_phase};
+    use crate::config::TargetConfig;
+    use std::sync::Arc;
+    use tokio::sync::watch;
+
+    /// The stop is the config sender's drop, watched on a copy of the receiver: a config
+    /// sent just before it (while the task was warming up, say) is still there for the
+    /// task's own receiver, and the stop is seen without it.
+    #[tokio::test]
+    async fn the_stop_is_seen_without_taking_a_config_change_from_the_task() {
+        let first = Arc::new(TargetConfig::default());
+        let (tx, mut rx) = watch::channel(first);
+        let mut closing = rx.clone();
+        let changed = Arc::new(TargetConfig {
+            name: "changed".into(),
+            ..TargetConfig::default()
+        });
+        tx.send_replace(changed);
+        // Sent, not dropped: polled once, the stop takes the change and waits on.
+        assert!(
+            futures::FutureExt::now_or_never(stopped(&mut closing)).is_none(),
+            "a config change is not a stop"
+        );
+        drop(tx);
+        stopped(&mut closing).await;
+        assert!(rx.changed().await.is_ok(), "the task still sees the change");
+        assert_eq!(rx.borrow_and_update().name, "changed");
+        assert!(rx.changed().await.is_err(), "then the stop");
+    }
     use std::time::Duration;
 
     #[test]
