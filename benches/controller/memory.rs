@@ -356,9 +356,11 @@ fn pending_event(n: usize) -> f64 {
     // One validity shared by all (its clone allocates nothing): the controller's shadow
     // Events carry none.
     let valid: Validity = Arc::new(|| true);
+    // The views stay alive, as the Deployment cache keeps them, and an Event shares its
+    // view's object reference: what the queue adds is counted.
+    let views: Vec<_> = (0..n).map(|i| view_of(&deployment(i))).collect();
     let before = in_use();
-    for i in 0..n {
-        let view = view_of(&deployment(i));
+    for view in &views {
         let event = EventSpec {
             warning: false,
             reason: "Recommendation",
@@ -368,10 +370,10 @@ fn pending_event(n: usize) -> f64 {
                 decision.replicas, view.replicas, view.ready
             ),
         };
-        // What the queue keeps is counted: the view (the tick's) is freed again.
         sink.publish_if(&view.reference, event, valid.clone());
     }
     let bytes = (in_use() - before) as f64 / n as f64;
     drop(sink);
+    drop(views);
     bytes
 }

@@ -69,7 +69,7 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// A pending Event: whom it is about, what it says, and whether it may still be published
 /// (e.g. this instance still leads the target's shard).
 struct Pending {
-    regarding: ObjectReference,
+    regarding: Arc<ObjectReference>,
     event: EventSpec,
     still_valid: Option<Validity>,
 }
@@ -178,19 +178,24 @@ impl EventSink {
     }
 
     /// Queue `event` about `regarding`. Returns at once.
-    pub async fn publish(&self, regarding: &ObjectReference, event: EventSpec) {
+    pub async fn publish(&self, regarding: &Arc<ObjectReference>, event: EventSpec) {
         self.enqueue(regarding, event, None);
     }
 
     /// Queue `event` about `regarding`, to be published only if `still_valid` holds when its
     /// turn comes (an instance that no longer leads the target does not report on it).
-    pub fn publish_if(&self, regarding: &ObjectReference, event: EventSpec, still_valid: Validity) {
+    pub fn publish_if(
+        &self,
+        regarding: &Arc<ObjectReference>,
+        event: EventSpec,
+        still_valid: Validity,
+    ) {
         self.enqueue(regarding, event, Some(still_valid));
     }
 
     fn enqueue(
         &self,
-        regarding: &ObjectReference,
+        regarding: &Arc<ObjectReference>,
         event: EventSpec,
         still_valid: Option<Validity>,
     ) {
@@ -209,9 +214,7 @@ impl EventSink {
         }
         if let Some(pending) = q.pending.get_mut(&key) {
             // The newer Event replaces the pending one in place (its turn kept).
-            if pending.regarding != *regarding {
-                pending.regarding = regarding.clone();
-            }
+            pending.regarding = regarding.clone();
             pending.event = event;
             pending.still_valid = still_valid;
             drop(q);
@@ -402,13 +405,13 @@ mod tests {
         }
     }
 
-    fn about(name: &str) -> ObjectReference {
-        ObjectReference {
+    fn about(name: &str) -> Arc<ObjectReference> {
+        Arc::new(ObjectReference {
             kind: Some("Deployment".into()),
             namespace: Some("shop".into()),
             name: Some(name.into()),
             ..ObjectReference::default()
-        }
+        })
     }
 
     fn recommends(n: u32) -> EventSpec {

@@ -147,7 +147,7 @@ pub struct FloorObject {
     /// The field manager that last set the min field (from `managedFields`), when known.
     pub min_manager: Option<String>,
     /// For Events about the object.
-    pub reference: ObjectReference,
+    pub reference: std::sync::Arc<ObjectReference>,
 }
 
 impl FloorObject {
@@ -281,7 +281,7 @@ pub fn floor_object(kind: FloorKind, obj: &DynamicObject) -> Result<FloorObject,
             .managed_fields
             .as_deref()
             .and_then(|e| field_manager(e, kind.min_field())),
-        reference: ObjectReference {
+        reference: std::sync::Arc::new(ObjectReference {
             api_version: Some(ar.api_version),
             kind: Some(ar.kind),
             name: Some(name.clone()),
@@ -289,7 +289,7 @@ pub fn floor_object(kind: FloorKind, obj: &DynamicObject) -> Result<FloorObject,
             uid: obj.metadata.uid.clone(),
             resource_version: obj.metadata.resource_version.clone(),
             ..ObjectReference::default()
-        },
+        }),
         name,
         namespace,
     })

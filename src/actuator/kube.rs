@@ -195,7 +195,7 @@ pub fn view_of(d: &Deployment) -> DeploymentView {
             .managed_fields
             .as_deref()
             .and_then(replicas_owner),
-        reference: d.object_ref(&()),
+        reference: std::sync::Arc::new(d.object_ref(&())),
         match_labels: selector
             .and_then(|s| s.match_labels.clone())
             .unwrap_or_default(),

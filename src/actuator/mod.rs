@@ -67,8 +67,9 @@ pub struct DeploymentView {
     /// an instance of prescale set it last, e.g. `kubectl` after a person's `kubectl scale`.
     /// `None` when the API server reports no managed fields.
     pub replicas_owner: Option<String>,
-    /// Reference used as the `regarding` object of Events.
-    pub reference: k8s_openapi::api::core::v1::ObjectReference,
+    /// Reference used as the `regarding` object of Events: shared, since at thousands of
+    /// targets nearly every target has an Event waiting in the queue, each holding one.
+    pub reference: std::sync::Arc<k8s_openapi::api::core::v1::ObjectReference>,
     /// `spec.selector.matchLabels`: finds the Deployment's pods (for metrics scraped from
     /// every ready pod).
     pub match_labels: std::collections::BTreeMap<String, String>,

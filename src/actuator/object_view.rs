@@ -50,7 +50,7 @@ pub fn view_of_object(ar: &ApiResource, obj: &DynamicObject) -> DeploymentView {
             .managed_fields
             .as_deref()
             .and_then(super::kube::replicas_owner),
-        reference: ObjectReference {
+        reference: std::sync::Arc::new(ObjectReference {
             api_version: Some(ar.api_version.clone()),
             kind: Some(ar.kind.clone()),
             name: meta.name.clone(),
@@ -58,7 +58,7 @@ pub fn view_of_object(ar: &ApiResource, obj: &DynamicObject) -> DeploymentView {
             uid: meta.uid.clone(),
             resource_version: meta.resource_version.clone(),
             field_path: None,
-        },
+        }),
         match_labels,
         has_match_expressions,
     }

@@ -41,7 +41,7 @@ pub struct FloorReport {
     pub holding: bool,
     /// The object, for Events.
     #[serde(skip)]
-    pub reference: ObjectReference,
+    pub reference: std::sync::Arc<ObjectReference>,
 }
 
 impl FloorReport {

@@ -397,7 +397,7 @@ async fn reject_event(shared: &Shared, pod: Option<&ObjectReference>, error: &st
     shared
         .events
         .publish(
-            pod,
+            &Arc::new(pod.clone()),
             EventSpec {
                 warning: true,
                 reason: "ConfigRejected",
