@@ -22,7 +22,6 @@ use exporter::Exporter;
 use prescale::actuator::{DELETION_COST_ANNOTATION, PRESCALE_COST_ANNOTATION};
 use prescale::config::Config;
 use prescale::metrics::{MetricsSource, Sources};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 const NS: &str = "shop";
@@ -183,28 +182,44 @@ fn three_pods() -> Option<[Exporter; 3]> {
         );
         eprintln!("SKIPPED: cannot bind 127.0.0.x ({e}); this test needs 127.0.0.0/8 on lo");
     };
-    let a = match first {
+    let mut a = match first {
         Ok(a) => a,
         Err(e) => {
             skip(e);
             return None;
         }
     };
-    let port = a.port();
-    let mut rest = Vec::new();
-    for host in ["127.0.0.3", "127.0.0.4"] {
-        let addr: SocketAddr = format!("{host}:{port}").parse().expect("address");
-        match Exporter::start_at(addr) {
-            Ok(e) => rest.push(e),
+    // The port is free on 127.0.0.2, not necessarily on the others (another socket may
+    // hold it there): a few ports are tried before the machine is taken not to route them.
+    let mut attempts = 1;
+    loop {
+        let port = a.port();
+        let rest: Result<Vec<Exporter>, std::io::Error> = ["127.0.0.3", "127.0.0.4"]
+            .iter()
+            .map(|host| Exporter::start_at(format!("{host}:{port}").parse().expect("address")))
+            .collect();
+        match rest {
+            Ok(mut rest) => {
+                let c = rest.pop()?;
+                let b = rest.pop()?;
+                return Some([a, b, c]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 5 => {
+                attempts += 1;
+                a = match Exporter::start_at("127.0.0.2:0".parse().expect("address")) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        skip(e);
+                        return None;
+                    }
+                };
+            }
             Err(e) => {
                 skip(e);
                 return None;
             }
         }
     }
-    let c = rest.pop()?;
-    let b = rest.pop()?;
-    Some([a, b, c])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
