@@ -644,6 +644,9 @@ fn main() {
         "deployment_cache": per_target.deployment_cache,
         "pending_event": per_target.pending_event,
         "total": per_target.total(),
+        // Not part of the total: allocated for each tick, held by every target at once
+        // only during start-up (`TargetTask::tick_future_bytes`).
+        "tick_future_bytes": prescale::controller::TargetTask::tick_future_bytes(),
     });
     if o.json {
         let out = json!({

@@ -339,6 +339,18 @@ impl TargetTask {
             .inc();
     }
 
+    /// Bytes of a tick's future, which every target's task allocates (boxed) for each tick,
+    /// and which every target holds at once in its first tick at start-up. A future is as
+    /// large as its largest await, so a rare await held inline sets it for all (10.7 KB
+    /// before the rare ones were boxed): the controller bench reports it
+    /// (`tick_future_bytes`), where such a regression shows before the start-up peak does.
+    pub fn tick_future_bytes() -> usize {
+        fn size<'a, F: std::future::Future>(_: fn(&'a mut TargetTask, &'a Shared) -> F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        size(TargetTask::tick)
+    }
+
     /// Run one tick.
     pub async fn tick(&mut self, shared: &Shared) -> TickOutcome {
         self.memory.blocks.clear();
