@@ -19,7 +19,8 @@
 //! days of history (`forecast.history`).
 //!
 //! Then the heap per target by component (core, live report, metric series, ...), measured
-//! in this process with a counting allocator.
+//! in this process with a counting allocator, and the size of a tick's future
+//! (`tick_future_bytes`: allocated for each tick, held by every target at once at start-up).
 //!
 //! `cargo bench --bench controller [-- --targets 100,1000,10000] [--window 30]
 //! [--interval 15] [--modes baseline,spread,shared] [--baseline-max 1000] [--settle-ticks 3]
