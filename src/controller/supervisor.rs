@@ -347,6 +347,7 @@ mod tests {
     use super::{phase, stopped, until_phase};
     use crate::config::TargetConfig;
     use std::sync::Arc;
+    use std::time::Duration;
     use tokio::sync::watch;
 
     /// The stop is the config sender's drop, watched on a copy of the receiver: a config
@@ -373,7 +374,6 @@ mod tests {
         assert_eq!(rx.borrow_and_update().name, "changed");
         assert!(rx.changed().await.is_err(), "then the stop");
     }
-    use std::time::Duration;
 
     #[test]
     fn targets_of_a_slot_tick_together_whenever_each_started() {
