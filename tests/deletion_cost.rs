@@ -174,50 +174,15 @@ async fn not_ready_then_newest_pods_are_marked_before_the_scale_down_and_only_th
 /// when this machine does not route those addresses: then the test says SKIPPED, and fails
 /// under `CI=true`.
 fn three_pods() -> Option<[Exporter; 3]> {
-    let first = Exporter::start_at("127.0.0.2:0".parse().expect("address"));
-    let skip = |e: std::io::Error| {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "cannot bind 127.0.0.x ({e}): CI must route 127.0.0.0/8 on lo"
-        );
-        eprintln!("SKIPPED: cannot bind 127.0.0.x ({e}); this test needs 127.0.0.0/8 on lo");
-    };
-    let mut a = match first {
-        Ok(a) => a,
+    match Exporter::start_sharing_port(&["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
+        Ok(pods) => pods.try_into().ok(),
         Err(e) => {
-            skip(e);
-            return None;
-        }
-    };
-    // The port is free on 127.0.0.2, not necessarily on the others (another socket may
-    // hold it there): a few ports are tried before the machine is taken not to route them.
-    let mut attempts = 1;
-    loop {
-        let port = a.port();
-        let rest: Result<Vec<Exporter>, std::io::Error> = ["127.0.0.3", "127.0.0.4"]
-            .iter()
-            .map(|host| Exporter::start_at(format!("{host}:{port}").parse().expect("address")))
-            .collect();
-        match rest {
-            Ok(mut rest) => {
-                let c = rest.pop()?;
-                let b = rest.pop()?;
-                return Some([a, b, c]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 5 => {
-                attempts += 1;
-                a = match Exporter::start_at("127.0.0.2:0".parse().expect("address")) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        skip(e);
-                        return None;
-                    }
-                };
-            }
-            Err(e) => {
-                skip(e);
-                return None;
-            }
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "cannot bind 127.0.0.x ({e}): CI must route 127.0.0.0/8 on lo"
+            );
+            eprintln!("SKIPPED: cannot bind 127.0.0.x ({e}); this test needs 127.0.0.0/8 on lo");
+            None
         }
     }
 }

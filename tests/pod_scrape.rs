@@ -22,7 +22,6 @@ use exporter::Exporter;
 use futures::future::BoxFuture;
 use prescale::config::{Config, TargetConfig};
 use prescale::metrics::{MetricsSource, PodEndpoints, Reading, Sources, TargetReadings};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 const NS: &str = "shop";
@@ -117,26 +116,14 @@ async fn errors(c: &Running, metric: &str, reason: &str) -> f64 {
 /// failure under CI) when this machine does not route those loopback addresses.
 fn two_pods(test: &str) -> Option<(Exporter, Exporter)> {
     let fix = "this test needs all of 127.0.0.0/8 routed to lo (Linux does so by default)";
-    // The port is free on 127.0.0.2, not necessarily on 127.0.0.3 (another socket may hold
-    // it there): a few ports are tried before the machine is taken not to route it.
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let a = match Exporter::start_at("127.0.0.2:0".parse().expect("address")) {
-            Ok(a) => a,
-            Err(e) => {
-                skip::skip(test, &format!("cannot bind 127.0.0.2 ({e})"), fix);
-                return None;
-            }
-        };
-        let addr: SocketAddr = format!("127.0.0.3:{}", a.port()).parse().expect("address");
-        match Exporter::start_at(addr) {
-            Ok(b) => return Some((a, b)),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 5 => {}
-            Err(e) => {
-                skip::skip(test, &format!("cannot bind {addr} ({e})"), fix);
-                return None;
-            }
+    match Exporter::start_sharing_port(&["127.0.0.2", "127.0.0.3"]) {
+        Ok(pods) => {
+            let [a, b]: [Exporter; 2] = pods.try_into().ok()?;
+            Some((a, b))
+        }
+        Err(e) => {
+            skip::skip(test, &format!("cannot bind {e}"), fix);
+            None
         }
     }
 }

@@ -63,6 +63,32 @@ impl Exporter {
         Self::start_at("127.0.0.1:0".parse().expect("address")).expect("bind exporter port")
     }
 
+    /// One exporter at each of `hosts` (e.g. `127.0.0.2`), all on one port, as the pods of a
+    /// Deployment share a container port. The port is picked free on the first host; when
+    /// another socket holds it on one of the others, another port is tried (five in all).
+    /// The error names the address that could not be bound.
+    pub fn start_sharing_port(hosts: &[&str]) -> std::io::Result<Vec<Self>> {
+        let at = |host: &str, port: u16| {
+            let addr: SocketAddr = format!("{host}:{port}").parse().expect("address");
+            Self::start_at(addr).map_err(|e| std::io::Error::new(e.kind(), format!("{addr}: {e}")))
+        };
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let Some((first, others)) = hosts.split_first() else {
+                return Ok(Vec::new());
+            };
+            let first = at(first, 0)?;
+            let port = first.port();
+            let others: std::io::Result<Vec<Self>> = others.iter().map(|h| at(h, port)).collect();
+            match others {
+                Ok(others) => return Ok(std::iter::once(first).chain(others).collect()),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && attempts < 5 => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Start serving on `addr` (port 0: a free one), with every value at zero; the bind's
     /// error when the address cannot be had.
     pub fn start_at(addr: SocketAddr) -> std::io::Result<Self> {
