@@ -11,6 +11,7 @@
 //! margins are chosen by: capacity plus `missCost` times the windows missed.
 
 use super::compact::{decode_signed, encode_signed};
+use super::error_record::ErrorRecord;
 use std::collections::VecDeque;
 
 /// Errors kept per model: one day at one error every [`SAMPLE_EVERY_S`].
@@ -37,8 +38,9 @@ pub struct Calibration {
     /// queue's buffer, cold at thousands of targets, is then not read at all.
     oldest_pending: f64,
     /// Square-root-space errors `sqrt(actual) - sqrt(predicted)`, oldest first, in 16 bits
-    /// ([`super::compact`]: within 0.05 %; 1.2 KB per model for a day of them).
-    errors: VecDeque<u16>,
+    /// ([`super::compact`]: within 0.05 %), the values of those below zero left out
+    /// ([`ErrorRecord`]: they never set a margin).
+    errors: ErrorRecord,
     new_errors: usize,
     margin: f64,
     cost: Option<f64>,
@@ -89,17 +91,10 @@ impl Calibration {
                 break;
             }
             self.pending.pop_front();
-            if self.errors.len() == ERRORS_KEPT {
-                self.errors.pop_front();
-            } else if self.errors.capacity() < ERRORS_KEPT {
-                // Room for the whole record at once: grown by doubling it would end at 1,024
-                // (2 KB per model instead of 1.2), for every target.
-                self.errors.reserve_exact(ERRORS_KEPT - self.errors.len());
-            }
             let predicted = f64::from(predicted).max(0.0);
             let error = actual.max(0.0).sqrt() - predicted.sqrt();
             let error = encode_signed(error as f32);
-            self.errors.push_back(error);
+            self.errors.push(error);
             self.new_errors += 1;
             let weight = (1.0 / self.errors.len() as f64).max(COST_ALPHA);
             let missed = if f64::from(decode_signed(error)) > self.margin + 1e-9 {
@@ -110,7 +105,7 @@ impl Calibration {
             self.missed += weight * (missed - self.missed);
             self.mean_sqrt += weight * (predicted.sqrt() - self.mean_sqrt);
             self.mean += weight * (predicted - self.mean);
-            if self.errors.len() < ERRORS_KEPT || self.new_errors >= MARGIN_EVERY {
+            if !self.errors.is_full() || self.new_errors >= MARGIN_EVERY {
                 self.update_margin(rule);
             }
         }
@@ -127,19 +122,20 @@ impl Calibration {
         if self.errors.is_empty() {
             return;
         }
-        // The errors in descending order, sorted as 16-bit keys whose order is the errors'
+        // The errors at or above zero in descending order (those below zero, whose values
+        // are not kept, would follow them), sorted as 16-bit keys whose order is the errors'
         // (`order_key`): a few times faster than sorting the floats, and this hourly sort is
         // the slowest step of any tick (it set `decide`'s p99). A temporary copy: keeping a
         // sorted record would double what every target holds for one hourly computation.
-        let keys = sorted_descending(self.errors.iter().map(|&e| order_key(e)));
+        let keys = sorted_descending(self.errors.at_or_above_zero().map(order_key));
         let sorted: Vec<f32> = keys
             .iter()
             .map(|&k| decode_signed(from_order_key(k)))
             .collect();
-        let n = sorted.len();
+        let n = self.errors.len();
         let rank = ((rule.coverage * n as f64).ceil() as usize).clamp(1, n);
-        // The `rank`-th smallest error.
-        let cap = f64::from(sorted[n - rank]).max(0.0);
+        // The `rank`-th smallest error, not negative: zero when that error is below zero.
+        let cap = sorted.get(n - rank).map_or(0.0, |&e| f64::from(e).max(0.0));
         if !(rule.miss_cost.is_finite() && self.mean > 0.0) {
             self.margin = cap;
             return;
@@ -153,13 +149,10 @@ impl Calibration {
         let above = |m: f64| sorted.iter().take_while(|&&e| f64::from(e) > m).count();
         let mut best = (cap, objective(cap, above(cap)));
         // Only margins below the cap and not negative can do better (the cap itself gives
-        // `best`): each error there, after the `i` larger ones it would miss (equal ones
+        // `best`; `sorted` holds no error below zero): each error there, after the `i` larger ones it would miss (equal ones
         // are tried once, at the first of them).
         for (i, &e) in sorted.iter().enumerate() {
             let m = f64::from(e);
-            if m < 0.0 {
-                break;
-            }
             if m >= cap || (i > 0 && sorted[i - 1] == e) {
                 continue;
             }
@@ -306,8 +299,8 @@ mod tests {
     }
 
     /// The margin by its definition: every error sorted, each candidate margin tried.
-    fn margin_by_full_sort(c: &Calibration, rule: MarginRule) -> f64 {
-        let mut sorted: Vec<f32> = c.errors.iter().map(|&e| decode_signed(e)).collect();
+    fn margin_by_full_sort(c: &Calibration, errors: &[u16], rule: MarginRule) -> f64 {
+        let mut sorted: Vec<f32> = errors.iter().map(|&e| decode_signed(e)).collect();
         sorted.sort_unstable_by(|a, b| b.total_cmp(a));
         let n = sorted.len();
         let rank = ((rule.coverage * n as f64).ceil() as usize).clamp(1, n);
@@ -349,7 +342,9 @@ mod tests {
                 mean_sqrt: 2.0 + rng.f64(),
                 ..Calibration::default()
             };
-            let n = 1 + rng.usize(..ERRORS_KEPT);
+            // Up to two days of them: the record keeps the last day's.
+            let n = 1 + rng.usize(..2 * ERRORS_KEPT);
+            let mut errors = Vec::new();
             // Errors on a coarse grid (ties), both signs, zeros of both signs.
             for _ in 0..n {
                 let e = match rng.u8(..10) {
@@ -362,8 +357,10 @@ mod tests {
                 } else {
                     e
                 };
-                c.errors.push_back(encode_signed(e));
+                c.errors.push(encode_signed(e));
+                errors.push(encode_signed(e));
             }
+            let errors = &errors[errors.len().saturating_sub(ERRORS_KEPT)..];
             for rule in [
                 RULE,
                 MarginRule {
@@ -379,7 +376,7 @@ mod tests {
                     miss_cost: 50.0,
                 },
             ] {
-                let expected = margin_by_full_sort(&c, rule);
+                let expected = margin_by_full_sort(&c, errors, rule);
                 c.update_margin(rule);
                 assert_eq!(
                     c.margin().to_bits(),

@@ -13,6 +13,7 @@
 mod calibration;
 mod compact;
 mod demand;
+mod error_record;
 mod history;
 mod seasonal;
 mod window_max;
