@@ -29,6 +29,49 @@ pub struct BacktestQueries {
     pub wait_p95: Option<HistoryQuery>,
 }
 
+/// A target's [`BacktestQueries`], held out of line when any is written: a running
+/// target keeps its config, and most write none (inline they were 192 bytes a target).
+/// Reads as the queries (none written: all `None`); written through, it holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Backtest(Option<Box<BacktestQueries>>);
+
+/// The queries of a target that writes none.
+const NO_QUERIES: BacktestQueries = BacktestQueries {
+    replicas: None,
+    ready_replicas: None,
+    queue_depth: None,
+    arrival_rate: None,
+    completions: None,
+    wait_p95: None,
+};
+
+impl From<BacktestQueries> for Backtest {
+    fn from(queries: BacktestQueries) -> Self {
+        Backtest((queries != NO_QUERIES).then(|| Box::new(queries)))
+    }
+}
+
+impl std::ops::Deref for Backtest {
+    type Target = BacktestQueries;
+
+    fn deref(&self) -> &BacktestQueries {
+        self.0.as_deref().unwrap_or(&NO_QUERIES)
+    }
+}
+
+impl std::ops::DerefMut for Backtest {
+    fn deref_mut(&mut self) -> &mut BacktestQueries {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+/// Equal when the queries are (none written equals all written as `None`).
+impl PartialEq for Backtest {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
 /// Where a history query came from, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryOrigin {

@@ -22,7 +22,7 @@ mod suggest;
 mod types;
 mod validate;
 
-pub use backtest::{BacktestQueries, HistoryQuery, QueryOrigin};
+pub use backtest::{Backtest, BacktestQueries, HistoryQuery, QueryOrigin};
 pub use duration::{DurationText, format_duration, parse_duration};
 pub use effective::effective;
 pub use error::{ConfigError, Problem, Report};

@@ -96,7 +96,7 @@ pub struct TargetConfig {
     /// Where each signal comes from.
     pub metrics: MetricsConfig,
     /// PromQL for reading the target's history (`prescale backtest`, `prescale tune`).
-    pub backtest: super::BacktestQueries,
+    pub backtest: super::Backtest,
     /// How an active target's recommendation reaches the workload.
     pub actuation: Actuation,
     /// Work-aware scale-down: mark the pods that should go first.
@@ -604,7 +604,7 @@ impl Default for TargetConfig {
             forecast: ForecastConfig::default(),
             plan: PlanConfig::default(),
             metrics: MetricsConfig::default(),
-            backtest: super::BacktestQueries::default(),
+            backtest: super::Backtest::default(),
             actuation: Actuation::Scale,
             pod_deletion_cost: PodDeletionCost::default(),
             events: EventsConfig::default(),

@@ -57,7 +57,7 @@ pub fn resolve_target(
             inherited.queries,
             cx,
         ),
-        backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx),
+        backtest: resolve_backtest(raw.backtest.as_ref(), &path, cx).into(),
         ..settings
     };
     warn_forecast_blind(&target, &path, cx);
