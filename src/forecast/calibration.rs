@@ -149,8 +149,8 @@ impl Calibration {
         let above = |m: f64| sorted.iter().take_while(|&&e| f64::from(e) > m).count();
         let mut best = (cap, objective(cap, above(cap)));
         // Only margins below the cap and not negative can do better (the cap itself gives
-        // `best`; `sorted` holds no error below zero): each error there, after the `i` larger ones it would miss (equal ones
-        // are tried once, at the first of them).
+        // `best`; `sorted` holds no error below zero): each error there, after the `i`
+        // larger ones it would miss (equal ones are tried once, at the first of them).
         for (i, &e) in sorted.iter().enumerate() {
             let m = f64::from(e);
             if m >= cap || (i > 0 && sorted[i - 1] == e) {

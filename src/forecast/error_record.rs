@@ -13,7 +13,7 @@ use super::compact::decode_signed;
 use std::collections::VecDeque;
 
 /// Errors a record holds: a day's ([`super::calibration::ERRORS_KEPT`]).
-pub const CAPACITY: usize = super::calibration::ERRORS_KEPT;
+const CAPACITY: usize = super::calibration::ERRORS_KEPT;
 
 /// Words of the sign bits.
 const WORDS: usize = CAPACITY.div_ceil(64);
