@@ -550,7 +550,7 @@ async fn prescale_report_prints_what_the_controller_accumulated_tick_by_tick() {
         assert!(body.contains(says), "{path}: {body}");
     }
 
-    // A window longer than the hourly totals kept is refused, saying why.
+    // A window longer than the totals kept is refused, saying why.
     let (ok, _, err) =
         prescale_report(&["--url".into(), url, "--since".into(), "30d".into()]).await;
     assert!(!ok && err.contains("at most 7d"), "{err}");

@@ -15,8 +15,8 @@ pub struct ReportArgs {
     /// `kubectl -n prescale-system port-forward svc/prescale 8080:8080`.
     #[arg(long, value_name = "URL")]
     pub url: String,
-    /// Only the last SINCE, e.g. 24h (hourly totals, at most 7d). Default: since each
-    /// target started on the instance that answers.
+    /// Only the last SINCE, e.g. 24h (hourly totals up to 1d, six-hourly beyond, at most
+    /// 7d). Default: since each target started on the instance that answers.
     #[arg(long, value_name = "SINCE")]
     pub since: Option<String>,
     /// Print the report as JSON instead of the table.

@@ -5,7 +5,7 @@
 //! observed arrivals ([`LiveTracker`]): what ran, and what prescale recommends. Each tick
 //! adds replica-seconds, settled documents and late documents for both ([`Totals`]); the
 //! controller exports them as `prescale_report_*` counters (any window in Grafana) and keeps
-//! hourly sums for a week ([`HourlyTotals`]) for `GET /report` and `prescale report`
+//! a week of sums, hourly for the last day ([`HourlyTotals`]) for `GET /report` and `prescale report`
 //! ([`LiveReport`], [`render`]). [`ForecastError`] tracks the forecast's recent error for
 //! the alert on it. Everything here is pure: time comes in with the ticks.
 
@@ -25,4 +25,4 @@ pub use summary::{LiveReport, ScheduleSummary, TargetSummary, percent, verdict};
 pub use table::{hours, render, span};
 pub use totals::{ScheduleTotals, Totals};
 pub use tracker::{LiveTracker, MAX_STEP_INTERVALS, TickInput};
-pub use window::{BUCKET_S, HourlyTotals, RETAINED_HOURS, RETENTION_S, Window};
+pub use window::{BUCKET_S, HOURLY_WINDOW_S, HourlyTotals, RETAINED_HOURS, RETENTION_S, Window};

@@ -19,9 +19,9 @@ pub enum SinceError {
         /// What was given.
         value: String,
     },
-    /// Longer than the hourly totals kept.
+    /// Longer than the totals kept.
     #[error(
-        "since {value} is longer than the 7d of hourly totals the controller keeps: ask for at most 7d, or graph the prescale_report_* counters in Prometheus for longer windows"
+        "since {value} is longer than the 7d of totals the controller keeps: ask for at most 7d, or graph the prescale_report_* counters in Prometheus for longer windows"
     )]
     TooLong {
         /// What was given.

@@ -2,7 +2,7 @@
 //! `prescale report` prints it: a line naming the window, then one row per target, aligned
 //! like `kubectl top`.
 
-use super::{LiveReport, ScheduleSummary, percent};
+use super::{HOURLY_WINDOW_S, LiveReport, ScheduleSummary, parse_since, percent};
 use crate::config::Mode;
 
 const HEADER: [&str; 9] = [
@@ -47,6 +47,9 @@ fn late(s: &ScheduleSummary) -> String {
 /// The text report.
 pub fn render(report: &LiveReport) -> String {
     let window = match &report.since {
+        Some(since) if parse_since(since).is_ok_and(|s| s > HOURLY_WINDOW_S) => {
+            format!("last {since} (six-hour totals before the last day: up to six hours more)")
+        }
         Some(since) => format!("last {since} (hourly totals: up to an hour more)"),
         None => "since each target started on this instance".to_string(),
     };
@@ -166,5 +169,23 @@ mod tests {
             lines[3].starts_with("ocr-long-name  shop/ocr    active  0s        0              0                   -         -  "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_window_past_a_day_says_it_may_start_up_to_six_hours_early() {
+        let report = |since: &str| LiveReport {
+            generated_at: 0.0,
+            since: Some(since.into()),
+            leader: true,
+            retention_seconds: 0.0,
+            targets: Vec::new(),
+        };
+        assert!(
+            render(&report("1d"))
+                .starts_with("Window: last 1d (hourly totals: up to an hour more)")
+        );
+        assert!(render(&report("25h")).starts_with(
+            "Window: last 25h (six-hour totals before the last day: up to six hours more)"
+        ));
     }
 }
