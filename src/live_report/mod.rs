@@ -5,9 +5,9 @@
 //! observed arrivals ([`LiveTracker`]): what ran, and what prescale recommends. Each tick
 //! adds replica-seconds, settled documents and late documents for both ([`Totals`]); the
 //! controller exports them as `prescale_report_*` counters (any window in Grafana) and keeps
-//! a week of sums, hourly for the last day ([`HourlyTotals`]) for `GET /report` and `prescale report`
-//! ([`LiveReport`], [`render`]). [`ForecastError`] tracks the forecast's recent error for
-//! the alert on it. Everything here is pure: time comes in with the ticks.
+//! a week of sums, hourly for the last day ([`HourlyTotals`]), for `GET /report` and
+//! `prescale report` ([`LiveReport`], [`render`]). [`ForecastError`] tracks the forecast's
+//! recent error for the alert on it. Everything here is pure: time comes in with the ticks.
 
 mod forecast_error;
 mod since;

@@ -376,7 +376,10 @@ mod tests {
                     let since = hours * 3600.0;
                     let window = w.since(t, since).unwrap();
                     // The hour the window asks for, at most a week of hours back.
-                    let asked = ((t - since) / 3600.0).floor().max((t / 3600.0).floor() - 167.0) * 3600.0;
+                    let asked = ((t - since) / 3600.0)
+                        .floor()
+                        .max((t / 3600.0).floor() - 167.0)
+                        * 3600.0;
                     let started = added[0].0;
                     if hours <= 24.0 {
                         proptest::prop_assert_eq!(window.start, asked.max(started));

@@ -1,7 +1,8 @@
 //! `GET /report`: the live shadow report, per target, as JSON (`prescale report --json`)
 //! or as the text table (`?format=text`, or `Accept: text/plain`).
-//! `?since=24h` narrows it to the last hours (hourly totals for the last day, six-hourly before, up to 7 days); without it, it
-//! covers everything since each target started on this instance.
+//! `?since=24h` narrows it to the last hours (hourly totals for the last day, six-hourly
+//! before it, up to 7 days); without it, it covers everything since each target started on
+//! this instance.
 
 use super::AdminState;
 use crate::live_report::{parse_since, render};
