@@ -1,7 +1,9 @@
 //! Decoding of Prometheus HTTP API answers (`/api/v1/query`, `/api/v1/query_range`).
 //!
 //! Walks `serde_json::Value` by hand rather than deriving, so that every way the answer can
-//! be wrong becomes a specific error naming the query, and arbitrary bytes never panic.
+//! be wrong becomes a specific error naming the query, and arbitrary bytes never panic. The
+//! usual answers are first read in one pass without a tree (`range_answer`,
+//! `vector_answer`); only what that pass does not accept is walked here.
 
 use crate::metrics::MetricError;
 use serde_json::Value;
@@ -157,6 +159,11 @@ pub fn format_labels<'a>(labels: impl IntoIterator<Item = (&'a String, &'a Strin
 
 /// Decode the answer of `/api/v1/query`.
 pub fn decode_instant(url: &str, query: &str, body: &[u8]) -> Result<InstantResult, MetricError> {
+    // The usual answer (a vector), read without a JSON tree; anything else is walked below,
+    // for an error that says what is wrong.
+    if let Some(result) = super::vector_answer::decode_vector(body) {
+        return Ok(result);
+    }
     let (data, warnings) = envelope(url, query, body)?;
     let result_type = str_field(url, &data, "resultType")?;
     let result = data

@@ -5,6 +5,7 @@ mod backfill;
 mod client;
 mod decode;
 mod range_answer;
+mod vector_answer;
 
 pub use auth::{Credentials, SecretFile};
 pub use backfill::{MAX_POINTS_PER_QUERY, backfill, backfill_chunks, plan_chunks};

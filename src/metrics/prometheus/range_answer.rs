@@ -67,7 +67,7 @@ struct Item {
 
 /// A series' labels: an object of strings only (anything else fails the fast path).
 #[derive(Default)]
-struct SeriesLabels(Labels);
+pub(super) struct SeriesLabels(pub(super) Labels);
 
 impl<'de> Deserialize<'de> for SeriesLabels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -91,7 +91,7 @@ impl<'de> Deserialize<'de> for SeriesLabels {
 
 /// Whether a key is there at all, whatever its value (`null` included).
 #[derive(Default)]
-struct Present(bool);
+pub(super) struct Present(pub(super) bool);
 
 impl<'de> Deserialize<'de> for Present {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
