@@ -16,7 +16,7 @@
 //! to the baseline. `--modes spread,shared` runs instead **spread** (`shared` with each
 //! target's ticks spread evenly over the interval, `prescale run --tick-slot 0s`, as before
 //! slots; the baseline's ticks are spread too) as the ratios' base where no baseline runs. Both keep 14
-//! days of history (`forecast.history`).
+//! days of history (`forecast.history`; `--history 15` for another number of days).
 //!
 //! Then the heap per target by component (core, live report, metric series, ...), measured
 //! in this process with a counting allocator, and the size of a tick's future
@@ -24,7 +24,7 @@
 //!
 //! `cargo bench --bench controller [-- --targets 100,1000,10000] [--window 30]
 //! [--interval 15] [--modes baseline,spread,shared] [--baseline-max 1000] [--settle-ticks 3]
-//! [--json]`. The window starts two intervals after `/readyz` and once every target has
+//! [--history 14] [--json]`. The window starts two intervals after `/readyz` and once every target has
 //! ticked `--settle-ticks` times (its first ticks after the history backfill are warm-up:
 //! `0` measures them too). To compare two builds, measure over `--window 300`: every target
 //! samples its models' predictions in the same tick every 150 s and completes a 5-minute
@@ -74,6 +74,8 @@ struct Options {
     modes: Vec<Mode>,
     baseline_max: usize,
     settle_ticks: usize,
+    /// `forecast.history` of every target, days.
+    history_days: u32,
     json: bool,
 }
 
@@ -103,6 +105,7 @@ fn options() -> Options {
         modes: vec![Mode::Baseline, Mode::Shared],
         baseline_max: 1_000,
         settle_ticks: 3,
+        history_days: 14,
         json: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -145,6 +148,10 @@ fn options() -> Options {
                 o.settle_ticks = value(i).parse().unwrap_or(3);
                 i += 1;
             }
+            "--history" => {
+                o.history_days = value(i).parse().unwrap_or(14);
+                i += 1;
+            }
             "--json" => o.json = true,
             // `cargo bench` passes `--bench`.
             _ => {}
@@ -155,7 +162,8 @@ fn options() -> Options {
 }
 
 /// The config: N shadow targets, each with queue depth, arrival rate and completions.
-fn config_yaml(mode: Mode, prometheus: &str, layout: &Layout, interval: Duration) -> String {
+fn config_yaml(mode: Mode, prometheus: &str, layout: &Layout, o: &Options) -> String {
+    let interval = o.interval;
     let metric = |key: &str, shared: &str, own: &str| match mode {
         Mode::Shared | Mode::Spread => format!(
             "    {key}:\n      query: {shared}\n      match: {{ namespace: '${{namespace}}', deployment: '${{name}}' }}\n"
@@ -174,8 +182,9 @@ fn config_yaml(mode: Mode, prometheus: &str, layout: &Layout, interval: Duration
         );
     }
     yaml.push_str(&format!(
-        "defaults:\n  mode: shadow\n  interval: {}s\n  forecast: {{ history: 14d }}\n  metrics:\n",
-        interval.as_secs()
+        "defaults:\n  mode: shadow\n  interval: {}s\n  forecast: {{ history: {}d }}\n  metrics:\n",
+        interval.as_secs(),
+        o.history_days
     ));
     yaml.push_str(&metric(
         "queueDepth",
@@ -430,8 +439,7 @@ async fn run_one(mode: Mode, n: usize, o: &Options) -> Run {
     let (prometheus, counts) = prometheus_double::start(layout).await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = dir.path().join("prescale.yaml");
-    std::fs::write(&config, config_yaml(mode, &prometheus, &layout, o.interval))
-        .expect("write config");
+    std::fs::write(&config, config_yaml(mode, &prometheus, &layout, o)).expect("write config");
     let kubeconfig = api.write_kubeconfig(dir.path(), "bench");
     let admin = format!("127.0.0.1:{}", free_port());
     let http = reqwest::Client::new();
@@ -654,6 +662,7 @@ fn main() {
             "interval_s": o.interval.as_secs(),
             "window_s": o.window.as_secs(),
             "settle_ticks": o.settle_ticks,
+            "history_days": o.history_days,
             "runs": runs.iter().map(Run::json).collect::<Vec<_>>(),
             "heap_bytes_per_target": memory,
         });
