@@ -4,6 +4,7 @@ mod auth;
 mod backfill;
 mod client;
 mod decode;
+mod one_pass;
 mod range_answer;
 mod vector_answer;
 

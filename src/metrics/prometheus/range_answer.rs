@@ -10,23 +10,17 @@
 //! anything else (an error status, another result type, a malformed series or sample) gives
 //! `None`, and the caller decodes it the careful way, whose errors name what is wrong.
 
-use super::decode::{Labels, RangeResult, RangeSeries, parse_value, warning_texts};
+use super::decode::{RangeResult, RangeSeries};
+use super::one_pass::{Parsed, Present, Sample, SeriesLabels, successful_result};
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use std::fmt;
 
 /// The answer if it is a successful matrix whose every series and sample is well formed.
 pub(super) fn decode_matrix(body: &[u8]) -> Option<RangeResult> {
-    let answer: Answer = serde_json::from_slice(body).ok()?;
-    if answer.status.as_deref() != Some("success") {
-        return None;
-    }
-    let data = answer.data?;
-    if data.result_type.as_deref() != Some("matrix") {
-        return None;
-    }
-    let mut series = Vec::new();
-    for item in data.result? {
+    let (items, warnings) = successful_result::<Item>(body, "matrix")?;
+    let mut series = Vec::with_capacity(items.len());
+    for item in items {
         if item.histograms.0 {
             return None;
         }
@@ -35,25 +29,7 @@ pub(super) fn decode_matrix(body: &[u8]) -> Option<RangeResult> {
             points: item.values?.0,
         });
     }
-    let mut warnings = Vec::new();
-    warning_texts(answer.warnings.as_ref(), &mut warnings);
-    warning_texts(answer.infos.as_ref(), &mut warnings);
     Some(RangeResult { series, warnings })
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    status: Option<String>,
-    warnings: Option<serde_json::Value>,
-    infos: Option<serde_json::Value>,
-    data: Option<Data>,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: Option<String>,
-    result: Option<Vec<Item>>,
 }
 
 #[derive(Deserialize)]
@@ -63,40 +39,6 @@ struct Item {
     #[serde(default)]
     histograms: Present,
     values: Option<Points>,
-}
-
-/// A series' labels: an object of strings only (anything else fails the fast path).
-#[derive(Default)]
-pub(super) struct SeriesLabels(pub(super) Labels);
-
-impl<'de> Deserialize<'de> for SeriesLabels {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SeriesLabels;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of label names and string values")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SeriesLabels, A::Error> {
-                let mut pairs = Vec::new();
-                while let Some(pair) = map.next_entry::<String, String>()? {
-                    pairs.push(pair);
-                }
-                Ok(SeriesLabels(pairs.into_iter().collect()))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Whether a key is there at all, whatever its value (`null` included).
-#[derive(Default)]
-pub(super) struct Present(pub(super) bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d).map(|_| Present(true))
-    }
 }
 
 /// `[[<unix seconds>, "<value>"], ...]`.
@@ -112,63 +54,13 @@ impl<'de> Deserialize<'de> for Points {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Points, A::Error> {
                 let mut points = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(Sample(t, v)) = seq.next_element()? {
+                while let Some(Sample(t, Parsed(v))) = seq.next_element()? {
                     points.push((t, v));
                 }
                 Ok(Points(points))
             }
         }
         d.deserialize_seq(V)
-    }
-}
-
-/// One `[<unix seconds>, "<value>"]` pair: exactly two elements, a number and a string
-/// Prometheus's way of writing a float.
-struct Sample(f64, f64);
-
-impl<'de> Deserialize<'de> for Sample {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Sample;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a [time, \"value\"] pair")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Sample, A::Error> {
-                use serde::de::Error;
-                let t: f64 = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::custom("a sample without a time"))?;
-                let v = seq
-                    .next_element_seed(SampleValue)?
-                    .ok_or_else(|| A::Error::custom("a sample without a value"))?;
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(A::Error::custom("a sample of more than two elements"));
-                }
-                Ok(Sample(t, v))
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
-/// A sample's value string, parsed where it lies (no copy of it).
-struct SampleValue;
-
-impl<'de> DeserializeSeed<'de> for SampleValue {
-    type Value = f64;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<f64, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for SampleValue {
-    type Value = f64;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a number written as a string")
-    }
-    fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<f64, E> {
-        parse_value(raw).ok_or_else(|| E::custom("a sample's value is not a number"))
     }
 }
 
